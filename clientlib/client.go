@@ -1,0 +1,353 @@
+package clientlib
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/layout"
+	"github.com/ferry-hpc/ferry/proto"
+)
+
+// Options tune a client. Zero values take the defaults.
+type Options struct {
+	// Timeout bounds every wait for a server (default: the config's, else 30s).
+	Timeout time.Duration
+	// MaxRequest is the most bytes one data request moves (default 4 MiB).
+	MaxRequest int64
+	// Depth is the data requests in flight per server per call (default 4).
+	Depth int
+	// Name identifies the client in server logs.
+	Name string
+}
+
+const (
+	defaultMaxRequest = 4 << 20
+	defaultDepth      = 4
+)
+
+// Client is a mounted Ferry file system. It is safe for concurrent use.
+type Client struct {
+	opts      Options
+	servers   []*serverConn
+	meta      *serverConn
+	hello     proto.HelloResp
+	closeOnce sync.Once
+}
+
+// Mount connects to the file system a config file describes.
+func Mount(ctx context.Context, configPath string, opts Options) (*Client, error) {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, &Error{Op: "mount", Path: configPath, Server: -1, Err: err}
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = cfg.Timeout.Duration
+	}
+	return Dial(ctx, cfg.Servers[cfg.MetadataServer].Address, opts)
+}
+
+// Dial mounts the file system that the server at addr belongs to: it asks
+// that server for the server list and the defaults.
+func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = config.DefaultTimeout
+	}
+	if opts.MaxRequest <= 0 {
+		opts.MaxRequest = defaultMaxRequest
+	}
+	opts.MaxRequest = min(opts.MaxRequest, proto.MaxIOBytes-(1<<20))
+	if opts.Depth <= 0 {
+		opts.Depth = defaultDepth
+	}
+	if opts.Name == "" {
+		opts.Name = fmt.Sprintf("%s[%d]", filepath.Base(os.Args[0]), os.Getpid())
+	}
+	first := &serverConn{id: -1, addr: addr, timeout: opts.Timeout}
+	var hello proto.HelloResp
+	err := first.control(ctx, proto.OpHello, &proto.HelloReq{Client: opts.Name}, &hello)
+	if err != nil {
+		first.close()
+		return nil, wrap("mount", "", err)
+	}
+	first.id = hello.ServerID
+	c := &Client{opts: opts, hello: hello}
+	for i, a := range hello.Servers {
+		if i == hello.ServerID && a == addr {
+			c.servers = append(c.servers, first)
+			continue
+		}
+		c.servers = append(c.servers, &serverConn{id: i, addr: a, timeout: opts.Timeout})
+	}
+	if hello.ServerID >= len(c.servers) || c.servers[hello.ServerID] != first {
+		first.close() // addressed by another name: keep the list's own
+	}
+	c.meta = c.servers[hello.MetaServer]
+	return c, nil
+}
+
+// Close drops every connection. Files of the client become unusable.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		for _, s := range c.servers {
+			s.close()
+		}
+	})
+	return nil
+}
+
+// Servers returns the servers' control addresses, indexed by id.
+func (c *Client) Servers() []string { return append([]string(nil), c.hello.Servers...) }
+
+// MetaServer is the id of the metadata server.
+func (c *Client) MetaServer() int { return c.hello.MetaServer }
+
+// Defaults returns the file system's default strip size and server count.
+func (c *Client) Defaults() (strip int64, count int) {
+	count = c.hello.DefaultCount
+	if count == 0 {
+		count = len(c.servers)
+	}
+	return c.hello.DefaultStrip, count
+}
+
+// Ping does a hello round trip to server id and returns what it said.
+func (c *Client) Ping(ctx context.Context, id int) (*proto.HelloResp, time.Duration, error) {
+	if id < 0 || id >= len(c.servers) {
+		return nil, 0, &Error{Op: "ping", Server: -1, Err: fmt.Errorf("no server %d: %w", id, syscall.EINVAL)}
+	}
+	start := time.Now()
+	var h proto.HelloResp
+	err := c.servers[id].control(ctx, proto.OpHello, &proto.HelloReq{Client: c.opts.Name}, &h)
+	return &h, time.Since(start), err
+}
+
+// ServerStats returns server id's counters.
+func (c *Client) ServerStats(ctx context.Context, id int) (map[string]int64, error) {
+	if id < 0 || id >= len(c.servers) {
+		return nil, &Error{Op: "stats", Server: -1, Err: fmt.Errorf("no server %d: %w", id, syscall.EINVAL)}
+	}
+	var st proto.Stats
+	if err := c.servers[id].control(ctx, proto.OpStats, &proto.Empty{}, &st); err != nil {
+		return nil, err
+	}
+	m := make(map[string]int64, len(st.Names))
+	for i, n := range st.Names {
+		m[n] = st.Values[i]
+	}
+	return m, nil
+}
+
+func clean(op, p string) (string, error) {
+	cp, err := proto.CleanPath(p)
+	if err != nil {
+		return "", &Error{Op: op, Path: p, Server: -1, Err: fmt.Errorf("%v: %w", err, syscall.EINVAL)}
+	}
+	return cp, nil
+}
+
+func (c *Client) metaCall(ctx context.Context, op proto.Op, path string, req, resp proto.Message) error {
+	return wrap(op.String(), path, c.meta.control(ctx, op, req, resp))
+}
+
+// CreateOptions are the attributes of a new file.
+type CreateOptions struct {
+	Mode      fs.FileMode // permission bits (default 0644)
+	StripSize int64       // 0: the file system's default
+	Count     int         // servers to stripe over; 0: the default
+	Exclusive bool        // fail with fs.ErrExist if the name exists
+}
+
+// Create makes a file (or opens the existing one unless Exclusive).
+func (c *Client) Create(ctx context.Context, path string, o CreateOptions) (*File, error) {
+	p, err := clean("create", path)
+	if err != nil {
+		return nil, err
+	}
+	if o.Mode == 0 {
+		o.Mode = 0o644
+	}
+	if o.Count < 0 || o.Count > len(c.servers) {
+		return nil, &Error{Op: "create", Path: p, Server: -1,
+			Err: fmt.Errorf("server count %d outside 0..%d: %w", o.Count, len(c.servers), syscall.EINVAL)}
+	}
+	if o.StripSize != 0 {
+		l := layout.Layout{StripSize: o.StripSize, Count: 1, Total: 1}
+		if err := l.Validate(); err != nil {
+			return nil, &Error{Op: "create", Path: p, Server: -1, Err: fmt.Errorf("%v: %w", err, syscall.EINVAL)}
+		}
+	}
+	var a proto.Attr
+	req := &proto.CreateReq{Path: p, Mode: uint32(o.Mode.Perm()), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Exclusive: o.Exclusive, StripSize: o.StripSize, Count: o.Count}
+	if err := c.metaCall(ctx, proto.OpCreate, p, req, &a); err != nil {
+		return nil, err
+	}
+	return c.newFile(a), nil
+}
+
+// Open opens an existing file.
+func (c *Client) Open(ctx context.Context, path string) (*File, error) {
+	a, err := c.lookup(ctx, "open", path)
+	if err != nil {
+		return nil, err
+	}
+	if a.Type != proto.TypeFile {
+		return nil, &Error{Op: "open", Path: a.Path, Server: -1, Err: syscall.EISDIR}
+	}
+	return c.newFile(*a), nil
+}
+
+func (c *Client) lookup(ctx context.Context, op, path string) (*proto.Attr, error) {
+	p, err := clean(op, path)
+	if err != nil {
+		return nil, err
+	}
+	var a proto.Attr
+	if err := c.meta.control(ctx, proto.OpLookup, &proto.PathReq{Path: p}, &a); err != nil {
+		return nil, wrap(op, p, err)
+	}
+	if a.Type == proto.TypeFile && a.Layout.Total != len(c.servers) {
+		return nil, &Error{Op: op, Path: p, Server: -1,
+			Err: fmt.Errorf("file laid out over %d servers, mounted system has %d: %w", a.Layout.Total, len(c.servers), syscall.EIO)}
+	}
+	return &a, nil
+}
+
+// Mkdir makes a directory.
+func (c *Client) Mkdir(ctx context.Context, path string, mode fs.FileMode) error {
+	p, err := clean("mkdir", path)
+	if err != nil {
+		return err
+	}
+	if mode == 0 {
+		mode = 0o755
+	}
+	req := &proto.CreateReq{Path: p, Mode: uint32(mode.Perm()), UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	return c.metaCall(ctx, proto.OpMkdir, p, req, &proto.Attr{})
+}
+
+// MkdirAll makes a directory and any missing parents.
+func (c *Client) MkdirAll(ctx context.Context, path string, mode fs.FileMode) error {
+	p, err := clean("mkdir", path)
+	if err != nil {
+		return err
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	cur := ""
+	for _, part := range parts {
+		if part == "" {
+			continue
+		}
+		cur += "/" + part
+		err := c.Mkdir(ctx, cur, mode)
+		if err != nil && !isExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func isExist(err error) bool { return errorsIs(err, fs.ErrExist) }
+
+// DirEntry is one name in a directory.
+type DirEntry struct {
+	Name  string
+	IsDir bool
+}
+
+// ReadDir lists a directory in name order.
+func (c *Client) ReadDir(ctx context.Context, path string) ([]DirEntry, error) {
+	p, err := clean("readdir", path)
+	if err != nil {
+		return nil, err
+	}
+	var out []DirEntry
+	after := ""
+	for {
+		var page proto.ReaddirResp
+		if err := c.metaCall(ctx, proto.OpReaddir, p, &proto.ReaddirReq{Path: p, After: after, Max: 1024}, &page); err != nil {
+			return nil, err
+		}
+		for _, e := range page.Entries {
+			out = append(out, DirEntry{Name: e.Name, IsDir: e.Type == proto.TypeDir})
+		}
+		if !page.More || len(page.Entries) == 0 {
+			return out, nil
+		}
+		after = page.Entries[len(page.Entries)-1].Name
+	}
+}
+
+// Remove removes a file (and its datafiles on every server) or an empty
+// directory.
+func (c *Client) Remove(ctx context.Context, path string) error {
+	a, err := c.lookup(ctx, "remove", path)
+	if err != nil {
+		return err
+	}
+	if a.Type == proto.TypeDir {
+		return c.metaCall(ctx, proto.OpRmdir, a.Path, &proto.PathReq{Path: a.Path}, &proto.Empty{})
+	}
+	var gone proto.Attr
+	if err := c.metaCall(ctx, proto.OpUnlink, a.Path, &proto.PathReq{Path: a.Path}, &gone); err != nil {
+		return err
+	}
+	return c.removeData(ctx, &gone)
+}
+
+// removeData deletes a removed file's datafiles on every server it spans.
+func (c *Client) removeData(ctx context.Context, a *proto.Attr) error {
+	f := c.newFile(*a)
+	return wrap("remove", a.Path, f.eachServer(ctx, proto.OpRemove, func(int) proto.Message {
+		return &proto.DataReq{Handle: a.Handle, Layout: a.Layout}
+	}, nil))
+}
+
+// Rename moves oldpath to newpath, replacing a file there.
+func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
+	op, err := clean("rename", oldpath)
+	if err != nil {
+		return err
+	}
+	np, err := clean("rename", newpath)
+	if err != nil {
+		return err
+	}
+	var r proto.RenameResp
+	if err := c.metaCall(ctx, proto.OpRename, op, &proto.RenameReq{Old: op, New: np}, &r); err != nil {
+		return err
+	}
+	if r.Replaced {
+		return c.removeData(ctx, &r.Attr)
+	}
+	return nil
+}
+
+// Chmod sets a file's or directory's permission bits.
+func (c *Client) Chmod(ctx context.Context, path string, mode fs.FileMode) error {
+	p, err := clean("chmod", path)
+	if err != nil {
+		return err
+	}
+	return c.metaCall(ctx, proto.OpSetAttr, p, &proto.SetAttrReq{Path: p, Mask: proto.SetMode, Mode: uint32(mode.Perm())}, &proto.Attr{})
+}
+
+// Stat returns a path's attributes; a file's size comes from its datafiles.
+func (c *Client) Stat(ctx context.Context, path string) (*FileInfo, error) {
+	a, err := c.lookup(ctx, "stat", path)
+	if err != nil {
+		return nil, err
+	}
+	if a.Type != proto.TypeFile {
+		return &FileInfo{attr: *a}, nil
+	}
+	return c.newFile(*a).Stat(ctx)
+}

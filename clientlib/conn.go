@@ -1,0 +1,222 @@
+package clientlib
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ferry-hpc/ferry/proto"
+)
+
+// serverConn is the control connection to one server, multiplexed: many
+// calls in flight, matched to replies by request id. It dials lazily and
+// redials after a failure.
+type serverConn struct {
+	id      int
+	addr    string
+	timeout time.Duration
+
+	mu      sync.Mutex
+	nc      net.Conn
+	pending map[uint64]*call
+	nextID  uint64
+	wmu     sync.Mutex
+}
+
+type call struct {
+	done chan struct{}
+	hdr  proto.Header
+	body []byte
+	// sink reads a data reply's body (exactly hdr.BodyLen bytes from r)
+	// straight into the caller's buffer.
+	sink func(h proto.Header, r io.Reader) error
+	err  error
+}
+
+func (sc *serverConn) errorf(op string, err error) error {
+	return &Error{Op: op, Server: sc.id, Addr: sc.addr, Err: err}
+}
+
+// conn returns the live connection, dialing if needed.
+func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.nc != nil {
+		return sc.nc, nil
+	}
+	d := net.Dialer{Timeout: min(sc.timeout, 10*time.Second), KeepAlive: 15 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", sc.addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	sc.nc = nc
+	sc.pending = make(map[uint64]*call)
+	go sc.readLoop(nc, sc.pending)
+	return nc, nil
+}
+
+// fail drops the connection nc and fails every call waiting on it.
+func (sc *serverConn) fail(nc net.Conn, err error) {
+	sc.mu.Lock()
+	if sc.nc != nc {
+		sc.mu.Unlock()
+		return
+	}
+	sc.nc = nil
+	pending := sc.pending
+	sc.pending = nil
+	sc.mu.Unlock()
+	nc.Close()
+	for _, c := range pending {
+		c.err = err
+		close(c.done)
+	}
+}
+
+func (sc *serverConn) readLoop(nc net.Conn, pending map[uint64]*call) {
+	br := bufio.NewReaderSize(nc, 256<<10)
+	for {
+		h, err := proto.ReadHeader(br)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("connection closed by server: %w", syscall.ECONNRESET)
+			}
+			sc.fail(nc, err)
+			return
+		}
+		sc.mu.Lock()
+		c := pending[h.ID]
+		delete(pending, h.ID)
+		sc.mu.Unlock()
+		if c == nil || !h.IsReply() {
+			sc.fail(nc, fmt.Errorf("%w: unexpected frame %s id %d", proto.ErrMalformed, h.Op, h.ID))
+			return
+		}
+		c.hdr = h
+		body := io.LimitReader(br, int64(h.BodyLen))
+		switch {
+		case h.Status != 0:
+			b, rerr := io.ReadAll(body)
+			if rerr != nil {
+				c.err = rerr
+				break
+			}
+			var eb proto.ErrorBody
+			msg := "(no message)"
+			if proto.Unmarshal(b, &eb) == nil {
+				msg = eb.Msg
+			}
+			c.err = &RemoteError{Errno: syscall.Errno(h.Status), Msg: msg}
+		case c.sink != nil:
+			c.err = c.sink(h, body)
+		default:
+			c.body, c.err = io.ReadAll(body)
+		}
+		// Whatever the sink left unread must go, or the stream is lost.
+		if _, derr := io.Copy(io.Discard, body); derr != nil {
+			close(c.done)
+			sc.fail(nc, derr)
+			return
+		}
+		close(c.done)
+	}
+}
+
+// roundTrip sends one request (control message plus optional data
+// buffers) and waits for its reply. The connection is dropped on timeout
+// so no late reply can write into a caller's buffer after it returns.
+// A ctx already done stops the request before it is sent.
+func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Message, data [][]byte, sink func(proto.Header, io.Reader) error) (*call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, sc.errorf(op.String(), err)
+	}
+	nc, err := sc.conn(ctx)
+	if err != nil {
+		return nil, sc.errorf(op.String(), err)
+	}
+	c := &call{done: make(chan struct{}), sink: sink}
+	sc.mu.Lock()
+	if sc.nc != nc { // failed between conn() and here
+		sc.mu.Unlock()
+		return nil, sc.errorf(op.String(), fmt.Errorf("connection lost: %w", syscall.ECONNRESET))
+	}
+	sc.nextID++
+	id := sc.nextID
+	sc.pending[id] = c
+	sc.mu.Unlock()
+
+	var frame []byte
+	var dataLen int
+	if data != nil {
+		for _, d := range data {
+			dataLen += len(d)
+		}
+		frame = proto.AppendHeader(nil, proto.Header{Op: op, ID: id})
+		frame = proto.AppendDataPrefix(frame, m)
+		body := len(frame) - proto.HeaderSize + dataLen
+		frame = append(frame[:16], append(le32(uint32(body)), frame[20:]...)...)
+	} else {
+		frame = proto.Frame(proto.Header{Op: op, ID: id}, m)
+	}
+	bufs := net.Buffers(append([][]byte{frame}, data...))
+	sc.wmu.Lock()
+	nc.SetWriteDeadline(time.Now().Add(sc.timeout))
+	_, werr := bufs.WriteTo(nc)
+	sc.wmu.Unlock()
+	if werr != nil {
+		sc.fail(nc, werr)
+		<-c.done
+		return nil, sc.errorf(op.String(), werr)
+	}
+
+	timer := time.NewTimer(sc.timeout)
+	defer timer.Stop()
+	select {
+	case <-c.done:
+	case <-timer.C:
+		sc.fail(nc, fmt.Errorf("no reply within %v: %w", sc.timeout, syscall.ETIMEDOUT))
+		<-c.done
+	}
+	// A cancelled ctx does not abandon a call in flight: its reply may be
+	// writing into the caller's buffer, and other callers share the
+	// connection. The timeout bounds the wait.
+	if c.err != nil {
+		return nil, sc.errorf(op.String(), c.err)
+	}
+	return c, nil
+}
+
+func le32(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
+
+// control sends a control request and decodes the reply into resp.
+func (sc *serverConn) control(ctx context.Context, op proto.Op, req, resp proto.Message) error {
+	c, err := sc.roundTrip(ctx, op, req, nil, nil)
+	if err != nil {
+		return err
+	}
+	if resp == nil {
+		return nil
+	}
+	if err := proto.Unmarshal(c.body, resp); err != nil {
+		return sc.errorf(op.String(), err)
+	}
+	return nil
+}
+
+func (sc *serverConn) close() {
+	sc.mu.Lock()
+	nc := sc.nc
+	sc.mu.Unlock()
+	if nc != nil {
+		sc.fail(nc, net.ErrClosed)
+	}
+}

@@ -1,0 +1,415 @@
+package clientlib
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/ferry-hpc/ferry/layout"
+	"github.com/ferry-hpc/ferry/proto"
+)
+
+// File is an open Ferry file. It is safe for concurrent use; ReadAt and
+// WriteAt at disjoint ranges may run at once from many goroutines.
+type File struct {
+	c      *Client
+	attr   proto.Attr
+	closed atomic.Bool
+}
+
+func (c *Client) newFile(a proto.Attr) *File { return &File{c: c, attr: a} }
+
+// Name is the file's path.
+func (f *File) Name() string { return f.attr.Path }
+
+// Layout is the file's striping.
+func (f *File) Layout() layout.Layout { return f.attr.Layout }
+
+// Handle is the file's handle.
+func (f *File) Handle() string { return f.attr.Handle }
+
+// Close marks the file closed. Data is already on the servers (writes
+// return only then); Close does not fsync.
+func (f *File) Close() error {
+	if f.closed.Swap(true) {
+		return &Error{Op: "close", Path: f.attr.Path, Server: -1, Err: syscall.EBADF}
+	}
+	return nil
+}
+
+func (f *File) check(op string, off int64) error {
+	if f.closed.Load() {
+		return &Error{Op: op, Path: f.attr.Path, Server: -1, Err: fmt.Errorf("file is closed: %w", syscall.EBADF)}
+	}
+	if off < 0 {
+		return &Error{Op: op, Path: f.attr.Path, Server: -1, Err: fmt.Errorf("negative offset %d: %w", off, syscall.EINVAL)}
+	}
+	return nil
+}
+
+// request is one data request to one server: some of its extents.
+type request struct {
+	server  int
+	extents []layout.Extent
+	bytes   int64
+}
+
+// plan splits [off, off+n) into per-server requests of at most maxReq bytes.
+func (f *File) plan(off, n int64) ([]request, error) {
+	by, err := f.attr.Layout.ByServer(off, n)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, syscall.EINVAL)
+	}
+	var out []request
+	for server, exts := range by {
+		cur := request{server: server}
+		for _, e := range exts {
+			for e.Len > 0 { // split extents larger than a request
+				room := f.c.opts.MaxRequest - cur.bytes
+				if room == 0 {
+					out = append(out, cur)
+					cur = request{server: server}
+					room = f.c.opts.MaxRequest
+				}
+				part := e
+				part.Len = min(e.Len, room)
+				cur.extents = append(cur.extents, part)
+				cur.bytes += part.Len
+				e.Logical += part.Len
+				e.Local += part.Len
+				e.Len -= part.Len
+			}
+		}
+		if len(cur.extents) > 0 {
+			out = append(out, cur)
+		}
+	}
+	return out, nil
+}
+
+// run executes the requests, at most Depth in flight per server; the first
+// error stops requests not yet sent and is returned.
+func (f *File) run(ctx context.Context, reqs []request, do func(context.Context, request) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sems := make(map[int]chan struct{})
+	for _, r := range reqs {
+		if sems[r.server] == nil {
+			sems[r.server] = make(chan struct{}, f.c.opts.Depth)
+		}
+	}
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for _, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem := sems[r.server]
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			if err := do(ctx, r); err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return firstErr
+}
+
+func (f *File) ioReq(r request, off int64) *proto.IOReq {
+	req := &proto.IOReq{Handle: f.attr.Handle, Layout: f.attr.Layout, Transport: proto.Inline,
+		Extents: make([]proto.Extent, len(r.extents))}
+	for i, e := range r.extents {
+		req.Extents[i] = proto.Extent{Local: e.Local, Len: e.Len, BufOff: uint64(e.Logical - off)}
+	}
+	return req
+}
+
+// ReadAt reads len(p) bytes at off. Holes read as zeros; at the end of
+// the file it returns the bytes there are and io.EOF.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	return f.ReadAtContext(context.Background(), p, off)
+}
+
+// ReadAtContext is ReadAt with a context that stops requests not yet sent.
+func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if err := f.check("read", off); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	reqs, err := f.plan(off, int64(len(p)))
+	if err != nil {
+		return 0, &Error{Op: "read", Path: f.attr.Path, Server: -1, Err: err}
+	}
+	var (
+		mu       sync.Mutex
+		fileEnd  int64 // the file is at least this long
+		short    bool  // some extent came back short
+		asked    = make(map[int]bool)
+		shortExt []layout.Extent // extents with their delivered length in Len
+	)
+	err = f.run(ctx, reqs, func(ctx context.Context, r request) error {
+		req := f.ioReq(r, off)
+		var resp proto.ReadResp
+		sink := func(h proto.Header, body io.Reader) error {
+			return readInline(h, body, req, &resp, p)
+		}
+		sc := f.c.servers[r.server]
+		if _, err := sc.roundTrip(ctx, proto.OpRead, req, nil, sink); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		asked[r.server] = true
+		fileEnd = max(fileEnd, resp.LogicalEnd)
+		for i, e := range r.extents {
+			if resp.Lens[i] < e.Len {
+				short = true
+				got := e
+				got.Len = resp.Lens[i]
+				shortExt = append(shortExt, got, e) // delivered, asked
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap("read", f.attr.Path, err)
+	}
+	if !short {
+		return len(p), nil
+	}
+	end := off + int64(len(p))
+	if fileEnd < end {
+		// Servers not asked may hold data further on; only they can say.
+		size, err := f.size(ctx, asked)
+		if err != nil {
+			return 0, wrap("read", f.attr.Path, err)
+		}
+		fileEnd = max(fileEnd, size)
+	}
+	n := max(0, min(int64(len(p)), fileEnd-off))
+	for i := 0; i < len(shortExt); i += 2 { // zero the holes below the end
+		got, want := shortExt[i], shortExt[i+1]
+		from := want.Logical + got.Len - off
+		to := min(want.End()-off, n)
+		if from < to {
+			clear(p[from:to])
+		}
+	}
+	if n < int64(len(p)) {
+		return int(n), io.EOF
+	}
+	return int(n), nil
+}
+
+// readInline reads an inline read reply straight into p.
+func readInline(h proto.Header, body io.Reader, req *proto.IOReq, resp *proto.ReadResp, p []byte) error {
+	var lenb [4]byte
+	if _, err := io.ReadFull(body, lenb[:]); err != nil {
+		return err
+	}
+	n, err := proto.ControlLen(lenb[:], h.BodyLen)
+	if err != nil {
+		return err
+	}
+	ctl := make([]byte, n)
+	if _, err := io.ReadFull(body, ctl); err != nil {
+		return err
+	}
+	if err := proto.Unmarshal(ctl, resp); err != nil {
+		return err
+	}
+	if len(resp.Lens) != len(req.Extents) {
+		return fmt.Errorf("%w: %d lengths for %d extents", proto.ErrMalformed, len(resp.Lens), len(req.Extents))
+	}
+	var total int64
+	for i, x := range req.Extents {
+		if resp.Lens[i] > x.Len {
+			return fmt.Errorf("%w: %d bytes for an extent of %d", proto.ErrMalformed, resp.Lens[i], x.Len)
+		}
+		total += resp.Lens[i]
+	}
+	if total != int64(h.BodyLen)-4-int64(n) {
+		return fmt.Errorf("%w: reply carries %d bytes, lengths say %d", proto.ErrMalformed, int64(h.BodyLen)-4-int64(n), total)
+	}
+	for i, x := range req.Extents {
+		if _, err := io.ReadFull(body, p[x.BufOff:x.BufOff+uint64(resp.Lens[i])]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteAt writes p at off. It returns len(p) only when every server holds
+// its bytes (in its page cache; Sync makes them durable).
+func (f *File) WriteAt(p []byte, off int64) (int, error) {
+	return f.WriteAtContext(context.Background(), p, off)
+}
+
+// WriteAtContext is WriteAt with a context that stops requests not yet sent.
+func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if err := f.check("write", off); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	reqs, err := f.plan(off, int64(len(p)))
+	if err != nil {
+		return 0, &Error{Op: "write", Path: f.attr.Path, Server: -1, Err: err}
+	}
+	var (
+		mu     sync.Mutex
+		failed = int64(len(p)) // lowest buffer offset not known written
+	)
+	err = f.run(ctx, reqs, func(ctx context.Context, r request) error {
+		req := f.ioReq(r, off)
+		data := make([][]byte, len(req.Extents))
+		for i, x := range req.Extents {
+			data[i] = p[x.BufOff : x.BufOff+uint64(x.Len)]
+		}
+		c, err := f.c.servers[r.server].roundTrip(ctx, proto.OpWrite, req, data, nil)
+		if err == nil {
+			var n proto.Int
+			if err = proto.Unmarshal(c.body, &n); err == nil && n.V != r.bytes {
+				err = fmt.Errorf("server wrote %d of %d bytes: %w", n.V, r.bytes, syscall.EIO)
+			}
+		}
+		if err != nil {
+			mu.Lock()
+			failed = min(failed, int64(req.Extents[0].BufOff))
+			mu.Unlock()
+		}
+		return err
+	})
+	if err != nil {
+		// Bytes before the first failed request may be on the servers, but
+		// not all of them are known to be: report only what surely is.
+		return 0, wrap("write", f.attr.Path, err)
+	}
+	return len(p), nil
+}
+
+// eachServer sends one control request to every server the file spans, in
+// parallel, and calls got with each reply (under a lock).
+func (f *File) eachServer(ctx context.Context, op proto.Op, req func(server int) proto.Message, got func(server int, body []byte) error) error {
+	var reqs []request
+	l := f.attr.Layout
+	for j := 0; j < l.Count; j++ {
+		reqs = append(reqs, request{server: l.Server(j)})
+	}
+	var mu sync.Mutex
+	return f.run(ctx, reqs, func(ctx context.Context, r request) error {
+		c, err := f.c.servers[r.server].roundTrip(ctx, op, req(r.server), nil, nil)
+		if err != nil || got == nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return got(r.server, c.body)
+	})
+}
+
+// size asks the file's servers (except skip) for their datafiles' logical
+// ends and returns the largest.
+func (f *File) size(ctx context.Context, skip map[int]bool) (int64, error) {
+	st, err := f.stat(ctx, skip)
+	if err != nil {
+		return 0, err
+	}
+	return st.size, nil
+}
+
+func (f *File) stat(ctx context.Context, skip map[int]bool) (*FileInfo, error) {
+	fi := &FileInfo{attr: f.attr}
+	err := f.eachServer(ctx, proto.OpSize, func(int) proto.Message {
+		return &proto.DataReq{Handle: f.attr.Handle, Layout: f.attr.Layout}
+	}, func(server int, body []byte) error {
+		if skip[server] {
+			return nil
+		}
+		var r proto.SizeResp
+		if err := proto.Unmarshal(body, &r); err != nil {
+			return err
+		}
+		fi.size = max(fi.size, r.LogicalEnd)
+		fi.mtime = max(fi.mtime, r.Mtime)
+		return nil
+	})
+	return fi, err
+}
+
+// Stat returns the file's attributes with its current size.
+func (f *File) Stat(ctx context.Context) (*FileInfo, error) {
+	if err := f.check("stat", 0); err != nil {
+		return nil, err
+	}
+	fi, err := f.stat(ctx, nil)
+	return fi, wrap("stat", f.attr.Path, err)
+}
+
+// Size returns the file's current size.
+func (f *File) Size(ctx context.Context) (int64, error) {
+	fi, err := f.Stat(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// Truncate sets the file's size: bytes past it are dropped, a longer file
+// reads zeros in the new part.
+func (f *File) Truncate(ctx context.Context, size int64) error {
+	if err := f.check("truncate", size); err != nil {
+		return err
+	}
+	if size > layout.MaxFileSize {
+		return &Error{Op: "truncate", Path: f.attr.Path, Server: -1, Err: fmt.Errorf("size %d past the limit: %w", size, syscall.EFBIG)}
+	}
+	return wrap("truncate", f.attr.Path, f.eachServer(ctx, proto.OpTruncate, func(int) proto.Message {
+		return &proto.TruncateReq{Handle: f.attr.Handle, Layout: f.attr.Layout, Size: size}
+	}, nil))
+}
+
+// Sync makes every byte written so far durable on every server.
+func (f *File) Sync(ctx context.Context) error {
+	if err := f.check("fsync", 0); err != nil {
+		return err
+	}
+	return wrap("fsync", f.attr.Path, f.eachServer(ctx, proto.OpFsync, func(int) proto.Message {
+		return &proto.DataReq{Handle: f.attr.Handle, Layout: f.attr.Layout}
+	}, nil))
+}
+
+// FetchAdd atomically adds delta to the file's shared counter on the
+// metadata server and returns the old value (MPI-IO shared file pointers).
+func (f *File) FetchAdd(ctx context.Context, delta int64) (int64, error) {
+	var v proto.Int
+	err := f.c.meta.control(ctx, proto.OpFetchAdd, &proto.FetchAddReq{Handle: f.attr.Handle, Delta: delta}, &v)
+	return v.V, wrap("fetchadd", f.attr.Path, err)
+}
+
+// SetCounter stores v in the file's shared counter and returns the old value.
+func (f *File) SetCounter(ctx context.Context, v int64) (int64, error) {
+	var old proto.Int
+	err := f.c.meta.control(ctx, proto.OpFetchAdd, &proto.FetchAddReq{Handle: f.attr.Handle, Delta: v, Set: true}, &old)
+	return old.V, wrap("fetchadd", f.attr.Path, err)
+}

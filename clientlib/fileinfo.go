@@ -1,0 +1,52 @@
+package clientlib
+
+import (
+	"errors"
+	"io/fs"
+	"path"
+	"time"
+
+	"github.com/ferry-hpc/ferry/layout"
+	"github.com/ferry-hpc/ferry/proto"
+)
+
+var errorsIs = errors.Is
+
+// FileInfo describes a file or directory. It implements fs.FileInfo.
+type FileInfo struct {
+	attr  proto.Attr
+	size  int64
+	mtime int64
+}
+
+func (fi *FileInfo) Name() string { return path.Base(fi.attr.Path) }
+func (fi *FileInfo) Size() int64  { return fi.size }
+func (fi *FileInfo) Mode() fs.FileMode {
+	m := fs.FileMode(fi.attr.Mode & 0o777)
+	if fi.attr.Type == proto.TypeDir {
+		m |= fs.ModeDir
+	}
+	return m
+}
+func (fi *FileInfo) ModTime() time.Time {
+	return time.Unix(0, max(fi.attr.Mtime, fi.mtime))
+}
+func (fi *FileInfo) IsDir() bool { return fi.attr.Type == proto.TypeDir }
+
+// Sys returns the *proto.Attr behind the info.
+func (fi *FileInfo) Sys() any { return &fi.attr }
+
+// Path is the absolute path in Ferry's namespace.
+func (fi *FileInfo) Path() string { return fi.attr.Path }
+
+// Handle is the file's handle (the name of its datafiles).
+func (fi *FileInfo) Handle() string { return fi.attr.Handle }
+
+// Layout is the file's striping.
+func (fi *FileInfo) Layout() layout.Layout { return fi.attr.Layout }
+
+// Atime, Ctime and UID/GID.
+func (fi *FileInfo) Atime() time.Time { return time.Unix(0, fi.attr.Atime) }
+func (fi *FileInfo) Ctime() time.Time { return time.Unix(0, fi.attr.Ctime) }
+func (fi *FileInfo) UID() uint32      { return fi.attr.UID }
+func (fi *FileInfo) GID() uint32      { return fi.attr.GID }

@@ -1,0 +1,83 @@
+// Command ferryd runs one Ferry I/O server in the foreground.
+//
+//	ferryd --config FILE --id N [--log-level info] [--log-format text|json]
+//
+// It serves until SIGTERM or SIGINT, then closes its connections and its
+// stores and exits 0.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/ioserver"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "ferryd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("ferryd", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: ferryd --config FILE --id N [flags]\n\nRuns Ferry I/O server N of the config in the foreground until SIGTERM/SIGINT.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	cfgPath := fs.String("config", "", "config file (TOML), as written by `ferry genconfig`")
+	id := fs.Int("id", -1, "this server's id in the config")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" || *id < 0 {
+		fs.Usage()
+		return fmt.Errorf("--config and --id are required")
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
+	switch *format {
+	case "text":
+		h = slog.NewTextHandler(os.Stderr, hopts)
+	case "json":
+		h = slog.NewJSONHandler(os.Stderr, hopts)
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", *format)
+	}
+	log := slog.New(h)
+
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	srv, err := ioserver.New(ioserver.Options{Config: cfg, ID: *id, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	serveErr := srv.Serve(ctx, ln)
+	log.Info("shutting down")
+	if err := srv.Close(); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	return serveErr
+}

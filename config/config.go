@@ -1,0 +1,179 @@
+// Package config reads and writes Ferry's configuration file (TOML): the
+// servers of one file system, their storage, and the defaults new files
+// get. Servers, the CLI and the C library all read the same file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/ferry-hpc/ferry/layout"
+)
+
+// DefaultStripSize is the strip size new files get when neither the
+// config nor the caller chooses one (PVFS2 and Lustre use 64 KiB to 1 MiB;
+// 1 MiB keeps per-request overhead small for large sequential I/O).
+const DefaultStripSize = 1 << 20
+
+// LocalPath is where `ferry local up` writes its config.
+const LocalPath = ".ferry-local/ferry.toml"
+
+// Config is one file system.
+type Config struct {
+	// StripSize is the default strip size of new files, in bytes.
+	StripSize int64 `toml:"strip_size"`
+	// StripCount is the default number of servers a new file spans; 0 means all.
+	StripCount int `toml:"strip_count"`
+	// MetadataServer is the id of the server that runs the metadata service.
+	MetadataServer int `toml:"metadata_server"`
+	// Timeout bounds every network wait of clients and servers ("30s").
+	Timeout Duration `toml:"timeout"`
+	// Servers, indexed by id.
+	Servers []Server `toml:"server"`
+}
+
+// Server is one I/O server.
+type Server struct {
+	ID      int    `toml:"id"`
+	Address string `toml:"address"` // host:port of the control connection
+	Storage string `toml:"storage"` // directory for datafiles (and metadata)
+	// Strategy that serves data: auto, sockets, copy, pipeline, sendfile.
+	Strategy string `toml:"strategy,omitempty"`
+	// Provider is the libfabric provider: auto, shm, tcp, none (sockets only).
+	Provider string `toml:"provider,omitempty"`
+	// Interface is the address the fabric binds to for networked providers.
+	Interface string `toml:"fabric_interface,omitempty"`
+}
+
+// Duration is a time.Duration written as "30s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "30s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes "30s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// DefaultTimeout bounds network waits when the config says nothing.
+const DefaultTimeout = 30 * time.Second
+
+// Load reads and checks a config file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		return nil, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	c.fillDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *Config) fillDefaults() {
+	if c.StripSize == 0 {
+		c.StripSize = DefaultStripSize
+	}
+	if c.Timeout.Duration == 0 {
+		c.Timeout.Duration = DefaultTimeout
+	}
+}
+
+// Validate checks that the config describes a usable file system.
+func (c *Config) Validate() error {
+	if len(c.Servers) == 0 {
+		return errors.New("no [[server]] entries")
+	}
+	if len(c.Servers) > layout.MaxServers {
+		return fmt.Errorf("%d servers, at most %d", len(c.Servers), layout.MaxServers)
+	}
+	for i, s := range c.Servers {
+		if s.ID != i {
+			return fmt.Errorf("server entry %d has id %d: ids must be 0..%d in order", i, s.ID, len(c.Servers)-1)
+		}
+		if _, _, err := net.SplitHostPort(s.Address); err != nil {
+			return fmt.Errorf("server %d: address %q: %w", i, s.Address, err)
+		}
+		if s.Storage == "" {
+			return fmt.Errorf("server %d: no storage directory", i)
+		}
+	}
+	if c.MetadataServer < 0 || c.MetadataServer >= len(c.Servers) {
+		return fmt.Errorf("metadata_server %d is not a server id", c.MetadataServer)
+	}
+	if c.StripCount < 0 || c.StripCount > len(c.Servers) {
+		return fmt.Errorf("strip_count %d outside 0..%d", c.StripCount, len(c.Servers))
+	}
+	l := layout.Layout{StripSize: c.StripSize, Count: 1, Total: len(c.Servers)}
+	if err := l.Validate(); err != nil {
+		return fmt.Errorf("strip_size: %w", err)
+	}
+	if c.Timeout.Duration < 0 {
+		return fmt.Errorf("negative timeout %v", c.Timeout.Duration)
+	}
+	return nil
+}
+
+// Encode writes c as TOML.
+func (c *Config) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# Ferry file system configuration.\n")
+	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Generate builds a config for servers at addrs, each storing under
+// storage/server<id>.
+func Generate(addrs []string, storage string, stripSize int64) (*Config, error) {
+	abs, err := filepath.Abs(storage)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{StripSize: stripSize, Timeout: Duration{DefaultTimeout}}
+	for i, a := range addrs {
+		c.Servers = append(c.Servers, Server{
+			ID: i, Address: a, Storage: filepath.Join(abs, fmt.Sprintf("server%d", i)),
+		})
+	}
+	c.fillDefaults()
+	return c, c.Validate()
+}
+
+// Find returns the config path a client should use: flag, then
+// $FERRY_CONFIG, then ./.ferry-local/ferry.toml.
+func Find(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if env := os.Getenv("FERRY_CONFIG"); env != "" {
+		return env, nil
+	}
+	if _, err := os.Stat(LocalPath); err == nil {
+		return LocalPath, nil
+	}
+	return "", errors.New("no config: pass --config, set FERRY_CONFIG, or run `ferry local up` here")
+}

@@ -1,0 +1,433 @@
+package ioserver
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/layout"
+	"github.com/ferry-hpc/ferry/proto"
+)
+
+// The namespace lives in one bbolt file. Entries are keyed by
+// parent path + NUL + name, so a directory's children are one contiguous
+// key range and a listing is a prefix scan. Every operation is one bbolt
+// transaction: a crash leaves each entry whole or absent.
+var (
+	bucketNS       = []byte("namespace")
+	bucketCounters = []byte("counters")
+)
+
+// Meta is the metadata service.
+type Meta struct {
+	db           *bolt.DB
+	total        int   // servers in the configuration
+	defaultStrip int64 // strip size of new files
+	defaultCount int   // servers a new file spans
+}
+
+func openMeta(file string, total int, strip int64, count int) (*Meta, error) {
+	db, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open metadata store %s: %w", file, err)
+	}
+	if count == 0 {
+		count = total
+	}
+	m := &Meta{db: db, total: total, defaultStrip: strip, defaultCount: count}
+	err = db.Update(func(tx *bolt.Tx) error {
+		ns, err := tx.CreateBucketIfNotExists(bucketNS)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketCounters); err != nil {
+			return err
+		}
+		if ns.Get(key("/")) == nil {
+			now := time.Now().UnixNano()
+			root := proto.Attr{Path: "/", Type: proto.TypeDir, Mode: 0o777, Atime: now, Mtime: now, Ctime: now}
+			return ns.Put(key("/"), proto.Marshal(&root))
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise metadata store %s: %w", file, err)
+	}
+	return m, nil
+}
+
+// Close closes the store.
+func (m *Meta) Close() error { return m.db.Close() }
+
+// key of an absolute clean path: parent NUL name; the root is "\x00".
+func key(p string) []byte {
+	if p == "/" {
+		return []byte{0}
+	}
+	dir, name := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "/"
+	}
+	return []byte(dir + "\x00" + name)
+}
+
+// childPrefix is the key prefix of dir's children.
+func childPrefix(dir string) []byte { return []byte(dir + "\x00") }
+
+func get(ns *bolt.Bucket, p string) (*proto.Attr, error) {
+	v := ns.Get(key(p))
+	if v == nil {
+		return nil, fmt.Errorf("%s: %w", p, unix.ENOENT)
+	}
+	var a proto.Attr
+	if err := proto.Unmarshal(v, &a); err != nil {
+		return nil, fmt.Errorf("%s: corrupt metadata entry: %w", p, err)
+	}
+	return &a, nil
+}
+
+func put(ns *bolt.Bucket, a *proto.Attr) error { return ns.Put(key(a.Path), proto.Marshal(a)) }
+
+// parentDir checks that p's parent exists and is a directory.
+func parentDir(ns *bolt.Bucket, p string) (*proto.Attr, error) {
+	if p == "/" {
+		return nil, fmt.Errorf("/: %w", unix.EEXIST)
+	}
+	parent, err := get(ns, path.Dir(p))
+	if err != nil {
+		return nil, fmt.Errorf("parent of %s: %w", p, err)
+	}
+	if parent.Type != proto.TypeDir {
+		return nil, fmt.Errorf("parent of %s: %w", p, unix.ENOTDIR)
+	}
+	return parent, nil
+}
+
+func touch(ns *bolt.Bucket, a *proto.Attr, now int64) error {
+	a.Mtime, a.Ctime = now, now
+	return put(ns, a)
+}
+
+// Lookup returns p's attributes.
+func (m *Meta) Lookup(p string) (*proto.Attr, error) {
+	var a *proto.Attr
+	err := m.db.View(func(tx *bolt.Tx) (err error) {
+		a, err = get(tx.Bucket(bucketNS), p)
+		return err
+	})
+	return a, err
+}
+
+// Create makes a file, or returns the existing file unless Exclusive.
+func (m *Meta) Create(r *proto.CreateReq) (*proto.Attr, error) {
+	strip := r.StripSize
+	if strip == 0 {
+		strip = m.defaultStrip
+	}
+	count := r.Count
+	if count == 0 {
+		count = m.defaultCount
+	}
+	if count > m.total {
+		return nil, fmt.Errorf("create %s: %d servers asked, the file system has %d: %w", r.Path, count, m.total, unix.EINVAL)
+	}
+	h := uuid.New()
+	l := layout.Layout{StripSize: strip, Count: count, Total: m.total,
+		First: int(binary.LittleEndian.Uint32(h[:4]) % uint32(m.total))} // spread first strips over servers
+	if err := l.Validate(); err != nil {
+		return nil, fmt.Errorf("create %s: %w: %w", r.Path, err, unix.EINVAL)
+	}
+	var out *proto.Attr
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		ns := tx.Bucket(bucketNS)
+		parent, err := parentDir(ns, r.Path)
+		if err != nil {
+			return err
+		}
+		if old, err := get(ns, r.Path); err == nil {
+			if r.Exclusive {
+				return fmt.Errorf("%s: %w", r.Path, unix.EEXIST)
+			}
+			if old.Type != proto.TypeFile {
+				return fmt.Errorf("%s: %w", r.Path, unix.EISDIR)
+			}
+			out = old
+			return nil
+		}
+		now := time.Now().UnixNano()
+		out = &proto.Attr{Path: r.Path, Type: proto.TypeFile, Handle: h.String(), Mode: r.Mode & 0o7777,
+			UID: r.UID, GID: r.GID, Atime: now, Mtime: now, Ctime: now, Layout: l}
+		if err := put(ns, out); err != nil {
+			return err
+		}
+		return touch(ns, parent, now)
+	})
+	return out, err
+}
+
+// Mkdir makes a directory.
+func (m *Meta) Mkdir(r *proto.CreateReq) (*proto.Attr, error) {
+	var out *proto.Attr
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		ns := tx.Bucket(bucketNS)
+		parent, err := parentDir(ns, r.Path)
+		if err != nil {
+			return err
+		}
+		if ns.Get(key(r.Path)) != nil {
+			return fmt.Errorf("%s: %w", r.Path, unix.EEXIST)
+		}
+		now := time.Now().UnixNano()
+		out = &proto.Attr{Path: r.Path, Type: proto.TypeDir, Mode: r.Mode & 0o7777, UID: r.UID, GID: r.GID,
+			Atime: now, Mtime: now, Ctime: now}
+		if err := put(ns, out); err != nil {
+			return err
+		}
+		return touch(ns, parent, now)
+	})
+	return out, err
+}
+
+func hasChildren(ns *bolt.Bucket, dir string) bool {
+	pre := childPrefix(dir)
+	k, _ := ns.Cursor().Seek(pre)
+	return k != nil && bytes.HasPrefix(k, pre)
+}
+
+// Rmdir removes an empty directory.
+func (m *Meta) Rmdir(p string) error {
+	if p == "/" {
+		return fmt.Errorf("/: cannot remove the root: %w", unix.EBUSY)
+	}
+	return m.db.Update(func(tx *bolt.Tx) error {
+		ns := tx.Bucket(bucketNS)
+		a, err := get(ns, p)
+		if err != nil {
+			return err
+		}
+		if a.Type != proto.TypeDir {
+			return fmt.Errorf("%s: %w", p, unix.ENOTDIR)
+		}
+		if hasChildren(ns, p) {
+			return fmt.Errorf("%s: %w", p, unix.ENOTEMPTY)
+		}
+		if err := ns.Delete(key(p)); err != nil {
+			return err
+		}
+		parent, err := get(ns, path.Dir(p))
+		if err != nil {
+			return err
+		}
+		return touch(ns, parent, time.Now().UnixNano())
+	})
+}
+
+// Unlink removes a file's name and returns what it named.
+func (m *Meta) Unlink(p string) (*proto.Attr, error) {
+	var out *proto.Attr
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		ns := tx.Bucket(bucketNS)
+		a, err := get(ns, p)
+		if err != nil {
+			return err
+		}
+		if a.Type != proto.TypeFile {
+			return fmt.Errorf("%s: %w", p, unix.EISDIR)
+		}
+		if err := ns.Delete(key(p)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketCounters).Delete([]byte(a.Handle)); err != nil {
+			return err
+		}
+		parent, err := get(ns, path.Dir(p))
+		if err != nil {
+			return err
+		}
+		out = a
+		return touch(ns, parent, time.Now().UnixNano())
+	})
+	return out, err
+}
+
+// Rename moves old to new. A file at new is replaced (and returned, so
+// its datafiles can be removed); an empty directory at new is replaced by
+// a directory.
+func (m *Meta) Rename(oldp, newp string) (*proto.RenameResp, error) {
+	if oldp == "/" || newp == "/" {
+		return nil, fmt.Errorf("rename %s to %s: %w", oldp, newp, unix.EBUSY)
+	}
+	if strings.HasPrefix(newp, oldp+"/") {
+		return nil, fmt.Errorf("rename %s into itself (%s): %w", oldp, newp, unix.EINVAL)
+	}
+	resp := &proto.RenameResp{}
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		ns := tx.Bucket(bucketNS)
+		src, err := get(ns, oldp)
+		if err != nil {
+			return err
+		}
+		if oldp == newp {
+			return nil
+		}
+		if _, err := parentDir(ns, newp); err != nil {
+			return err
+		}
+		if dst, err := get(ns, newp); err == nil {
+			switch {
+			case src.Type == proto.TypeDir && dst.Type != proto.TypeDir:
+				return fmt.Errorf("rename %s to %s: %w", oldp, newp, unix.ENOTDIR)
+			case src.Type != proto.TypeDir && dst.Type == proto.TypeDir:
+				return fmt.Errorf("rename %s to %s: %w", oldp, newp, unix.EISDIR)
+			case dst.Type == proto.TypeDir && hasChildren(ns, newp):
+				return fmt.Errorf("rename %s to %s: %w", oldp, newp, unix.ENOTEMPTY)
+			}
+			if dst.Type == proto.TypeFile {
+				resp.Replaced, resp.Attr = true, *dst
+				if err := tx.Bucket(bucketCounters).Delete([]byte(dst.Handle)); err != nil {
+					return err
+				}
+			}
+		}
+		now := time.Now().UnixNano()
+		if err := ns.Delete(key(oldp)); err != nil {
+			return err
+		}
+		src.Path, src.Ctime = newp, now
+		if err := put(ns, src); err != nil {
+			return err
+		}
+		if src.Type == proto.TypeDir {
+			if err := moveDescendants(ns, oldp, newp); err != nil {
+				return err
+			}
+		}
+		for _, d := range []string{path.Dir(oldp), path.Dir(newp)} {
+			parent, err := get(ns, d)
+			if err != nil {
+				return err
+			}
+			if err := touch(ns, parent, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return resp, err
+}
+
+// moveDescendants rewrites every entry below oldp to lie below newp.
+func moveDescendants(ns *bolt.Bucket, oldp, newp string) error {
+	type kv struct{ k, v []byte }
+	var moved []kv
+	for _, pre := range [][]byte{childPrefix(oldp), []byte(oldp + "/")} {
+		c := ns.Cursor()
+		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
+			moved = append(moved, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
+		}
+	}
+	for _, e := range moved {
+		var a proto.Attr
+		if err := proto.Unmarshal(e.v, &a); err != nil {
+			return fmt.Errorf("corrupt entry under %s: %w", oldp, err)
+		}
+		a.Path = newp + strings.TrimPrefix(a.Path, oldp)
+		if err := ns.Delete(e.k); err != nil {
+			return err
+		}
+		if err := put(ns, &a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Readdir lists up to max names of dir after `after`.
+func (m *Meta) Readdir(dir, after string, max int) (*proto.ReaddirResp, error) {
+	resp := &proto.ReaddirResp{}
+	err := m.db.View(func(tx *bolt.Tx) error {
+		ns := tx.Bucket(bucketNS)
+		a, err := get(ns, dir)
+		if err != nil {
+			return err
+		}
+		if a.Type != proto.TypeDir {
+			return fmt.Errorf("%s: %w", dir, unix.ENOTDIR)
+		}
+		pre := childPrefix(dir)
+		c := ns.Cursor()
+		k, v := c.Seek(append(append([]byte(nil), pre...), after...))
+		for ; k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
+			name := string(k[len(pre):])
+			if after != "" && name <= after {
+				continue
+			}
+			if len(resp.Entries) == max {
+				resp.More = true
+				break
+			}
+			var e proto.Attr
+			if err := proto.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("corrupt entry %s in %s: %w", name, dir, err)
+			}
+			resp.Entries = append(resp.Entries, proto.Dirent{Name: name, Type: e.Type})
+		}
+		return nil
+	})
+	return resp, err
+}
+
+// SetAttr changes mode and/or mtime.
+func (m *Meta) SetAttr(r *proto.SetAttrReq) (*proto.Attr, error) {
+	var out *proto.Attr
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		ns := tx.Bucket(bucketNS)
+		a, err := get(ns, r.Path)
+		if err != nil {
+			return err
+		}
+		if r.Mask&proto.SetMode != 0 {
+			a.Mode = r.Mode & 0o7777
+		}
+		if r.Mask&proto.SetMtime != 0 {
+			a.Mtime = r.Mtime
+		}
+		a.Ctime = time.Now().UnixNano()
+		out = a
+		return put(ns, a)
+	})
+	return out, err
+}
+
+// FetchAdd adds delta to (or, with set, stores delta in) the file's shared
+// counter and returns the old value: MPI-IO's shared file pointer.
+func (m *Meta) FetchAdd(handle string, delta int64, set bool) (int64, error) {
+	var old int64
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCounters)
+		if v := b.Get([]byte(handle)); len(v) == 8 {
+			old = int64(binary.LittleEndian.Uint64(v))
+		}
+		nv := old + delta
+		if set {
+			nv = delta
+		}
+		if nv < 0 {
+			return fmt.Errorf("shared counter of %s would go negative (%d): %w", handle, nv, unix.EINVAL)
+		}
+		return b.Put([]byte(handle), binary.LittleEndian.AppendUint64(nil, uint64(nv)))
+	})
+	return old, err
+}
+
+var errNotMeta = errors.New("this server does not run the metadata service")

@@ -1,0 +1,136 @@
+package ioserver
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/proto"
+)
+
+// Storage holds one server's datafiles: one file per (file, server),
+// named by the file's handle, under dir/data.
+type Storage struct {
+	dir string
+}
+
+func openStorage(root string) (*Storage, error) {
+	dir := filepath.Join(root, "data")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create storage directory: %w", err)
+	}
+	return &Storage{dir: dir}, nil
+}
+
+// path of a handle's datafile. Handles are checked by the decoder; check
+// again here because this is the line that touches the file system.
+func (s *Storage) path(handle string) (string, error) {
+	if !proto.ValidHandle(handle) {
+		return "", fmt.Errorf("handle %q is not a UUID: %w", handle, unix.EINVAL)
+	}
+	return filepath.Join(s.dir, handle), nil
+}
+
+// Open opens a datafile. With create the file is made if missing;
+// without, a missing datafile returns (nil, nil): the server holds no
+// bytes of that file yet, which reads see as an empty datafile.
+func (s *Storage) Open(handle string, create bool) (*os.File, error) {
+	p, err := s.path(handle)
+	if err != nil {
+		return nil, err
+	}
+	flag := os.O_RDWR
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := os.OpenFile(p, flag, 0o600)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open datafile %s: %w", handle, err)
+	}
+	return f, nil
+}
+
+// Size returns the datafile's size and mtime (0, 0 when it does not exist).
+func (s *Storage) Size(handle string) (int64, int64, error) {
+	p, err := s.path(handle)
+	if err != nil {
+		return 0, 0, err
+	}
+	st, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("stat datafile %s: %w", handle, err)
+	}
+	return st.Size(), st.ModTime().UnixNano(), nil
+}
+
+// Truncate sets the datafile's size, creating it when it must grow.
+func (s *Storage) Truncate(handle string, size int64) error {
+	p, err := s.path(handle)
+	if err != nil {
+		return err
+	}
+	if size == 0 {
+		if err := os.Truncate(p, 0); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("truncate datafile %s: %w", handle, err)
+		}
+		return nil
+	}
+	f, err := s.Open(handle, true)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate datafile %s to %d: %w", handle, size, err)
+	}
+	return nil
+}
+
+// Fsync flushes the datafile (if any) and the data directory.
+func (s *Storage) Fsync(handle string) error {
+	f, err := s.Open(handle, false)
+	if err != nil {
+		return err
+	}
+	if f != nil {
+		defer f.Close()
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("fsync datafile %s: %w", handle, err)
+		}
+	}
+	return syncDir(s.dir)
+}
+
+// Remove deletes the datafile; a missing one is not an error.
+func (s *Storage) Remove(handle string) error {
+	p, err := s.path(handle)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove datafile %s: %w", handle, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}

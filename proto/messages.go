@@ -1,0 +1,631 @@
+package proto
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ferry-hpc/ferry/layout"
+)
+
+// Op is a request's opcode.
+type Op uint16
+
+const (
+	OpHello    Op = iota + 1 // who are you: server id, server list, defaults, fabric addresses
+	OpLookup                 // metadata: path → Attr
+	OpCreate                 // metadata: make a file → Attr
+	OpMkdir                  // metadata: make a directory → Attr
+	OpRmdir                  // metadata: remove an empty directory
+	OpUnlink                 // metadata: remove a file's name → Attr of the removed file
+	OpRename                 // metadata: move a name
+	OpReaddir                // metadata: list a directory, paged
+	OpFetchAdd               // metadata: atomic add to a file's shared counter → old value
+	OpSetAttr                // metadata: change mode or times
+	OpRead                   // data: read extents of a datafile
+	OpWrite                  // data: write extents of a datafile
+	OpSize                   // data: size of this server's datafile
+	OpTruncate               // data: cut or extend this server's datafile
+	OpFsync                  // data: flush this server's datafile to stable storage
+	OpRemove                 // data: delete this server's datafile
+	OpStats                  // counters of the server
+	opEnd
+)
+
+var opNames = [...]string{"", "hello", "lookup", "create", "mkdir", "rmdir", "unlink", "rename",
+	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats"}
+
+func (o Op) String() string {
+	if o.Valid() {
+		return opNames[o]
+	}
+	return fmt.Sprintf("op(%d)", uint16(o))
+}
+
+// Valid reports whether o is a known opcode.
+func (o Op) Valid() bool { return o > 0 && o < opEnd }
+
+// CarriesData reports whether frames of this opcode may carry file bytes
+// (write requests, read replies), and so get the larger size cap.
+func (o Op) CarriesData() bool { return o == OpRead || o == OpWrite }
+
+// FileType of a namespace entry.
+type FileType uint8
+
+const (
+	TypeFile FileType = 1
+	TypeDir  FileType = 2
+)
+
+// Layout on the wire.
+func encodeLayout(e *Encoder, l layout.Layout) {
+	e.i64(l.StripSize)
+	e.u32(uint32(l.Count))
+	e.u32(uint32(l.First))
+	e.u32(uint32(l.Total))
+}
+
+func decodeLayout(d *Decoder) layout.Layout {
+	l := layout.Layout{
+		StripSize: d.i64("strip size"),
+		Count:     d.int32("server count", 0, layout.MaxServers),
+		First:     d.int32("first server", 0, layout.MaxServers),
+		Total:     d.int32("total servers", 0, layout.MaxServers),
+	}
+	if d.err == nil {
+		if err := l.Validate(); err != nil {
+			d.fail("%v", err)
+		}
+	}
+	return l
+}
+
+// ValidHandle reports whether s is a file handle: a UUID in canonical
+// 36-character form. Handles name datafiles, so nothing else may pass.
+func ValidHandle(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func decodeHandle(d *Decoder) string {
+	h := d.str("handle")
+	if d.err == nil && !ValidHandle(h) {
+		d.fail("handle %q is not a UUID", h)
+	}
+	return h
+}
+
+// MaxPath bounds a path; MaxName one component.
+const (
+	MaxPath = 4096
+	MaxName = 255
+)
+
+// CleanPath checks a client path and returns it in canonical form: absolute,
+// no empty, "." or ".." components, no NUL, no trailing slash (but "/").
+// A leading "ferry:" is accepted and dropped, so MPI-IO names pass through.
+func CleanPath(p string) (string, error) {
+	p = strings.TrimPrefix(p, "ferry:")
+	if len(p) == 0 || p[0] != '/' {
+		return "", fmt.Errorf("path %q is not absolute", p)
+	}
+	if len(p) > MaxPath {
+		return "", fmt.Errorf("path of %d bytes exceeds %d", len(p), MaxPath)
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", fmt.Errorf("path %q contains a NUL byte", p)
+	}
+	if p == "/" {
+		return p, nil
+	}
+	parts := strings.Split(strings.TrimSuffix(p[1:], "/"), "/")
+	for _, c := range parts {
+		switch {
+		case c == "":
+			return "", fmt.Errorf("path %q has an empty component", p)
+		case c == "." || c == "..":
+			return "", fmt.Errorf("path %q has a %q component", p, c)
+		case len(c) > MaxName:
+			return "", fmt.Errorf("path %q has a component longer than %d bytes", p, MaxName)
+		}
+	}
+	return "/" + strings.Join(parts, "/"), nil
+}
+
+func decodePath(d *Decoder) string {
+	p := d.str("path")
+	if d.err != nil {
+		return ""
+	}
+	c, err := CleanPath(p)
+	if err != nil {
+		d.fail("%v", err)
+	}
+	return c
+}
+
+// Empty is the body of requests and replies that carry nothing.
+type Empty struct{}
+
+func (*Empty) encode(*Encoder) {}
+func (*Empty) decode(*Decoder) {}
+
+// Fabric is one fabric endpoint a server offers.
+type Fabric struct {
+	Provider string
+	Addr     []byte
+}
+
+// HelloReq opens a session.
+type HelloReq struct {
+	Client string // free text for logs: program and pid
+}
+
+func (m *HelloReq) encode(e *Encoder) { e.str(m.Client) }
+func (m *HelloReq) decode(d *Decoder) { m.Client = d.str("client") }
+
+// HelloResp describes the server and the file system.
+type HelloResp struct {
+	ServerID     int
+	MetaServer   int
+	Servers      []string // control addresses, indexed by server id
+	DefaultStrip int64
+	DefaultCount int // 0: all servers
+	Strategy     string
+	Fabrics      []Fabric
+}
+
+func (m *HelloResp) encode(e *Encoder) {
+	e.u32(uint32(m.ServerID))
+	e.u32(uint32(m.MetaServer))
+	e.u32(uint32(len(m.Servers)))
+	for _, s := range m.Servers {
+		e.str(s)
+	}
+	e.i64(m.DefaultStrip)
+	e.u32(uint32(m.DefaultCount))
+	e.str(m.Strategy)
+	e.u32(uint32(len(m.Fabrics)))
+	for _, f := range m.Fabrics {
+		e.str(f.Provider)
+		e.bytes(f.Addr)
+	}
+}
+
+func (m *HelloResp) decode(d *Decoder) {
+	m.ServerID = d.int32("server id", 0, layout.MaxServers-1)
+	m.MetaServer = d.int32("metadata server", 0, layout.MaxServers-1)
+	n := d.list("servers", 4)
+	if n == 0 && d.err == nil {
+		d.fail("empty server list")
+	}
+	m.Servers = make([]string, n)
+	for i := range m.Servers {
+		m.Servers[i] = d.str("server address")
+	}
+	m.DefaultStrip = d.i64("default strip")
+	m.DefaultCount = d.int32("default count", 0, layout.MaxServers)
+	m.Strategy = d.str("strategy")
+	nf := d.list("fabrics", 8)
+	m.Fabrics = make([]Fabric, nf)
+	for i := range m.Fabrics {
+		m.Fabrics[i] = Fabric{Provider: d.str("provider"), Addr: d.bytes("fabric address")}
+	}
+	if d.err == nil && (m.ServerID >= n || m.MetaServer >= n) {
+		d.fail("server id %d or metadata server %d outside the %d-server list", m.ServerID, m.MetaServer, n)
+	}
+}
+
+// PathReq names one path.
+type PathReq struct{ Path string }
+
+func (m *PathReq) encode(e *Encoder) { e.str(m.Path) }
+func (m *PathReq) decode(d *Decoder) { m.Path = decodePath(d) }
+
+// Attr is a namespace entry's attributes.
+type Attr struct {
+	Path   string
+	Type   FileType
+	Handle string // files only
+	Mode   uint32 // permission bits
+	UID    uint32
+	GID    uint32
+	Atime  int64 // ns since the epoch
+	Mtime  int64
+	Ctime  int64
+	Layout layout.Layout // files only
+}
+
+func (m *Attr) encode(e *Encoder) {
+	e.str(m.Path)
+	e.u8(uint8(m.Type))
+	e.str(m.Handle)
+	e.u32(m.Mode)
+	e.u32(m.UID)
+	e.u32(m.GID)
+	e.i64(m.Atime)
+	e.i64(m.Mtime)
+	e.i64(m.Ctime)
+	if m.Type == TypeFile {
+		encodeLayout(e, m.Layout)
+	}
+}
+
+func (m *Attr) decode(d *Decoder) {
+	m.Path = decodePath(d)
+	m.Type = FileType(d.u8("type"))
+	switch m.Type {
+	case TypeFile:
+		m.Handle = decodeHandle(d)
+	case TypeDir:
+		m.Handle = d.str("handle")
+	default:
+		d.fail("unknown file type %d", m.Type)
+	}
+	m.Mode = d.u32("mode")
+	m.UID = d.u32("uid")
+	m.GID = d.u32("gid")
+	m.Atime = d.i64("atime")
+	m.Mtime = d.i64("mtime")
+	m.Ctime = d.i64("ctime")
+	if m.Type == TypeFile {
+		m.Layout = decodeLayout(d)
+	}
+}
+
+// CreateReq makes a file or a directory.
+type CreateReq struct {
+	Path      string
+	Mode      uint32
+	UID, GID  uint32
+	Exclusive bool  // fail with EEXIST when the name exists
+	StripSize int64 // 0: the file system default
+	Count     int   // servers to stripe over; 0: the default
+}
+
+func (m *CreateReq) encode(e *Encoder) {
+	e.str(m.Path)
+	e.u32(m.Mode)
+	e.u32(m.UID)
+	e.u32(m.GID)
+	e.bool(m.Exclusive)
+	e.i64(m.StripSize)
+	e.u32(uint32(m.Count))
+}
+
+func (m *CreateReq) decode(d *Decoder) {
+	m.Path = decodePath(d)
+	m.Mode = d.u32("mode")
+	m.UID = d.u32("uid")
+	m.GID = d.u32("gid")
+	m.Exclusive = d.bool("exclusive")
+	m.StripSize = d.nonneg("strip size")
+	m.Count = d.int32("server count", 0, layout.MaxServers)
+}
+
+// RenameReq moves Old to New, replacing a file at New.
+type RenameReq struct{ Old, New string }
+
+func (m *RenameReq) encode(e *Encoder) { e.str(m.Old); e.str(m.New) }
+func (m *RenameReq) decode(d *Decoder) { m.Old = decodePath(d); m.New = decodePath(d) }
+
+// SetAttrReq changes what its mask says.
+type SetAttrReq struct {
+	Path  string
+	Mask  uint32 // SetMode | SetMtime
+	Mode  uint32
+	Mtime int64
+}
+
+const (
+	SetMode  uint32 = 1 << 0
+	SetMtime uint32 = 1 << 1
+)
+
+func (m *SetAttrReq) encode(e *Encoder) { e.str(m.Path); e.u32(m.Mask); e.u32(m.Mode); e.i64(m.Mtime) }
+func (m *SetAttrReq) decode(d *Decoder) {
+	m.Path = decodePath(d)
+	m.Mask = d.u32("mask")
+	m.Mode = d.u32("mode")
+	m.Mtime = d.i64("mtime")
+}
+
+// ReaddirReq lists names of Path after After (exclusive), at most Max.
+type ReaddirReq struct {
+	Path  string
+	After string
+	Max   int
+}
+
+func (m *ReaddirReq) encode(e *Encoder) { e.str(m.Path); e.str(m.After); e.u32(uint32(m.Max)) }
+func (m *ReaddirReq) decode(d *Decoder) {
+	m.Path = decodePath(d)
+	m.After = d.str("after")
+	m.Max = d.int32("max", 1, MaxList)
+}
+
+// Dirent is one name in a directory.
+type Dirent struct {
+	Name string
+	Type FileType
+}
+
+// ReaddirResp is one page of a listing.
+type ReaddirResp struct {
+	Entries []Dirent
+	More    bool
+}
+
+func (m *ReaddirResp) encode(e *Encoder) {
+	e.u32(uint32(len(m.Entries)))
+	for _, de := range m.Entries {
+		e.str(de.Name)
+		e.u8(uint8(de.Type))
+	}
+	e.bool(m.More)
+}
+
+func (m *ReaddirResp) decode(d *Decoder) {
+	n := d.list("entries", 5)
+	m.Entries = make([]Dirent, n)
+	for i := range m.Entries {
+		m.Entries[i] = Dirent{Name: d.str("name"), Type: FileType(d.u8("type"))}
+		if d.err == nil && (m.Entries[i].Name == "" || strings.ContainsAny(m.Entries[i].Name, "/\x00")) {
+			d.fail("bad entry name %q", m.Entries[i].Name)
+		}
+	}
+	m.More = d.bool("more")
+}
+
+// FetchAddReq adds Delta to the file's shared counter.
+type FetchAddReq struct {
+	Handle string
+	Delta  int64
+	Set    bool // store Delta instead of adding it
+}
+
+func (m *FetchAddReq) encode(e *Encoder) { e.str(m.Handle); e.i64(m.Delta); e.bool(m.Set) }
+func (m *FetchAddReq) decode(d *Decoder) {
+	m.Handle = decodeHandle(d)
+	m.Delta = d.i64("delta")
+	m.Set = d.bool("set")
+}
+
+// Int carries one integer.
+type Int struct{ V int64 }
+
+func (m *Int) encode(e *Encoder) { e.i64(m.V) }
+func (m *Int) decode(d *Decoder) { m.V = d.i64("value") }
+
+// Transport says how a data request's bytes travel.
+type Transport uint8
+
+const (
+	Inline Transport = 0 // in the frames on the control connection
+	RDMA   Transport = 1 // one-sided RMA into or out of Remote
+)
+
+// Extent is a range of a datafile and where its bytes sit in the client's
+// buffer (RDMA) or in the frame's data (inline).
+type Extent struct {
+	Local  int64 // offset in the datafile
+	Len    int64
+	BufOff uint64 // offset in the client's window
+}
+
+// RemoteBuf is a client window for RMA: address and key in the
+// provider's terms, and its length.
+type RemoteBuf struct{ Addr, Key, Len uint64 }
+
+// MaxIOBytes bounds the bytes one data request may move.
+const MaxIOBytes = MaxDataBody
+
+// IOReq reads or writes extents of one datafile.
+type IOReq struct {
+	Handle    string
+	Layout    layout.Layout
+	Transport Transport
+	Provider  string    // RDMA: which of the server's fabrics
+	Strategy  string    // RDMA: requested strategy, "" for the server's choice
+	Remote    RemoteBuf // RDMA: the client's window
+	Extents   []Extent
+}
+
+// Total is the bytes the request moves.
+func (m *IOReq) Total() int64 {
+	var n int64
+	for _, x := range m.Extents {
+		n += x.Len
+	}
+	return n
+}
+
+func (m *IOReq) encode(e *Encoder) {
+	e.str(m.Handle)
+	encodeLayout(e, m.Layout)
+	e.u8(uint8(m.Transport))
+	e.str(m.Provider)
+	e.str(m.Strategy)
+	e.u64(m.Remote.Addr)
+	e.u64(m.Remote.Key)
+	e.u64(m.Remote.Len)
+	e.u32(uint32(len(m.Extents)))
+	for _, x := range m.Extents {
+		e.i64(x.Local)
+		e.i64(x.Len)
+		e.u64(x.BufOff)
+	}
+}
+
+func (m *IOReq) decode(d *Decoder) {
+	m.Handle = decodeHandle(d)
+	m.Layout = decodeLayout(d)
+	m.Transport = Transport(d.u8("transport"))
+	m.Provider = d.str("provider")
+	m.Strategy = d.str("strategy")
+	m.Remote = RemoteBuf{Addr: d.u64("remote addr"), Key: d.u64("remote key"), Len: d.u64("remote len")}
+	n := d.list("extents", 24)
+	m.Extents = make([]Extent, n)
+	var total int64
+	for i := range m.Extents {
+		x := Extent{Local: d.nonneg("extent offset"), Len: d.nonneg("extent length"), BufOff: d.u64("buffer offset")}
+		if d.err != nil {
+			return
+		}
+		if x.Local > layout.MaxFileSize || x.Len > layout.MaxFileSize-x.Local {
+			d.fail("extent [%d, +%d) past the file size limit", x.Local, x.Len)
+			return
+		}
+		total += x.Len
+		if total > MaxIOBytes {
+			d.fail("request moves more than %d bytes", MaxIOBytes)
+			return
+		}
+		m.Extents[i] = x
+	}
+	switch m.Transport {
+	case Inline:
+	case RDMA:
+		for _, x := range m.Extents {
+			if x.BufOff > m.Remote.Len || uint64(x.Len) > m.Remote.Len-x.BufOff {
+				d.fail("extent of %d bytes at buffer offset %d outside the %d-byte window", x.Len, x.BufOff, m.Remote.Len)
+				return
+			}
+		}
+	default:
+		d.fail("unknown transport %d", m.Transport)
+	}
+}
+
+// ReadResp answers OpRead. On the inline transport the file bytes follow
+// it in the same frame, Lens[i] bytes for extent i, back to back.
+type ReadResp struct {
+	LogicalEnd int64   // logical end of this server's datafile (file is at least this long)
+	Lens       []int64 // bytes delivered per extent; short at the datafile's end
+	Strategy   string  // the strategy that served it
+}
+
+func (m *ReadResp) encode(e *Encoder) {
+	e.i64(m.LogicalEnd)
+	e.u32(uint32(len(m.Lens)))
+	for _, n := range m.Lens {
+		e.i64(n)
+	}
+	e.str(m.Strategy)
+}
+
+func (m *ReadResp) decode(d *Decoder) {
+	m.LogicalEnd = d.nonneg("logical end")
+	n := d.list("lengths", 8)
+	m.Lens = make([]int64, n)
+	for i := range m.Lens {
+		m.Lens[i] = d.nonneg("length")
+	}
+	m.Strategy = d.str("strategy")
+}
+
+// DataReq names one datafile.
+type DataReq struct {
+	Handle string
+	Layout layout.Layout
+}
+
+func (m *DataReq) encode(e *Encoder) { e.str(m.Handle); encodeLayout(e, m.Layout) }
+func (m *DataReq) decode(d *Decoder) { m.Handle = decodeHandle(d); m.Layout = decodeLayout(d) }
+
+// SizeResp describes one server's datafile.
+type SizeResp struct {
+	LocalSize  int64
+	LogicalEnd int64
+	Mtime      int64
+}
+
+func (m *SizeResp) encode(e *Encoder) { e.i64(m.LocalSize); e.i64(m.LogicalEnd); e.i64(m.Mtime) }
+func (m *SizeResp) decode(d *Decoder) {
+	m.LocalSize = d.nonneg("local size")
+	m.LogicalEnd = d.nonneg("logical end")
+	m.Mtime = d.i64("mtime")
+}
+
+// TruncateReq sets the file's logical size; each server cuts or extends
+// its datafile to its share.
+type TruncateReq struct {
+	Handle string
+	Layout layout.Layout
+	Size   int64
+}
+
+func (m *TruncateReq) encode(e *Encoder) { e.str(m.Handle); encodeLayout(e, m.Layout); e.i64(m.Size) }
+func (m *TruncateReq) decode(d *Decoder) {
+	m.Handle = decodeHandle(d)
+	m.Layout = decodeLayout(d)
+	m.Size = d.nonneg("size")
+	if d.err == nil && m.Size > layout.MaxFileSize {
+		d.fail("size %d past the file size limit", m.Size)
+	}
+}
+
+// Stats is a server's counters by name.
+type Stats struct {
+	Names  []string
+	Values []int64
+}
+
+func (m *Stats) encode(e *Encoder) {
+	e.u32(uint32(len(m.Names)))
+	for i := range m.Names {
+		e.str(m.Names[i])
+		e.i64(m.Values[i])
+	}
+}
+
+func (m *Stats) decode(d *Decoder) {
+	n := d.list("stats", 12)
+	m.Names = make([]string, n)
+	m.Values = make([]int64, n)
+	for i := 0; i < n; i++ {
+		m.Names[i] = d.str("name")
+		m.Values[i] = d.i64("value")
+	}
+}
+
+// ErrorBody is the body of a reply with a non-zero status.
+type ErrorBody struct{ Msg string }
+
+func (m *ErrorBody) encode(e *Encoder) { e.str(m.Msg) }
+func (m *ErrorBody) decode(d *Decoder) { m.Msg = d.str("message") }
+
+// RenameResp says whether Rename replaced a file, and which: the client
+// removes the replaced file's datafiles.
+type RenameResp struct {
+	Replaced bool
+	Attr     Attr // valid when Replaced
+}
+
+func (m *RenameResp) encode(e *Encoder) {
+	e.bool(m.Replaced)
+	if m.Replaced {
+		m.Attr.encode(e)
+	}
+}
+
+func (m *RenameResp) decode(d *Decoder) {
+	m.Replaced = d.bool("replaced")
+	if m.Replaced {
+		m.Attr.decode(d)
+	}
+}

@@ -1,0 +1,169 @@
+package proto
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/ferry-hpc/ferry/layout"
+)
+
+var testLayout = layout.Layout{StripSize: 1 << 20, Count: 4, First: 1, Total: 4}
+
+const testHandle = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+func sampleMessages() []Message {
+	return []Message{
+		&HelloReq{Client: "ferry cp 123"},
+		&HelloResp{ServerID: 1, MetaServer: 0, Servers: []string{"a:1", "b:2"}, DefaultStrip: 1 << 20, Strategy: "auto",
+			Fabrics: []Fabric{{Provider: "shm", Addr: []byte{1, 2, 3}}}},
+		&PathReq{Path: "/a/b"},
+		&Attr{Path: "/f", Type: TypeFile, Handle: testHandle, Mode: 0o644, UID: 1, GID: 2, Atime: 3, Mtime: 4, Ctime: 5, Layout: testLayout},
+		&Attr{Path: "/d", Type: TypeDir, Mode: 0o755},
+		&CreateReq{Path: "/x", Mode: 0o600, Exclusive: true, StripSize: 65536, Count: 2},
+		&RenameReq{Old: "/a", New: "/b"},
+		&SetAttrReq{Path: "/a", Mask: SetMode, Mode: 0o600},
+		&ReaddirReq{Path: "/", After: "m", Max: 100},
+		&ReaddirResp{Entries: []Dirent{{Name: "a", Type: TypeFile}, {Name: "b", Type: TypeDir}}, More: true},
+		&FetchAddReq{Handle: testHandle, Delta: -5},
+		&Int{V: 42},
+		&IOReq{Handle: testHandle, Layout: testLayout, Transport: RDMA, Provider: "shm", Remote: RemoteBuf{Addr: 4096, Key: 7, Len: 1 << 20},
+			Extents: []Extent{{Local: 0, Len: 100, BufOff: 0}, {Local: 1 << 20, Len: 5, BufOff: 100}}},
+		&ReadResp{LogicalEnd: 99, Lens: []int64{1, 2}, Strategy: "sockets"},
+		&DataReq{Handle: testHandle, Layout: testLayout},
+		&SizeResp{LocalSize: 1, LogicalEnd: 2, Mtime: 3},
+		&TruncateReq{Handle: testHandle, Layout: testLayout, Size: 77},
+		&Stats{Names: []string{"a"}, Values: []int64{1}},
+		&ErrorBody{Msg: "boom"},
+		&RenameResp{Replaced: true, Attr: Attr{Path: "/f", Type: TypeFile, Handle: testHandle, Layout: testLayout}},
+		&RenameResp{},
+		&Empty{},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, m := range sampleMessages() {
+		b := Marshal(m)
+		got := reflect.New(reflect.TypeOf(m).Elem()).Interface().(Message)
+		if err := Unmarshal(b, got); err != nil {
+			t.Fatalf("%T: %v", m, err)
+		}
+		if !reflect.DeepEqual(normalize(m), normalize(got)) {
+			t.Errorf("%T: round trip got %+v, want %+v", m, got, m)
+		}
+		// Every strict prefix is rejected, never a panic.
+		for i := 0; i < len(b); i++ {
+			m2 := reflect.New(reflect.TypeOf(m).Elem()).Interface().(Message)
+			if err := Unmarshal(b[:i], m2); err == nil {
+				t.Errorf("%T: prefix of %d/%d bytes accepted", m, i, len(b))
+			}
+		}
+		if err := Unmarshal(append(b, 0), got); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%T: trailing byte accepted: %v", m, err)
+		}
+	}
+}
+
+// normalize makes nil and empty slices compare equal.
+func normalize(m Message) Message {
+	b := Marshal(m)
+	return &rawMsg{b}
+}
+
+type rawMsg struct{ b []byte }
+
+func (r *rawMsg) encode(e *Encoder) { e.b = append(e.b, r.b...) }
+func (r *rawMsg) decode(d *Decoder) {}
+
+func TestHeader(t *testing.T) {
+	h := Header{Flags: FlagReply, Op: OpRead, ID: 99, BodyLen: 1234, Status: 2}
+	b := AppendHeader(nil, h)
+	got, err := ParseHeader(b)
+	if err != nil || got != h {
+		t.Fatalf("ParseHeader = %+v, %v; want %+v", got, err, h)
+	}
+	bad := func(mut func([]byte)) []byte { c := append([]byte(nil), b...); mut(c); return c }
+	cases := map[string][]byte{
+		"short":    b[:10],
+		"magic":    bad(func(c []byte) { c[0] ^= 0xff }),
+		"opcode":   bad(func(c []byte) { c[6], c[7] = 0xff, 0 }),
+		"flags":    bad(func(c []byte) { c[5] = 0x80 }),
+		"oversize": bad(func(c []byte) { c[16], c[17], c[18], c[19] = 0xff, 0xff, 0xff, 0x7f }),
+	}
+	for name, c := range cases {
+		if _, err := ParseHeader(c); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+	if _, err := ParseHeader(bad(func(c []byte) { c[4] = 9 })); !errors.Is(err, ErrVersion) {
+		t.Errorf("version: err = %v, want ErrVersion", err)
+	}
+	ctl := Header{Op: OpLookup, BodyLen: MaxControlBody + 1}
+	if _, err := ParseHeader(AppendHeader(nil, ctl)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("control body over cap: err = %v", err)
+	}
+}
+
+func TestFrame(t *testing.T) {
+	f := Frame(Header{Op: OpLookup, ID: 5}, &PathReq{Path: "/a"})
+	h, err := ReadHeader(bytes.NewReader(f))
+	if err != nil || int(h.BodyLen) != len(f)-HeaderSize {
+		t.Fatalf("header %+v, %v", h, err)
+	}
+}
+
+func TestCleanPath(t *testing.T) {
+	good := map[string]string{"/": "/", "/a": "/a", "/a/b/": "/a/b", "ferry:/x/y": "/x/y"}
+	for in, want := range good {
+		if got, err := CleanPath(in); err != nil || got != want {
+			t.Errorf("CleanPath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "a", "/a/../b", "/./a", "//a", "/a//b", "/a\x00b", "/" + string(bytes.Repeat([]byte("x"), 256))} {
+		if _, err := CleanPath(in); err == nil {
+			t.Errorf("CleanPath(%q) accepted", in)
+		}
+	}
+}
+
+func TestIOReqChecks(t *testing.T) {
+	base := IOReq{Handle: testHandle, Layout: testLayout, Transport: RDMA, Remote: RemoteBuf{Len: 100}}
+	cases := map[string]IOReq{}
+	w := base
+	w.Extents = []Extent{{Local: 0, Len: 50, BufOff: 60}}
+	cases["outside window"] = w
+	n := base
+	n.Extents = []Extent{{Local: -1, Len: 5}}
+	cases["negative offset"] = n
+	h := base
+	h.Handle = "../../etc/passwd"
+	cases["hostile handle"] = h
+	big := base
+	big.Transport = Inline
+	big.Extents = []Extent{{Local: 0, Len: MaxIOBytes}, {Local: MaxIOBytes, Len: 1}}
+	cases["oversize"] = big
+	for name, m := range cases {
+		var got IOReq
+		if err := Unmarshal(Marshal(&m), &got); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestDataPrefix(t *testing.T) {
+	req := &IOReq{Handle: testHandle, Layout: testLayout, Extents: []Extent{{Local: 0, Len: 3}}}
+	b := AppendDataPrefix(nil, req)
+	b = append(b, "abc"...)
+	n, err := ControlLen(b, uint32(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got IOReq
+	if err := Unmarshal(b[4:4+n], &got); err != nil || got.Total() != 3 {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if _, err := ControlLen([]byte{0xff, 0xff, 0, 0}, 10); err == nil {
+		t.Error("control length past the body accepted")
+	}
+}
