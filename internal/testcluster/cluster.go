@@ -194,3 +194,13 @@ func (c *Cluster) Mount(t testing.TB, o clientlib.Options) *clientlib.Client {
 	t.Cleanup(func() { cl.Close() })
 	return cl
 }
+
+// Signal sends sig to server i without waiting (SIGSTOP, SIGCONT).
+func (c *Cluster) Signal(i int, sig syscall.Signal) {
+	c.mu.Lock()
+	cmd := c.procs[i]
+	c.mu.Unlock()
+	if cmd != nil {
+		cmd.Process.Signal(sig)
+	}
+}

@@ -1,0 +1,16 @@
+# Thin targets: each calls one script, so the README, CI and a user run
+# the same thing.
+.PHONY: all setup build test demo bench clean
+all: build
+setup:
+	scripts/setup.sh
+build:
+	scripts/build.sh
+test:
+	scripts/test.sh
+demo:
+	scripts/demo.sh
+bench:
+	scripts/bench.sh
+clean:
+	rm -rf build

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/ferry-hpc/ferry/clientlib"
+)
+
+func init() {
+	register("cp", "copy a file into, out of, or within Ferry (ferry:/path marks Ferry's side)", runCp)
+}
+
+type cpSide struct {
+	ferry bool
+	path  string
+}
+
+func runCp(e *env, args []string) error {
+	flags := newFlags(e, "cp", "SRC DST", "Copies SRC to DST; either may be ferry:/path. Shows a progress bar on a terminal.\nA DST that is a directory gets SRC's base name.")
+	var cf clientFlags
+	cf.add(flags)
+	strip := flags.Int64("strip-size", 0, "strip size of a new Ferry file (0: the file system default)")
+	count := flags.Int("count", 0, "servers a new Ferry file spans (0: the default)")
+	chunk := flags.Int64("chunk", 64<<20, "bytes per read/write call")
+	stats := flags.Bool("stats", false, "print bytes, time and throughput when done (always on a terminal)")
+	if err := parse(flags, args, 2, 2); err != nil {
+		return err
+	}
+	if *chunk < 4096 || *chunk > 1<<30 {
+		return usageError{fmt.Errorf("--chunk %d outside [4096, 1 GiB]", *chunk)}
+	}
+	src, dst := parseSide(flags.Arg(0)), parseSide(flags.Arg(1))
+	if !src.ferry && !dst.ferry {
+		return usageError{errors.New("one side must be a Ferry path (ferry:/path); use cp(1) for local copies")}
+	}
+	ctx := context.Background()
+	var c *clientlib.Client
+	c, err := cf.mount(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	// Open the source and learn its size.
+	var (
+		r    io.ReaderAt
+		size int64
+	)
+	if src.ferry {
+		f, err := c.Open(ctx, src.path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if size, err = f.Size(ctx); err != nil {
+			return err
+		}
+		r = f
+	} else {
+		f, err := os.Open(src.path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if st.IsDir() {
+			return fmt.Errorf("%s is a directory", src.path)
+		}
+		size, r = st.Size(), f
+	}
+
+	// Open (create, truncate) the destination.
+	var (
+		w      io.WriterAt
+		finish func() error
+	)
+	if dst.ferry {
+		if fi, err := c.Stat(ctx, dst.path); err == nil && fi.IsDir() {
+			dst.path = path.Join(dst.path, path.Base(src.path))
+		}
+		f, err := c.Create(ctx, dst.path, clientlib.CreateOptions{StripSize: *strip, Count: *count})
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := f.Truncate(ctx, 0); err != nil {
+			return err
+		}
+		w, finish = f, func() error { return nil }
+	} else {
+		if st, err := os.Stat(dst.path); err == nil && st.IsDir() {
+			dst.path = filepath.Join(dst.path, path.Base(src.path))
+		}
+		f, err := os.OpenFile(dst.path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w, finish = f, f.Close
+	}
+
+	var bar *progressbar.ProgressBar
+	if e.isTerminal {
+		bar = progressbar.NewOptions64(size, progressbar.OptionSetWriter(e.stderr), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription("copy"), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+	}
+	start := time.Now()
+	if err := copyPipelined(r, w, size, *chunk, func(n int64) {
+		if bar != nil {
+			bar.Add64(n)
+		}
+	}); err != nil {
+		return err
+	}
+	if err := finish(); err != nil && !errors.Is(err, fs.ErrClosed) {
+		return err
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	if *stats || e.isTerminal {
+		el := time.Since(start)
+		fmt.Fprintf(e.stdout, "copied %s in %.2fs: %.0f MB/s\n", humanBytes(float64(size)), el.Seconds(), float64(size)/el.Seconds()/1e6)
+	}
+	return nil
+}
+
+func parseSide(s string) cpSide {
+	p, ok := ferryPath(s)
+	return cpSide{ferry: ok, path: p}
+}
+
+// copyPipelined copies size bytes with two buffers: chunk i+1 is read
+// while chunk i is written.
+func copyPipelined(r io.ReaderAt, w io.WriterAt, size, chunk int64, progress func(int64)) error {
+	type piece struct {
+		buf []byte
+		off int64
+		err error
+	}
+	free := make(chan []byte, 2)
+	full := make(chan piece, 2)
+	for i := 0; i < 2; i++ {
+		free <- make([]byte, min(chunk, max(size, 1)))
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(full)
+		for off := int64(0); off < size; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			n := min(int64(len(buf)), size-off)
+			m, err := r.ReadAt(buf[:n], off)
+			if int64(m) == n {
+				err = nil
+			} else if err == nil || err == io.EOF {
+				err = fmt.Errorf("source shrank during the copy: %d bytes at offset %d, wanted %d", m, off, n)
+			}
+			select {
+			case full <- piece{buf: buf[:n], off: off, err: err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+			off += n
+		}
+	}()
+	for p := range full {
+		if p.err != nil {
+			return p.err
+		}
+		if _, err := w.WriteAt(p.buf, p.off); err != nil {
+			return err
+		}
+		progress(int64(len(p.buf)))
+		free <- p.buf[:cap(p.buf)]
+	}
+	return nil
+}

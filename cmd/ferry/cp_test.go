@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCpRoundTrip(t *testing.T) {
+	cl := startCluster(t, 4)
+	cfg := cl.ConfigPath
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, size := range []int{0, 1, 4095, 3<<20 + 17} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+		src := filepath.Join(dir, "src")
+		os.WriteFile(src, data, 0o644)
+		// Small chunks exercise the two-buffer pipeline.
+		mustRun(t, "cp", "--config", cfg, "--chunk", "65536", src, "ferry:/x")
+		mustRun(t, "cp", "--config", cfg, "ferry:/x", "ferry:/y") // within Ferry
+		out := filepath.Join(dir, "out")
+		mustRun(t, "cp", "--config", cfg, "ferry:/y", out)
+		got, _ := os.ReadFile(out)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("size %d: round trip differs (got %d bytes)", size, len(got))
+		}
+	}
+	// Overwriting a longer file leaves no stale tail.
+	small := filepath.Join(dir, "small")
+	os.WriteFile(small, []byte("tiny"), 0o644)
+	mustRun(t, "cp", "--config", cfg, small, "ferry:/x")
+	if out := mustRun(t, "cat", "--config", cfg, "/x"); out != "tiny" {
+		t.Fatalf("overwrite: %q", out)
+	}
+	// Into a directory: keeps the base name. Quiet off a terminal, unless --stats.
+	mustRun(t, "mkdir", "--config", cfg, "/d")
+	if out := mustRun(t, "cp", "--config", cfg, small, "ferry:/d"); out != "" {
+		t.Fatalf("cp not quiet off a terminal: %q", out)
+	}
+	if out := mustRun(t, "cat", "--config", cfg, "/d/small"); out != "tiny" {
+		t.Fatalf("cp into dir: %q", out)
+	}
+	if out := mustRun(t, "cp", "--config", cfg, "--stats", "ferry:/d/small", filepath.Join(dir, "o2")); !strings.Contains(out, "MB/s") {
+		t.Fatalf("--stats printed %q", out)
+	}
+	if code, _, errs := run(t, "cp", "--config", cfg, small, filepath.Join(dir, "z")); code != 2 || !strings.Contains(errs, "Ferry path") {
+		t.Fatalf("local-to-local: %d %q", code, errs)
+	}
+	if code, _, _ := run(t, "cp", "--config", cfg, "ferry:/missing", filepath.Join(dir, "z")); code != 1 {
+		t.Fatal("cp of a missing file succeeded")
+	}
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+)
+
+func init() {
+	register("ping", "check that every server answers, with round-trip times", runPing)
+}
+
+func runPing(e *env, args []string) error {
+	fs := newFlags(e, "ping", "", "Sends a hello to every server of the file system and prints what each said.")
+	var cf clientFlags
+	cf.add(fs)
+	if err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	c, err := cf.mount(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tADDRESS\tRTT\tROLE\tSTRATEGY\tDATA PATH")
+	var failed int
+	for i, addr := range c.Servers() {
+		h, rtt, err := c.Ping(ctx, i)
+		if err != nil {
+			failed++
+			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\tDOWN: %v\n", i, addr, err)
+			continue
+		}
+		role := "data"
+		if i == c.MetaServer() {
+			role = "data+metadata"
+		}
+		path := "sockets"
+		if len(h.Fabrics) > 0 {
+			path = "sockets"
+			for j, f := range h.Fabrics {
+				if j == 0 {
+					path = "rdma:" + f.Provider
+				} else {
+					path += "," + f.Provider
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%s\t%s\n", i, addr, rtt.Round(1000), role, h.Strategy, path)
+	}
+	tw.Flush()
+	if failed > 0 {
+		return fmt.Errorf("%d of %d servers did not answer", failed, len(c.Servers()))
+	}
+	return nil
+}

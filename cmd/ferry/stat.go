@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+func init() {
+	register("stat", "show a path's attributes and layout, or a server's counters", runStat)
+}
+
+func runStat(e *env, args []string) error {
+	fs := newFlags(e, "stat", "[PATH]", "Shows a file's size, mode, times and striping layout, or with --server N that server's counters.")
+	var cf clientFlags
+	cf.add(fs)
+	server := fs.Int("server", -1, "show the counters of server N instead of a path")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*server < 0) == (fs.NArg() != 1) {
+		fs.Usage()
+		return usageError{fmt.Errorf("give a PATH or --server N")}
+	}
+	ctx := context.Background()
+	c, err := cf.mount(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if *server >= 0 {
+		st, err := c.ServerStats(ctx, *server)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for n := range st {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(e.stdout, "server %d (%s)\n", *server, c.Servers()[*server])
+		for _, n := range names {
+			fmt.Fprintf(e.stdout, "  %-32s %d\n", n, st[n])
+		}
+		return nil
+	}
+	p, _ := ferryPath(fs.Arg(0))
+	fi, err := c.Stat(ctx, p)
+	if err != nil {
+		return err
+	}
+	kind := "file"
+	if fi.IsDir() {
+		kind = "directory"
+	}
+	fmt.Fprintf(e.stdout, "  path: %s\n  type: %s\n  mode: %s\n", fi.Path(), kind, fi.Mode())
+	fmt.Fprintf(e.stdout, " owner: uid %d gid %d\n", fi.UID(), fi.GID())
+	fmt.Fprintf(e.stdout, " mtime: %s\n ctime: %s\n", fi.ModTime().Format(time.RFC3339Nano), fi.Ctime().Format(time.RFC3339Nano))
+	if fi.IsDir() {
+		return nil
+	}
+	l := fi.Layout()
+	fmt.Fprintf(e.stdout, "  size: %d (%s)\nhandle: %s\n", fi.Size(), humanBytes(float64(fi.Size())), fi.Handle())
+	fmt.Fprintf(e.stdout, "layout: strip %s over %d of %d servers:", humanBytes(float64(l.StripSize)), l.Count, l.Total)
+	for j := 0; j < l.Count; j++ {
+		fmt.Fprintf(e.stdout, " %d", l.Server(j))
+	}
+	fmt.Fprintln(e.stdout)
+	fmt.Fprintf(e.stdout, "  data: %s\n", "sockets")
+	return nil
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up the machine, builds everything, and runs every test: go vet,
+# gofmt, the Go tests (race detector on the packages with cgo and
+# concurrency at their core), and the C tests through ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH=/usr/local/go/bin:$PATH
+scripts/build.sh
+
+echo "== go vet"
+go vet ./...
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*'))
+if [ -n "$unformatted" ]; then echo "gofmt needed on:"; echo "$unformatted"; exit 1; fi
+
+echo "== go test"
+go test -count=1 -timeout 15m ./...
+race_pkgs=$(go list ./verbs/... ./regcache/... 2>/dev/null || true)
+if [ -n "$race_pkgs" ]; then
+  echo "== go test -race ($race_pkgs)"
+  GODEBUG=cgocheck=1 go test -count=1 -race -timeout 10m $race_pkgs
+fi
+
+if [ -f build/CTestTestfile.cmake ] && grep -q add_test -r build --include=CTestTestfile.cmake; then
+  echo "== ctest"
+  ctest --test-dir build --output-on-failure --timeout 300
+fi
+echo "== all tests passed"
