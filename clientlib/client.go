@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,21 @@ type Options struct {
 	Depth int
 	// Name identifies the client in server logs.
 	Name string
+	// Provider is the fabric provider: "auto" (shm for servers on this
+	// host, else the networked provider the servers offer), a libfabric
+	// provider name, or "none" for sockets only. Default: $FERRY_PROVIDER,
+	// else auto.
+	Provider string
+	// Strategy asks the servers for a serving strategy: auto, copy,
+	// pipeline, sendfile, or sockets (no fabric). Default: $FERRY_STRATEGY,
+	// else each server's configured strategy.
+	Strategy string
+	// EagerThreshold: requests smaller than this travel inline and skip
+	// registration (default 16 KiB; negative: never).
+	EagerThreshold int64
+	// RegCache is "on" (cache registrations of user buffers) or "off"
+	// (register and deregister per call). Default: $FERRY_REGCACHE, else on.
+	RegCache string
 }
 
 const (
@@ -39,6 +55,8 @@ type Client struct {
 	servers   []*serverConn
 	meta      *serverConn
 	hello     proto.HelloResp
+	fab       *clientFabric // nil: sockets only
+	fabErr    error         // why there is no fabric, when auto fell back
 	closeOnce sync.Once
 }
 
@@ -70,27 +88,105 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	if opts.Name == "" {
 		opts.Name = fmt.Sprintf("%s[%d]", filepath.Base(os.Args[0]), os.Getpid())
 	}
+	opts.Provider = envOr(opts.Provider, "FERRY_PROVIDER")
+	opts.Strategy = envOr(opts.Strategy, "FERRY_STRATEGY")
+	if opts.Provider == "" {
+		opts.Provider = "auto"
+	}
+	if err := checkProvider(opts.Provider); err != nil {
+		return nil, &Error{Op: "mount", Server: -1, Err: err}
+	}
+	if opts.Strategy != "" {
+		if err := checkStrategy(opts.Strategy); err != nil {
+			return nil, &Error{Op: "mount", Server: -1, Err: err}
+		}
+	}
+	opts.RegCache = envOr(opts.RegCache, "FERRY_REGCACHE")
+	switch opts.RegCache {
+	case "", "on", "off", "fast", "strict":
+	default:
+		return nil, &Error{Op: "mount", Server: -1, Err: fmt.Errorf("regcache %q: want on or off: %w", opts.RegCache, syscall.EINVAL)}
+	}
+	if opts.EagerThreshold == 0 {
+		opts.EagerThreshold = DefaultEagerThreshold
+	}
+	// Bootstrap: ask one server for the list, the defaults and the fabrics.
 	first := &serverConn{id: -1, addr: addr, timeout: opts.Timeout}
 	var hello proto.HelloResp
 	err := first.control(ctx, proto.OpHello, &proto.HelloReq{Client: opts.Name}, &hello)
+	localAddr := first.localAddr()
+	first.close()
 	if err != nil {
-		first.close()
 		return nil, wrap("mount", "", err)
 	}
-	first.id = hello.ServerID
 	c := &Client{opts: opts, hello: hello}
-	for i, a := range hello.Servers {
-		if i == hello.ServerID && a == addr {
-			c.servers = append(c.servers, first)
-			continue
-		}
-		c.servers = append(c.servers, &serverConn{id: i, addr: a, timeout: opts.Timeout})
+	if err := c.setupFabric(localAddr); err != nil {
+		return nil, &Error{Op: "mount", Server: -1, Err: err}
 	}
-	if hello.ServerID >= len(c.servers) || c.servers[hello.ServerID] != first {
-		first.close() // addressed by another name: keep the list's own
+	for i, a := range hello.Servers {
+		sc := &serverConn{id: i, addr: a, timeout: opts.Timeout, name: opts.Name}
+		if c.fab != nil {
+			sc.fabrics = []proto.Fabric{{Provider: c.fab.provider, Addr: c.fab.ep.Address()}}
+		}
+		c.servers = append(c.servers, sc)
 	}
 	c.meta = c.servers[hello.MetaServer]
 	return c, nil
+}
+
+// setupFabric opens the client's fabric endpoint, if the options and the
+// servers call for one. With provider auto a fabric that cannot be opened
+// leaves the client on sockets (DataPath says why); a named provider that
+// cannot be opened is an error.
+func (c *Client) setupFabric(localAddr string) error {
+	if c.opts.Strategy == "sockets" {
+		return nil
+	}
+	prov, err := chooseProvider(c.opts.Provider, c.hello.Fabrics, isLocal(c.hello.Servers))
+	if err != nil || prov == "" {
+		if c.opts.Provider == "auto" {
+			c.fabErr = err
+			return nil
+		}
+		return err
+	}
+	iface := "127.0.0.1"
+	if host, _, err := net.SplitHostPort(localAddr); err == nil {
+		iface = host
+	}
+	fab, err := openClientFabric(prov, iface, c.opts.RegCache)
+	if err != nil {
+		if c.opts.Provider == "auto" {
+			c.fabErr = err
+			return nil
+		}
+		return err
+	}
+	c.fab = fab
+	return nil
+}
+
+// DataPath says how bulk bytes move to server id: "rdma:<provider>" or
+// "sockets" (with the reason when a fabric was wanted but not had).
+func (c *Client) DataPath(id int) string {
+	if c.opts.Strategy == "sockets" {
+		return "sockets (asked for)"
+	}
+	if c.fab == nil {
+		if c.fabErr != nil {
+			return "sockets (no fabric: " + c.fabErr.Error() + ")"
+		}
+		if c.opts.Provider == "none" {
+			return "sockets (provider none)"
+		}
+		return "sockets (servers offer no fabric)"
+	}
+	if id >= 0 && id < len(c.servers) {
+		if ok, known := c.servers[id].rdmaState(); known && !ok {
+			return "sockets (server " + fmt.Sprint(id) + " lacks " + c.fab.provider + ")"
+		}
+	}
+	return "rdma:" + c.fab.provider
 }
 
 // Close drops every connection. Files of the client become unusable.
@@ -98,6 +194,9 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		for _, s := range c.servers {
 			s.close()
+		}
+		if c.fab != nil {
+			c.fab.close()
 		}
 	})
 	return nil

@@ -21,6 +21,12 @@ type serverConn struct {
 	id      int
 	addr    string
 	timeout time.Duration
+	name    string         // client name for the hello; "" skips the hello
+	fabrics []proto.Fabric // the client's fabric addresses, sent in the hello
+
+	rdmaKnown bool // a hello has told whether the server shares our fabric
+	rdma      bool
+	local     string // local address of the last connection
 
 	mu      sync.Mutex
 	nc      net.Conn
@@ -58,10 +64,71 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
+	sc.local = nc.LocalAddr().String()
+	if sc.name != "" {
+		if err := sc.hello(nc); err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
 	sc.nc = nc
 	sc.pending = make(map[uint64]*call)
 	go sc.readLoop(nc, sc.pending)
 	return nc, nil
+}
+
+// hello is the first exchange on every connection: it gives the server
+// our fabric address, and tells us whether the server shares our fabric.
+func (sc *serverConn) hello(nc net.Conn) error {
+	nc.SetDeadline(time.Now().Add(sc.timeout))
+	defer nc.SetDeadline(time.Time{})
+	if _, err := nc.Write(proto.Frame(proto.Header{Op: proto.OpHello}, &proto.HelloReq{Client: sc.name, Fabrics: sc.fabrics})); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	h, err := proto.ReadHeader(nc)
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	body, err := proto.ReadBody(nc, h)
+	if err != nil {
+		return err
+	}
+	if h.Status != 0 {
+		var eb proto.ErrorBody
+		proto.Unmarshal(body, &eb)
+		return &RemoteError{Errno: syscall.Errno(h.Status), Msg: "hello: " + eb.Msg}
+	}
+	var r proto.HelloResp
+	if err := proto.Unmarshal(body, &r); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	if r.ServerID != sc.id {
+		return fmt.Errorf("hello: %s answers as server %d, the server list says %d: %w", sc.addr, r.ServerID, sc.id, syscall.EIO)
+	}
+	sc.rdma = false
+	for _, mine := range sc.fabrics {
+		for _, theirs := range r.Fabrics {
+			if mine.Provider == theirs.Provider {
+				sc.rdma = true
+			}
+		}
+	}
+	sc.rdmaKnown = true
+	return nil
+}
+
+// rdmaState reports whether RMA is usable with this server, and whether
+// that is known yet (it is after the first connection).
+func (sc *serverConn) rdmaState() (ok, known bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.rdma, sc.rdmaKnown
+}
+
+func (sc *serverConn) localAddr() string {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.local
 }
 
 // fail drops the connection nc and fails every call waiting on it.

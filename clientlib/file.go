@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 // File is an open Ferry file. It is safe for concurrent use; ReadAt and
@@ -132,6 +133,54 @@ func (f *File) run(ctx context.Context, reqs []request, do func(context.Context,
 	return firstErr
 }
 
+// lazyReg registers the caller's buffer once, on the first request that
+// goes by RMA, and releases it when the call is done.
+type lazyReg struct {
+	c      *Client
+	p      []byte
+	access verbs.Access
+	once   sync.Once
+	reg    *registration
+	err    error
+}
+
+func (l *lazyReg) get() (*registration, error) {
+	l.once.Do(func() { l.reg, l.err = l.c.register(l.p, l.access) })
+	return l.reg, l.err
+}
+
+func (l *lazyReg) release() {
+	if l.reg != nil {
+		l.reg.done()
+	}
+}
+
+// rdmaFor decides whether request r moves by RMA: the client has a
+// fabric the server shares, sockets were not asked for, and the request is
+// above the eager threshold.
+func (f *File) rdmaFor(ctx context.Context, r request) (bool, error) {
+	c := f.c
+	if c.fab == nil || c.opts.Strategy == "sockets" {
+		return false, nil
+	}
+	if c.opts.EagerThreshold < 0 || r.bytes < c.opts.EagerThreshold {
+		return false, nil
+	}
+	sc := c.servers[r.server]
+	if _, err := sc.conn(ctx); err != nil { // the hello tells whether the server shares our fabric
+		return false, sc.errorf("connect", err)
+	}
+	ok, _ := sc.rdmaState()
+	return ok, nil
+}
+
+func (f *File) withRDMA(req *proto.IOReq, reg *registration) {
+	req.Transport = proto.RDMA
+	req.Provider = f.c.fab.provider
+	req.Strategy = f.c.opts.Strategy
+	req.Remote = reg.remote
+}
+
 func (f *File) ioReq(r request, off int64) *proto.IOReq {
 	req := &proto.IOReq{Handle: f.attr.Handle, Layout: f.attr.Layout, Transport: proto.Inline,
 		Extents: make([]proto.Extent, len(r.extents))}
@@ -166,15 +215,39 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 		asked    = make(map[int]bool)
 		shortExt []layout.Extent // extents with their delivered length in Len
 	)
+	reg := &lazyReg{c: f.c, p: p, access: verbs.AccessRemoteWrite}
+	defer reg.release()
 	err = f.run(ctx, reqs, func(ctx context.Context, r request) error {
 		req := f.ioReq(r, off)
 		var resp proto.ReadResp
-		sink := func(h proto.Header, body io.Reader) error {
-			return readInline(h, body, req, &resp, p)
-		}
 		sc := f.c.servers[r.server]
-		if _, err := sc.roundTrip(ctx, proto.OpRead, req, nil, sink); err != nil {
+		useRDMA, err := f.rdmaFor(ctx, r)
+		if err != nil {
 			return err
+		}
+		if useRDMA {
+			rg, err := reg.get()
+			if err != nil {
+				return &Error{Op: "read", Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
+			}
+			f.withRDMA(req, rg)
+			c, err := sc.roundTrip(ctx, proto.OpRead, req, nil, nil)
+			if err != nil {
+				return err
+			}
+			if err := proto.Unmarshal(c.body, &resp); err != nil {
+				return sc.errorf("read", err)
+			}
+			if err := checkLens(req, &resp); err != nil {
+				return sc.errorf("read", err)
+			}
+		} else {
+			sink := func(h proto.Header, body io.Reader) error {
+				return readInline(h, body, req, &resp, p)
+			}
+			if _, err := sc.roundTrip(ctx, proto.OpRead, req, nil, sink); err != nil {
+				return err
+			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -237,15 +310,12 @@ func readInline(h proto.Header, body io.Reader, req *proto.IOReq, resp *proto.Re
 	if err := proto.Unmarshal(ctl, resp); err != nil {
 		return err
 	}
-	if len(resp.Lens) != len(req.Extents) {
-		return fmt.Errorf("%w: %d lengths for %d extents", proto.ErrMalformed, len(resp.Lens), len(req.Extents))
+	if err := checkLens(req, resp); err != nil {
+		return err
 	}
 	var total int64
-	for i, x := range req.Extents {
-		if resp.Lens[i] > x.Len {
-			return fmt.Errorf("%w: %d bytes for an extent of %d", proto.ErrMalformed, resp.Lens[i], x.Len)
-		}
-		total += resp.Lens[i]
+	for _, n := range resp.Lens {
+		total += n
 	}
 	if total != int64(h.BodyLen)-4-int64(n) {
 		return fmt.Errorf("%w: reply carries %d bytes, lengths say %d", proto.ErrMalformed, int64(h.BodyLen)-4-int64(n), total)
@@ -253,6 +323,18 @@ func readInline(h proto.Header, body io.Reader, req *proto.IOReq, resp *proto.Re
 	for i, x := range req.Extents {
 		if _, err := io.ReadFull(body, p[x.BufOff:x.BufOff+uint64(resp.Lens[i])]); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+func checkLens(req *proto.IOReq, resp *proto.ReadResp) error {
+	if len(resp.Lens) != len(req.Extents) {
+		return fmt.Errorf("%w: %d lengths for %d extents", proto.ErrMalformed, len(resp.Lens), len(req.Extents))
+	}
+	for i, x := range req.Extents {
+		if resp.Lens[i] > x.Len {
+			return fmt.Errorf("%w: %d bytes for an extent of %d", proto.ErrMalformed, resp.Lens[i], x.Len)
 		}
 	}
 	return nil
@@ -276,33 +358,44 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 	if err != nil {
 		return 0, &Error{Op: "write", Path: f.attr.Path, Server: -1, Err: err}
 	}
-	var (
-		mu     sync.Mutex
-		failed = int64(len(p)) // lowest buffer offset not known written
-	)
+	reg := &lazyReg{c: f.c, p: p, access: verbs.AccessRemoteRead}
+	defer reg.release()
 	err = f.run(ctx, reqs, func(ctx context.Context, r request) error {
 		req := f.ioReq(r, off)
-		data := make([][]byte, len(req.Extents))
-		for i, x := range req.Extents {
-			data[i] = p[x.BufOff : x.BufOff+uint64(x.Len)]
+		sc := f.c.servers[r.server]
+		useRDMA, err := f.rdmaFor(ctx, r)
+		if err != nil {
+			return err
 		}
-		c, err := f.c.servers[r.server].roundTrip(ctx, proto.OpWrite, req, data, nil)
-		if err == nil {
-			var n proto.Int
-			if err = proto.Unmarshal(c.body, &n); err == nil && n.V != r.bytes {
-				err = fmt.Errorf("server wrote %d of %d bytes: %w", n.V, r.bytes, syscall.EIO)
+		data := [][]byte{} // RDMA: the frame carries no bytes
+		if useRDMA {
+			rg, err := reg.get()
+			if err != nil {
+				return &Error{Op: "write", Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
+			}
+			f.withRDMA(req, rg)
+		} else {
+			data = make([][]byte, len(req.Extents))
+			for i, x := range req.Extents {
+				data[i] = p[x.BufOff : x.BufOff+uint64(x.Len)]
 			}
 		}
+		c, err := sc.roundTrip(ctx, proto.OpWrite, req, data, nil)
 		if err != nil {
-			mu.Lock()
-			failed = min(failed, int64(req.Extents[0].BufOff))
-			mu.Unlock()
+			return err
 		}
-		return err
+		var n proto.Int
+		if err := proto.Unmarshal(c.body, &n); err != nil {
+			return sc.errorf("write", err)
+		}
+		if n.V != r.bytes {
+			return sc.errorf("write", fmt.Errorf("server wrote %d of %d bytes: %w", n.V, r.bytes, syscall.EIO))
+		}
+		return nil
 	})
 	if err != nil {
-		// Bytes before the first failed request may be on the servers, but
-		// not all of them are known to be: report only what surely is.
+		// Some requests may have landed, but not all are known to have:
+		// report none as written (io.WriterAt allows n < len(p) with err).
 		return 0, wrap("write", f.attr.Path, err)
 	}
 	return len(p), nil

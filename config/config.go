@@ -48,9 +48,24 @@ type Server struct {
 	Strategy string `toml:"strategy,omitempty"`
 	// Provider is the libfabric provider: auto, shm, tcp, none (sockets only).
 	Provider string `toml:"provider,omitempty"`
-	// Interface is the address the fabric binds to for networked providers.
+	// Interface is the address the fabric binds to for networked providers
+	// (default: the host of Address).
 	Interface string `toml:"fabric_interface,omitempty"`
+	// PoolBytes is the registered memory the server keeps for bounce
+	// buffers, per fabric (default 64 MiB).
+	PoolBytes int64 `toml:"pool_bytes,omitempty"`
+	// ChunkSize is the size S of one bounce buffer (default 1 MiB).
+	ChunkSize int64 `toml:"chunk_size,omitempty"`
+	// PipelineDepth is K, the bounce buffers one request keeps in flight (default 8).
+	PipelineDepth int `toml:"pipeline_depth,omitempty"`
 }
+
+// Defaults of the RDMA data path, chosen by measurement (see README).
+const (
+	DefaultPoolBytes     = 64 << 20
+	DefaultChunkSize     = 1 << 20
+	DefaultPipelineDepth = 8
+)
 
 // Duration is a time.Duration written as "30s" in TOML.
 type Duration struct{ time.Duration }
@@ -93,6 +108,18 @@ func Load(path string) (*Config, error) {
 }
 
 func (c *Config) fillDefaults() {
+	for i := range c.Servers {
+		s := &c.Servers[i]
+		if s.PoolBytes == 0 {
+			s.PoolBytes = DefaultPoolBytes
+		}
+		if s.ChunkSize == 0 {
+			s.ChunkSize = DefaultChunkSize
+		}
+		if s.PipelineDepth == 0 {
+			s.PipelineDepth = DefaultPipelineDepth
+		}
+	}
 	if c.StripSize == 0 {
 		c.StripSize = DefaultStripSize
 	}
@@ -118,6 +145,15 @@ func (c *Config) Validate() error {
 		}
 		if s.Storage == "" {
 			return fmt.Errorf("server %d: no storage directory", i)
+		}
+		if s.ChunkSize < 4096 || s.ChunkSize > 64<<20 || s.ChunkSize%4096 != 0 {
+			return fmt.Errorf("server %d: chunk_size %d: want a multiple of 4096 in [4 KiB, 64 MiB]", i, s.ChunkSize)
+		}
+		if s.PoolBytes < s.ChunkSize || s.PoolBytes > 64<<30 {
+			return fmt.Errorf("server %d: pool_bytes %d: want at least one chunk (%d) and at most 64 GiB", i, s.PoolBytes, s.ChunkSize)
+		}
+		if s.PipelineDepth < 1 || s.PipelineDepth > 1024 {
+			return fmt.Errorf("server %d: pipeline_depth %d outside 1..1024", i, s.PipelineDepth)
 		}
 	}
 	if c.MetadataServer < 0 || c.MetadataServer >= len(c.Servers) {

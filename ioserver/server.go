@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-hpc/ferry/config"
 	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 // MaxInFlight bounds the requests one connection may have in progress;
@@ -33,15 +34,17 @@ type Options struct {
 
 // Server is one I/O server.
 type Server struct {
-	cfg      *config.Config
-	id       int
-	self     config.Server
-	log      *slog.Logger
-	store    *Storage
-	meta     *Meta // nil unless this server runs the metadata service
-	strategy string
-	stats    counters
-	timeout  time.Duration
+	cfg             *config.Config
+	id              int
+	self            config.Server
+	log             *slog.Logger
+	store           *Storage
+	meta            *Meta // nil unless this server runs the metadata service
+	defaultStrategy string
+	stats           counters
+	timeout         time.Duration
+	fabrics         []*fabric
+	maps            *mapCache
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -75,11 +78,15 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
-	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, store: store, strategy: strategy,
-		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{})}
+	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, store: store, defaultStrategy: strategy,
+		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{}), maps: newMapCache(256)}
+	if err := s.openFabrics(); err != nil {
+		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+	}
 	if opts.ID == cfg.MetadataServer {
 		s.meta, err = openMeta(filepath.Join(self.Storage, "meta.db"), len(cfg.Servers), cfg.StripSize, cfg.StripCount)
 		if err != nil {
+			s.closeFabrics()
 			return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 		}
 	}
@@ -103,7 +110,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	s.log.Info("serving", "address", ln.Addr().String(), "storage", s.self.Storage,
-		"metadata", s.meta != nil, "strategy", s.strategy)
+		"metadata", s.meta != nil, "strategy", s.defaultStrategy)
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -143,6 +150,8 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.maps.close()
+	s.closeFabrics()
 	if s.meta != nil {
 		return s.meta.Close()
 	}
@@ -156,6 +165,16 @@ type conn struct {
 	wmu   sync.Mutex // one reply frame at a time
 	slots chan struct{}
 	wg    sync.WaitGroup
+
+	pmu   sync.Mutex
+	peers map[string]verbs.Peer // the client's fabric address, by provider
+}
+
+func (c *conn) peer(provider string) (verbs.Peer, bool) {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	p, ok := c.peers[provider]
+	return p, ok
 }
 
 func (c *conn) readLoop(ctx context.Context) {
@@ -294,12 +313,19 @@ func (c *conn) dispatch(ctx context.Context, h proto.Header, body []byte) (proto
 	}
 	switch h.Op {
 	case proto.OpHello:
-		if _, err := decode[proto.HelloReq](body); err != nil {
+		req, err := decode[proto.HelloReq](body)
+		if err != nil {
 			return nil, err
 		}
+		c.connectFabrics(req)
 		return s.hello(), nil
 	case proto.OpStats:
-		return s.stats.snapshot(), nil
+		st := s.stats.snapshot()
+		for _, f := range s.fabrics {
+			st.Names = append(st.Names, "pool.waits."+f.ep.Provider(), "pool.buffers."+f.ep.Provider())
+			st.Values = append(st.Values, f.pool.waits.Load(), int64(cap(f.pool.free)))
+		}
+		return st, nil
 	case proto.OpRead:
 		req, err := decode[proto.IOReq](body)
 		if err != nil {
@@ -329,6 +355,7 @@ func (c *conn) dispatch(ctx context.Context, h proto.Header, body []byte) (proto
 		if err != nil {
 			return nil, err
 		}
+		s.maps.invalidate(req.Handle)
 		return &proto.Empty{}, s.store.Truncate(req.Handle, req.Layout.LocalSize(j, req.Size))
 	case proto.OpFsync:
 		req, err := decode[proto.DataReq](body)
@@ -341,6 +368,7 @@ func (c *conn) dispatch(ctx context.Context, h proto.Header, body []byte) (proto
 		if err != nil {
 			return nil, err
 		}
+		s.maps.invalidate(req.Handle)
 		return &proto.Empty{}, s.store.Remove(req.Handle)
 	}
 	if err := needMeta(); err != nil {
@@ -415,11 +443,70 @@ func nilIfErr[P proto.Message](m P, err error) (proto.Message, error) {
 
 func (s *Server) hello() *proto.HelloResp {
 	r := &proto.HelloResp{ServerID: s.id, MetaServer: s.cfg.MetadataServer, DefaultStrip: s.cfg.StripSize,
-		DefaultCount: s.cfg.StripCount, Strategy: s.strategy}
+		DefaultCount: s.cfg.StripCount, Strategy: s.defaultStrategy}
 	for _, sv := range s.cfg.Servers {
 		r.Servers = append(r.Servers, sv.Address)
 	}
+	for _, f := range s.fabrics {
+		r.Fabrics = append(r.Fabrics, proto.Fabric{Provider: f.ep.Provider(), Addr: f.ep.Address()})
+	}
 	return r
+}
+
+// connectFabrics inserts the client's fabric addresses in the server's
+// address vectors, for the providers both sides have.
+func (c *conn) connectFabrics(req *proto.HelloReq) {
+	for _, cf := range req.Fabrics {
+		f := c.s.fabric(cf.Provider)
+		if f == nil {
+			continue
+		}
+		p, err := f.ep.Connect(cf.Addr)
+		if err != nil {
+			c.s.log.Warn("client fabric address refused", "provider", cf.Provider, "client", req.Client, "err", err)
+			continue
+		}
+		c.pmu.Lock()
+		if c.peers == nil {
+			c.peers = make(map[string]verbs.Peer)
+		}
+		c.peers[cf.Provider] = p
+		c.pmu.Unlock()
+	}
+}
+
+// prepareRDMA fills in the job's fabric and peer for an RDMA request.
+func (c *conn) prepareRDMA(j *Job) error {
+	f := c.s.fabric(j.Req.Provider)
+	if f == nil {
+		return fmt.Errorf("this server has no %q fabric: %w", j.Req.Provider, unix.EOPNOTSUPP)
+	}
+	p, ok := c.peer(j.Req.Provider)
+	if !ok {
+		return fmt.Errorf("client sent no %q address in its hello: %w", j.Req.Provider, unix.ENOTCONN)
+	}
+	j.Fabric, j.Peer = f, p
+	return nil
+}
+
+// pick returns the strategy for a data request.
+func (s *Server) pick(req *proto.IOReq) (Strategy, error) {
+	if req.Transport == proto.Inline {
+		return socketsStrategy{}, nil
+	}
+	name := req.Strategy
+	if name == "" {
+		name = s.defaultStrategy
+	}
+	if err := CheckStrategy(name); err != nil {
+		return nil, fmt.Errorf("%v: %w", err, unix.EINVAL)
+	}
+	if name == "sockets" {
+		// The configured default for this server is sockets, but the
+		// client sent an RDMA request: serve it by the best RDMA path.
+		name = "auto"
+	}
+	return s.strategy(name), nil
 }
 
 // fileServer checks that the layout fits this file system and puts strips
@@ -447,14 +534,21 @@ func (c *conn) handleRead(ctx context.Context, h proto.Header, req *proto.IOReq)
 	if err := s.checkLayout(req); err != nil {
 		return nil, err
 	}
-	if req.Transport != proto.Inline {
-		return nil, fmt.Errorf("transport %d is not served here yet: %w", req.Transport, unix.EOPNOTSUPP)
+	st, err := s.pick(req)
+	if err != nil {
+		return nil, err
+	}
+	j := &Job{Req: req, Header: h, conn: c}
+	if req.Transport == proto.RDMA {
+		if err := c.prepareRDMA(j); err != nil {
+			return nil, err
+		}
 	}
 	f, err := s.store.Open(req.Handle, false)
 	if err != nil {
 		return nil, err
 	}
-	j := &Job{Req: req, Header: h, File: f, conn: c}
+	j.File = f
 	if f != nil {
 		defer f.Close()
 		st, err := f.Stat()
@@ -471,18 +565,21 @@ func (c *conn) handleRead(ctx context.Context, h proto.Header, req *proto.IOReq)
 		j.Lens[i] = max(0, min(x.Len, j.Size-x.Local))
 		total += j.Lens[i]
 	}
-	st := socketsStrategy{}
 	s.stats.add("read.requests."+st.Name(), 1)
-	if err := st.Read(ctx, j); err != nil {
-		if j.Replied {
-			return nil, nil // the connection is closed; nothing more to say
+	if total > 0 || req.Transport == proto.Inline {
+		if err := st.Read(ctx, j); err != nil {
+			if j.Replied {
+				return nil, nil // the connection is closed; nothing more to say
+			}
+			return nil, fmt.Errorf("read %s by %s: %w", req.Handle, st.Name(), err)
 		}
-		return nil, err
 	}
 	s.stats.add("read.bytes."+st.Name(), total)
 	if j.Replied {
 		return nil, nil
 	}
+	j.resp.Lens = j.Lens
+	j.resp.Strategy = st.Name()
 	return &j.resp, nil
 }
 
@@ -522,8 +619,31 @@ func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader
 	if err := s.checkLayout(&req); err != nil {
 		return fail(err)
 	}
-	if req.Transport != proto.Inline {
-		return fail(fmt.Errorf("transport %d is not served here yet: %w", req.Transport, unix.EOPNOTSUPP))
+	st, err := s.pick(&req)
+	if err != nil {
+		return fail(err)
+	}
+	if req.Transport == proto.RDMA {
+		if data != 0 {
+			return fail(fmt.Errorf("%w: RDMA write frame carries %d data bytes", proto.ErrMalformed, data))
+		}
+		// The bytes come over the fabric: serve it beside the stream.
+		j := &Job{Req: &req, Header: h, conn: c}
+		if err := c.prepareRDMA(j); err != nil {
+			c.replyErr(h, err)
+			return nil
+		}
+		c.slots <- struct{}{}
+		c.wg.Add(1)
+		go func() {
+			defer func() { <-c.slots; c.wg.Done() }()
+			if err := c.rdmaWrite(ctx, j, st); err != nil {
+				c.replyErr(h, err)
+				return
+			}
+			c.reply(h, &proto.Int{V: req.Total()})
+		}()
+		return nil
 	}
 	if req.Total() != data {
 		return fail(fmt.Errorf("%w: extents total %d bytes, frame carries %d", proto.ErrMalformed, req.Total(), data))
@@ -534,7 +654,6 @@ func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader
 	}
 	defer f.Close()
 	j := &Job{Req: &req, Header: h, File: f, Body: body, conn: c}
-	st := socketsStrategy{}
 	s.stats.add("write.requests."+st.Name(), 1)
 	if err := st.Write(ctx, j); err != nil {
 		var pe *os.PathError
@@ -545,5 +664,21 @@ func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader
 	}
 	s.stats.add("write.bytes."+st.Name(), data)
 	c.reply(h, &proto.Int{V: data})
+	return nil
+}
+
+func (c *conn) rdmaWrite(ctx context.Context, j *Job, st Strategy) error {
+	s := c.s
+	f, err := s.store.Open(j.Req.Handle, true)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	j.File = f
+	s.stats.add("write.requests."+st.Name(), 1)
+	if err := st.Write(ctx, j); err != nil {
+		return fmt.Errorf("write %s by %s: %w", j.Req.Handle, st.Name(), err)
+	}
+	s.stats.add("write.bytes."+st.Name(), j.Req.Total())
 	return nil
 }

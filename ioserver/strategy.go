@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 // Strategy moves the bytes of one data request between a datafile and a
@@ -32,13 +33,26 @@ type Job struct {
 	Lens    []int64   // reads: bytes to deliver per extent, clamped to Size
 	Body    io.Reader // inline writes: the extents' bytes, back to back
 	Replied bool      // the strategy sent the reply itself
+	Fabric  *fabric   // RDMA: the fabric the client chose
+	Peer    verbs.Peer
 	conn    *conn
 	resp    proto.ReadResp
 }
 
 // strategies are the known strategies by name. "auto" picks per request.
 var strategies = map[string]func(s *Server) Strategy{
-	"sockets": func(s *Server) Strategy { return socketsStrategy{} },
+	"sockets":  func(s *Server) Strategy { return socketsStrategy{} },
+	"copy":     func(s *Server) Strategy { return bounceStrategy{name: "copy", depth: 1, s: s} },
+	"pipeline": func(s *Server) Strategy { return bounceStrategy{name: "pipeline", depth: s.self.PipelineDepth, s: s} },
+	"sendfile": func(s *Server) Strategy { return sendfileStrategy{s: s} },
+}
+
+// strategy returns the server's instance of a named strategy ("auto" too).
+func (s *Server) strategy(name string) Strategy {
+	if name == "" || name == "auto" {
+		return autoStrategy{s: s}
+	}
+	return strategies[name](s)
 }
 
 // StrategyNames lists the valid strategy names, for flags and errors.

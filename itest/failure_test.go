@@ -120,9 +120,7 @@ func TestRestartKeepsSyncedFiles(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		cl.Kill(i)
 	}
-	for i := 0; i < 4; i++ {
-		cl.StartServer(i)
-	}
+	cl.StartServers()
 	c2 := cl.Mount(t, clientlib.Options{})
 	for name, b := range want {
 		f, err := c2.Open(ctx, name)

@@ -170,13 +170,47 @@ type Fabric struct {
 	Addr     []byte
 }
 
-// HelloReq opens a session.
+// HelloReq opens a session. It is the first request on every
+// connection; a client that wants RMA sends its fabric addresses here, and
+// the server inserts them in its address vectors.
 type HelloReq struct {
-	Client string // free text for logs: program and pid
+	Client  string   // free text for logs: program and pid
+	Fabrics []Fabric // the client's fabric endpoints
 }
 
-func (m *HelloReq) encode(e *Encoder) { e.str(m.Client) }
-func (m *HelloReq) decode(d *Decoder) { m.Client = d.str("client") }
+func (m *HelloReq) encode(e *Encoder) {
+	e.str(m.Client)
+	encodeFabrics(e, m.Fabrics)
+}
+
+func (m *HelloReq) decode(d *Decoder) {
+	m.Client = d.str("client")
+	m.Fabrics = decodeFabrics(d)
+}
+
+func encodeFabrics(e *Encoder, fs []Fabric) {
+	e.u32(uint32(len(fs)))
+	for _, f := range fs {
+		e.str(f.Provider)
+		e.bytes(f.Addr)
+	}
+}
+
+func decodeFabrics(d *Decoder) []Fabric {
+	n := d.list("fabrics", 8)
+	if n > 16 {
+		d.fail("%d fabrics, at most 16", n)
+		return nil
+	}
+	fs := make([]Fabric, n)
+	for i := range fs {
+		fs[i] = Fabric{Provider: d.str("provider"), Addr: d.bytes("fabric address")}
+		if d.err == nil && (fs[i].Provider == "" || len(fs[i].Addr) == 0) {
+			d.fail("empty fabric provider or address")
+		}
+	}
+	return fs
+}
 
 // HelloResp describes the server and the file system.
 type HelloResp struct {
@@ -199,11 +233,7 @@ func (m *HelloResp) encode(e *Encoder) {
 	e.i64(m.DefaultStrip)
 	e.u32(uint32(m.DefaultCount))
 	e.str(m.Strategy)
-	e.u32(uint32(len(m.Fabrics)))
-	for _, f := range m.Fabrics {
-		e.str(f.Provider)
-		e.bytes(f.Addr)
-	}
+	encodeFabrics(e, m.Fabrics)
 }
 
 func (m *HelloResp) decode(d *Decoder) {
@@ -220,11 +250,7 @@ func (m *HelloResp) decode(d *Decoder) {
 	m.DefaultStrip = d.i64("default strip")
 	m.DefaultCount = d.int32("default count", 0, layout.MaxServers)
 	m.Strategy = d.str("strategy")
-	nf := d.list("fabrics", 8)
-	m.Fabrics = make([]Fabric, nf)
-	for i := range m.Fabrics {
-		m.Fabrics[i] = Fabric{Provider: d.str("provider"), Addr: d.bytes("fabric address")}
-	}
+	m.Fabrics = decodeFabrics(d)
 	if d.err == nil && (m.ServerID >= n || m.MetaServer >= n) {
 		d.fail("server id %d or metadata server %d outside the %d-server list", m.ServerID, m.MetaServer, n)
 	}

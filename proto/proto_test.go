@@ -15,7 +15,7 @@ const testHandle = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 func sampleMessages() []Message {
 	return []Message{
-		&HelloReq{Client: "ferry cp 123"},
+		&HelloReq{Client: "ferry cp 123", Fabrics: []Fabric{{Provider: "tcp;ofi_rxm", Addr: []byte{9}}}},
 		&HelloResp{ServerID: 1, MetaServer: 0, Servers: []string{"a:1", "b:2"}, DefaultStrip: 1 << 20, Strategy: "auto",
 			Fabrics: []Fabric{{Provider: "shm", Addr: []byte{1, 2, 3}}}},
 		&PathReq{Path: "/a/b"},

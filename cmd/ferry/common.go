@@ -33,11 +33,21 @@ func newFlags(e *env, name, argsUsage, help string) *flag.FlagSet {
 
 // clientFlags are the flags every client command takes.
 type clientFlags struct {
-	config string
+	config   string
+	provider string
+	strategy string
+	data     bool // the command moves file data: offer --provider/--strategy
 }
 
 func (c *clientFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "config file (default $FERRY_CONFIG, then ./.ferry-local/ferry.toml)")
+}
+
+// addData adds the data-path flags.
+func (c *clientFlags) addData(fs *flag.FlagSet) {
+	c.add(fs)
+	fs.StringVar(&c.provider, "provider", "", "fabric provider: auto, none (sockets), shm, tcp, verbs, efa, cxi, ... (default $FERRY_PROVIDER, else auto)")
+	fs.StringVar(&c.strategy, "strategy", "", "serving strategy: auto, copy, pipeline, sendfile, sockets (default $FERRY_STRATEGY, else the servers')")
 }
 
 func (c *clientFlags) mount(ctx context.Context) (*clientlib.Client, error) {
@@ -45,7 +55,7 @@ func (c *clientFlags) mount(ctx context.Context) (*clientlib.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return clientlib.Mount(ctx, path, clientlib.Options{Name: "ferry"})
+	return clientlib.Mount(ctx, path, clientlib.Options{Name: "ferry", Provider: c.provider, Strategy: c.strategy})
 }
 
 // parse parses flags and checks the count of positional arguments.

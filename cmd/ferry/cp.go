@@ -28,7 +28,7 @@ type cpSide struct {
 func runCp(e *env, args []string) error {
 	flags := newFlags(e, "cp", "SRC DST", "Copies SRC to DST; either may be ferry:/path. Shows a progress bar on a terminal.\nA DST that is a directory gets SRC's base name.")
 	var cf clientFlags
-	cf.add(flags)
+	cf.addData(flags)
 	strip := flags.Int64("strip-size", 0, "strip size of a new Ferry file (0: the file system default)")
 	count := flags.Int("count", 0, "servers a new Ferry file spans (0: the default)")
 	chunk := flags.Int64("chunk", 64<<20, "bytes per read/write call")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -13,7 +14,7 @@ func init() {
 func runPing(e *env, args []string) error {
 	fs := newFlags(e, "ping", "", "Sends a hello to every server of the file system and prints what each said.")
 	var cf clientFlags
-	cf.add(fs)
+	cf.addData(fs)
 	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -24,31 +25,25 @@ func runPing(e *env, args []string) error {
 	}
 	defer c.Close()
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVER\tADDRESS\tRTT\tROLE\tSTRATEGY\tDATA PATH")
+	fmt.Fprintln(tw, "SERVER\tADDRESS\tRTT\tROLE\tSTRATEGY\tDATA PATH\tFABRICS OFFERED")
 	var failed int
 	for i, addr := range c.Servers() {
 		h, rtt, err := c.Ping(ctx, i)
 		if err != nil {
 			failed++
-			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\tDOWN: %v\n", i, addr, err)
+			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\tDOWN: %v\t-\n", i, addr, err)
 			continue
 		}
 		role := "data"
 		if i == c.MetaServer() {
 			role = "data+metadata"
 		}
-		path := "sockets"
-		if len(h.Fabrics) > 0 {
-			path = "sockets"
-			for j, f := range h.Fabrics {
-				if j == 0 {
-					path = "rdma:" + f.Provider
-				} else {
-					path += "," + f.Provider
-				}
-			}
+		var offers []string
+		for _, f := range h.Fabrics {
+			offers = append(offers, f.Provider)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%s\t%s\n", i, addr, rtt.Round(1000), role, h.Strategy, path)
+		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%s\t%s\t%s\n", i, addr, rtt.Round(1000), role, h.Strategy,
+			c.DataPath(i), strings.Join(offers, ","))
 	}
 	tw.Flush()
 	if failed > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -14,7 +15,7 @@ func init() {
 func runStat(e *env, args []string) error {
 	fs := newFlags(e, "stat", "[PATH]", "Shows a file's size, mode, times and striping layout, or with --server N that server's counters.")
 	var cf clientFlags
-	cf.add(fs)
+	cf.addData(fs)
 	server := fs.Int("server", -1, "show the counters of server N instead of a path")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,6 +68,17 @@ func runStat(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, " %d", l.Server(j))
 	}
 	fmt.Fprintln(e.stdout)
-	fmt.Fprintf(e.stdout, "  data: %s\n", "sockets")
+	paths := map[string][]string{}
+	var order []string
+	for j := 0; j < l.Count; j++ {
+		p := c.DataPath(l.Server(j))
+		if paths[p] == nil {
+			order = append(order, p)
+		}
+		paths[p] = append(paths[p], fmt.Sprint(l.Server(j)))
+	}
+	for _, p := range order {
+		fmt.Fprintf(e.stdout, "  data: %s (servers %s)\n", p, strings.Join(paths[p], " "))
+	}
 	return nil
 }

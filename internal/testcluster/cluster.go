@@ -114,14 +114,37 @@ func Start(t testing.TB, o Options) *Cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.StopAll)
-	for i := 0; i < o.Servers; i++ {
-		c.StartServer(i)
-	}
+	c.StartServers()
 	return c
+}
+
+// StartServers starts every server that is not running, all at once, and
+// waits until each answers.
+func (c *Cluster) StartServers() {
+	c.t.Helper()
+	var todo []int
+	for i := range c.procs {
+		c.mu.Lock()
+		running := c.procs[i] != nil
+		c.mu.Unlock()
+		if !running {
+			c.spawn(i)
+			todo = append(todo, i)
+		}
+	}
+	for _, i := range todo {
+		c.waitUp(i)
+	}
 }
 
 // StartServer (re)starts server i and waits until it answers.
 func (c *Cluster) StartServer(i int) {
+	c.t.Helper()
+	c.spawn(i)
+	c.waitUp(i)
+}
+
+func (c *Cluster) spawn(i int) {
 	c.t.Helper()
 	logf, err := os.OpenFile(filepath.Join(c.Dir, fmt.Sprintf("server%d.log", i)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -137,7 +160,11 @@ func (c *Cluster) StartServer(i int) {
 	c.mu.Lock()
 	c.procs[i] = cmd
 	c.mu.Unlock()
-	deadline := time.Now().Add(15 * time.Second)
+}
+
+func (c *Cluster) waitUp(i int) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		nc, err := net.DialTimeout("tcp", c.Config.Servers[i].Address, time.Second)
 		if err == nil {

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ferry-hpc/ferry/bench"
+)
+
+func init() {
+	register("bench", "benchmark strategies, providers and baselines; write CSV, Markdown and plots", runBench)
+}
+
+func runBench(e *env, args []string) error {
+	fs := newFlags(e, "bench", "", `Starts its own local ferryd servers (or uses --config), sweeps the data path
+(strategy x provider x direction x request size x servers x clients x page
+cache x registration cache), measures the baselines in the same run (memcpy,
+local pread, raw fabric write, TCP loopback) and the registration-cost
+experiment, and writes results.csv, results.md and PNG plots into --out.
+
+--quick (the default): 256 MiB file on 4 servers, 1 client, 64K/1M/16M,
+warm cache, under 3 minutes. --full: every dimension. Flags given after
+--quick/--full override single dimensions (comma-separated lists).`)
+	quick := fs.Bool("quick", false, "quick mode (default when --full is not given)")
+	full := fs.Bool("full", false, "full sweep")
+	out := fs.String("out", "", "results directory (default bench/results/<UTC timestamp>)")
+	cfg := fs.String("config", "", "use the servers of this running configuration instead of starting local ones")
+	strategies := fs.String("strategies", "", "strategies: sockets,copy,pipeline,sendfile,auto")
+	providers := fs.String("providers", "", "fabric providers for the RDMA strategies: shm,tcp")
+	dirs := fs.String("dirs", "", "directions: read,write")
+	sizes := fs.String("sizes", "", "request sizes, e.g. 4K,64K,1M,16M,64M")
+	servers := fs.String("servers", "", "server counts, e.g. 1,2,4")
+	clients := fs.String("clients", "", "client process counts, e.g. 1,2,4,8")
+	caches := fs.String("cache", "", "page cache states: warm,cold")
+	regcaches := fs.String("regcache", "", "client registration cache: on,off")
+	fileSize := fs.String("file-size", "", "bench file size (e.g. 256M, 1G)")
+	volume := fs.String("volume", "", "bytes each client moves per repetition (e.g. 64M)")
+	reps := fs.Int("reps", 0, "repetitions per point")
+	pin := fs.Bool("pin", false, "registration-cost experiment: mlock registered pages (munlock at deregistration), as NIC drivers pin")
+	noBase := fs.Bool("no-baselines", false, "skip the baselines")
+	noReg := fs.Bool("no-regcost", false, "skip the registration-cost experiment")
+	noPlots := fs.Bool("no-plots", false, "skip the PNG plots")
+	worker := fs.Bool("client-worker", false, "internal: run as a client worker process")
+	spec := fs.String("worker-spec", "", "internal: the worker's spec (JSON)")
+	if err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *worker {
+		return bench.RunWorker(ctx, *cfg, *spec, os.Stdin, e.stdout)
+	}
+	if *quick && *full {
+		return usageError{fmt.Errorf("--quick and --full exclude each other")}
+	}
+	o := bench.QuickOptions()
+	if *full {
+		o = bench.FullOptions()
+	}
+	custom := false
+	list := func(s string, dst *[]string) {
+		if s != "" {
+			*dst, custom = splitList(s), true
+		}
+	}
+	list(*strategies, &o.Strategies)
+	list(*providers, &o.Providers)
+	list(*dirs, &o.Dirs)
+	list(*caches, &o.Caches)
+	list(*regcaches, &o.RegCaches)
+	var err error
+	if *sizes != "" {
+		o.Sizes, custom = nil, true
+		for _, s := range splitList(*sizes) {
+			v, err := bench.ParseSize(s)
+			if err != nil {
+				return usageError{err}
+			}
+			o.Sizes = append(o.Sizes, v)
+		}
+	}
+	ints := func(s string, dst *[]int) error {
+		if s == "" {
+			return nil
+		}
+		*dst, custom = nil, true
+		for _, f := range splitList(s) {
+			v, err := strconv.Atoi(f)
+			if err != nil || v < 1 {
+				return usageError{fmt.Errorf("bad count %q", f)}
+			}
+			*dst = append(*dst, v)
+		}
+		return nil
+	}
+	if err := ints(*servers, &o.ServerCounts); err != nil {
+		return err
+	}
+	if err := ints(*clients, &o.ClientCounts); err != nil {
+		return err
+	}
+	if *fileSize != "" {
+		if o.FileSize, err = bench.ParseSize(*fileSize); err != nil {
+			return usageError{err}
+		}
+		custom = true
+	}
+	if *volume != "" {
+		if o.Volume, err = bench.ParseSize(*volume); err != nil {
+			return usageError{err}
+		}
+		custom = true
+	}
+	if *reps > 0 {
+		o.Reps, custom = *reps, true
+	}
+	if custom {
+		o.Mode += "+custom"
+	}
+	o.Pin = *pin
+	o.Baselines = !*noBase
+	o.RegCost = !*noReg
+	o.Plots = !*noPlots
+	o.Config = *cfg
+	o.Out = *out
+	if o.Out == "" {
+		o.Out = filepath.Join("bench", "results", time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if self, err := os.Executable(); err == nil {
+		o.Self = self
+	}
+	o.Log = e.stderr
+	res, err := bench.Run(ctx, o)
+	if res != nil {
+		if g, ok := bench.DefaultGroup(res); ok {
+			fmt.Fprintf(e.stdout, "\nHeadline (%s): GB/s (·mc = × memcpy, ·lim = × raw fabric write or TCP loopback)\n\n", g)
+			bench.HeadlineTable(e.stdout, res, g)
+		}
+		fmt.Fprintf(e.stdout, "\nresults: %s (results.md, results.csv, *.png)\n", o.Out)
+	}
+	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

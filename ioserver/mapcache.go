@@ -1,0 +1,178 @@
+package ioserver
+
+import (
+	"container/list"
+	"fmt"
+	"os"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/verbs"
+)
+
+// mapCache holds datafile mappings registered with the fabric, for the
+// sendfile strategy: the fabric moves bytes straight from (or into) the
+// page cache. Mappings are MAP_SHARED read-write because real NICs refuse
+// to register read-only file mappings. An entry is dropped when its file is
+// truncated or removed, and replaced when a request reaches past its end;
+// a dropped entry is unmapped when its last user is done.
+type mapCache struct {
+	mu      sync.Mutex
+	entries map[string]*mapping
+	lru     *list.List // of *mapping, unreferenced and referenced alike
+	max     int
+}
+
+type mapping struct {
+	handle string
+	data   []byte
+	mrs    map[*verbs.Endpoint]*verbs.MemoryRegion
+	refs   int
+	stale  bool
+	elem   *list.Element
+}
+
+func newMapCache(max int) *mapCache {
+	return &mapCache{entries: make(map[string]*mapping), lru: list.New(), max: max}
+}
+
+var pageSize = int64(os.Getpagesize())
+
+func roundUp(n int64) int64 { return (n + pageSize - 1) / pageSize * pageSize }
+
+// get returns a mapping of handle's datafile f covering [0, need) and its
+// registration on ep. need must not pass the file's end (reads clamp to
+// it; writes extend the file first), or touching the tail would fault.
+func (c *mapCache) get(handle string, f *os.File, need int64, ep *verbs.Endpoint) (*mapping, *verbs.MemoryRegion, error) {
+	c.mu.Lock()
+	m := c.entries[handle]
+	if m != nil && int64(len(m.data)) < need {
+		c.dropLocked(m)
+		m = nil
+	}
+	if m == nil {
+		c.mu.Unlock()
+		// Map outside the lock: mmap of a large file is not instant.
+		st, err := f.Stat()
+		if err != nil {
+			return nil, nil, err
+		}
+		size := roundUp(max(need, st.Size()))
+		data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mmap datafile %s (%d bytes): %w", handle, size, err)
+		}
+		c.mu.Lock()
+		if old := c.entries[handle]; old != nil {
+			c.dropLocked(old)
+		}
+		m = &mapping{handle: handle, data: data, mrs: make(map[*verbs.Endpoint]*verbs.MemoryRegion)}
+		m.elem = c.lru.PushFront(m)
+		c.entries[handle] = m
+		c.trimLocked()
+	} else {
+		c.lru.MoveToFront(m.elem)
+	}
+	m.refs++
+	mr := m.mrs[ep]
+	c.mu.Unlock()
+	if mr == nil {
+		var err error
+		mr, err = ep.RegisterBytes(m.data, verbs.AccessLocal|verbs.AccessRemoteRead|verbs.AccessRemoteWrite)
+		if err != nil {
+			c.release(m)
+			return nil, nil, fmt.Errorf("register mapping of %s: %w", handle, err)
+		}
+		c.mu.Lock()
+		if old := m.mrs[ep]; old != nil { // registered twice by racing requests
+			mr.Close()
+			mr = old
+		} else {
+			m.mrs[ep] = mr
+		}
+		c.mu.Unlock()
+	}
+	return m, mr, nil
+}
+
+func (c *mapCache) release(m *mapping) {
+	c.mu.Lock()
+	m.refs--
+	free := m.refs == 0 && m.stale
+	c.mu.Unlock()
+	if free {
+		m.unmap()
+	}
+}
+
+// invalidate drops handle's mapping (truncate, remove).
+func (c *mapCache) invalidate(handle string) {
+	c.mu.Lock()
+	if m := c.entries[handle]; m != nil {
+		c.dropLocked(m)
+	}
+	c.mu.Unlock()
+}
+
+// dropLocked removes m from the cache; it is unmapped now if unused, else
+// by its last release.
+func (c *mapCache) dropLocked(m *mapping) {
+	if m.stale {
+		return
+	}
+	m.stale = true
+	delete(c.entries, m.handle)
+	c.lru.Remove(m.elem)
+	if m.refs == 0 {
+		go m.unmap() // never under the lock: deregistration may block
+	}
+}
+
+func (c *mapCache) trimLocked() {
+	for c.lru.Len() > c.max {
+		m := c.lru.Back().Value.(*mapping)
+		c.dropLocked(m)
+	}
+}
+
+func (m *mapping) unmap() {
+	for _, mr := range m.mrs {
+		mr.Close()
+	}
+	unix.Munmap(m.data)
+}
+
+func (c *mapCache) close() {
+	c.mu.Lock()
+	var all []*mapping
+	for _, m := range c.entries {
+		all = append(all, m)
+	}
+	c.mu.Unlock()
+	for _, m := range all {
+		c.invalidate(m.handle)
+	}
+}
+
+// resident reports whether every page of [off, off+n) of the mapping is in
+// the page cache (mincore).
+func (m *mapping) resident(off, n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	start := off / pageSize * pageSize
+	end := min(roundUp(off+n), int64(len(m.data)))
+	vec := make([]byte, (end-start+pageSize-1)/pageSize)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m.data[start])), uintptr(end-start),
+		uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		return false
+	}
+	for _, v := range vec {
+		if v&1 == 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,257 @@
+package ioserver
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/ferry-hpc/ferry/verbs"
+)
+
+// The RDMA strategies move bytes with one-sided RMA between the datafile
+// and the client's registered window: fi_write into it for reads, fi_read
+// from it for writes. A reply goes out only after every RMA reported
+// completion; verbs requests delivery completion for writes, so "done"
+// never overtakes the bytes.
+
+// piece is one RMA-sized part of an extent.
+type piece struct {
+	local  int64  // datafile offset
+	n      int64  // bytes
+	bufOff uint64 // offset in the client's window
+}
+
+// pieces cuts the job's extents into pieces of at most chunk bytes; for
+// reads only the deliverable length (Lens) counts.
+func (j *Job) pieces(chunk int64, read bool) []piece {
+	var out []piece
+	for i, x := range j.Req.Extents {
+		n := x.Len
+		if read {
+			n = j.Lens[i]
+		}
+		for done := int64(0); done < n; {
+			m := min(chunk, n-done)
+			out = append(out, piece{local: x.Local + done, n: m, bufOff: x.BufOff + uint64(done)})
+			done += m
+		}
+	}
+	return out
+}
+
+func (j *Job) remote() verbs.RemoteBuffer {
+	return verbs.RemoteBuffer{Addr: j.Req.Remote.Addr, Key: j.Req.Remote.Key, Len: j.Req.Remote.Len}
+}
+
+// bounceStrategy copies through registered bounce buffers from the pool.
+// depth 1 is `copy` (pread, then RMA, one after the other); depth K is
+// `pipeline` (pread of chunk i+1 overlaps the RMA of chunk i, K in flight).
+type bounceStrategy struct {
+	name  string
+	depth int
+	s     *Server
+}
+
+func (b bounceStrategy) Name() string { return b.name }
+
+type inflight struct {
+	op   *verbs.Op
+	slot slot
+	p    piece
+}
+
+func (b bounceStrategy) run(ctx context.Context, j *Job, read bool) error {
+	pool := j.Fabric.pool
+	chunk := int64(pool.chunk)
+	var queue []inflight
+	wait := func(f inflight) error {
+		err := f.op.Wait(context.WithoutCancel(ctx)) // the buffer is in use until completion
+		if err == nil && !read {
+			// The bytes are in the bounce buffer: now into the datafile.
+			if _, werr := j.File.WriteAt(f.slot.buf[:f.p.n], f.p.local); werr != nil {
+				err = fmt.Errorf("write datafile %s at %d: %w", j.Req.Handle, f.p.local, werr)
+			}
+		}
+		pool.put(f.slot)
+		return err
+	}
+	drain := func() {
+		for _, f := range queue {
+			wait(f)
+		}
+		queue = nil
+	}
+	for _, p := range j.pieces(chunk, read) {
+		if len(queue) >= b.depth {
+			if err := wait(queue[0]); err != nil {
+				queue = queue[1:]
+				drain()
+				return err
+			}
+			queue = queue[1:]
+		}
+		sl, err := pool.get(ctx, b.s.timeout)
+		if err != nil {
+			drain()
+			return err
+		}
+		var op *verbs.Op
+		if read {
+			m, rerr := j.File.ReadAt(sl.buf[:p.n], p.local)
+			if rerr != nil && rerr != io.EOF {
+				pool.put(sl)
+				drain()
+				return fmt.Errorf("read datafile %s at %d: %w", j.Req.Handle, p.local, rerr)
+			}
+			clear(sl.buf[m:p.n]) // the file shrank under us: deliver zeros, never stale bytes
+			op, err = j.Fabric.ep.WriteAsync(ctx, j.Peer, pool.mr, sl.off(pool.chunk), uint64(p.n), j.remote(), p.bufOff)
+		} else {
+			op, err = j.Fabric.ep.ReadAsync(ctx, j.Peer, pool.mr, sl.off(pool.chunk), uint64(p.n), j.remote(), p.bufOff)
+		}
+		if err != nil {
+			pool.put(sl)
+			drain()
+			return fmt.Errorf("rma %s: %w", b.name, err)
+		}
+		queue = append(queue, inflight{op: op, slot: sl, p: p})
+	}
+	var first error
+	for _, f := range queue {
+		if err := wait(f); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (b bounceStrategy) Read(ctx context.Context, j *Job) error  { return b.run(ctx, j, true) }
+func (b bounceStrategy) Write(ctx context.Context, j *Job) error { return b.run(ctx, j, false) }
+
+// sendfileStrategy registers a mapping of the datafile and lets the
+// fabric move bytes straight between the page cache and the client: no
+// copy by the server's CPU. Where registration is refused it falls back to
+// pipeline, counted.
+type sendfileStrategy struct{ s *Server }
+
+func (sendfileStrategy) Name() string { return "sendfile" }
+
+func (st sendfileStrategy) fallback(ctx context.Context, j *Job, read bool, why error) error {
+	st.s.stats.add("fallback.sendfile", 1)
+	st.s.log.Debug("sendfile falls back to pipeline", "handle", j.Req.Handle, "err", why)
+	p := st.s.strategy("pipeline").(bounceStrategy)
+	return p.run(ctx, j, read)
+}
+
+func (st sendfileStrategy) Read(ctx context.Context, j *Job) error {
+	var end int64
+	for i, x := range j.Req.Extents {
+		if j.Lens[i] > 0 {
+			end = max(end, x.Local+j.Lens[i])
+		}
+	}
+	if end == 0 {
+		return nil
+	}
+	m, mr, err := st.s.maps.get(j.Req.Handle, j.File, end, j.Fabric.ep)
+	if err != nil {
+		return st.fallback(ctx, j, true, err)
+	}
+	defer st.s.maps.release(m)
+	return st.rma(ctx, j, mr, true)
+}
+
+func (st sendfileStrategy) Write(ctx context.Context, j *Job) error {
+	var end int64
+	for _, x := range j.Req.Extents {
+		end = max(end, x.Local+x.Len)
+	}
+	if end == 0 {
+		return nil
+	}
+	// The mapping may only cover the file: extend it first.
+	fi, err := j.File.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < end {
+		if err := j.File.Truncate(end); err != nil {
+			return fmt.Errorf("extend datafile %s to %d: %w", j.Req.Handle, end, err)
+		}
+	}
+	m, mr, err := st.s.maps.get(j.Req.Handle, j.File, end, j.Fabric.ep)
+	if err != nil {
+		return st.fallback(ctx, j, false, err)
+	}
+	defer st.s.maps.release(m)
+	return st.rma(ctx, j, mr, false)
+}
+
+// rma moves every piece between the registered mapping and the client,
+// all in flight at once, and waits for all of them.
+func (st sendfileStrategy) rma(ctx context.Context, j *Job, mr *verbs.MemoryRegion, read bool) error {
+	var ops []*verbs.Op
+	var first error
+	for _, p := range j.pieces(64<<20, read) {
+		var op *verbs.Op
+		var err error
+		if read {
+			op, err = j.Fabric.ep.WriteAsync(ctx, j.Peer, mr, uint64(p.local), uint64(p.n), j.remote(), p.bufOff)
+		} else {
+			op, err = j.Fabric.ep.ReadAsync(ctx, j.Peer, mr, uint64(p.local), uint64(p.n), j.remote(), p.bufOff)
+		}
+		if err != nil {
+			first = fmt.Errorf("rma sendfile: %w", err)
+			break
+		}
+		ops = append(ops, op)
+	}
+	for _, op := range ops {
+		if err := op.Wait(context.WithoutCancel(ctx)); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// autoStrategy serves page-cache-resident reads with sendfile (no copy
+// is cheapest when no disk read is needed) and everything else with
+// pipeline (which overlaps the disk read with the transfer). Writes use
+// pipeline: they go through the page cache either way, and pwrite from a
+// bounce buffer does not fault pages in one at a time.
+type autoStrategy struct{ s *Server }
+
+func (autoStrategy) Name() string { return "auto" }
+
+func (a autoStrategy) Read(ctx context.Context, j *Job) error {
+	st := a.choose(j)
+	a.s.stats.add("auto.chose."+st.Name(), 1)
+	return st.Read(ctx, j)
+}
+
+func (a autoStrategy) choose(j *Job) Strategy {
+	var end int64
+	for i, x := range j.Req.Extents {
+		if j.Lens[i] > 0 {
+			end = max(end, x.Local+j.Lens[i])
+		}
+	}
+	if end == 0 {
+		return a.s.strategy("pipeline")
+	}
+	m, _, err := a.s.maps.get(j.Req.Handle, j.File, end, j.Fabric.ep)
+	if err != nil {
+		return a.s.strategy("pipeline")
+	}
+	defer a.s.maps.release(m)
+	for i, x := range j.Req.Extents {
+		if !m.resident(x.Local, j.Lens[i]) {
+			return a.s.strategy("pipeline")
+		}
+	}
+	return a.s.strategy("sendfile")
+}
+
+func (a autoStrategy) Write(ctx context.Context, j *Job) error {
+	a.s.stats.add("auto.chose.pipeline", 1)
+	return a.s.strategy("pipeline").Write(ctx, j)
+}

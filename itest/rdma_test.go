@@ -1,0 +1,295 @@
+package itest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/testcluster"
+	"github.com/ferry-hpc/ferry/layout"
+	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
+)
+
+// needProvider skips the test when this machine cannot open provider.
+func needProvider(t *testing.T, provider string) {
+	t.Helper()
+	ep, err := verbs.Open(verbs.Config{Provider: provider})
+	if errors.Is(err, verbs.ErrNotSupported) {
+		t.Skipf("provider %s: %v", provider, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.Close()
+}
+
+var rdmaProviders = []string{"shm", "tcp;ofi_rxm"}
+var rdmaStrategies = []string{"copy", "pipeline", "sendfile", "auto"}
+
+// TestRDMAStrategies: every strategy × provider × direction, multi-strip
+// unaligned I/O against a local reference, short reads at the end, holes.
+func TestRDMAStrategies(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 4, StripSize: 64 << 10, Edit: func(c *config.Config) {
+		for i := range c.Servers {
+			c.Servers[i].ChunkSize = 64 << 10 // small chunks: many pipeline steps per request
+			c.Servers[i].PoolBytes = 2 << 20
+		}
+	}})
+	for _, prov := range rdmaProviders {
+		t.Run(prov, func(t *testing.T) {
+			needProvider(t, prov)
+			for _, st := range rdmaStrategies {
+				t.Run(st, func(t *testing.T) {
+					c := cl.Mount(t, clientlib.Options{Provider: prov, Strategy: st, EagerThreshold: 1})
+					if got := c.DataPath(0); got != "rdma:"+prov {
+						t.Fatalf("data path %q, want rdma:%s", got, prov)
+					}
+					checkAgainstReference(t, c, "/rdma-"+st+"-"+filepath.Base(prov), 64<<10, int64(rand.Uint32()))
+				})
+			}
+		})
+	}
+	// The servers served by RMA, not by a silent fallback to sockets.
+	c := cl.Mount(t, clientlib.Options{})
+	st, err := c.ServerStats(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rdmaStrategies {
+		if s != "auto" && st["read.bytes."+s] == 0 {
+			t.Errorf("server 1 counted no bytes read by %s: %v", s, st)
+		}
+	}
+}
+
+func checkAgainstReference(t *testing.T, c *clientlib.Client, name string, strip int64, seed int64) {
+	t.Helper()
+	f, err := c.Create(ctx, name, clientlib.CreateOptions{StripSize: strip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := os.Create(filepath.Join(t.TempDir(), "ref"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	r := rand.New(rand.NewPCG(uint64(seed), 1))
+	// A hole first: a write far out.
+	far := 9*strip + 77
+	if _, err := f.WriteAt([]byte("tail"), far); err != nil {
+		t.Fatal(err)
+	}
+	ref.WriteAt([]byte("tail"), far)
+	for i := 0; i < 25; i++ {
+		off := r.Int64N(10 * strip)
+		n := 1 + r.Int64N(5*strip)
+		buf := make([]byte, n)
+		for j := range buf {
+			buf[j] = byte(r.Uint32())
+		}
+		if w, err := f.WriteAt(buf, off); err != nil || w != len(buf) {
+			t.Fatalf("WriteAt(%d @ %d) = %d, %v", n, off, w, err)
+		}
+		ref.WriteAt(buf, off)
+		roff := r.Int64N(11 * strip)
+		rn := 1 + r.Int64N(5*strip)
+		got := bytes.Repeat([]byte{0xee}, int(rn))
+		want := make([]byte, rn)
+		gn, gerr := f.ReadAt(got, roff)
+		wn, werr := ref.ReadAt(want, roff)
+		if gn != wn || !bytes.Equal(got[:gn], want[:wn]) || (werr == io.EOF) != errors.Is(gerr, io.EOF) {
+			t.Fatalf("ReadAt(%d @ %d): ferry %d, %v; reference %d, %v; equal %v", rn, roff, gn, gerr, wn, werr, bytes.Equal(got[:gn], want[:wn]))
+		}
+	}
+}
+
+// Concurrent clients on disjoint ranges, over RMA, with a pool far smaller
+// than the requests in flight: requests wait for buffers, none fails, and
+// the pool's bound is what was used.
+func TestRDMAPoolBoundUnderLoad(t *testing.T) {
+	needProvider(t, "shm")
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2, StripSize: 64 << 10, Edit: func(c *config.Config) {
+		for i := range c.Servers {
+			c.Servers[i].ChunkSize = 64 << 10
+			c.Servers[i].PoolBytes = 4 * 64 << 10 // 4 buffers for 32 requests
+			c.Servers[i].Strategy = "pipeline"
+		}
+	}})
+	const clients, part = 32, 512 << 10
+	c0 := cl.Mount(t, clientlib.Options{Provider: "shm"})
+	if _, err := c0.Create(ctx, "/pool", clientlib.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*clients)
+	mounts := make([]*clientlib.Client, clients)
+	for i := range mounts {
+		mounts[i] = cl.Mount(t, clientlib.Options{Provider: "shm", Strategy: "pipeline"})
+	}
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := mounts[i].Open(ctx, "/pool")
+			if err != nil {
+				errs <- err
+				return
+			}
+			buf := bytes.Repeat([]byte{byte(i + 1)}, part)
+			if _, err := f.WriteAt(buf, int64(i*part)); err != nil {
+				errs <- err
+				return
+			}
+			got := make([]byte, part)
+			if _, err := f.ReadAt(got, int64(i*part)); err != nil {
+				errs <- err
+				return
+			}
+			if !bytes.Equal(got, buf) {
+				errs <- fmt.Errorf("client %d read back other bytes", i)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var waits int64
+	for id := 0; id < 2; id++ {
+		st, err := c0.ServerStats(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st["pool.buffers.shm"] != 4 {
+			t.Fatalf("server %d pool has %d buffers, config says 4", id, st["pool.buffers.shm"])
+		}
+		waits += st["pool.waits.shm"]
+	}
+	if waits == 0 {
+		t.Fatal("32 concurrent requests on 4 buffers never waited: the pool is not bounding anything")
+	}
+}
+
+// A client that advertises a window smaller than its request gets an error,
+// and the server writes nothing outside the window.
+func TestRDMAWindowChecked(t *testing.T) {
+	needProvider(t, "shm")
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1, StripSize: 64 << 10})
+	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	f, err := c.Create(ctx, "/win", clientlib.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(bytes.Repeat([]byte{0xab}, 256<<10), 0)
+
+	ep, err := verbs.Open(verbs.Config{Provider: "shm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	const guard, win = 4096, 64 << 10
+	mem := bytes.Repeat([]byte{0x11}, guard+win+guard)
+	mr, err := ep.RegisterBytes(mem, verbs.AccessLocal|verbs.AccessRemoteWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mr.Close()
+	rb, err := mr.Remote(guard, win)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", cl.Config.Servers[0].Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	call := func(op proto.Op, m proto.Message, data bool) (proto.Header, []byte) {
+		t.Helper()
+		var frame []byte
+		if data {
+			frame = proto.AppendHeader(nil, proto.Header{Op: op, ID: 9})
+			frame = proto.AppendDataPrefix(frame, m)
+			body := uint32(len(frame) - proto.HeaderSize)
+			frame[16], frame[17], frame[18], frame[19] = byte(body), byte(body>>8), byte(body>>16), byte(body>>24)
+		} else {
+			frame = proto.Frame(proto.Header{Op: op, ID: 9}, m)
+		}
+		if _, err := nc.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+		h, err := proto.ReadHeader(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := proto.ReadBody(nc, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, body
+	}
+	if h, _ := call(proto.OpHello, &proto.HelloReq{Client: "window test", Fabrics: []proto.Fabric{{Provider: "shm", Addr: ep.Address()}}}, false); h.Status != 0 {
+		t.Fatalf("hello: status %d", h.Status)
+	}
+	l := layout.Layout{StripSize: 64 << 10, Count: 1, Total: 1}
+	req := &proto.IOReq{Handle: f.Handle(), Layout: l, Transport: proto.RDMA, Provider: "shm", Strategy: "pipeline",
+		Remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len},
+		Extents: []proto.Extent{{Local: 0, Len: win + 4096, BufOff: 0}}} // one page past the window
+	h, _ := call(proto.OpRead, req, false)
+	if syscall.Errno(h.Status) != syscall.EBADMSG {
+		t.Fatalf("read past the window: status %d, want EBADMSG", h.Status)
+	}
+	req.Extents = []proto.Extent{{Local: 4096, Len: 100, BufOff: win - 50}} // straddles the end
+	if h, _ := call(proto.OpRead, req, false); syscall.Errno(h.Status) != syscall.EBADMSG {
+		t.Fatalf("read straddling the window's end: status %d", h.Status)
+	}
+	if h, _ := call(proto.OpWrite, req, true); syscall.Errno(h.Status) != syscall.EBADMSG {
+		t.Fatalf("write straddling the window's end: status %d", h.Status)
+	}
+	for i, b := range mem {
+		if b != 0x11 {
+			t.Fatalf("byte %d of the buffer changed (window is [%d, %d))", i, guard, guard+win)
+		}
+	}
+	// The exact window is served, and still nothing lands outside it.
+	req.Extents = []proto.Extent{{Local: 0, Len: win, BufOff: 0}}
+	if h, _ := call(proto.OpRead, req, false); h.Status != 0 {
+		t.Fatalf("read of the exact window: status %d", h.Status)
+	}
+	for i, b := range mem {
+		inside := i >= guard && i < guard+win
+		if inside && b != 0xab || !inside && b != 0x11 {
+			t.Fatalf("byte %d = %#x after the exact read", i, b)
+		}
+	}
+}
+
+// A client that cannot use a fabric (provider none) still works, on sockets.
+func TestProviderNoneUsesSockets(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2})
+	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	if got := c.DataPath(0); got != "sockets (provider none)" {
+		t.Fatalf("data path %q", got)
+	}
+	checkAgainstReference(t, c, "/nofabric", 64<<10, 3)
+	if _, err := clientlib.Mount(context.Background(), cl.ConfigPath, clientlib.Options{Strategy: "warp"}); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("unknown strategy: %v", err)
+	}
+	if _, err := clientlib.Mount(context.Background(), cl.ConfigPath, clientlib.Options{Provider: "carrier-pigeon"}); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("unknown provider: %v", err)
+	}
+}

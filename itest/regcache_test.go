@@ -1,0 +1,46 @@
+package itest
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/testcluster"
+)
+
+// Repeated reads into one buffer register it once with the cache on, and
+// every time with it off; the bytes are right either way.
+func TestClientUsesRegCache(t *testing.T) {
+	needProvider(t, "shm")
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2, StripSize: 64 << 10})
+	want := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	for _, mode := range []string{"on", "off"} {
+		t.Run(mode, func(t *testing.T) {
+			c := cl.Mount(t, clientlib.Options{Provider: "shm", RegCache: mode})
+			f, err := c.Create(ctx, "/rc-"+mode, clientlib.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt(want, 0); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, len(want))
+			for i := 0; i < 5; i++ {
+				clear(buf)
+				if n, err := f.ReadAt(buf, 0); n != len(buf) || err != nil {
+					t.Fatalf("read %d: %d, %v", i, n, err)
+				}
+				if !bytes.Equal(buf, want) {
+					t.Fatalf("read %d: wrong bytes", i)
+				}
+			}
+			st := c.RegCacheStats()
+			switch {
+			case mode == "on" && st.Hits < 4:
+				t.Fatalf("cache on: %d hits for 5 reads of one buffer (%+v)", st.Hits, st)
+			case mode == "off" && st.Hits != 0:
+				t.Fatalf("cache off: %d hits", st.Hits)
+			}
+		})
+	}
+}

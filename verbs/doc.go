@@ -1,0 +1,78 @@
+// Package verbs is Ferry's RDMA layer: a Go binding of libfabric (cgo) that
+// opens one reliable-datagram endpoint (FI_EP_RDM) per Open, registers
+// memory, and moves bytes with one-sided RMA writes and reads.
+//
+// The provider is a configuration value, never a code path: the same code
+// runs on shm and tcp;ofi_rxm here and on verbs, efa and cxi. Open asks for
+// exactly the mr_mode bits the package handles (FI_MR_LOCAL, FI_MR_VIRT_ADDR,
+// FI_MR_ALLOCATED, FI_MR_PROV_KEY, FI_MR_ENDPOINT) and honours what the
+// provider returns: a descriptor is passed for every local buffer, keys are
+// read back from the provider when it chooses them, and RemoteBuffer.Addr is
+// a virtual address or an offset as the provider requires.
+//
+// # Memory
+//
+// Memory the fabric touches must not move: register C memory, mmap'ed
+// memory, or Go memory through RegisterBytes (which pins it with a
+// runtime.Pinner until the region is closed). No Go pointer is kept by C;
+// operation contexts are slots of a C array, looked up by index in a Go
+// table.
+//
+// # Completion and delivery
+//
+// One goroutine per endpoint, locked to its OS thread, drives the
+// completion queue for as long as the endpoint is open (both local
+// providers use manual progress: the target of RMA must keep polling or
+// transfers stall). It spends most of its time in one long C call that polls
+// fi_cq_read and sleeps briefly when idle.
+//
+// Writes are posted with FI_DELIVERY_COMPLETE where the provider offers it
+// (Info.DeliveryComplete): when Write, or Wait on an async write, returns
+// nil, the bytes are in the target's memory and another channel (the control
+// connection) may say so.
+//
+// shm is the exception, by measurement and by its source: with CMA
+// available its RMA is a process_vm_writev/readv made by the initiator inside
+// the post call, completed after the copy, so the completion already means
+// delivery. Passing FI_DELIVERY_COMPLETE (or asking for it as a default op
+// flag) would force shm off that fast path, so it is not passed there
+// (Info.DeliveryMode says which guarantee an endpoint uses).
+//
+// # Provider quirks handled here
+//
+//   - tcp;ofi_rxm (mr_mode 0): RemoteBuffer.Addr is an offset and keys are
+//     chosen here, unique per domain (a duplicate, -FI_ENOKEY, takes the
+//     next key). The first write to a new peer returns -FI_EAGAIN until the
+//     connection is up: posts retry with backoff until the context ends.
+//     The interface is chosen with node = Config.Interface and FI_SOURCE.
+//     A rejected access (wrong key, window beyond the registration, region
+//     deregistered) fails with "Operation canceled: No such file or
+//     directory" and tears the connection down: the next operation to that
+//     peer fails with "not connected", the one after reconnects.
+//   - shm (mr_mode FI_MR_VIRT_ADDR): opened without node/service and with
+//     flags 0, no message ordering, so it takes its CMA fast path. That path
+//     checks neither keys nor windows at the target (a peer that can
+//     process_vm_writev into us could write anywhere anyway; Info.RemoteChecks
+//     is false) and reports its errors without an operation context: such
+//     posts therefore drain the completion queue under a lock right after
+//     fi_writemsg/fi_readmsg and attribute a context-less error to the post
+//     just made, so an error never leaves an operation hanging. shm's
+//     fi_endpoint installs SIGSEGV/SIGBUS/SIGINT/SIGTERM handlers over Go's:
+//     they are saved before and restored after opening (in C).
+//   - Both use manual progress: the progress goroutine polls for as long as
+//     the endpoint is open, sleeping 20 µs to 1 ms when idle and waking up
+//     on a post, a completion or a poll that moved data.
+//   - Transfers larger than max_msg_size (or 1 GiB) are split into chunks,
+//     and scatter lists into pieces of at most iov_limit segments.
+//
+// # Cancellation
+//
+// The context bounds the wait for resources (operation slots, -FI_EAGAIN
+// retries while a tcp connection comes up). Once an operation has been
+// posted the provider may touch the local buffer until its completion
+// arrives, so Wait does not return early on cancellation: it waits for the
+// completion (then reports the context error if the context ended first).
+// To give up on a peer that never completes, Close the endpoint: after the
+// provider's endpoint is closed no memory is touched and every outstanding
+// operation fails with ErrClosed.
+package verbs

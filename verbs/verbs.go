@@ -1,0 +1,188 @@
+package verbs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// ErrNotSupported is wrapped by every error of a provider that cannot be
+// opened on this machine. Callers fall back to sockets; tests skip.
+var ErrNotSupported = errors.New("verbs: not supported")
+
+// ErrClosed is wrapped by errors of operations on a closed endpoint or region.
+var ErrClosed = errors.New("verbs: closed")
+
+// ErrRange is wrapped by errors of operations whose ranges fall outside a
+// registered window; such operations never reach the fabric.
+var ErrRange = errors.New("verbs: range outside registered window")
+
+// Access says how a registered region may be used.
+type Access uint32
+
+const (
+	AccessLocal       Access = 1 << iota // local source/destination of this process's RMA (FI_READ|FI_WRITE)
+	AccessRemoteRead                     // peers may fi_read from it (FI_REMOTE_READ)
+	AccessRemoteWrite                    // peers may fi_write into it (FI_REMOTE_WRITE)
+)
+
+func (a Access) String() string {
+	var p []string
+	if a&AccessLocal != 0 {
+		p = append(p, "local")
+	}
+	if a&AccessRemoteRead != 0 {
+		p = append(p, "remote-read")
+	}
+	if a&AccessRemoteWrite != 0 {
+		p = append(p, "remote-write")
+	}
+	if len(p) == 0 {
+		return "none"
+	}
+	return strings.Join(p, "|")
+}
+
+// Config selects a provider.
+type Config struct {
+	Provider  string // "auto", "tcp" (means tcp;ofi_rxm), "tcp;ofi_rxm", "shm", "verbs;ofi_rxm", "efa", "cxi", ...
+	Interface string // address or interface name for networked providers; default "127.0.0.1"
+}
+
+// DefaultInterface is used by networked providers when Config.Interface is empty.
+const DefaultInterface = "127.0.0.1"
+
+// ConfigFromEnv overlays FERRY_PROVIDER and FERRY_FABRIC_IFACE when set.
+func ConfigFromEnv(base Config) Config {
+	if v := os.Getenv("FERRY_PROVIDER"); v != "" {
+		base.Provider = v
+	}
+	if v := os.Getenv("FERRY_FABRIC_IFACE"); v != "" {
+		base.Interface = v
+	}
+	return base
+}
+
+// providers lists accepted names; aliases map to canonical libfabric names.
+var providers = []string{"auto", "shm", "tcp", "tcp;ofi_rxm", "verbs", "verbs;ofi_rxm", "efa", "cxi", "psm3", "opx", "sockets"}
+
+var aliases = map[string]string{
+	"tcp":   "tcp;ofi_rxm",
+	"verbs": "verbs;ofi_rxm",
+}
+
+// autoOrder is the order "auto" tries providers in: shm, then the best
+// networked provider.
+var autoOrder = []string{"shm", "cxi", "efa", "verbs;ofi_rxm", "psm3", "opx", "tcp;ofi_rxm"}
+
+// Providers returns the accepted provider names, for error messages.
+func Providers() []string { return append([]string(nil), providers...) }
+
+// canonicalProvider maps a configured name to the libfabric provider name.
+func canonicalProvider(name string) (string, error) {
+	name = strings.TrimSpace(strings.ToLower(name))
+	if name == "" {
+		name = "auto"
+	}
+	for _, p := range providers {
+		if p == name {
+			if a, ok := aliases[name]; ok {
+				return a, nil
+			}
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("verbs: unknown provider %q (accepted: %s)", name, strings.Join(providers, ", "))
+}
+
+// usesNode reports whether a provider is addressed by a network interface
+// (and so gets node = the configured address with FI_SOURCE).
+func usesNode(prov string) bool {
+	for _, p := range strings.Split(prov, ";") {
+		switch p {
+		case "tcp", "verbs", "sockets", "udp", "psm3":
+			return true
+		}
+	}
+	return false
+}
+
+// initiatorCopies reports providers whose RMA is a copy made by the
+// initiator inside the post call (shm with CMA).
+func initiatorCopies(prov string) bool { return prov == "shm" }
+
+func envTrue(k string) bool {
+	switch strings.ToLower(os.Getenv(k)) {
+	case "1", "true", "yes", "on", "y":
+		return true
+	}
+	return false
+}
+
+// Info describes an open endpoint.
+type Info struct {
+	Provider         string
+	Fabric           string
+	Domain           string
+	MRMode           []string
+	DeliveryComplete bool   // a write's completion means the bytes are in the target's memory
+	DeliveryMode     string // how: "FI_DELIVERY_COMPLETE" or the provider's documented equivalent
+	RemoteChecks     bool   // the provider checks keys and windows at the target (shm's CMA path does not)
+	Version          string // libfabric
+	MaxMsgSize       uint64 // ep_attr->max_msg_size
+	IOVLimit         int    // tx_attr->iov_limit
+	KeySize          int    // domain_attr->mr_key_size
+}
+
+func (i Info) String() string {
+	return fmt.Sprintf("provider=%s fabric=%s domain=%s mr_mode=[%s] delivery=%q remote_checks=%v max_msg=%d iov_limit=%d libfabric=%s",
+		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Version)
+}
+
+// Peer identifies a connected peer (an fi_addr_t in the endpoint's address vector).
+type Peer uint64
+
+// RemoteBuffer is what crosses the wire: a window of a peer's registered
+// region. Addr is already in the provider's addressing (virtual address or
+// offset), Key is the region's key and Len the window's length.
+type RemoteBuffer struct{ Addr, Key, Len uint64 }
+
+// Segment is one piece of a scatter/gather list: MR[Off, Off+Len).
+type Segment struct {
+	MR  *MemoryRegion
+	Off uint64
+	Len uint64
+}
+
+// OpError is the error of a failed fabric operation.
+type OpError struct {
+	Op        string // "write" or "read"
+	Peer      Peer
+	PeerAddr  string
+	Provider  string
+	Bytes     uint64
+	Errno     int    // libfabric FI_* errno (positive)
+	ProvErrno int    // provider-specific errno
+	Msg       string // fi_strerror + provider message (fi_cq_strerror)
+	Err       error  // wrapped cause, e.g. ErrClosed or a context error
+}
+
+func (e *OpError) Error() string {
+	s := fmt.Sprintf("verbs: %s of %d bytes with peer %d (%s) on %s", e.Op, e.Bytes, e.Peer, e.PeerAddr, e.Provider)
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// addLen adds without overflow, reporting ok=false on overflow.
+func addLen(a, b uint64) (uint64, bool) {
+	s := a + b
+	return s, s >= a
+}
