@@ -24,7 +24,10 @@ type fabric struct {
 // providersFor lists the providers a configured name asks the server to
 // open. "auto" offers every provider that opens here: shm for clients on
 // this host, tcp for the rest; each client picks.
-func providersFor(name string) []string {
+func providersFor(name, strategy string) []string {
+	if strategy == "sockets" {
+		return nil // a sockets-only server offers no fabric
+	}
 	switch name {
 	case "", "auto":
 		return []string{"shm", "tcp;ofi_rxm"}
@@ -45,7 +48,7 @@ func (s *Server) openFabrics() error {
 	}
 	// Opening a provider takes up to a second or two here (libfabric
 	// probes every provider it knows), so open them side by side.
-	provs := providersFor(s.self.Provider)
+	provs := providersFor(s.self.Provider, s.defaultStrategy)
 	opened := make([]*fabric, len(provs))
 	errs := make([]error, len(provs))
 	var wg sync.WaitGroup

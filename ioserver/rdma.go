@@ -152,6 +152,22 @@ func (st sendfileStrategy) Read(ctx context.Context, j *Job) error {
 	if end == 0 {
 		return nil
 	}
+	unlock := st.s.maps.lock(j.Req.Handle, false)
+	defer unlock()
+	// Under the lock the file can no longer shrink: clamp to its size now.
+	fi, err := j.File.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < end {
+		for i, x := range j.Req.Extents {
+			j.Lens[i] = max(0, min(j.Lens[i], fi.Size()-x.Local))
+		}
+		end = fi.Size()
+		if end == 0 {
+			return nil
+		}
+	}
 	m, mr, err := st.s.maps.get(j.Req.Handle, j.File, end, j.Fabric.ep)
 	if err != nil {
 		return st.fallback(ctx, j, true, err)
@@ -168,6 +184,8 @@ func (st sendfileStrategy) Write(ctx context.Context, j *Job) error {
 	if end == 0 {
 		return nil
 	}
+	unlock := st.s.maps.lock(j.Req.Handle, false)
+	defer unlock()
 	// The mapping may only cover the file: extend it first.
 	fi, err := j.File.Stat()
 	if err != nil {

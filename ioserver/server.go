@@ -355,6 +355,8 @@ func (c *conn) dispatch(ctx context.Context, h proto.Header, body []byte) (proto
 		if err != nil {
 			return nil, err
 		}
+		unlock := s.maps.lock(req.Handle, true)
+		defer unlock()
 		s.maps.invalidate(req.Handle)
 		return &proto.Empty{}, s.store.Truncate(req.Handle, req.Layout.LocalSize(j, req.Size))
 	case proto.OpFsync:
@@ -368,6 +370,8 @@ func (c *conn) dispatch(ctx context.Context, h proto.Header, body []byte) (proto
 		if err != nil {
 			return nil, err
 		}
+		unlock := s.maps.lock(req.Handle, true)
+		defer unlock()
 		s.maps.invalidate(req.Handle)
 		return &proto.Empty{}, s.store.Remove(req.Handle)
 	}
@@ -502,9 +506,7 @@ func (s *Server) pick(req *proto.IOReq) (Strategy, error) {
 		return nil, fmt.Errorf("%v: %w", err, unix.EINVAL)
 	}
 	if name == "sockets" {
-		// The configured default for this server is sockets, but the
-		// client sent an RDMA request: serve it by the best RDMA path.
-		name = "auto"
+		return nil, fmt.Errorf("strategy sockets moves no bytes by RMA; send the request inline: %w", unix.EINVAL)
 	}
 	return s.strategy(name), nil
 }

@@ -90,7 +90,19 @@ func startChild(t *testing.T, prov string) *child {
 		t.Fatal(err)
 	}
 	c := &child{cmd: cmd, in: in, out: bufio.NewReader(out)}
-	t.Cleanup(func() { in.Close(); cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		// Closing stdin makes the child close its endpoint (and its
+		// /dev/shm file); kill it only if it does not exit.
+		in.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
 	line := c.line(t)
 	var a string
 	if _, err := fmt.Sscanf(line, "ADDR %s %d %d %d", &a, &c.rb.Addr, &c.rb.Key, &c.rb.Len); err != nil {

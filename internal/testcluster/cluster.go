@@ -202,6 +202,13 @@ func (c *Cluster) signal(i int, sig syscall.Signal) {
 		cmd.Process.Kill()
 		<-done
 	}
+	// libfabric's shm provider leaves a /dev/shm/<pid>:<uid>:<n> file per
+	// endpoint when its process dies without closing it.
+	if leaked, _ := filepath.Glob(fmt.Sprintf("/dev/shm/%d:*", cmd.Process.Pid)); len(leaked) > 0 {
+		for _, f := range leaked {
+			os.Remove(f)
+		}
+	}
 }
 
 // StopAll stops every server still running.
