@@ -19,10 +19,10 @@ import (
 // Limits on layouts a client may ask for. They keep the arithmetic far
 // from overflow: MaxFileSize × anything below stays inside int64.
 const (
-	MinStripSize = 4 << 10  // 4 KiB: smaller strips only add requests
-	MaxStripSize = 1 << 30  // 1 GiB
-	MaxServers   = 1 << 12  // servers a single file may span
-	MaxFileSize  = 1 << 50  // 1 PiB logical size
+	MinStripSize = 4 << 10 // 4 KiB: smaller strips only add requests
+	MaxStripSize = 1 << 30 // 1 GiB
+	MaxServers   = 1 << 12 // servers a single file may span
+	MaxFileSize  = 1 << 50 // 1 PiB logical size
 )
 
 // ErrInvalid is wrapped by every error about a malformed layout or range.
