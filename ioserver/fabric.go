@@ -151,14 +151,21 @@ func newPool(ep *verbs.Endpoint, bytes, chunk int64) (*pool, error) {
 
 var errPoolTimeout = errors.New("no registered buffer free")
 
-// get waits up to timeout for a free buffer.
-func (p *pool) get(ctx context.Context, timeout time.Duration) (slot, error) {
+// tryGet takes a free buffer if there is one.
+func (p *pool) tryGet() (slot, bool) {
 	select {
 	case i := <-p.free:
-		return slot{idx: i, buf: p.mem[i*p.chunk : (i+1)*p.chunk]}, nil
+		return slot{idx: i, buf: p.mem[i*p.chunk : (i+1)*p.chunk]}, true
 	default:
+		return slot{}, false
 	}
-	p.waits.Add(1)
+}
+
+// get waits up to timeout for a free buffer.
+func (p *pool) get(ctx context.Context, timeout time.Duration) (slot, error) {
+	if s, ok := p.tryGet(); ok {
+		return s, nil
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {

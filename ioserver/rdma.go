@@ -64,44 +64,60 @@ func (b bounceStrategy) run(ctx context.Context, j *Job, read bool) error {
 	pool := j.Fabric.pool
 	chunk := int64(pool.chunk)
 	var queue []inflight
-	wait := func(f inflight) error {
+	// finish waits for the oldest transfer in flight and, for writes,
+	// stores its bytes; the buffer comes back to the caller.
+	finish := func() (slot, error) {
+		f := queue[0]
+		queue = queue[1:]
 		err := f.op.Wait(context.WithoutCancel(ctx)) // the buffer is in use until completion
 		if err == nil && !read {
-			// The bytes are in the bounce buffer: now into the datafile.
 			if _, werr := j.File.WriteAt(f.slot.buf[:f.p.n], f.p.local); werr != nil {
 				err = fmt.Errorf("write datafile %s at %d: %w", j.Req.Handle, f.p.local, werr)
 			}
 		}
-		pool.put(f.slot)
+		return f.slot, err
+	}
+	fail := func(err error) error {
+		for len(queue) > 0 {
+			sl, _ := finish()
+			pool.put(sl)
+		}
 		return err
 	}
-	drain := func() {
-		for _, f := range queue {
-			wait(f)
-		}
-		queue = nil
-	}
 	for _, p := range j.pieces(chunk, read) {
-		if len(queue) >= b.depth {
-			if err := wait(queue[0]); err != nil {
-				queue = queue[1:]
-				drain()
-				return err
+		var sl slot
+		var err error
+		switch {
+		case len(queue) >= b.depth:
+			sl, err = finish()
+		default:
+			var ok bool
+			if sl, ok = pool.tryGet(); ok {
+				break
 			}
-			queue = queue[1:]
+			pool.waits.Add(1)
+			if len(queue) > 0 {
+				// Never wait on the pool while holding buffers: requests
+				// that each hold some and wait for more would deadlock.
+				// Recycle our own oldest buffer instead.
+				sl, err = finish()
+			} else {
+				sl, err = pool.get(ctx, b.s.timeout)
+				if err != nil {
+					return err
+				}
+			}
 		}
-		sl, err := pool.get(ctx, b.s.timeout)
 		if err != nil {
-			drain()
-			return err
+			pool.put(sl)
+			return fail(err)
 		}
 		var op *verbs.Op
 		if read {
 			m, rerr := j.File.ReadAt(sl.buf[:p.n], p.local)
 			if rerr != nil && rerr != io.EOF {
 				pool.put(sl)
-				drain()
-				return fmt.Errorf("read datafile %s at %d: %w", j.Req.Handle, p.local, rerr)
+				return fail(fmt.Errorf("read datafile %s at %d: %w", j.Req.Handle, p.local, rerr))
 			}
 			clear(sl.buf[m:p.n]) // the file shrank under us: deliver zeros, never stale bytes
 			op, err = j.Fabric.ep.WriteAsync(ctx, j.Peer, pool.mr, sl.off(pool.chunk), uint64(p.n), j.remote(), p.bufOff)
@@ -110,14 +126,15 @@ func (b bounceStrategy) run(ctx context.Context, j *Job, read bool) error {
 		}
 		if err != nil {
 			pool.put(sl)
-			drain()
-			return fmt.Errorf("rma %s: %w", b.name, err)
+			return fail(fmt.Errorf("rma %s: %w", b.name, err))
 		}
 		queue = append(queue, inflight{op: op, slot: sl, p: p})
 	}
 	var first error
-	for _, f := range queue {
-		if err := wait(f); err != nil && first == nil {
+	for len(queue) > 0 {
+		sl, err := finish()
+		pool.put(sl)
+		if err != nil && first == nil {
 			first = err
 		}
 	}

@@ -56,7 +56,7 @@ static int api_handshake(int fd) {
 	return errno;
 }
 
-static void push(ferry_uffd_mon *m, uint64_t s, uint64_t e, uint32_t kind) {
+static void push(frc_uffd_mon *m, uint64_t s, uint64_t e, uint32_t kind) {
 	if (m->n == FERRY_UFFD_QCAP) {
 		if (!m->overflow)
 			m->overflows++;
@@ -72,7 +72,7 @@ static void push(ferry_uffd_mon *m, uint64_t s, uint64_t e, uint32_t kind) {
 // resolve answers a missing fault at once. Returns 1 if it must be retried
 // after more events have been read (EAGAIN: the address space is changing
 // and the kernel wants the pending non-cooperative events read first).
-static int resolve(ferry_uffd_mon *m, uint64_t addr) {
+static int resolve(frc_uffd_mon *m, uint64_t addr) {
 	uint64_t page = addr & ~(uint64_t)(m->pagesize - 1);
 	struct uffdio_zeropage z;
 	memset(&z, 0, sizeof z);
@@ -103,7 +103,7 @@ static int resolve(ferry_uffd_mon *m, uint64_t addr) {
 // under the same lock hold, so whoever takes the lock after an unmapping
 // thread was released (the release happens inside read(2)) finds its range
 // in the queue.
-static void drain_locked(ferry_uffd_mon *m) {
+static void drain_locked(frc_uffd_mon *m) {
 	struct uffd_msg msgs[BATCH];
 	uint64_t retry[MAXRETRY];
 	int nretry = 0;
@@ -162,7 +162,7 @@ static void drain_locked(ferry_uffd_mon *m) {
 }
 
 static void *thread_main(void *arg) {
-	ferry_uffd_mon *m = arg;
+	frc_uffd_mon *m = arg;
 	struct pollfd p[2];
 	for (;;) {
 		p[0].fd = m->fd;
@@ -196,17 +196,17 @@ static void *thread_main(void *arg) {
 	return NULL;
 }
 
-ferry_uffd_mon *ferry_uffd_open(int mode, int *err, int *stage) {
+frc_uffd_mon *frc_uffd_open(int mode, int *err, int *stage) {
 	*err = 0;
 	*stage = 0;
-	void *mem = mmap(NULL, sizeof(ferry_uffd_mon), PROT_READ | PROT_WRITE,
+	void *mem = mmap(NULL, sizeof(frc_uffd_mon), PROT_READ | PROT_WRITE,
 	                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
 		*err = errno;
 		*stage = 5;
 		return NULL;
 	}
-	ferry_uffd_mon *m = mem;
+	frc_uffd_mon *m = mem;
 	memset(m, 0, sizeof *m);
 	m->pagesize = sysconf(_SC_PAGESIZE);
 	m->fd = -1;
@@ -275,7 +275,7 @@ fail:
 	return NULL;
 }
 
-int ferry_uffd_watch(ferry_uffd_mon *m, uint64_t start, uint64_t len) {
+int frc_uffd_watch(frc_uffd_mon *m, uint64_t start, uint64_t len) {
 	struct uffdio_register reg;
 	for (int tries = 0;; tries++) {
 		memset(&reg, 0, sizeof reg);
@@ -302,7 +302,7 @@ int ferry_uffd_watch(ferry_uffd_mon *m, uint64_t start, uint64_t len) {
 	return 0;
 }
 
-void ferry_uffd_unwatch(ferry_uffd_mon *m, uint64_t start, uint64_t len) {
+void frc_uffd_unwatch(frc_uffd_mon *m, uint64_t start, uint64_t len) {
 	struct uffdio_range r = {.start = start, .len = len};
 	for (int tries = 0; tries < 100; tries++) {
 		if (ioctl(m->fd, UFFDIO_UNREGISTER, &r) == 0 || errno != EAGAIN)
@@ -311,7 +311,7 @@ void ferry_uffd_unwatch(ferry_uffd_mon *m, uint64_t start, uint64_t len) {
 	}
 }
 
-uint32_t ferry_uffd_take(ferry_uffd_mon *m, int readfd) {
+uint32_t frc_uffd_take(frc_uffd_mon *m, int readfd) {
 	pthread_mutex_lock(&m->mu);
 	if (readfd)
 		drain_locked(m);
@@ -326,7 +326,7 @@ uint32_t ferry_uffd_take(ferry_uffd_mon *m, int readfd) {
 	return m->nout;
 }
 
-void ferry_uffd_counters(ferry_uffd_mon *m, uint64_t out[8]) {
+void frc_uffd_counters(frc_uffd_mon *m, uint64_t out[8]) {
 	pthread_mutex_lock(&m->mu);
 	out[0] = m->faults;
 	out[1] = m->fault_wakes;
@@ -339,7 +339,7 @@ void ferry_uffd_counters(ferry_uffd_mon *m, uint64_t out[8]) {
 	pthread_mutex_unlock(&m->mu);
 }
 
-void ferry_uffd_close(ferry_uffd_mon *m) {
+void frc_uffd_close(frc_uffd_mon *m) {
 	if (!m)
 		return;
 	uint64_t one = 1;

@@ -22,7 +22,7 @@ import (
 // calls into Go, so a Go thread faulting on watched memory while the world
 // is stopped is still answered.
 type uffdMonitor struct {
-	m    *C.ferry_uffd_mon
+	m    *C.frc_uffd_mon
 	sig  *uint64
 	mode string
 }
@@ -37,7 +37,7 @@ func openMonitor(userModeOnly bool) (*uffdMonitor, error) {
 	if userModeOnly {
 		mode = 1
 	}
-	m := C.ferry_uffd_open(mode, &cerr, &stage)
+	m := C.frc_uffd_open(mode, &cerr, &stage)
 	if m == nil {
 		st := "?"
 		if int(stage) < len(uffdStages) {
@@ -58,7 +58,7 @@ func openMonitor(userModeOnly bool) (*uffdMonitor, error) {
 
 // watch starts watching [start, start+n) (page aligned).
 func (u *uffdMonitor) watch(start, n uintptr) error {
-	if e := C.ferry_uffd_watch(u.m, C.uint64_t(start), C.uint64_t(n)); e != 0 {
+	if e := C.frc_uffd_watch(u.m, C.uint64_t(start), C.uint64_t(n)); e != 0 {
 		return syscall.Errno(e)
 	}
 	return nil
@@ -66,7 +66,7 @@ func (u *uffdMonitor) watch(start, n uintptr) error {
 
 // unwatch stops watching [start, start+n).
 func (u *uffdMonitor) unwatch(start, n uintptr) {
-	C.ferry_uffd_unwatch(u.m, C.uint64_t(start), C.uint64_t(n))
+	C.frc_uffd_unwatch(u.m, C.uint64_t(start), C.uint64_t(n))
 }
 
 // pending reports whether an event may have been read that Go has not yet
@@ -83,7 +83,7 @@ func (u *uffdMonitor) take(readFD bool, fn func(start, end uintptr)) (overflow b
 	if readFD {
 		rd = 1
 	}
-	n := int(C.ferry_uffd_take(u.m, rd))
+	n := int(C.frc_uffd_take(u.m, rd))
 	out := unsafe.Slice(&u.m.out[0], n)
 	for i := range out {
 		fn(uintptr(out[i].start), uintptr(out[i].end))
@@ -97,13 +97,13 @@ type monCounters struct {
 
 func (u *uffdMonitor) counters() monCounters {
 	var c [8]C.uint64_t
-	C.ferry_uffd_counters(u.m, &c[0])
+	C.frc_uffd_counters(u.m, &c[0])
 	return monCounters{uint64(c[0]), uint64(c[1]), uint64(c[2]), uint64(c[3]), uint64(c[4]), uint64(c[5]), uint64(c[6]), uint64(c[7])}
 }
 
 func (u *uffdMonitor) close() {
 	if u.m != nil {
-		C.ferry_uffd_close(u.m)
+		C.frc_uffd_close(u.m)
 		u.m = nil
 	}
 }

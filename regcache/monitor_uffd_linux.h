@@ -14,12 +14,12 @@ enum {
 	FERRY_UFFD_KIND_REMAP = 3,
 };
 
-typedef struct ferry_uffd_range {
+typedef struct frc_uffd_range {
 	uint64_t start, end;
 	uint32_t kind, pad;
-} ferry_uffd_range;
+} frc_uffd_range;
 
-typedef struct ferry_uffd_mon {
+typedef struct frc_uffd_mon {
 	// sig is read by Go with an atomic load, without any lock:
 	// (number of queued ranges << 1) | (1 if a reader is between
 	// read(2) on the uffd and appending what it read to the queue).
@@ -45,42 +45,42 @@ typedef struct ferry_uffd_mon {
 	// queue of ranges that stopped being the memory they were (under mu)
 	uint32_t n;
 	int overflow; // queue overflowed: consumer must drop everything
-	ferry_uffd_range q[FERRY_UFFD_QCAP];
+	frc_uffd_range q[FERRY_UFFD_QCAP];
 
-	// snapshot handed to Go by ferry_uffd_take; only the single consumer
+	// snapshot handed to Go by frc_uffd_take; only the single consumer
 	// (Go, under the cache mutex) reads it.
 	uint32_t nout;
 	int outoverflow;
-	ferry_uffd_range out[FERRY_UFFD_QCAP];
-} ferry_uffd_mon;
+	frc_uffd_range out[FERRY_UFFD_QCAP];
+} frc_uffd_mon;
 
-// ferry_uffd_open opens the userfaultfd and starts the reader thread.
+// frc_uffd_open opens the userfaultfd and starts the reader thread.
 // mode 0: try the full (kernel-fault-handling) userfaultfd first, then
 // UFFD_USER_MODE_ONLY. mode 1: only UFFD_USER_MODE_ONLY. On error returns
 // NULL and sets *err to a positive errno and *stage to the failing step
 // (1 open, 2 UFFDIO_API, 3 eventfd, 4 pthread_create, 5 mmap).
-ferry_uffd_mon *ferry_uffd_open(int mode, int *err, int *stage);
+frc_uffd_mon *frc_uffd_open(int mode, int *err, int *stage);
 
-// ferry_uffd_watch registers [start, start+len) (page aligned) in MISSING
+// frc_uffd_watch registers [start, start+len) (page aligned) in MISSING
 // mode. Returns 0 or a positive errno (EINVAL: not anonymous/shmem memory;
 // ENOTSUP: the range cannot be resolved with UFFDIO_ZEROPAGE).
-int ferry_uffd_watch(ferry_uffd_mon *m, uint64_t start, uint64_t len);
+int frc_uffd_watch(frc_uffd_mon *m, uint64_t start, uint64_t len);
 
-// ferry_uffd_unwatch unregisters [start, start+len); errors (the range is
+// frc_uffd_unwatch unregisters [start, start+len); errors (the range is
 // gone or was never watched) are ignored.
-void ferry_uffd_unwatch(ferry_uffd_mon *m, uint64_t start, uint64_t len);
+void frc_uffd_unwatch(frc_uffd_mon *m, uint64_t start, uint64_t len);
 
-// ferry_uffd_take moves the queued ranges into m->out (m->nout entries,
+// frc_uffd_take moves the queued ranges into m->out (m->nout entries,
 // m->outoverflow) under the monitor's lock. If readfd is set it first reads
 // every event already in the kernel's queue itself (non-blocking).
 // Returns m->nout.
-uint32_t ferry_uffd_take(ferry_uffd_mon *m, int readfd);
+uint32_t frc_uffd_take(frc_uffd_mon *m, int readfd);
 
-// ferry_uffd_counters copies the counters under the lock.
-void ferry_uffd_counters(ferry_uffd_mon *m, uint64_t out[8]);
+// frc_uffd_counters copies the counters under the lock.
+void frc_uffd_counters(frc_uffd_mon *m, uint64_t out[8]);
 
-// ferry_uffd_close stops the thread, closes the descriptors (which makes
+// frc_uffd_close stops the thread, closes the descriptors (which makes
 // the kernel drop every registration) and frees the monitor.
-void ferry_uffd_close(ferry_uffd_mon *m);
+void frc_uffd_close(frc_uffd_mon *m);
 
 #endif

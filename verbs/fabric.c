@@ -20,7 +20,7 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_rma.h>
 
-struct ferry_ep {
+struct fvb_ep {
 	struct fi_info *info;
 	struct fid_fabric *fabric;
 	struct fid_domain *domain;
@@ -38,7 +38,7 @@ struct ferry_ep {
 	// a context-less error found there belongs to the post just made.
 	int drain_after_post;
 	pthread_mutex_t cq_lock;
-	ferry_comp stash[FERRY_STASH];
+	fvb_comp stash[FERRY_STASH];
 	char stash_msg[FERRY_STASH][FERRY_STASH_MSG];
 	unsigned stash_head, stash_len;
 	uint64_t unattributed;
@@ -73,7 +73,7 @@ static void seterr(char *errbuf, size_t errlen, const char *what, int rc) {
 		snprintf(errbuf, errlen, "%s: %s (%d)", what, fi_strerror(-rc), rc);
 }
 
-const char *ferry_strerror(int err) { return fi_strerror(err < 0 ? -err : err); }
+const char *fvb_strerror(int err) { return fi_strerror(err < 0 ? -err : err); }
 
 static struct fi_info *make_hints(const char *prov, const char *domain_name,
 				  int dc) {
@@ -100,7 +100,7 @@ static struct fi_info *make_hints(const char *prov, const char *domain_name,
 	return h;
 }
 
-static void cleanup(ferry_ep *e) {
+static void cleanup(fvb_ep *e) {
 	if (e->ep)
 		fi_close(&e->ep->fid);
 	if (e->av)
@@ -118,23 +118,23 @@ static void cleanup(ferry_ep *e) {
 	free(e);
 }
 
-int ferry_cma_available(void) {
+int fvb_cma_available(void) {
 	char a = 1, b = 0;
 	struct iovec l = {&b, 1}, r = {&a, 1};
 	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == 1 && b == 1;
 }
 
-void ferry_set_drain(ferry_ep *e, int on) { e->drain_after_post = on; }
-uint64_t ferry_unattributed(ferry_ep *e) {
+void fvb_set_drain(fvb_ep *e, int on) { e->drain_after_post = on; }
+uint64_t fvb_unattributed(fvb_ep *e) {
 	return __atomic_load_n(&e->unattributed, __ATOMIC_RELAXED);
 }
 
-int ferry_open(const char *prov, const char *node, const char *domain_name,
-	       int use_source, int want_dc, uint32_t nslots, ferry_ep **out,
+int fvb_open(const char *prov, const char *node, const char *domain_name,
+	       int use_source, int want_dc, uint32_t nslots, fvb_ep **out,
 	       char *errbuf, size_t errlen) {
 	struct sigaction sa[NSIG_SAVED];
 	int rc;
-	ferry_ep *e = calloc(1, sizeof(*e));
+	fvb_ep *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -FI_ENOMEM;
 	e->nslots = nslots;
@@ -234,7 +234,7 @@ fail:
 	return rc;
 }
 
-void ferry_get_info(ferry_ep *e, ferry_info *i) {
+void fvb_get_info(fvb_ep *e, fvb_info *i) {
 	memset(i, 0, sizeof(*i));
 	struct fi_info *fi = e->info;
 	if (fi->fabric_attr->prov_name)
@@ -254,13 +254,13 @@ void ferry_get_info(ferry_ep *e, ferry_info *i) {
 	i->version = fi_version();
 }
 
-int ferry_getname(ferry_ep *e, void *buf, size_t *len) {
+int fvb_getname(fvb_ep *e, void *buf, size_t *len) {
 	return fi_getname(&e->ep->fid, buf, len);
 }
 
-void ferry_stop(ferry_ep *e) { __atomic_store_n(&e->stop, 1, __ATOMIC_SEQ_CST); }
+void fvb_stop(fvb_ep *e) { __atomic_store_n(&e->stop, 1, __ATOMIC_SEQ_CST); }
 
-int ferry_close_endpoint(ferry_ep *e, char *errbuf, size_t errlen) {
+int fvb_close_endpoint(fvb_ep *e, char *errbuf, size_t errlen) {
 	int rc = 0;
 	if (e->ep) {
 		rc = fi_close(&e->ep->fid);
@@ -271,13 +271,13 @@ int ferry_close_endpoint(ferry_ep *e, char *errbuf, size_t errlen) {
 	return rc;
 }
 
-int ferry_straddr(ferry_ep *e, const void *addr, char *buf, size_t len) {
+int fvb_straddr(fvb_ep *e, const void *addr, char *buf, size_t len) {
 	size_t l = len;
 	const char *s = fi_av_straddr(e->av, addr, buf, &l);
 	return s ? 0 : -1;
 }
 
-int ferry_close(ferry_ep *e, char *errbuf, size_t errlen) {
+int fvb_close(fvb_ep *e, char *errbuf, size_t errlen) {
 	int first = 0;
 	struct fid *fids[] = {e->ep ? &e->ep->fid : NULL,
 			      e->av ? &e->av->fid : NULL,
@@ -303,7 +303,7 @@ int ferry_close(ferry_ep *e, char *errbuf, size_t errlen) {
 	return first;
 }
 
-int ferry_av_insert(ferry_ep *e, const void *addr, size_t len, uint64_t *fiaddr,
+int fvb_av_insert(fvb_ep *e, const void *addr, size_t len, uint64_t *fiaddr,
 		    char *errbuf, size_t errlen) {
 	(void)len;
 	fi_addr_t a = FI_ADDR_UNSPEC;
@@ -318,7 +318,7 @@ int ferry_av_insert(ferry_ep *e, const void *addr, size_t len, uint64_t *fiaddr,
 	return 0;
 }
 
-int ferry_mr_reg(ferry_ep *e, uint64_t addr, uint64_t len, uint64_t access,
+int fvb_mr_reg(fvb_ep *e, uint64_t addr, uint64_t len, uint64_t access,
 		 uint64_t requested_key, void **mr_out, uint64_t *key_out,
 		 char *errbuf, size_t errlen) {
 	struct fid_mr *mr = NULL;
@@ -353,9 +353,9 @@ int ferry_mr_reg(ferry_ep *e, uint64_t addr, uint64_t len, uint64_t access,
 	return 0;
 }
 
-int ferry_mr_close(void *mr) { return fi_close(&((struct fid_mr *)mr)->fid); }
+int fvb_mr_close(void *mr) { return fi_close(&((struct fid_mr *)mr)->fid); }
 
-static uint64_t slot_of(ferry_ep *e, void *ctx) {
+static uint64_t slot_of(fvb_ep *e, void *ctx) {
 	uintptr_t p = (uintptr_t)ctx, base = (uintptr_t)e->ctx;
 	if (p < base || p >= base + e->nslots * sizeof(struct fi_context2))
 		return UINT64_MAX;
@@ -363,7 +363,7 @@ static uint64_t slot_of(ferry_ep *e, void *ctx) {
 }
 
 // read_err reads one error completion into c and its message into msg.
-static int read_err(ferry_ep *e, ferry_comp *c, char *msg, size_t len) {
+static int read_err(fvb_ep *e, fvb_comp *c, char *msg, size_t len) {
 	struct fi_cq_err_entry ee;
 	memset(&ee, 0, sizeof ee);
 	ssize_t r = fi_cq_readerr(e->cq, &ee, 0);
@@ -379,7 +379,7 @@ static int read_err(ferry_ep *e, ferry_comp *c, char *msg, size_t len) {
 
 // drain moves every available completion into the stash (cq_lock held);
 // a context-less error is attributed to slot, the post just made.
-static void drain(ferry_ep *e, uint64_t slot) {
+static void drain(fvb_ep *e, uint64_t slot) {
 	struct fi_cq_entry buf[16];
 	while (e->stash_len < FERRY_STASH - 16) {
 		ssize_t n = fi_cq_read(e->cq, buf, 16);
@@ -407,7 +407,7 @@ static void drain(ferry_ep *e, uint64_t slot) {
 
 // pop_stash moves up to max stashed completions to out (cq_lock held),
 // stopping after an error entry, whose message goes to errbuf.
-static int pop_stash(ferry_ep *e, ferry_comp *out, int max, char *errbuf,
+static int pop_stash(fvb_ep *e, fvb_comp *out, int max, char *errbuf,
 		     size_t errlen) {
 	int k = 0;
 	while (e->stash_len && k < max) {
@@ -423,10 +423,10 @@ static int pop_stash(ferry_ep *e, ferry_comp *out, int max, char *errbuf,
 	return k;
 }
 
-int ferry_rma(ferry_ep *e, int is_write, uint64_t flags, uint64_t peer,
+int fvb_rma(fvb_ep *e, int is_write, uint64_t flags, uint64_t peer,
 	      const uint64_t *laddr, const uint64_t *llen, void *const *lmr,
 	      uint32_t count, uint64_t raddr, uint64_t key, uint64_t slot,
-	      ferry_comp *out, int max, int *nout, char *errbuf, size_t errlen) {
+	      fvb_comp *out, int max, int *nout, char *errbuf, size_t errlen) {
 	struct iovec iov[FERRY_MAX_IOV];
 	void *desc[FERRY_MAX_IOV];
 	uint64_t total = 0;
@@ -473,7 +473,7 @@ int ferry_rma(ferry_ep *e, int is_write, uint64_t flags, uint64_t peer,
 }
 
 
-static int poll_once(ferry_ep *e, ferry_comp *out, int max, int64_t timeout_ns,
+static int poll_once(fvb_ep *e, fvb_comp *out, int max, int64_t timeout_ns,
 		     char *errbuf, size_t errlen) {
 	struct fi_cq_entry buf[FERRY_POLL_BATCH];
 	struct timespec start, now;
@@ -578,7 +578,7 @@ static int poll_once(ferry_ep *e, ferry_comp *out, int max, int64_t timeout_ns,
 	}
 }
 
-int ferry_poll(ferry_ep *e, ferry_comp *out, int max, int64_t timeout_ns,
+int fvb_poll(fvb_ep *e, fvb_comp *out, int max, int64_t timeout_ns,
 	       char *errbuf, size_t errlen) {
 	int n = poll_once(e, out, max, timeout_ns, errbuf, errlen);
 	if (n != 0)

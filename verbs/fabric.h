@@ -15,15 +15,15 @@
 #define FERRY_STASH 1024
 #define FERRY_STASH_MSG 160
 
-typedef struct ferry_comp {
+typedef struct fvb_comp {
 	uint64_t slot;
 	int64_t err;       // 0 on success, positive FI_* errno on failure
 	int64_t prov_errno;
-} ferry_comp;
+} fvb_comp;
 
-typedef struct ferry_ep ferry_ep;
+typedef struct fvb_ep fvb_ep;
 
-typedef struct ferry_info {
+typedef struct fvb_info {
 	char prov[64];
 	char fabric[128];
 	char domain[128];
@@ -36,51 +36,51 @@ typedef struct ferry_info {
 	uint64_t mode;
 	int delivery_complete;
 	uint32_t version;
-} ferry_info;
+} fvb_info;
 
-// ferry_open opens fabric, domain, AV, CQ and an FI_EP_RDM endpoint.
+// fvb_open opens fabric, domain, AV, CQ and an FI_EP_RDM endpoint.
 // node may be NULL (shm). domain_name may be NULL. nslots is the number of
 // operation contexts (max ops in flight). Returns 0 or a negative FI_* code
 // with a message in errbuf.
-int ferry_open(const char *prov, const char *node, const char *domain_name,
-	       int use_source, int want_dc, uint32_t nslots, ferry_ep **out,
+int fvb_open(const char *prov, const char *node, const char *domain_name,
+	       int use_source, int want_dc, uint32_t nslots, fvb_ep **out,
 	       char *errbuf, size_t errlen);
-void ferry_get_info(ferry_ep *ep, ferry_info *info);
-int ferry_getname(ferry_ep *ep, void *buf, size_t *len);
-// ferry_close_endpoint closes only the endpoint (memory regions are closed
-// between it and the rest); ferry_close closes everything left and frees ep.
-int ferry_close_endpoint(ferry_ep *ep, char *errbuf, size_t errlen);
-int ferry_close(ferry_ep *ep, char *errbuf, size_t errlen);
-int ferry_straddr(ferry_ep *ep, const void *addr, char *buf, size_t len);
-void ferry_stop(ferry_ep *ep);
+void fvb_get_info(fvb_ep *ep, fvb_info *info);
+int fvb_getname(fvb_ep *ep, void *buf, size_t *len);
+// fvb_close_endpoint closes only the endpoint (memory regions are closed
+// between it and the rest); fvb_close closes everything left and frees ep.
+int fvb_close_endpoint(fvb_ep *ep, char *errbuf, size_t errlen);
+int fvb_close(fvb_ep *ep, char *errbuf, size_t errlen);
+int fvb_straddr(fvb_ep *ep, const void *addr, char *buf, size_t len);
+void fvb_stop(fvb_ep *ep);
 
-int ferry_av_insert(ferry_ep *ep, const void *addr, size_t len, uint64_t *fiaddr,
+int fvb_av_insert(fvb_ep *ep, const void *addr, size_t len, uint64_t *fiaddr,
 		    char *errbuf, size_t errlen);
 
 // Memory registration. access is a mask of FI_READ/FI_WRITE/FI_REMOTE_*.
-int ferry_mr_reg(ferry_ep *ep, uint64_t addr, uint64_t len, uint64_t access,
+int fvb_mr_reg(fvb_ep *ep, uint64_t addr, uint64_t len, uint64_t access,
 		 uint64_t requested_key, void **mr_out, uint64_t *key_out,
 		 char *errbuf, size_t errlen);
-int ferry_mr_close(void *mr);
+int fvb_mr_close(void *mr);
 
-// ferry_rma posts one fi_writemsg (is_write) or fi_readmsg. laddr/llen/lmr
+// fvb_rma posts one fi_writemsg (is_write) or fi_readmsg. laddr/llen/lmr
 // describe count local segments; the remote side is one contiguous range.
 // Returns 0, -FI_EAGAIN or another negative FI_* code. Completions the
 // post produced synchronously (drain mode) are returned in out/nout.
-int ferry_rma(ferry_ep *ep, int is_write, uint64_t flags, uint64_t peer,
+int fvb_rma(fvb_ep *ep, int is_write, uint64_t flags, uint64_t peer,
 	      const uint64_t *laddr, const uint64_t *llen, void *const *lmr,
 	      uint32_t count, uint64_t raddr, uint64_t key, uint64_t slot,
-	      ferry_comp *out, int max, int *nout, char *errbuf, size_t errlen);
+	      fvb_comp *out, int max, int *nout, char *errbuf, size_t errlen);
 
-// ferry_poll drives progress and returns up to max completions in out.
+// fvb_poll drives progress and returns up to max completions in out.
 // It polls for at most timeout_ns, sleeping briefly when idle, and returns
-// early when ferry_stop was called or when it has an error completion (the
+// early when fvb_stop was called or when it has an error completion (the
 // last entry; its provider message is in errbuf).
-int ferry_poll(ferry_ep *ep, ferry_comp *out, int max, int64_t timeout_ns,
+int fvb_poll(fvb_ep *ep, fvb_comp *out, int max, int64_t timeout_ns,
 	       char *errbuf, size_t errlen);
 
-const char *ferry_strerror(int err);
-int ferry_cma_available(void);
-void ferry_set_drain(ferry_ep *ep, int on);
-uint64_t ferry_unattributed(ferry_ep *ep);
+const char *fvb_strerror(int err);
+int fvb_cma_available(void);
+void fvb_set_drain(fvb_ep *ep, int on);
+uint64_t fvb_unattributed(fvb_ep *ep);
 #endif

@@ -36,7 +36,7 @@ var chunkLimit uint64
 // Endpoint is one FI_EP_RDM endpoint with its fabric, domain, address
 // vector and completion queue, and the goroutine that drives its progress.
 type Endpoint struct {
-	c        *C.ferry_ep
+	c        *C.fvb_ep
 	info     Info
 	addr     []byte
 	virtAddr bool
@@ -197,7 +197,7 @@ func openProvider(prov, iface string) (*Endpoint, error) {
 	// inside the post call and completes after the copy, so the
 	// completion already means delivery. FI_DELIVERY_COMPLETE (as an op
 	// flag or a default tx flag) would force shm's slow path.
-	initiatorCopy := initiatorCopies(prov) && C.ferry_cma_available() != 0 && !envTrue("FI_SHM_DISABLE_CMA")
+	initiatorCopy := initiatorCopies(prov) && C.fvb_cma_available() != 0 && !envTrue("FI_SHM_DISABLE_CMA")
 	wantDC := C.int(1)
 	if initiatorCopy {
 		wantDC = 0
@@ -205,8 +205,8 @@ func openProvider(prov, iface string) (*Endpoint, error) {
 	cprov := C.CString(prov)
 	defer C.free(unsafe.Pointer(cprov))
 	var errbuf [C.FERRY_ERRLEN]C.char
-	var cep *C.ferry_ep
-	rc := C.ferry_open(cprov, node, nil, useSource, wantDC, numSlots, &cep, &errbuf[0], C.FERRY_ERRLEN)
+	var cep *C.fvb_ep
+	rc := C.fvb_open(cprov, node, nil, useSource, wantDC, numSlots, &cep, &errbuf[0], C.FERRY_ERRLEN)
 	if rc != 0 {
 		where := ""
 		if node != nil {
@@ -214,8 +214,8 @@ func openProvider(prov, iface string) (*Endpoint, error) {
 		}
 		return nil, fmt.Errorf("verbs: open %s%s: %w: %s", prov, where, ErrNotSupported, cstr(errbuf[:]))
 	}
-	var ci C.ferry_info
-	C.ferry_get_info(cep, &ci)
+	var ci C.fvb_info
+	C.fvb_get_info(cep, &ci)
 	e := &Endpoint{
 		c:        cep,
 		peers:    map[string]Peer{},
@@ -249,7 +249,7 @@ func openProvider(prov, iface string) (*Endpoint, error) {
 	e.info.RemoteChecks = true
 	switch {
 	case initiatorCopy:
-		C.ferry_set_drain(cep, 1)
+		C.fvb_set_drain(cep, 1)
 		e.dc = false
 		e.info.DeliveryComplete = true
 		e.info.DeliveryMode = "initiator copy (shm CMA: completion after process_vm_writev into the target)"
@@ -279,9 +279,9 @@ func openProvider(prov, iface string) (*Endpoint, error) {
 	}
 	var name [C.FERRY_ADDRLEN]byte
 	nlen := C.size_t(len(name))
-	if rc := C.ferry_getname(cep, unsafe.Pointer(&name[0]), &nlen); rc != 0 {
-		C.ferry_close(cep, nil, 0)
-		return nil, fmt.Errorf("verbs: open %s: fi_getname: %w: %s", prov, ErrNotSupported, C.GoString(C.ferry_strerror(rc)))
+	if rc := C.fvb_getname(cep, unsafe.Pointer(&name[0]), &nlen); rc != 0 {
+		C.fvb_close(cep, nil, 0)
+		return nil, fmt.Errorf("verbs: open %s: fi_getname: %w: %s", prov, ErrNotSupported, C.GoString(C.fvb_strerror(rc)))
 	}
 	e.addr = append([]byte(nil), name[:nlen]...)
 	go e.progress()
@@ -293,12 +293,12 @@ func (e *Endpoint) progress() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer close(e.done)
-	comps := (*[C.FERRY_POLL_BATCH]C.ferry_comp)(C.malloc(C.size_t(unsafe.Sizeof(C.ferry_comp{})) * C.FERRY_POLL_BATCH))
+	comps := (*[C.FERRY_POLL_BATCH]C.fvb_comp)(C.malloc(C.size_t(unsafe.Sizeof(C.fvb_comp{})) * C.FERRY_POLL_BATCH))
 	defer C.free(unsafe.Pointer(comps))
 	errbuf := (*[C.FERRY_ERRLEN]C.char)(C.malloc(C.FERRY_ERRLEN))
 	defer C.free(unsafe.Pointer(errbuf))
 	for {
-		n := int(C.ferry_poll(e.c, &comps[0], C.FERRY_POLL_BATCH, C.int64_t(pollTimeout), &errbuf[0], C.FERRY_ERRLEN))
+		n := int(C.fvb_poll(e.c, &comps[0], C.FERRY_POLL_BATCH, C.int64_t(pollTimeout), &errbuf[0], C.FERRY_ERRLEN))
 		if n < 0 {
 			// CQ failure: nothing sensible to do but keep trying
 			// unless we are closing.
@@ -312,18 +312,18 @@ func (e *Endpoint) progress() {
 			e.completeAll(comps[:n], cstr(errbuf[:]))
 		}
 		if n == 0 && e.stopping.Load() {
-			return // Close called ferry_stop after draining
+			return // Close called fvb_stop after draining
 		}
 	}
 }
 
 // completeAll dispatches completions; only the last may be an error, whose
 // provider message is provMsg.
-func (e *Endpoint) completeAll(comps []C.ferry_comp, provMsg string) {
+func (e *Endpoint) completeAll(comps []C.fvb_comp, provMsg string) {
 	for _, c := range comps {
 		msg := ""
 		if c.err != 0 {
-			msg = fmt.Sprintf("%s: %s", C.GoString(C.ferry_strerror(C.int(c.err))), provMsg)
+			msg = fmt.Sprintf("%s: %s", C.GoString(C.fvb_strerror(C.int(c.err))), provMsg)
 		}
 		e.complete(uint64(c.slot), int(c.err), int(c.prov_errno), msg)
 	}
@@ -417,12 +417,12 @@ func (e *Endpoint) Connect(addr []byte) (Peer, error) {
 	defer C.free(ca)
 	var fa C.uint64_t
 	var errbuf [C.FERRY_ERRLEN]C.char
-	if rc := C.ferry_av_insert(e.c, ca, C.size_t(len(addr)), &fa, &errbuf[0], C.FERRY_ERRLEN); rc != 0 {
+	if rc := C.fvb_av_insert(e.c, ca, C.size_t(len(addr)), &fa, &errbuf[0], C.FERRY_ERRLEN); rc != 0 {
 		return 0, fmt.Errorf("verbs: connect on %s: %s", e.info.Provider, cstr(errbuf[:]))
 	}
 	var sbuf [C.FERRY_ADDRLEN]C.char
 	s := fmt.Sprintf("%x", addr)
-	if C.ferry_straddr(e.c, ca, &sbuf[0], C.FERRY_ADDRLEN) == 0 {
+	if C.fvb_straddr(e.c, ca, &sbuf[0], C.FERRY_ADDRLEN) == 0 {
 		s = cstr(sbuf[:])
 	}
 	p := Peer(fa)
@@ -439,7 +439,7 @@ func (e *Endpoint) UnattributedErrors() uint64 {
 	if e.c == nil {
 		return 0
 	}
-	return uint64(C.ferry_unattributed(e.c))
+	return uint64(C.fvb_unattributed(e.c))
 }
 
 func accessFlags(a Access) C.uint64_t {
@@ -501,7 +501,7 @@ func (e *Endpoint) register(p unsafe.Pointer, n int, acc Access, pin *runtime.Pi
 		}
 		var mr unsafe.Pointer
 		var got C.uint64_t
-		rc := C.ferry_mr_reg(e.c, C.uint64_t(uintptr(p)), C.uint64_t(n), accessFlags(acc), C.uint64_t(key),
+		rc := C.fvb_mr_reg(e.c, C.uint64_t(uintptr(p)), C.uint64_t(n), accessFlags(acc), C.uint64_t(key),
 			&mr, &got, &errbuf[0], C.FERRY_ERRLEN)
 		if rc == -C.FI_ENOKEY && !e.provKey && attempt < 16 {
 			continue // key in use; take the next one
@@ -598,14 +598,14 @@ func (m *MemoryRegion) Close() error {
 }
 
 func (m *MemoryRegion) dereg() error {
-	rc := C.ferry_mr_close(m.mr)
+	rc := C.fvb_mr_close(m.mr)
 	m.mr = nil
 	if m.pinner != nil {
 		m.pinner.Unpin()
 		m.pinner = nil
 	}
 	if rc != 0 {
-		return fmt.Errorf("verbs: deregister: %s", C.GoString(C.ferry_strerror(rc)))
+		return fmt.Errorf("verbs: deregister: %s", C.GoString(C.fvb_strerror(rc)))
 	}
 	return nil
 }
@@ -825,10 +825,10 @@ func (e *Endpoint) post(ctx context.Context, op *Op, ch *chunk, isWrite C.int, f
 			unpost()
 			return fmt.Errorf("endpoint %w", ErrClosed)
 		}
-		var comps [8]C.ferry_comp
+		var comps [8]C.fvb_comp
 		var ncomp C.int
 		var errbuf [C.FERRY_ERRLEN]C.char
-		rc := C.ferry_rma(e.c, isWrite, flags, C.uint64_t(peer), &ch.laddr[0], &ch.llen[0], &ch.lmr[0],
+		rc := C.fvb_rma(e.c, isWrite, flags, C.uint64_t(peer), &ch.laddr[0], &ch.llen[0], &ch.lmr[0],
 			C.uint32_t(ch.n), C.uint64_t(ch.raddr), C.uint64_t(key), C.uint64_t(slot),
 			&comps[0], C.int(len(comps)), &ncomp, &errbuf[0], C.FERRY_ERRLEN)
 		e.postMu.RUnlock()
@@ -839,7 +839,7 @@ func (e *Endpoint) post(ctx context.Context, op *Op, ch *chunk, isWrite C.int, f
 		if rc != -C.FI_EAGAIN {
 			unpost()
 			return &OpError{Op: op.kind, Peer: peer, PeerAddr: e.peerString(peer), Provider: e.info.Provider,
-				Bytes: op.bytes, Errno: int(-rc), Msg: "post: " + C.GoString(C.ferry_strerror(rc))}
+				Bytes: op.bytes, Errno: int(-rc), Msg: "post: " + C.GoString(C.fvb_strerror(rc))}
 		}
 		if timer == nil {
 			timer = time.NewTimer(backoff)
@@ -936,11 +936,11 @@ func (e *Endpoint) Close() error {
 	}
 	e.stopping.Store(true)
 	e.postMu.Lock()
-	C.ferry_stop(e.c)
+	C.fvb_stop(e.c)
 	<-e.done
 	var errbuf [C.FERRY_ERRLEN]C.char
 	var errs []error
-	if rc := C.ferry_close_endpoint(e.c, &errbuf[0], C.FERRY_ERRLEN); rc != 0 {
+	if rc := C.fvb_close_endpoint(e.c, &errbuf[0], C.FERRY_ERRLEN); rc != 0 {
 		errs = append(errs, fmt.Errorf("verbs: close %s: %s", e.info.Provider, cstr(errbuf[:])))
 	}
 	// The provider can no longer touch memory: fail what is left.
@@ -968,7 +968,7 @@ func (e *Endpoint) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	if rc := C.ferry_close(e.c, &errbuf[0], C.FERRY_ERRLEN); rc != 0 {
+	if rc := C.fvb_close(e.c, &errbuf[0], C.FERRY_ERRLEN); rc != 0 {
 		errs = append(errs, fmt.Errorf("verbs: close %s: %s", e.info.Provider, cstr(errbuf[:])))
 	}
 	e.c = nil

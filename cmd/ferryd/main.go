@@ -59,6 +59,10 @@ func run(args []string) error {
 	}
 	log := slog.New(h)
 
+	// Catch signals before opening fabrics: that takes seconds, and a stop
+	// asked for meanwhile must not be lost.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
@@ -72,8 +76,6 @@ func run(args []string) error {
 		srv.Close()
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	serveErr := srv.Serve(ctx, ln)
 	log.Info("shutting down")
 	if err := srv.Close(); err != nil && serveErr == nil {

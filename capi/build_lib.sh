@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# build_lib.sh GO OUT SONAME WORKDIR - go build -buildmode=c-shared ./capi.
+# Inside libferry the ferry_ prefix belongs to the public C API
+# (include/ferry.h); the C helpers of verbs/ (fvb_) and regcache/
+# (frc_uffd_) use private prefixes so nothing clashes. Run from the module root.
+set -euo pipefail
+go=$1 out=$2 soname=$3 work=$4
+mkdir -p "$work"
+CGO_ENABLED=1 "$go" build -buildmode=c-shared \
+  "-ldflags=-extldflags=-Wl,-soname,$soname" -o "$out" ./capi

@@ -1,0 +1,99 @@
+/*
+ * The public functions of ferry.h. Each is defined here with the header's
+ * exact prototype (the compiler checks that the header and the library
+ * agree) and calls the Go function exported as ferry_go_<name> (see
+ * capi.go). cgo's own header (_cgo_export.h, and the libferry.h go build
+ * writes next to the library) is internal: it is never installed.
+ */
+#define _GNU_SOURCE /* strerrordesc_np */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry.h"
+#include "_cgo_export.h"
+
+const char *ferry_version(void) { return FERRY_VERSION; }
+
+/* $FERRY_CONFIG is read here, not in Go: Go's os.Getenv sees the
+ * environment as it was when the library was loaded. */
+int ferry_init(const char *config_path) {
+  return ferry_go_init((char *)config_path, getenv("FERRY_CONFIG"));
+}
+int ferry_finalize(void) { return ferry_go_finalize(); }
+
+int ferry_open(const char *path, int flags, mode_t mode) {
+  return ferry_go_open((char *)path, flags, mode, NULL);
+}
+
+int ferry_open_layout(const char *path, int flags, mode_t mode,
+                      const struct ferry_layout *hints) {
+  return ferry_go_open((char *)path, flags, mode, (struct ferry_layout *)hints);
+}
+
+int ferry_close(int fh) { return ferry_go_close(fh); }
+
+ssize_t ferry_pread(int fh, void *buf, size_t count, off_t offset) {
+  return ferry_go_pread(fh, buf, count, offset);
+}
+
+ssize_t ferry_pwrite(int fh, const void *buf, size_t count, off_t offset) {
+  return ferry_go_pwrite(fh, (void *)buf, count, offset);
+}
+
+ssize_t ferry_read(int fh, void *buf, size_t count) { return ferry_go_read(fh, buf, count); }
+
+ssize_t ferry_write(int fh, const void *buf, size_t count) {
+  return ferry_go_write(fh, (void *)buf, count);
+}
+
+off_t ferry_lseek(int fh, off_t offset, int whence) { return ferry_go_lseek(fh, offset, whence); }
+int ferry_fsync(int fh) { return ferry_go_fsync(fh); }
+int ferry_ftruncate(int fh, off_t length) { return ferry_go_ftruncate(fh, length); }
+int ferry_get_size(int fh, int64_t *size) { return ferry_go_get_size(fh, size); }
+
+int ferry_fetch_add(int fh, int64_t delta, int64_t *old) {
+  return ferry_go_fetch_add(fh, delta, old);
+}
+
+int ferry_set_counter(int fh, int64_t value, int64_t *old) {
+  return ferry_go_set_counter(fh, value, old);
+}
+
+int ferry_stat(const char *path, struct ferry_stat *st) { return ferry_go_stat((char *)path, st); }
+int ferry_fstat(int fh, struct ferry_stat *st) { return ferry_go_fstat(fh, st); }
+int ferry_unlink(const char *path) { return ferry_go_unlink((char *)path); }
+int ferry_mkdir(const char *path, mode_t mode) { return ferry_go_mkdir((char *)path, mode); }
+int ferry_rmdir(const char *path) { return ferry_go_rmdir((char *)path); }
+
+int ferry_rename(const char *oldpath, const char *newpath) {
+  return ferry_go_rename((char *)oldpath, (char *)newpath);
+}
+
+int ferry_opendir(const char *path) { return ferry_go_opendir((char *)path); }
+int ferry_readdir(int dh, struct ferry_dirent *ent) { return ferry_go_readdir(dh, ent); }
+int ferry_closedir(int dh) { return ferry_go_closedir(dh); }
+
+/* ferry_strerror is plain C: it needs no Go and works before ferry_init.
+ * strerrordesc_np (glibc >= 2.32) returns static strings and is
+ * thread-safe, unlike strerror. */
+const char *ferry_strerror(int err) {
+  if (err == 0)
+    return "Success";
+  if (err < 0)
+    err = -err;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *s = strerrordesc_np(err);
+  return s ? s : "Unknown error";
+#else
+  switch (err) {
+  case ENOENT: return "No such file or directory";
+  case EBADF: return "Bad file descriptor";
+  case EINVAL: return "Invalid argument";
+  case EEXIST: return "File exists";
+  case ENXIO: return "No such device or address";
+  case EFAULT: return "Bad address";
+  case EIO: return "Input/output error";
+  default: return "Unknown error";
+  }
+#endif
+}

@@ -1,0 +1,544 @@
+/*
+ * ferry.h - the C interface of Ferry, a parallel file system for HPC.
+ *
+ * This header is the documentation: every call is described where it is
+ * declared. The library is libferry (link with -lferry, or through
+ * `pkg-config --cflags --libs ferry`, or CMake's `find_package(ferry)` and
+ * the imported target `ferry::ferry`).
+ *
+ * OVERVIEW
+ *
+ *   ferry_init(NULL);                                   mount the file system
+ *   int fh = ferry_open("/data/out", O_CREAT | O_WRONLY, 0644);
+ *   ferry_pwrite(fh, buf, len, off);                    striped over the servers
+ *   ferry_close(fh);
+ *   ferry_finalize();                                   unmount
+ *
+ * RETURN VALUES
+ *
+ *   Every call that can fail returns a negative errno value on failure
+ *   (-ENOENT, -EBADF, ...; the E* constants of <errno.h>) and 0, a byte
+ *   count, a handle or a position (all >= 0) on success. Ferry never sets
+ *   the C library's `errno`. ferry_strerror() turns a negative return into
+ *   text. Errors common to every call:
+ *
+ *     -ENXIO     the library is not initialized: called before ferry_init()
+ *                or after the matching ferry_finalize().
+ *     -EBADF     fh is not an open handle (never returned by ferry_open, or
+ *                already closed), or the handle's access mode forbids the
+ *                call (read on O_WRONLY, write on O_RDONLY).
+ *     -EFAULT    a required pointer argument is NULL.
+ *     -EINVAL    an invalid argument: a path that is not absolute, has "."
+ *                or ".." or empty components or a component longer than
+ *                255 bytes; a negative offset; unknown flags.
+ *     -EIO       a server failed, or an error with no better errno.
+ *     -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET ...  network failures.
+ *
+ * PATHS
+ *
+ *   Paths are absolute in Ferry's namespace ("/dir/file"); there is no
+ *   current directory. A leading "ferry:" is accepted and ignored, so
+ *   MPI-IO style names ("ferry:/dir/file") work everywhere. Path strings
+ *   are only read during the call; the caller keeps ownership.
+ *
+ * HANDLES
+ *
+ *   A file handle (fh) is a small integer >= 0, like a POSIX descriptor but
+ *   in its own numbering (not usable with read(2) and friends). A closed
+ *   handle's number is reused by a later ferry_open, lowest first. A
+ *   directory handle (dh, from ferry_opendir) is numbered separately.
+ *
+ * BUFFERS
+ *
+ *   I/O buffers are only used during the call: Ferry reads from (pwrite) or
+ *   writes into (pread) the caller's memory in place, without a copy, and
+ *   keeps no reference once the call returns. The caller owns every buffer
+ *   before, during and after the call, and may free or reuse it as soon as
+ *   the call returns. Do not change a buffer while a call that uses it runs.
+ *
+ * THREADS
+ *
+ *   Every call is thread-safe: any thread may call any function at any time,
+ *   with the same or different handles, unless a function's description
+ *   says otherwise. Concurrent ferry_pread/ferry_pwrite calls on one handle
+ *   run in parallel. Calls that use a handle's position (ferry_read,
+ *   ferry_write, ferry_lseek) and writes to an O_APPEND handle are
+ *   serialized per handle. Writes to overlapping ranges that run at the
+ *   same time leave the range with bytes from either write, possibly mixed
+ *   per strip.
+ *
+ *   Closing a handle while another thread uses it is safe (no crash): the
+ *   other call either completes or returns -EBADF. Likewise ferry_finalize
+ *   while calls run makes them fail with an error, never crash.
+ *
+ * CONSISTENCY
+ *
+ *   A successful ferry_pwrite means every server holds its part of the data
+ *   (in memory); any client's later read sees it. ferry_fsync makes it
+ *   durable. There is no client-side cache.
+ *
+ * PLATFORM
+ *
+ *   64-bit Linux. off_t must be 64 bits (it is on every 64-bit Linux ABI).
+ */
+#ifndef FERRY_H
+#define FERRY_H
+
+#include <stddef.h>    /* size_t */
+#include <stdint.h>    /* int64_t, uint32_t */
+#include <sys/types.h> /* ssize_t, off_t, mode_t */
+#include <fcntl.h>     /* O_* flags for ferry_open */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------ */
+
+/* The version of this header, as numbers and as a string. */
+#define FERRY_VERSION_MAJOR 0
+#define FERRY_VERSION_MINOR 1
+#define FERRY_VERSION_PATCH 0
+#define FERRY_VERSION "0.1.0"
+
+/* FERRY_VERSION_NUM = major * 10000 + minor * 100 + patch, for #if. */
+#define FERRY_VERSION_NUM \
+  (FERRY_VERSION_MAJOR * 10000 + FERRY_VERSION_MINOR * 100 + FERRY_VERSION_PATCH)
+
+/*
+ * ferry_version - the version of the library linked at run time.
+ *
+ * Returns a static, NUL-terminated string such as "0.1.0" (compare it with
+ * FERRY_VERSION to detect a header/library mismatch). Never fails; may be
+ * called before ferry_init. Thread-safe. The caller must not free it.
+ */
+const char *ferry_version(void);
+
+/* ------------------------------------------------------------------------
+ * Library lifetime
+ * ------------------------------------------------------------------------ */
+
+/*
+ * ferry_init - mount the file system.
+ *
+ * config_path: the TOML config file (as written by `ferry local up`), or
+ *   NULL (or "") to use $FERRY_CONFIG (as set when ferry_init is called),
+ *   then ./.ferry-local/ferry.toml (relative to the current directory).
+ *   Read during the call only.
+ *
+ * Connects to the metadata server named in the config and learns the
+ * server list. Calls nest: a call while the library is initialized only
+ * counts one more user (its config_path is ignored) and returns 0; each
+ * successful ferry_init must be matched by one ferry_finalize. This lets a
+ * program and a library it uses (the MPI-IO layer) both init and finalize.
+ *
+ * Returns 0 on success, or:
+ *   -ENOENT   no config: config_path is NULL, $FERRY_CONFIG is unset and
+ *             ./.ferry-local/ferry.toml does not exist; or the file named
+ *             does not exist.
+ *   -EINVAL   the config file is malformed.
+ *   -ECONNREFUSED, -ETIMEDOUT, -EIO ...  the metadata server is not reachable.
+ *
+ * Thread-safe; concurrent calls are serialized.
+ */
+int ferry_init(const char *config_path);
+
+/*
+ * ferry_finalize - unmount.
+ *
+ * Drops one user counted by ferry_init. The last one closes every handle
+ * still open (file and directory) and every connection; afterwards every
+ * call except ferry_version, ferry_strerror and ferry_init returns -ENXIO.
+ * ferry_init may be called again later.
+ *
+ * Returns 0, or -ENXIO if the library is not initialized.
+ * Thread-safe. Calls running in other threads fail with an error.
+ */
+int ferry_finalize(void);
+
+/* ------------------------------------------------------------------------
+ * Opening and closing files
+ * ------------------------------------------------------------------------ */
+
+/*
+ * struct ferry_layout - how a new file is striped.
+ *
+ * strip_size:   bytes per strip (a unit of round-robin distribution); 0 for
+ *               the file system's default (the config's strip_size). Must
+ *               be a valid strip size for the servers (a power of two is
+ *               always safe), else ferry_open_layout returns -EINVAL.
+ * server_count: number of servers the file spans; 0 for the default (the
+ *               config's strip_count, or all servers). At most the number
+ *               of servers, else -EINVAL.
+ * reserved:     must be 0 (-EINVAL otherwise); room for future hints.
+ */
+struct ferry_layout {
+  int64_t strip_size;
+  int32_t server_count;
+  int32_t reserved;
+};
+
+/*
+ * ferry_open - open or create a file.
+ *
+ * path:  the file's path (see PATHS).
+ * flags: exactly one of O_RDONLY, O_WRONLY, O_RDWR, OR'ed with any of
+ *          O_CREAT   create the file if it does not exist, with mode;
+ *          O_EXCL    with O_CREAT: fail with -EEXIST if the name exists;
+ *          O_TRUNC   set the size to 0 (needs O_WRONLY or O_RDWR, else
+ *                    -EINVAL);
+ *          O_APPEND  every write (ferry_write and ferry_pwrite, as on
+ *                    Linux) goes to the current end of the file. The end
+ *                    is read from the servers before each write, so appends
+ *                    from several handles or clients at once may overwrite
+ *                    each other; appends on one handle are serialized.
+ *        O_CLOEXEC, O_NOCTTY and O_LARGEFILE are accepted and ignored. Any
+ *        other flag (O_DIRECT, O_SYNC, O_DIRECTORY, ...) gives -EINVAL.
+ * mode:  permission bits for a file O_CREAT creates (0 means 0644); ignored
+ *        otherwise. Ferry stores them but does not enforce them.
+ *
+ * The handle's position (for ferry_read/ferry_write) starts at 0.
+ *
+ * Returns a handle >= 0, or:
+ *   -ENOENT   the file does not exist and O_CREAT was not given, or a
+ *             parent directory does not exist.
+ *   -EEXIST   O_CREAT | O_EXCL and the name exists.
+ *   -EISDIR   the path is a directory.
+ *   -ENOTDIR  a parent component is a file.
+ *   -EINVAL   bad flags or path.
+ *   -EFAULT   path is NULL.
+ *   -EMFILE   too many open handles (more than 1048576).
+ *   -ENXIO    not initialized.
+ */
+int ferry_open(const char *path, int flags, mode_t mode);
+
+/*
+ * ferry_open_layout - ferry_open with striping hints for a new file.
+ *
+ * hints: the layout the file gets if this call creates it (O_CREAT and the
+ *        name did not exist); ignored when the file already exists. NULL
+ *        means the defaults, like ferry_open. Read during the call only.
+ *
+ * Returns as ferry_open, and -EINVAL for hints the servers cannot honour
+ * (a strip size they reject, more servers than there are, a negative
+ * value, reserved not 0); with O_CREAT even if the file exists.
+ * ferry_fstat tells the layout a file actually has.
+ */
+int ferry_open_layout(const char *path, int flags, mode_t mode,
+                      const struct ferry_layout *hints);
+
+/*
+ * ferry_close - close a handle.
+ *
+ * Frees the handle number for reuse. Data written is already on the
+ * servers; close does not fsync (call ferry_fsync for durability).
+ *
+ * Returns 0, or -EBADF if fh is not open, -ENXIO if not initialized.
+ */
+int ferry_close(int fh);
+
+/* ------------------------------------------------------------------------
+ * Data
+ * ------------------------------------------------------------------------ */
+
+/*
+ * ferry_pread - read at an offset.
+ *
+ * Reads up to count bytes at offset into buf, in parallel from every
+ * server that holds part of the range. Does not use or move the handle's
+ * position. Holes (never written ranges below the end) read as zeros.
+ *
+ * buf: caller-owned, at least count bytes, written during the call only
+ *      (see BUFFERS). May be NULL only when count is 0.
+ *
+ * Returns the number of bytes read: count, or fewer if the file ends
+ * before offset + count, or 0 if offset is at or past the end. Or:
+ *   -EBADF    fh is not open, or was opened O_WRONLY.
+ *   -EFAULT   buf is NULL and count > 0.
+ *   -EINVAL   offset < 0, or count > SSIZE_MAX.
+ *   -EIO ...  a server failed; the contents of buf are then undefined.
+ */
+ssize_t ferry_pread(int fh, void *buf, size_t count, off_t offset);
+
+/*
+ * ferry_pwrite - write at an offset.
+ *
+ * Writes count bytes from buf at offset, in parallel to every server that
+ * holds part of the range; the file grows as needed. Does not use or move
+ * the handle's position (except that on an O_APPEND handle the data goes to
+ * the end of the file, whatever offset says).
+ *
+ * buf: caller-owned, at least count bytes, read during the call only.
+ *      May be NULL only when count is 0.
+ *
+ * Returns count once every server holds its part, or:
+ *   -EBADF    fh is not open, or was opened O_RDONLY.
+ *   -EFAULT   buf is NULL and count > 0.
+ *   -EINVAL   offset < 0, count > SSIZE_MAX, or the range passes Ferry's
+ *             largest file offset (-EFBIG is possible too).
+ *   -EIO ...  a server failed; some of the range may have been written.
+ */
+ssize_t ferry_pwrite(int fh, const void *buf, size_t count, off_t offset);
+
+/*
+ * ferry_read - read at the handle's position and advance it.
+ *
+ * Like ferry_pread(fh, buf, count, position); the position moves by the
+ * bytes read. Calls on one handle that use its position are serialized.
+ * Returns and errors as ferry_pread.
+ */
+ssize_t ferry_read(int fh, void *buf, size_t count);
+
+/*
+ * ferry_write - write at the handle's position and advance it.
+ *
+ * Like ferry_pwrite(fh, buf, count, position); the position moves by
+ * count. On an O_APPEND handle the data goes to the end of the file and
+ * the position becomes the new end. Returns and errors as ferry_pwrite.
+ */
+ssize_t ferry_write(int fh, const void *buf, size_t count);
+
+/*
+ * ferry_lseek - set the handle's position.
+ *
+ * whence: SEEK_SET (offset from 0), SEEK_CUR (from the position) or
+ *         SEEK_END (from the file's size, read from the servers).
+ *         The position may go past the end of the file; a later write
+ *         there leaves a hole that reads as zeros.
+ *
+ * Returns the new position (>= 0), or:
+ *   -EINVAL   an unknown whence, or the position would be negative.
+ *   -EOVERFLOW the position would not fit an off_t.
+ *   -EBADF    fh is not open.
+ */
+off_t ferry_lseek(int fh, off_t offset, int whence);
+
+/*
+ * ferry_fsync - make the file's data durable.
+ *
+ * Every byte written to the file so far (through any handle or client) is
+ * on stable storage on every server when it returns 0. Allowed on any
+ * access mode. Returns 0, -EBADF, or -EIO ... if a server failed.
+ */
+int ferry_fsync(int fh);
+
+/*
+ * ferry_ftruncate - set the file's size.
+ *
+ * Bytes past length are dropped; if the file grows, the new part reads as
+ * zeros. The handle's position does not change.
+ *
+ * Returns 0, or:
+ *   -EBADF    fh is not open.
+ *   -EINVAL   length < 0, or the handle was opened O_RDONLY (as Linux).
+ *   -EFBIG    length is past Ferry's largest file size.
+ */
+int ferry_ftruncate(int fh, off_t length);
+
+/*
+ * ferry_get_size - the file's current size.
+ *
+ * size: out, caller-owned; set only on success.
+ *
+ * The size is the end of the last byte written (or the truncated size) as
+ * the servers know it now, asked from every server the file spans.
+ * Returns 0, -EBADF, -EFAULT (size is NULL), or -EIO ...
+ */
+int ferry_get_size(int fh, int64_t *size);
+
+/*
+ * ferry_fetch_add - atomically add to the file's shared counter.
+ *
+ * Every file has one 64-bit counter on the metadata server, shared by all
+ * clients and handles of the file; it is 0 for a new file and lives as
+ * long as the file. MPI-IO uses it as the shared file pointer.
+ *
+ * delta: added to the counter (may be negative or 0, to read it).
+ * old:   out, caller-owned: the value before the addition. May be NULL.
+ *
+ * Returns 0, -EBADF, or -EIO ... (the counter is then unchanged, or it
+ * cannot be known whether the addition happened if the connection broke).
+ */
+int ferry_fetch_add(int fh, int64_t delta, int64_t *old);
+
+/*
+ * ferry_set_counter - set the file's shared counter (see ferry_fetch_add).
+ *
+ * value: the counter's new value.
+ * old:   out, caller-owned: the value before. May be NULL.
+ *
+ * Returns 0, -EBADF, or -EIO ...
+ */
+int ferry_set_counter(int fh, int64_t value, int64_t *old);
+
+/* ------------------------------------------------------------------------
+ * Attributes
+ * ------------------------------------------------------------------------ */
+
+/*
+ * struct ferry_timespec - a time: seconds and nanoseconds since the Unix
+ * epoch (like POSIX struct timespec, which strict C99 lacks).
+ */
+struct ferry_timespec {
+  int64_t tv_sec;
+  int64_t tv_nsec;
+};
+
+/*
+ * struct ferry_stat - a file's or directory's attributes.
+ *
+ * size:         bytes (files); 0 for directories.
+ * mode:         S_IFREG or S_IFDIR (see <sys/stat.h>) | permission bits.
+ * uid, gid:     the creator's user and group ids.
+ * atime, mtime, ctime: last access, data modification and attribute change.
+ * strip_size:   bytes per strip (files); 0 for directories.
+ * server_count: servers the file spans (files); 0 for directories.
+ * reserved:     zero; room for future fields.
+ */
+struct ferry_stat {
+  int64_t size;
+  uint32_t mode;
+  uint32_t uid;
+  uint32_t gid;
+  int32_t server_count;
+  int64_t strip_size;
+  struct ferry_timespec atime;
+  struct ferry_timespec mtime;
+  struct ferry_timespec ctime;
+  int64_t reserved[4];
+};
+
+/*
+ * ferry_stat - a path's attributes.
+ *
+ * st: out, caller-owned; filled only on success.
+ *
+ * Returns 0, or -ENOENT, -ENOTDIR, -EINVAL (path), -EFAULT (path or st
+ * NULL), -ENXIO, -EIO ...
+ */
+int ferry_stat(const char *path, struct ferry_stat *st);
+
+/*
+ * ferry_fstat - an open file's attributes (as ferry_stat, by handle).
+ *
+ * Returns 0, or -EBADF, -EFAULT (st NULL), -EIO ...
+ */
+int ferry_fstat(int fh, struct ferry_stat *st);
+
+/* ------------------------------------------------------------------------
+ * Namespace
+ * ------------------------------------------------------------------------ */
+
+/*
+ * ferry_unlink - remove a file and its data on every server.
+ *
+ * Handles open on the file become unusable (their calls fail).
+ * Returns 0, or -ENOENT, -EISDIR (path is a directory: use ferry_rmdir),
+ * -EINVAL, -EFAULT (path NULL), -ENXIO, -EIO ...
+ */
+int ferry_unlink(const char *path);
+
+/*
+ * ferry_mkdir - make a directory.
+ *
+ * mode: permission bits (0 means 0755); stored, not enforced.
+ * Returns 0, or -EEXIST (the name exists), -ENOENT (no parent), -ENOTDIR,
+ * -EINVAL, -EFAULT (path NULL), -ENXIO, -EIO ...
+ */
+int ferry_mkdir(const char *path, mode_t mode);
+
+/*
+ * ferry_rmdir - remove an empty directory.
+ *
+ * Returns 0, or -ENOENT, -ENOTDIR (path is a file), -ENOTEMPTY, -EBUSY or
+ * -EINVAL (the root), -EFAULT (path NULL), -ENXIO, -EIO ...
+ */
+int ferry_rmdir(const char *path);
+
+/*
+ * ferry_rename - move oldpath to newpath.
+ *
+ * A file at newpath is replaced (its data removed). Both strings are read
+ * during the call only.
+ * Returns 0, or -ENOENT (oldpath or newpath's parent missing), -EEXIST or
+ * -ENOTEMPTY or -EISDIR (newpath is a directory), -EBUSY (either is the
+ * root "/"), -EINVAL, -EFAULT (NULL), -ENXIO, -EIO ...
+ */
+int ferry_rename(const char *oldpath, const char *newpath);
+
+/* ------------------------------------------------------------------------
+ * Directories
+ * ------------------------------------------------------------------------ */
+
+/* The longest name of one path component, in bytes. */
+#define FERRY_NAME_MAX 255
+
+/* Entry types in struct ferry_dirent. */
+#define FERRY_DT_REG 1 /* a file */
+#define FERRY_DT_DIR 2 /* a directory */
+
+/*
+ * struct ferry_dirent - one directory entry.
+ *
+ * name: the entry's name (one component, no '/'), NUL-terminated.
+ * type: FERRY_DT_REG or FERRY_DT_DIR.
+ */
+struct ferry_dirent {
+  char name[FERRY_NAME_MAX + 1];
+  int type;
+};
+
+/*
+ * ferry_opendir - start listing a directory.
+ *
+ * Takes a snapshot of the directory's entries (in name order, without "."
+ * and ".."); later changes to the directory do not show in this listing.
+ *
+ * Returns a directory handle >= 0 (its own numbering, not a file handle),
+ * or -ENOENT, -ENOTDIR, -EINVAL, -EFAULT (path NULL), -EMFILE, -ENXIO,
+ * -EIO ...
+ */
+int ferry_opendir(const char *path);
+
+/*
+ * ferry_readdir - the next entry of a listing.
+ *
+ * ent: out, caller-owned; filled when the call returns 1.
+ *
+ * Returns 1 when an entry was stored in ent, 0 at the end of the listing
+ * (and on every later call), or -EBADF (dh not open), -EFAULT (ent NULL),
+ * -ENXIO. Thread-safe, but threads sharing one dh each get different
+ * entries.
+ */
+int ferry_readdir(int dh, struct ferry_dirent *ent);
+
+/*
+ * ferry_closedir - end a listing and free dh for reuse.
+ *
+ * Returns 0, or -EBADF (dh not open), -ENXIO.
+ */
+int ferry_closedir(int dh);
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+
+/*
+ * ferry_strerror - describe an error.
+ *
+ * err: a negative return value of a Ferry call (-ENOENT, ...). A positive
+ *      errno is accepted too; 0 gives "Success".
+ *
+ * Returns a static, NUL-terminated English string that lives as long as
+ * the program; the caller must not free or change it. Unknown values give
+ * "Unknown error". Thread-safe; may be called before ferry_init.
+ */
+const char *ferry_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FERRY_H */

@@ -1,0 +1,182 @@
+package main
+
+/*
+#include <errno.h>
+#include <sys/stat.h>
+#include "ferry.h"
+*/
+import "C"
+
+import (
+	"io/fs"
+	"syscall"
+	"unsafe"
+
+	"github.com/ferry-hpc/ferry/clientlib"
+)
+
+// pathArg returns the mounted client and the Go copy of a C path.
+func pathArg(path *C.char) (*clientlib.Client, string, syscall.Errno) {
+	c, e := mounted()
+	if e != 0 {
+		return nil, "", e
+	}
+	if path == nil {
+		return nil, "", syscall.EFAULT
+	}
+	return c, C.GoString(path), 0
+}
+
+//export ferry_go_stat
+func ferry_go_stat(path *C.char, st *C.struct_ferry_stat) C.int {
+	c, p, e := pathArg(path)
+	if e == 0 && st == nil {
+		e = syscall.EFAULT
+	}
+	if e != 0 {
+		return neg(e)
+	}
+	fi, err := c.Stat(bg, p)
+	if err != nil {
+		return neg(errnoOf(err))
+	}
+	fillStat(st, fi)
+	return 0
+}
+
+// removeKind removes path if it is a directory (dir) or a file (!dir).
+// The check and the removal are two requests: a concurrent change of the
+// name between them is not detected.
+func removeKind(path *C.char, dir bool) C.int {
+	c, p, e := pathArg(path)
+	if e != 0 {
+		return neg(e)
+	}
+	fi, err := c.Stat(bg, p)
+	if err != nil {
+		return neg(errnoOf(err))
+	}
+	switch {
+	case dir && !fi.IsDir():
+		return neg(syscall.ENOTDIR)
+	case !dir && fi.IsDir():
+		return neg(syscall.EISDIR)
+	}
+	if err := c.Remove(bg, p); err != nil {
+		return neg(errnoOf(err))
+	}
+	return 0
+}
+
+//export ferry_go_unlink
+func ferry_go_unlink(path *C.char) C.int { return removeKind(path, false) }
+
+//export ferry_go_rmdir
+func ferry_go_rmdir(path *C.char) C.int { return removeKind(path, true) }
+
+//export ferry_go_mkdir
+func ferry_go_mkdir(path *C.char, mode C.mode_t) C.int {
+	c, p, e := pathArg(path)
+	if e != 0 {
+		return neg(e)
+	}
+	if err := c.Mkdir(bg, p, fs.FileMode(mode).Perm()); err != nil {
+		return neg(errnoOf(err))
+	}
+	return 0
+}
+
+//export ferry_go_rename
+func ferry_go_rename(oldpath, newpath *C.char) C.int {
+	c, op, e := pathArg(oldpath)
+	if e == 0 && newpath == nil {
+		e = syscall.EFAULT
+	}
+	if e != 0 {
+		return neg(e)
+	}
+	if err := c.Rename(bg, op, C.GoString(newpath)); err != nil {
+		return neg(errnoOf(err))
+	}
+	return 0
+}
+
+//export ferry_go_opendir
+func ferry_go_opendir(path *C.char) C.int {
+	c, p, e := pathArg(path)
+	if e != 0 {
+		return neg(e)
+	}
+	ents, err := c.ReadDir(bg, p)
+	if err != nil {
+		return neg(errnoOf(err))
+	}
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	if lib.client != c {
+		return neg(syscall.ENXIO)
+	}
+	i, e := freeSlot(lib.dirs)
+	if e != 0 {
+		return neg(e)
+	}
+	d := &dir{ents: ents}
+	if i == len(lib.dirs) {
+		lib.dirs = append(lib.dirs, d)
+	} else {
+		lib.dirs[i] = d
+	}
+	return C.int(i)
+}
+
+func getDir(dh C.int) (*dir, syscall.Errno) {
+	lib.mu.RLock()
+	defer lib.mu.RUnlock()
+	if lib.client == nil {
+		return nil, syscall.ENXIO
+	}
+	if dh < 0 || int(dh) >= len(lib.dirs) || lib.dirs[dh] == nil {
+		return nil, syscall.EBADF
+	}
+	return lib.dirs[dh], 0
+}
+
+//export ferry_go_readdir
+func ferry_go_readdir(dh C.int, ent *C.struct_ferry_dirent) C.int {
+	d, e := getDir(dh)
+	if e == 0 && ent == nil {
+		e = syscall.EFAULT
+	}
+	if e != 0 {
+		return neg(e)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.next >= len(d.ents) {
+		return 0
+	}
+	de := d.ents[d.next]
+	d.next++
+	name := unsafe.Slice((*byte)(unsafe.Pointer(&ent.name[0])), len(ent.name))
+	n := copy(name[:len(name)-1], de.Name)
+	name[n] = 0
+	ent._type = C.FERRY_DT_REG
+	if de.IsDir {
+		ent._type = C.FERRY_DT_DIR
+	}
+	return 1
+}
+
+//export ferry_go_closedir
+func ferry_go_closedir(dh C.int) C.int {
+	lib.mu.Lock()
+	defer lib.mu.Unlock()
+	if lib.client == nil {
+		return neg(syscall.ENXIO)
+	}
+	if dh < 0 || int(dh) >= len(lib.dirs) || lib.dirs[dh] == nil {
+		return neg(syscall.EBADF)
+	}
+	lib.dirs[dh] = nil
+	return 0
+}
