@@ -149,6 +149,14 @@ func (f *clientFabric) close() {
 	f.ep.Close()
 }
 
+// FabricInfo describes the client's fabric endpoint ("" without one).
+func (c *Client) FabricInfo() string {
+	if c.fab == nil {
+		return ""
+	}
+	return c.fab.ep.Info().String()
+}
+
 // RegCacheStats returns the registration cache's counters (zero without a fabric).
 func (c *Client) RegCacheStats() regcache.Stats {
 	if c.fab == nil {

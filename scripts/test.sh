@@ -15,7 +15,9 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' 
 if [ -n "$unformatted" ]; then echo "gofmt needed on:"; echo "$unformatted"; exit 1; fi
 
 echo "== go test"
-go test -count=1 -timeout 15m ./...
+# -p 1: packages one at a time; the integration tests start many server
+# processes and are steadier without another package competing for 2 cores.
+go test -count=1 -p 1 -timeout 15m ./...
 race_pkgs=$(go list ./verbs/... ./regcache/... 2>/dev/null || true)
 if [ -n "$race_pkgs" ]; then
   echo "== go test -race ($race_pkgs)"

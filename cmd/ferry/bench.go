@@ -26,8 +26,11 @@ local pread, raw fabric write, TCP loopback) and the registration-cost
 experiment, and writes results.csv, results.md and PNG plots into --out.
 
 --quick (the default): 256 MiB file on 4 servers, 1 client, 64K/1M/16M,
-warm cache, under 3 minutes. --full: every dimension. Flags given after
---quick/--full override single dimensions (comma-separated lists).`)
+warm cache, under 3 minutes on a quiet 2-core machine. --full: every
+dimension (8 sizes 4K..64M x 9 strategy/provider series x 2 directions x
+1,2,4 servers x 1,2,4,8 clients x warm,cold x regcache on,off: thousands of
+points, hours); narrow it with the flags below, which override single
+dimensions of either mode (comma-separated lists).`)
 	quick := fs.Bool("quick", false, "quick mode (default when --full is not given)")
 	full := fs.Bool("full", false, "full sweep")
 	out := fs.String("out", "", "results directory (default bench/results/<UTC timestamp>)")
@@ -43,7 +46,7 @@ warm cache, under 3 minutes. --full: every dimension. Flags given after
 	fileSize := fs.String("file-size", "", "bench file size (e.g. 256M, 1G)")
 	volume := fs.String("volume", "", "bytes each client moves per repetition (e.g. 64M)")
 	reps := fs.Int("reps", 0, "repetitions per point")
-	pin := fs.Bool("pin", false, "registration-cost experiment: mlock registered pages (munlock at deregistration), as NIC drivers pin")
+	pin := fs.Bool("pin", false, "registration-cost experiment: add a pass that mlocks registered pages (munlock at deregistration), as NIC drivers pin them")
 	noBase := fs.Bool("no-baselines", false, "skip the baselines")
 	noReg := fs.Bool("no-regcost", false, "skip the registration-cost experiment")
 	noPlots := fs.Bool("no-plots", false, "skip the PNG plots")
@@ -140,7 +143,7 @@ warm cache, under 3 minutes. --full: every dimension. Flags given after
 	res, err := bench.Run(ctx, o)
 	if res != nil {
 		if g, ok := bench.DefaultGroup(res); ok {
-			fmt.Fprintf(e.stdout, "\nHeadline (%s): GB/s (·mc = × memcpy, ·lim = × raw fabric write or TCP loopback)\n\n", g)
+			fmt.Fprintf(e.stdout, "\nHeadline (%s): GB/s (·mc = × memcpy, ·lim = × raw fi_write (reads) or fi_read (writes) of the provider, or TCP loopback (sockets))\n\n", g)
 			bench.HeadlineTable(e.stdout, res, g)
 		}
 		fmt.Fprintf(e.stdout, "\nresults: %s (results.md, results.csv, *.png)\n", o.Out)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/ports"
 )
 
 func init() {
@@ -66,7 +66,7 @@ func localUp(e *env, args []string) error {
 			return fmt.Errorf("%s describes %d servers, not %d: remove %s to start afresh", cfgPath, len(cfg.Servers), *n, abs)
 		}
 	case errors.Is(err, fs.ErrNotExist):
-		addrs, err := freePorts(*n)
+		addrs, err := ports.Free(*n)
 		if err != nil {
 			return err
 		}
@@ -109,25 +109,6 @@ func addrList(cfg *config.Config) string {
 		a = append(a, s.Address)
 	}
 	return strings.Join(a, ",")
-}
-
-func freePorts(n int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	var addrs []string
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs, nil
 }
 
 // ferrydPath finds ferryd beside this executable, then on PATH.

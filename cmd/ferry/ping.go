@@ -46,6 +46,11 @@ func runPing(e *env, args []string) error {
 			c.DataPath(i), strings.Join(offers, ","))
 	}
 	tw.Flush()
+	if info := c.FabricInfo(); info != "" {
+		fmt.Fprintf(e.stdout, "client fabric: %s\n", info)
+	} else {
+		fmt.Fprintf(e.stdout, "client fabric: none (%s)\n", c.DataPath(-1))
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d servers did not answer", failed, len(c.Servers()))
 	}

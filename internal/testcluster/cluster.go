@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/ports"
 )
 
 var (
@@ -71,18 +72,9 @@ type Options struct {
 
 // FreePorts returns n loopback addresses with ports free right now.
 func FreePorts(t testing.TB, n int) []string {
-	var addrs []string
-	var lns []net.Listener
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
+	addrs, err := ports.Free(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return addrs
 }
