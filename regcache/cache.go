@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"github.com/ferry-hpc/ferry/verbs"
@@ -322,6 +323,7 @@ func (c *Cache) Acquire(p unsafe.Pointer, n int, acc verbs.Access) (*Handle, err
 	// Watch, then register, outside every lock. Watching first means no
 	// change to the memory after this point can go unseen.
 	pr0, pr1 := rs, re
+	populate(rs, re-rs)
 	err := mon.watch(rs, re-rs)
 	if err != nil && (rs != start || re != end) {
 		// The union failed; try the request alone.
@@ -688,4 +690,18 @@ func (c *Cache) Stats() Stats {
 	}
 	c.mu.Unlock()
 	return s
+}
+
+// populate faults the pages of [addr, addr+n) in before the range is
+// watched, as a NIC driver's pinning does at registration. Untouched pages
+// of a watched range would otherwise each raise a missing-page fault that
+// the monitor thread must answer during the transfer (one context switch
+// per 4 KiB page: measured at ~60 MB/s for process_vm_writev into a fresh
+// buffer, against GB/s for populated pages). Best effort: a range that
+// cannot be populated is still correct, only slower.
+func populate(addr, n uintptr) {
+	const madvPopulateRead, madvPopulateWrite = 22, 23 // Linux 5.14+
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, addr, n, madvPopulateWrite); e != 0 {
+		syscall.Syscall(syscall.SYS_MADVISE, addr, n, madvPopulateRead)
+	}
 }
