@@ -8,8 +8,16 @@ import (
 func TestPing(t *testing.T) {
 	cl := startCluster(t, 3)
 	out := mustRun(t, "ping", "--config", cl.ConfigPath)
-	if strings.Count(out, "127.0.0.1:") != 3 || !strings.Contains(out, "data+metadata") || !strings.Contains(out, "sockets") {
+	if strings.Count(out, "127.0.0.1:") != 3 || !strings.Contains(out, "data+metadata") || !strings.Contains(out, "client fabric:") {
 		t.Fatalf("ping output:\n%s", out)
+	}
+	// Without a fabric, the data path says sockets and why.
+	out = mustRun(t, "ping", "--config", cl.ConfigPath, "--provider", "none")
+	if !strings.Contains(out, "sockets (provider none)") {
+		t.Fatalf("ping --provider none:\n%s", out)
+	}
+	if code, _, errs := run(t, "ping", "--config", cl.ConfigPath, "--provider", "warp"); code != 1 || !strings.Contains(errs, "valid:") {
+		t.Fatalf("unknown provider: %d %s", code, errs)
 	}
 	cl.Kill(2)
 	code, out, errs := run(t, "ping", "--config", cl.ConfigPath)
