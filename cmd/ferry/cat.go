@@ -13,15 +13,12 @@ func runCat(e *env, args []string) error {
 	fs := newFlags(e, "cat", "PATH...", "Writes Ferry files to standard output.")
 	var cf clientFlags
 	cf.add(fs)
-	if err := parse(fs, args, 1, -1); err != nil {
-		return err
-	}
-	ctx := context.Background()
-	c, err := cf.mount(ctx)
+	c, err := cf.start(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	ctx := context.Background()
 	for _, a := range fs.Args() {
 		p, _ := ferryPath(a)
 		f, err := c.Open(ctx, p)

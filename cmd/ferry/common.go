@@ -58,6 +58,14 @@ func (c *clientFlags) mount(ctx context.Context) (*clientlib.Client, error) {
 	return clientlib.Mount(ctx, path, clientlib.Options{Name: "ferry", Provider: c.provider, Strategy: c.strategy})
 }
 
+// start parses a client command's flags and mounts the file system.
+func (c *clientFlags) start(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (*clientlib.Client, error) {
+	if err := parse(fs, args, minArgs, maxArgs); err != nil {
+		return nil, err
+	}
+	return c.mount(context.Background())
+}
+
 // parse parses flags and checks the count of positional arguments.
 func parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) error {
 	if err := fs.Parse(args); err != nil {

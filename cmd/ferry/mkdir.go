@@ -13,15 +13,12 @@ func runMkdir(e *env, args []string) error {
 	var cf clientFlags
 	cf.add(fs)
 	parents := fs.Bool("p", false, "make parents as needed; no error if the directory exists")
-	if err := parse(fs, args, 1, -1); err != nil {
-		return err
-	}
-	ctx := context.Background()
-	c, err := cf.mount(ctx)
+	c, err := cf.start(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	ctx := context.Background()
 	for _, a := range fs.Args() {
 		p, _ := ferryPath(a)
 		if *parents {

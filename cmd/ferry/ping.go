@@ -15,15 +15,12 @@ func runPing(e *env, args []string) error {
 	fs := newFlags(e, "ping", "", "Sends a hello to every server of the file system and prints what each said.")
 	var cf clientFlags
 	cf.addData(fs)
-	if err := parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	ctx := context.Background()
-	c, err := cf.mount(ctx)
+	c, err := cf.start(fs, args, 0, 0)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	ctx := context.Background()
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVER\tADDRESS\tRTT\tROLE\tSTRATEGY\tDATA PATH\tFABRICS OFFERED")
 	var failed int

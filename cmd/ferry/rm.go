@@ -17,15 +17,12 @@ func runRm(e *env, args []string) error {
 	cf.add(flags)
 	recursive := flags.Bool("r", false, "remove directories and their contents")
 	force := flags.Bool("f", false, "ignore missing paths")
-	if err := parse(flags, args, 1, -1); err != nil {
-		return err
-	}
-	ctx := context.Background()
-	c, err := cf.mount(ctx)
+	c, err := cf.start(flags, args, 1, -1)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	ctx := context.Background()
 	var rm func(p string) error
 	rm = func(p string) error {
 		if *recursive {
