@@ -218,3 +218,18 @@ func (m *mapping) resident(off, n int64) bool {
 	}
 	return true
 }
+
+// populateRange faults [off, off+n) of a mapping in (MADV_POPULATE_READ, or
+// _WRITE for ranges the fabric writes into). Best effort.
+func populateRange(data []byte, off, n int64, write bool) {
+	start := off / pageSize * pageSize
+	end := min(roundUp(off+n), int64(len(data)))
+	if start >= end {
+		return
+	}
+	advice := uintptr(22) // MADV_POPULATE_READ, Linux 5.14+
+	if write {
+		advice = 23 // MADV_POPULATE_WRITE
+	}
+	unix.Syscall(unix.SYS_MADVISE, uintptr(unsafe.Pointer(&data[start])), uintptr(end-start), advice)
+}

@@ -295,3 +295,32 @@ func TestProviderNoneUsesSockets(t *testing.T) {
 		t.Fatalf("unknown provider: %v", err)
 	}
 }
+
+// auto sends resident reads by sendfile when the config asks for it, and
+// by pipeline otherwise (the measured default).
+func TestAutoChoice(t *testing.T) {
+	needProvider(t, "shm")
+	for _, on := range []bool{false, true} {
+		cl := testcluster.Start(t, testcluster.Options{Servers: 1, Edit: func(c *config.Config) {
+			c.Servers[0].AutoSendfile = on
+		}})
+		c := cl.Mount(t, clientlib.Options{Provider: "shm", Strategy: "auto"})
+		f, err := c.Create(ctx, "/auto", clientlib.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := bytes.Repeat([]byte("auto"), 256<<10)
+		f.WriteAt(data, 0)
+		got := make([]byte, len(data))
+		if n, err := f.ReadAt(got, 0); n != len(got) || err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("auto_sendfile=%v: read %d, %v", on, n, err)
+		}
+		st, err := c.ServerStats(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on && st["auto.chose.sendfile"] == 0 || !on && st["auto.chose.sendfile"] != 0 {
+			t.Fatalf("auto_sendfile=%v: counters %v", on, st)
+		}
+	}
+}
