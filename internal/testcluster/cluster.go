@@ -3,6 +3,7 @@
 package testcluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -226,7 +227,27 @@ func (c *Cluster) Signal(i int, sig syscall.Signal) {
 	c.mu.Lock()
 	cmd := c.procs[i]
 	c.mu.Unlock()
-	if cmd != nil {
-		cmd.Process.Signal(sig)
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(sig)
+	if sig != syscall.SIGSTOP {
+		return
+	}
+	// kill(2) returns before the target has stopped: wait until it has,
+	// or a request sent right after may still be served.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", cmd.Process.Pid))
+		stopped := len(tasks) > 0
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			i := bytes.LastIndexByte(b, ')')
+			if err == nil && (i < 0 || i+2 >= len(b) || b[i+2] != 'T') {
+				stopped = false
+			}
+		}
+		if stopped {
+			return
+		}
 	}
 }
