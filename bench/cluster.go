@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/ferry-hpc/ferry/internal/ports"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,25 +43,6 @@ func FerrydBeside(self string) (string, error) {
 	return p, nil
 }
 
-func freePorts(n int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	var addrs []string
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs, nil
-}
-
 // startCluster starts n ferryd processes on loopback with storage under a
 // fresh directory in base (the system temp dir when empty). Servers open
 // every fabric they can (provider auto) so one cluster serves shm, tcp and
@@ -71,7 +52,7 @@ func startCluster(ctx context.Context, ferryd string, n int, stripSize int64, ba
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := freePorts(n)
+	addrs, err := ports.Free(n) // below the ephemeral range, as `ferry local up`
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
