@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/ferry-hpc/ferry/internal/ports"
 	"os"
@@ -25,22 +24,6 @@ type cluster struct {
 	dir     string // the bench's own servers: their directory, removed at stop
 	procs   []*exec.Cmd
 	own     bool
-}
-
-// FerrydBeside finds ferryd next to the given executable, then on PATH (as
-// `ferry local up` does).
-func FerrydBeside(self string) (string, error) {
-	if self != "" {
-		p := filepath.Join(filepath.Dir(self), "ferryd")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("ferryd")
-	if err != nil {
-		return "", errors.New("ferryd not found beside ferry or on PATH (run `make`)")
-	}
-	return p, nil
 }
 
 // startCluster starts n ferryd processes on loopback with storage under a

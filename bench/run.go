@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ferry-hpc/ferry/internal/ports"
 	"io"
 	"math"
 	"os"
@@ -246,7 +247,7 @@ func (r *runner) withCluster(ctx context.Context, n int, first bool) error {
 	} else {
 		ferryd := o.Ferryd
 		if ferryd == "" {
-			if ferryd, err = FerrydBeside(o.Self); err != nil {
+			if ferryd, err = ports.Ferryd(o.Self); err != nil {
 				return err
 			}
 		}

@@ -405,9 +405,8 @@ func (c *Client) Remove(ctx context.Context, path string) error {
 // removeData deletes a removed file's datafiles on every server it spans.
 func (c *Client) removeData(ctx context.Context, a *proto.Attr) error {
 	f := c.newFile(*a)
-	return wrap("remove", a.Path, f.eachServer(ctx, proto.OpRemove, func(int) proto.Message {
-		return &proto.DataReq{Handle: a.Handle, Layout: a.Layout}
-	}, nil))
+	return wrap("remove", a.Path, f.eachServer(ctx, proto.OpRemove,
+		&proto.DataReq{Handle: a.Handle, Layout: a.Layout}, nil, nil))
 }
 
 // Rename moves oldpath to newpath, replacing a file there.

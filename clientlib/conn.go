@@ -227,10 +227,7 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 		for _, d := range data {
 			dataLen += len(d)
 		}
-		frame = proto.AppendHeader(nil, proto.Header{Op: op, ID: id})
-		frame = proto.AppendDataPrefix(frame, m)
-		body := len(frame) - proto.HeaderSize + dataLen
-		frame = append(frame[:16], append(le32(uint32(body)), frame[20:]...)...)
+		frame = proto.AppendDataFrame(nil, proto.Header{Op: op, ID: id}, m, dataLen)
 	} else {
 		frame = proto.Frame(proto.Header{Op: op, ID: id}, m)
 	}
@@ -261,8 +258,6 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 	}
 	return c, nil
 }
-
-func le32(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
 
 // control sends a control request and decodes the reply into resp.
 func (sc *serverConn) control(ctx context.Context, op proto.Op, req, resp proto.Message) error {

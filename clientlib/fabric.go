@@ -167,10 +167,7 @@ func (c *Client) RegCacheStats() regcache.Stats {
 
 // registration is a buffer registered for one call.
 type registration struct {
-	mr     *verbs.MemoryRegion
-	off    uint64 // offset of the buffer inside mr
-	n      uint64
-	remote proto.RemoteBuf
+	remote proto.RemoteBuf // the buffer as the servers address it
 	done   func()
 }
 
@@ -190,8 +187,7 @@ func (c *Client) register(p []byte, access verbs.Access) (*registration, error) 
 		h.Release()
 		return nil, err
 	}
-	return &registration{mr: h.MR(), off: h.Offset(), n: uint64(len(p)),
-		remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: h.Release}, nil
+	return &registration{remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: h.Release}, nil
 }
 
 func envOr(v, env string) string {

@@ -401,17 +401,19 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 	return len(p), nil
 }
 
-// eachServer sends one control request to every server the file spans, in
-// parallel, and calls got with each reply (under a lock).
-func (f *File) eachServer(ctx context.Context, op proto.Op, req func(server int) proto.Message, got func(server int, body []byte) error) error {
+// eachServer sends one control request to every server the file spans
+// (except skip), in parallel, and calls got with each reply (under a lock).
+func (f *File) eachServer(ctx context.Context, op proto.Op, req proto.Message, skip map[int]bool, got func(server int, body []byte) error) error {
 	var reqs []request
 	l := f.attr.Layout
 	for j := 0; j < l.Count; j++ {
-		reqs = append(reqs, request{server: l.Server(j)})
+		if !skip[l.Server(j)] {
+			reqs = append(reqs, request{server: l.Server(j)})
+		}
 	}
 	var mu sync.Mutex
 	return f.run(ctx, reqs, func(ctx context.Context, r request) error {
-		c, err := f.c.servers[r.server].roundTrip(ctx, op, req(r.server), nil, nil)
+		c, err := f.c.servers[r.server].roundTrip(ctx, op, req, nil, nil)
 		if err != nil || got == nil {
 			return err
 		}
@@ -433,12 +435,7 @@ func (f *File) size(ctx context.Context, skip map[int]bool) (int64, error) {
 
 func (f *File) stat(ctx context.Context, skip map[int]bool) (*FileInfo, error) {
 	fi := &FileInfo{attr: f.attr}
-	err := f.eachServer(ctx, proto.OpSize, func(int) proto.Message {
-		return &proto.DataReq{Handle: f.attr.Handle, Layout: f.attr.Layout}
-	}, func(server int, body []byte) error {
-		if skip[server] {
-			return nil
-		}
+	err := f.eachServer(ctx, proto.OpSize, &proto.DataReq{Handle: f.attr.Handle, Layout: f.attr.Layout}, skip, func(server int, body []byte) error {
 		var r proto.SizeResp
 		if err := proto.Unmarshal(body, &r); err != nil {
 			return err
@@ -477,9 +474,8 @@ func (f *File) Truncate(ctx context.Context, size int64) error {
 	if size > layout.MaxFileSize {
 		return &Error{Op: "truncate", Path: f.attr.Path, Server: -1, Err: fmt.Errorf("size %d past the limit: %w", size, syscall.EFBIG)}
 	}
-	return wrap("truncate", f.attr.Path, f.eachServer(ctx, proto.OpTruncate, func(int) proto.Message {
-		return &proto.TruncateReq{Handle: f.attr.Handle, Layout: f.attr.Layout, Size: size}
-	}, nil))
+	return wrap("truncate", f.attr.Path, f.eachServer(ctx, proto.OpTruncate,
+		&proto.TruncateReq{Handle: f.attr.Handle, Layout: f.attr.Layout, Size: size}, nil, nil))
 }
 
 // Sync makes every byte written so far durable on every server.
@@ -487,9 +483,8 @@ func (f *File) Sync(ctx context.Context) error {
 	if err := f.check("fsync", 0); err != nil {
 		return err
 	}
-	return wrap("fsync", f.attr.Path, f.eachServer(ctx, proto.OpFsync, func(int) proto.Message {
-		return &proto.DataReq{Handle: f.attr.Handle, Layout: f.attr.Layout}
-	}, nil))
+	return wrap("fsync", f.attr.Path, f.eachServer(ctx, proto.OpFsync,
+		&proto.DataReq{Handle: f.attr.Handle, Layout: f.attr.Layout}, nil, nil))
 }
 
 // FetchAdd atomically adds delta to the file's shared counter on the

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
 )
@@ -513,9 +514,7 @@ func (s *Server) pick(req *proto.IOReq) (Strategy, error) {
 
 // fileServer checks that the layout fits this file system and puts strips
 // on this server, and returns this server's index within the file.
-func (s *Server) fileServer(handle string, l interface {
-	FileServer(int) (int, bool)
-}) (int, error) {
+func (s *Server) fileServer(handle string, l layout.Layout) (int, error) {
 	j, ok := l.FileServer(s.id)
 	if !ok {
 		return 0, fmt.Errorf("file %s has no strips on server %d: %w", handle, s.id, unix.EINVAL)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -52,7 +53,9 @@ func (socketsStrategy) Read(ctx context.Context, j *Job) error {
 }
 
 func (socketsStrategy) Write(ctx context.Context, j *Job) error {
-	buf := make([]byte, min(j.Req.Total(), 1<<20))
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	for i, x := range j.Req.Extents {
 		off, left := x.Local, x.Len
 		for left > 0 {
@@ -69,6 +72,10 @@ func (socketsStrategy) Write(ctx context.Context, j *Job) error {
 	}
 	return nil
 }
+
+// copyBufs are the 1 MiB buffers inline writes pass through, reused
+// rather than allocated per request.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // sendfile copies n bytes of the file at off onto a TCP connection with
 // sendfile(2); it returns fewer than n only at the file's end.

@@ -224,10 +224,7 @@ func TestRDMAWindowChecked(t *testing.T) {
 		t.Helper()
 		var frame []byte
 		if data {
-			frame = proto.AppendHeader(nil, proto.Header{Op: op, ID: 9})
-			frame = proto.AppendDataPrefix(frame, m)
-			body := uint32(len(frame) - proto.HeaderSize)
-			frame[16], frame[17], frame[18], frame[19] = byte(body), byte(body>>8), byte(body>>16), byte(body>>24)
+			frame = proto.AppendDataFrame(nil, proto.Header{Op: op, ID: 9}, m, 0)
 		} else {
 			frame = proto.Frame(proto.Header{Op: op, ID: 9}, m)
 		}

@@ -18,6 +18,16 @@ func AppendDataPrefix(b []byte, m Message) []byte {
 	return e.b
 }
 
+// AppendDataFrame appends a data frame's header and control part to b;
+// dataLen bytes of file data must follow on the wire.
+func AppendDataFrame(b []byte, h Header, m Message, dataLen int) []byte {
+	at := len(b)
+	b = AppendHeader(b, h)
+	b = AppendDataPrefix(b, m)
+	binary.LittleEndian.PutUint32(b[at+16:], uint32(len(b)-at-HeaderSize+dataLen))
+	return b
+}
+
 // ControlLen parses the 4-byte length that starts a data frame's body,
 // checking it against the body length.
 func ControlLen(b []byte, bodyLen uint32) (int, error) {

@@ -163,6 +163,10 @@ func TestDataPrefix(t *testing.T) {
 	if err := Unmarshal(b[4:4+n], &got); err != nil || got.Total() != 3 {
 		t.Fatalf("got %+v, %v", got, err)
 	}
+	f := AppendDataFrame(nil, Header{Op: OpWrite, ID: 1}, req, 3)
+	if h, err := ParseHeader(f); err != nil || int(h.BodyLen) != len(f)-HeaderSize+3 {
+		t.Fatalf("data frame header %+v, %v", h, err)
+	}
 	if _, err := ControlLen([]byte{0xff, 0xff, 0, 0}, 10); err == nil {
 		t.Error("control length past the body accepted")
 	}

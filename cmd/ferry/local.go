@@ -84,7 +84,8 @@ func localUp(e *env, args []string) error {
 	default:
 		return err
 	}
-	bin, err := ferrydPath()
+	self, _ := os.Executable()
+	bin, err := ports.Ferryd(self)
 	if err != nil {
 		return err
 	}
@@ -109,21 +110,6 @@ func addrList(cfg *config.Config) string {
 		a = append(a, s.Address)
 	}
 	return strings.Join(a, ",")
-}
-
-// ferrydPath finds ferryd beside this executable, then on PATH.
-func ferrydPath() (string, error) {
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), "ferryd")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("ferryd")
-	if err != nil {
-		return "", errors.New("ferryd not found beside ferry or on PATH (run `make`)")
-	}
-	return p, nil
 }
 
 func startDetached(bin, dir, cfgPath string, id int) error {

@@ -1,10 +1,15 @@
-// Package ports picks TCP ports for local servers.
+// Package ports holds what starting local servers needs: free TCP ports
+// for them and the ferryd program.
 package ports
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 )
 
 // Ports below the kernel's ephemeral range (32768-60999 by default): a
@@ -38,4 +43,19 @@ func Free(n int) ([]string, error) {
 		addrs = append(addrs, ln.Addr().String())
 	}
 	return addrs, nil
+}
+
+// Ferryd finds the ferryd program beside the executable self, then on PATH.
+func Ferryd(self string) (string, error) {
+	if self != "" {
+		p := filepath.Join(filepath.Dir(self), "ferryd")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("ferryd")
+	if err != nil {
+		return "", errors.New("ferryd not found beside ferry or on PATH (run `make`)")
+	}
+	return p, nil
 }
