@@ -180,9 +180,9 @@ func (p *fabricPair) rmaRun(ctx context.Context, write bool, depth int, size, vo
 		var op *verbs.Op
 		var err error
 		if write {
-			op, err = p.a.WriteAsync(ctx, p.peer, p.src, o, uint64(size), p.rb, o)
+			op, err = p.a.Start(ctx, verbs.RMA{Kind: verbs.Write, Peer: p.peer, Local: verbs.One(p.src, o, uint64(size)), Remote: p.rb, Off: o})
 		} else {
-			op, err = p.a.ReadAsync(ctx, p.peer, p.src, o, uint64(size), p.rb, o)
+			op, err = p.a.Start(ctx, verbs.RMA{Kind: verbs.Read, Peer: p.peer, Local: verbs.One(p.src, o, uint64(size)), Remote: p.rb, Off: o})
 		}
 		if err != nil {
 			return 0, err

@@ -110,7 +110,7 @@ func regCostRun(ctx context.Context, p *fabricPair, method string, user []byte, 
 				return res, err
 			}
 			t1 := time.Now()
-			err = p.a.Write(ctx, p.peer, mr, 0, uint64(size), p.rb, uint64(o))
+			err = p.a.Do(ctx, verbs.RMA{Kind: verbs.Write, Peer: p.peer, Local: verbs.One(mr, 0, uint64(size)), Remote: p.rb, Off: uint64(o)})
 			t2 := time.Now()
 			mr.Close()
 			pr.unlock(ptr, int(size))
@@ -142,7 +142,7 @@ func regCostRun(ctx context.Context, p *fabricPair, method string, user []byte, 
 				return err
 			}
 			t1 := time.Now()
-			err = p.a.Write(ctx, p.peer, h.MR(), h.Offset(), uint64(size), p.rb, uint64(o))
+			err = p.a.Do(ctx, verbs.RMA{Kind: verbs.Write, Peer: p.peer, Local: verbs.One(h.MR(), h.Offset(), uint64(size)), Remote: p.rb, Off: uint64(o)})
 			t2 := time.Now()
 			h.Release()
 			if timed {
@@ -192,7 +192,7 @@ func regCostRun(ctx context.Context, p *fabricPair, method string, user []byte, 
 			copy(bounce, user[o:o+int(size)])
 			prep += time.Since(t0)
 			ops++
-			if err := p.a.Write(ctx, p.peer, mr, 0, uint64(size), p.rb, uint64(o)); err != nil {
+			if err := p.a.Do(ctx, verbs.RMA{Kind: verbs.Write, Peer: p.peer, Local: verbs.One(mr, 0, uint64(size)), Remote: p.rb, Off: uint64(o)}); err != nil {
 				return res, err
 			}
 		}

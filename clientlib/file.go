@@ -134,7 +134,8 @@ func (f *File) run(ctx context.Context, reqs []request, do func(context.Context,
 }
 
 // lazyReg registers the caller's buffer once, on the first request that
-// goes by RMA, and releases it when the call is done.
+// goes by RMA, and releases it when the call is done. Until then the
+// client's endpoint expects the servers' RMA (see verbs.Endpoint.Expect).
 type lazyReg struct {
 	c      *Client
 	p      []byte
@@ -142,14 +143,23 @@ type lazyReg struct {
 	once   sync.Once
 	reg    *registration
 	err    error
+	expect func()
 }
 
 func (l *lazyReg) get() (*registration, error) {
-	l.once.Do(func() { l.reg, l.err = l.c.register(l.p, l.access) })
+	l.once.Do(func() {
+		l.reg, l.err = l.c.register(l.p, l.access)
+		if l.err == nil {
+			l.expect = l.c.fab.ep.Expect()
+		}
+	})
 	return l.reg, l.err
 }
 
 func (l *lazyReg) release() {
+	if l.expect != nil {
+		l.expect()
+	}
 	if l.reg != nil {
 		l.reg.done()
 	}

@@ -120,9 +120,9 @@ func (b bounceStrategy) run(ctx context.Context, j *Job, read bool) error {
 				return fail(fmt.Errorf("read datafile %s at %d: %w", j.Req.Handle, p.local, rerr))
 			}
 			clear(sl.buf[m:p.n]) // the file shrank under us: deliver zeros, never stale bytes
-			op, err = j.Fabric.ep.WriteAsync(ctx, j.Peer, pool.mr, sl.off(pool.chunk), uint64(p.n), j.remote(), p.bufOff)
+			op, err = j.Fabric.ep.Start(ctx, verbs.RMA{Kind: verbs.Write, Peer: j.Peer, Local: verbs.One(pool.mr, sl.off(pool.chunk), uint64(p.n)), Remote: j.remote(), Off: p.bufOff})
 		} else {
-			op, err = j.Fabric.ep.ReadAsync(ctx, j.Peer, pool.mr, sl.off(pool.chunk), uint64(p.n), j.remote(), p.bufOff)
+			op, err = j.Fabric.ep.Start(ctx, verbs.RMA{Kind: verbs.Read, Peer: j.Peer, Local: verbs.One(pool.mr, sl.off(pool.chunk), uint64(p.n)), Remote: j.remote(), Off: p.bufOff})
 		}
 		if err != nil {
 			pool.put(sl)
@@ -234,9 +234,9 @@ func (st sendfileStrategy) rma(ctx context.Context, j *Job, m *mapping, mr *verb
 		// fabric's copy of a fresh mapping.
 		populateRange(m.data, p.local, p.n, !read)
 		if read {
-			op, err = j.Fabric.ep.WriteAsync(ctx, j.Peer, mr, uint64(p.local), uint64(p.n), j.remote(), p.bufOff)
+			op, err = j.Fabric.ep.Start(ctx, verbs.RMA{Kind: verbs.Write, Peer: j.Peer, Local: verbs.One(mr, uint64(p.local), uint64(p.n)), Remote: j.remote(), Off: p.bufOff})
 		} else {
-			op, err = j.Fabric.ep.ReadAsync(ctx, j.Peer, mr, uint64(p.local), uint64(p.n), j.remote(), p.bufOff)
+			op, err = j.Fabric.ep.Start(ctx, verbs.RMA{Kind: verbs.Read, Peer: j.Peer, Local: verbs.One(mr, uint64(p.local), uint64(p.n)), Remote: j.remote(), Off: p.bufOff})
 		}
 		if err != nil {
 			first = fmt.Errorf("rma sendfile: %w", err)

@@ -61,7 +61,7 @@ func TestRMAAfterRemap(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := init.Write(ctx, peer, smr, 0, uint64(cnt), rb, 0); err != nil {
+		if err := init.Do(ctx, verbs.RMA{Kind: verbs.Write, Peer: peer, Local: verbs.One(smr, 0, uint64(cnt)), Remote: rb, Off: 0}); err != nil {
 			t.Fatalf("fi_write: %v", err)
 		}
 		got := mem(dst+uintptr(off), cnt)
@@ -116,7 +116,7 @@ func TestGoMemoryReuse(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err = init.Read(ctx, peer, dmr, 0, uint64(size), rb, 0)
+			err = init.Do(ctx, verbs.RMA{Kind: verbs.Read, Peer: peer, Local: verbs.One(dmr, 0, uint64(size)), Remote: rb, Off: 0})
 			cancel()
 			if err != nil {
 				t.Fatalf("fi_read: %v", err)

@@ -64,9 +64,9 @@ func benchRMA(b *testing.B, write bool) {
 							var op *Op
 							var err error
 							if write {
-								op, err = p.a.WriteAsync(ctx, p.peer, ml, off, uint64(size), rb, off)
+								op, err = p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ml, off, uint64(size)), Remote: rb, Off: off})
 							} else {
-								op, err = p.a.ReadAsync(ctx, p.peer, ml, off, uint64(size), rb, off)
+								op, err = p.a.Start(ctx, RMA{Kind: Read, Peer: p.peer, Local: One(ml, off, uint64(size)), Remote: rb, Off: off})
 							}
 							if err != nil {
 								b.Fatal(err)

@@ -153,7 +153,7 @@ func TestTwoProcesses(t *testing.T) {
 				if raceEnabled && tc.n > 8<<20 {
 					continue
 				}
-				if err := e.Write(ctx, peer, ms, tc.off, tc.n, c.rb, tc.dstOff); err != nil {
+				if err := e.Do(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, tc.off, tc.n), Remote: c.rb, Off: tc.dstOff}); err != nil {
 					t.Fatalf("case %d write: %v", i, err)
 				}
 				if got, want := c.sum(t, tc.dstOff, tc.n), sum(src[tc.off:tc.off+tc.n]); got != want {
@@ -171,7 +171,7 @@ func TestTwoProcesses(t *testing.T) {
 				if raceEnabled && tc.n > 8<<20 {
 					continue
 				}
-				if err := e.Read(ctx, peer, ms, tc.off, tc.n, c.rb, tc.dstOff); err != nil {
+				if err := e.Do(ctx, RMA{Kind: Read, Peer: peer, Local: One(ms, tc.off, tc.n), Remote: c.rb, Off: tc.dstOff}); err != nil {
 					t.Fatalf("case %d read: %v", i, err)
 				}
 				if !bytes.Equal(src[tc.off:tc.off+tc.n], pat[tc.dstOff:tc.dstOff+tc.n]) {
@@ -183,7 +183,7 @@ func TestTwoProcesses(t *testing.T) {
 			const ops, size = 64, 1<<20 - 7
 			var inflight []*Op
 			for i := 0; i < ops; i++ {
-				op, err := e.WriteAsync(ctx, peer, ms, uint64(i*size+1), size, c.rb, uint64(i*size+3))
+				op, err := e.Start(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, uint64(i*size+1), size), Remote: c.rb, Off: uint64(i*size+3)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -202,7 +202,7 @@ func TestTwoProcesses(t *testing.T) {
 			for _, s := range segs {
 				want = append(want, src[s.Off:s.Off+s.Len]...)
 			}
-			if err := e.WriteV(ctx, peer, segs, c.rb, 11); err != nil {
+			if err := e.Do(ctx, RMA{Kind: Write, Peer: peer, Local: segs, Remote: c.rb, Off: 11}); err != nil {
 				t.Fatal(err)
 			}
 			if got := c.sum(t, 11, uint64(len(want))); got != sum(want) {
@@ -218,7 +218,7 @@ func TestTwoProcesses(t *testing.T) {
 			c2, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			start := time.Now()
-			err = e.Write(c2, peer, ms, 0, 4096, c.rb, 0)
+			err = e.Do(c2, RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 4096), Remote: c.rb, Off: 0})
 			if err == nil {
 				t.Fatal("write to an exited peer succeeded")
 			}

@@ -76,7 +76,7 @@ func TestWriteRead(t *testing.T) {
 					before = dst[c.dstOff-1]
 				}
 				after = dst[c.dstOff+c.n]
-				if err := p.a.Write(ctx, p.peer, ms, c.off, c.n, rb, c.dstOff); err != nil {
+				if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, c.off, c.n), Remote: rb, Off: c.dstOff}); err != nil {
 					t.Fatalf("case %d write %+v: %v", i, c, err)
 				}
 				if !bytes.Equal(dst[c.dstOff:c.dstOff+c.n], src[c.off:c.off+c.n]) {
@@ -87,7 +87,7 @@ func TestWriteRead(t *testing.T) {
 				}
 				// Read back something different into src.
 				fill(dst[c.dstOff:c.dstOff+c.n], int64(100+i))
-				if err := p.a.Read(ctx, p.peer, ms, c.off, c.n, rb, c.dstOff); err != nil {
+				if err := p.a.Do(ctx, RMA{Kind: Read, Peer: p.peer, Local: One(ms, c.off, c.n), Remote: rb, Off: c.dstOff}); err != nil {
 					t.Fatalf("case %d read %+v: %v", i, c, err)
 				}
 				if !bytes.Equal(dst[c.dstOff:c.dstOff+c.n], src[c.off:c.off+c.n]) {
@@ -122,7 +122,7 @@ func TestScatterGather(t *testing.T) {
 				want = append(want, b[off:off+n]...)
 			}
 			const dstOff = 12345
-			if err := p.a.WriteV(ctx, p.peer, segs, rb, dstOff); err != nil {
+			if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: segs, Remote: rb, Off: dstOff}); err != nil {
 				t.Fatal(err)
 			}
 			got := dst[4096+dstOff : 4096+dstOff+len(want)]
@@ -137,7 +137,7 @@ func TestScatterGather(t *testing.T) {
 			}
 			fill(got, 9)
 			want = append(want[:0], got...)
-			if err := p.a.ReadV(ctx, p.peer, segs, rb, dstOff); err != nil {
+			if err := p.a.Do(ctx, RMA{Kind: Read, Peer: p.peer, Local: segs, Remote: rb, Off: dstOff}); err != nil {
 				t.Fatal(err)
 			}
 			var back []byte
@@ -159,7 +159,7 @@ func TestScatterGather(t *testing.T) {
 			chunkLimit = 1<<20 + 3
 			defer func() { chunkLimit = 0 }()
 			fill(s1, 4)
-			if err := p.a.WriteV(ctx, p.peer, []Segment{{m1, 1, 3 << 20}, {m1, 7, 1 << 19}}, rb, 5); err != nil {
+			if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: []Segment{{m1, 1, 3 << 20}, {m1, 7, 1 << 19}}, Remote: rb, Off: 5}); err != nil {
 				t.Fatal(err)
 			}
 			want = append(append([]byte(nil), s1[1:1+3<<20]...), s1[7:7+1<<19]...)
@@ -183,7 +183,7 @@ func TestManyInFlight(t *testing.T) {
 			rb, _ := md.Remote(0, ops*size+64)
 			var inflight []*Op
 			for i := 0; i < ops; i++ {
-				op, err := p.a.WriteAsync(ctx, p.peer, ms, uint64(i*size), size, rb, uint64(i*size+1))
+				op, err := p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, uint64(i*size), size), Remote: rb, Off: uint64(i*size+1)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -200,7 +200,7 @@ func TestManyInFlight(t *testing.T) {
 			fill(dst, 6)
 			inflight = inflight[:0]
 			for i := 0; i < ops; i++ {
-				op, err := p.a.ReadAsync(ctx, p.peer, ms, uint64(i*size+2), size, rb, uint64(i*size))
+				op, err := p.a.Start(ctx, RMA{Kind: Read, Peer: p.peer, Local: One(ms, uint64(i*size+2), size), Remote: rb, Off: uint64(i*size)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -251,7 +251,7 @@ func TestDeliveryUnderLoad(t *testing.T) {
 						s := src[base : base+n]
 						fill(s, int64(w*100000+it))
 						want := sum(s)
-						if err := p.a.Write(ctx, p.peer, ms, base, n, rb, base); err != nil {
+						if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, base, n), Remote: rb, Off: base}); err != nil {
 							t.Error(err)
 							return
 						}
@@ -294,7 +294,7 @@ func TestRegisterBytes(t *testing.T) {
 			}
 			defer md.Close()
 			rb, _ := md.Remote(0, uint64(len(dst)))
-			if err := p.a.Write(ctx, p.peer, ms, 0, uint64(len(src)), rb, 0); err != nil {
+			if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, uint64(len(src))), Remote: rb, Off: 0}); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(src, dst) {
@@ -313,9 +313,16 @@ func TestCloseInFlight(t *testing.T) {
 			ms := reg(t, p.a, src, AccessLocal)
 			md := reg(t, p.b, dst, AccessRemoteWrite)
 			rb, _ := md.Remote(0, 8<<20)
+			// First contact done before the test: a shm peer's pending
+			// connection request to a target in the same process would
+			// name the closed endpoint's freed region (shm shares regions
+			// between endpoints of one process).
+			if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, 1), Remote: rb}); err != nil {
+				t.Fatal(err)
+			}
 			var ops []*Op
 			for i := 0; i < 32; i++ {
-				op, err := p.a.WriteAsync(ctx, p.peer, ms, 0, 8<<20, rb, 0)
+				op, err := p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, 8<<20), Remote: rb, Off: 0})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -336,7 +343,7 @@ func TestCloseInFlight(t *testing.T) {
 			if err := p.a.Close(); err != nil {
 				t.Errorf("second close: %v", err)
 			}
-			if err := p.a.Write(ctx, p.peer, ms, 0, 1, rb, 0); !errors.Is(err, ErrClosed) {
+			if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, 1), Remote: rb, Off: 0}); !errors.Is(err, ErrClosed) {
 				t.Errorf("write on closed endpoint: %v", err)
 			}
 			if _, err := p.a.Register(md.Base(), 10, AccessLocal); !errors.Is(err, ErrClosed) {
@@ -360,7 +367,7 @@ func TestClosedPeer(t *testing.T) {
 	ms := reg(t, p.a, src, AccessLocal)
 	md := reg(t, p.b, dst, AccessRemoteWrite)
 	rb, _ := md.Remote(0, 1<<20)
-	if err := p.a.Write(ctx, p.peer, ms, 0, 1<<20, rb, 0); err != nil {
+	if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, 1<<20), Remote: rb, Off: 0}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("first write done at %v", time.Since(t00))
@@ -370,7 +377,7 @@ func TestClosedPeer(t *testing.T) {
 	c2, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := p.a.Write(c2, p.peer, ms, 0, 1<<20, rb, 0)
+	err := p.a.Do(c2, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, 1<<20), Remote: rb, Off: 0})
 	if err == nil {
 		t.Fatal("write to a closed peer succeeded")
 	}
@@ -380,33 +387,22 @@ func TestClosedPeer(t *testing.T) {
 	t.Logf("initiator closed in %v", time.Since(t0))
 }
 
-func TestAutoAndEnv(t *testing.T) {
+func TestAuto(t *testing.T) {
 	e, err := Open(Config{Provider: "auto"})
-	if errors.Is(err, ErrNotSupported) {
-		t.Skip(err)
-	}
 	if err != nil {
-		t.Fatal(err)
+		t.Fatal(err) // shm opens on every machine this project runs on
 	}
 	t.Logf("auto: %v", e.Info())
-	if e.Provider() == "" || len(e.Address()) == 0 {
-		t.Error("empty provider or address")
+	if e.Provider() != autoOrder[0] || len(e.Address()) == 0 {
+		t.Errorf("auto opened %q (want the first preference, %q) with address %q", e.Provider(), autoOrder[0], e.Address())
 	}
 	e.Close()
-	t.Setenv("FERRY_PROVIDER", "tcp")
-	t.Setenv("FERRY_FABRIC_IFACE", "lo")
-	c := ConfigFromEnv(Config{Provider: "shm", Interface: "x"})
-	if c.Provider != "tcp" || c.Interface != "lo" {
-		t.Fatalf("ConfigFromEnv: %+v", c)
-	}
-	info, err := ProbeInfo(c)
-	if errors.Is(err, ErrNotSupported) {
-		t.Skip(err)
-	}
+	e, err = Open(Config{Provider: "tcp", Interface: "lo"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Provider != "tcp;ofi_rxm" || info.Domain != "lo" {
+	defer e.Close()
+	if info := e.Info(); info.Provider != "tcp;ofi_rxm" || info.Domain != "lo" {
 		t.Errorf("tcp on lo: %v", info)
 	}
 }

@@ -112,14 +112,6 @@ func usesNode(prov string) bool {
 // initiator inside the post call (shm with CMA).
 func initiatorCopies(prov string) bool { return prov == "shm" }
 
-func envTrue(k string) bool {
-	switch strings.ToLower(os.Getenv(k)) {
-	case "1", "true", "yes", "on", "y":
-		return true
-	}
-	return false
-}
-
 // Info describes an open endpoint.
 type Info struct {
 	Provider         string
@@ -133,11 +125,13 @@ type Info struct {
 	MaxMsgSize       uint64 // ep_attr->max_msg_size
 	IOVLimit         int    // tx_attr->iov_limit
 	KeySize          int    // domain_attr->mr_key_size
+	Threading        string // domain_attr->threading as granted
+	WaitFD           bool   // the completion queue has a wait fd the idle owner blocks on
 }
 
 func (i Info) String() string {
-	return fmt.Sprintf("provider=%s fabric=%s domain=%s mr_mode=[%s] delivery=%q remote_checks=%v max_msg=%d iov_limit=%d libfabric=%s",
-		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Version)
+	return fmt.Sprintf("provider=%s fabric=%s domain=%s mr_mode=[%s] delivery=%q remote_checks=%v max_msg=%d iov_limit=%d threading=%s wait_fd=%v libfabric=%s",
+		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Threading, i.WaitFD, i.Version)
 }
 
 // Peer identifies a connected peer (an fi_addr_t in the endpoint's address vector).
@@ -186,3 +180,7 @@ func addLen(a, b uint64) (uint64, bool) {
 	s := a + b
 	return s, s >= a
 }
+
+// ErrBadAddress is wrapped by errors of fabric addresses that are not well
+// formed for their provider.
+var ErrBadAddress = errors.New("verbs: malformed fabric address")

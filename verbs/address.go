@@ -1,0 +1,51 @@
+package verbs
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// CheckAddress validates a peer's fabric address blob for a provider
+// before any of it reaches libfabric: an address comes from another
+// process, and libfabric trusts what it is given (a malformed shm name
+// crashed the shm provider inside its RMA call).
+func CheckAddress(provider string, addr []byte) error {
+	if len(addr) == 0 || len(addr) > maxAddrLen {
+		return fmt.Errorf("verbs: %s address of %d bytes (want 1..%d): %w", provider, len(addr), maxAddrLen, ErrBadAddress)
+	}
+	switch provider {
+	case "shm":
+		_, _, err := ParseShmAddress(addr)
+		return err
+	case "tcp;ofi_rxm", "verbs;ofi_rxm", "sockets", "psm3":
+		return checkSockaddr(provider, addr)
+	}
+	return nil // other providers' formats are opaque here; libfabric validates them
+}
+
+// maxAddrLen is the largest address blob accepted (FERRY_ADDRLEN in C).
+const maxAddrLen = 256
+
+const (
+	afInet  = 2
+	afInet6 = 10
+)
+
+func checkSockaddr(provider string, addr []byte) error {
+	if len(addr) < 2 {
+		return fmt.Errorf("verbs: %s address of %d bytes: %w", provider, len(addr), ErrBadAddress)
+	}
+	switch fam := binary.NativeEndian.Uint16(addr); fam {
+	case afInet:
+		if len(addr) != 16 {
+			return fmt.Errorf("verbs: %s IPv4 address of %d bytes (want 16): %w", provider, len(addr), ErrBadAddress)
+		}
+	case afInet6:
+		if len(addr) != 28 {
+			return fmt.Errorf("verbs: %s IPv6 address of %d bytes (want 28): %w", provider, len(addr), ErrBadAddress)
+		}
+	default:
+		return fmt.Errorf("verbs: %s address of family %d: %w", provider, fam, ErrBadAddress)
+	}
+	return nil
+}

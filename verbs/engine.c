@@ -1,0 +1,177 @@
+// The owner's turn: post what goroutines queued, reap completions, and
+// block when there is nothing to do. Only the endpoint's owner thread runs
+// this, so nothing here takes a lock.
+#define _GNU_SOURCE
+#include "fabric_internal.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NO_SLOT UINT64_MAX
+
+static uint64_t slot_of(fvb_ep *e, void *ctx) {
+	uintptr_t p = (uintptr_t)ctx, base = (uintptr_t)e->ctx;
+	if (p < base || p >= base + e->nslots * sizeof(struct fi_context2))
+		return NO_SLOT;
+	return (p - base) / sizeof(struct fi_context2);
+}
+
+// read_err reads one error completion into c.
+static int read_err(fvb_ep *e, fvb_comp *c) {
+	struct fi_cq_err_entry ee;
+	memset(&ee, 0, sizeof ee);
+	ssize_t r = fi_cq_readerr(e->cq, &ee, 0);
+	if (r <= 0)
+		return 0;
+	c->slot = slot_of(e, ee.op_context);
+	c->err = ee.err ? ee.err : FI_EOTHER;
+	c->prov_errno = ee.prov_errno;
+	const char *s = fi_cq_strerror(e->cq, ee.prov_errno, ee.err_data, NULL, 0);
+	snprintf(c->msg, sizeof c->msg, "%s", s ? s : "");
+	return 1;
+}
+
+// reap appends up to max completions to out. A context-less error is
+// attributed to ctxless (the post just made in drain mode), else dropped.
+// Returns the count, or a negative FI_* code when the CQ itself fails.
+static int reap(fvb_ep *e, fvb_comp *out, int max, uint64_t ctxless) {
+	struct fi_cq_entry buf[32];
+	int k = 0;
+	while (k < max) {
+		int want = max - k < 32 ? max - k : 32;
+		ssize_t n = fi_cq_read(e->cq, buf, want);
+		if (n > 0) {
+			for (ssize_t i = 0; i < n; i++) {
+				out[k].slot = slot_of(e, buf[i].op_context);
+				out[k].err = 0;
+				out[k].prov_errno = 0;
+				out[k].msg[0] = 0;
+				k++;
+			}
+			continue;
+		}
+		if (n == -FI_EAVAIL) {
+			if (!read_err(e, &out[k]))
+				break;
+			if (out[k].slot == NO_SLOT)
+				out[k].slot = ctxless;
+			if (out[k].slot != NO_SLOT)
+				k++;
+			continue;
+		}
+		if (n == -FI_EAGAIN)
+			break;
+		return (int)n;
+	}
+	return k;
+}
+
+static int post_one(fvb_ep *e, const fvb_post *p) {
+	struct iovec iov[FERRY_MAX_IOV];
+	void *desc[FERRY_MAX_IOV];
+	uint64_t total = 0;
+	if (p->count == 0 || p->count > FERRY_MAX_IOV || p->slot >= e->nslots)
+		return -FI_EINVAL;
+	for (uint32_t i = 0; i < p->count; i++) {
+		iov[i].iov_base = (void *)(uintptr_t)p->laddr[i];
+		iov[i].iov_len = p->llen[i];
+		desc[i] = p->lmr[i] ? fi_mr_desc((struct fid_mr *)p->lmr[i]) : NULL;
+		total += p->llen[i];
+	}
+	struct fi_rma_iov riov = {.addr = p->raddr, .len = total, .key = p->key};
+	struct fi_msg_rma msg = {
+		.msg_iov = iov,
+		.desc = desc,
+		.iov_count = p->count,
+		.addr = p->peer,
+		.rma_iov = &riov,
+		.rma_iov_count = 1,
+		.context = &e->ctx[p->slot],
+		.data = 0,
+	};
+	if (p->is_write)
+		return (int)fi_writemsg(e->ep, &msg, p->flags | FI_COMPLETION);
+	return (int)fi_readmsg(e->ep, &msg, p->flags | FI_COMPLETION);
+}
+
+static void drain_kick(fvb_ep *e) {
+	uint64_t v;
+	while (read(e->kick_fd, &v, sizeof v) == sizeof v)
+		;
+}
+
+int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
+	    fvb_comp *out, int max, int64_t block_ns, char *errbuf,
+	    size_t errlen) {
+	int k = 0, i = 0;
+	for (; i < npost; i++) {
+		// Leave room for this post's completions in drain mode.
+		if (e->drain_after_post && max - k < 2)
+			break;
+		int rc = post_one(e, &posts[i]);
+		if (rc == -FI_EAGAIN)
+			break;
+		if (rc != 0) {
+			if (k == max)
+				break; // report it next turn
+			out[k].slot = posts[i].slot;
+			out[k].err = -rc;
+			out[k].prov_errno = 0;
+			snprintf(out[k].msg, sizeof out[k].msg, "post: %s",
+				 fi_strerror(-rc));
+			k++;
+			continue;
+		}
+		if (e->drain_after_post) {
+			int n = reap(e, out + k, max - k, posts[i].slot);
+			if (n < 0) {
+				*nposted = i + 1;
+				fvb_seterr(errbuf, errlen, "fi_cq_read", n);
+				return n;
+			}
+			k += n;
+		}
+	}
+	*nposted = i;
+	int n = reap(e, out + k, max - k, NO_SLOT);
+	if (n < 0) {
+		fvb_seterr(errbuf, errlen, "fi_cq_read", n);
+		return n;
+	}
+	k += n;
+	if (k > 0 || block_ns == 0)
+		return k;
+
+	// Nothing to report: block until the provider or a goroutine has
+	// work for us. fi_trywait says whether blocking on the wait fd is
+	// safe (no events already queued inside the provider).
+	struct pollfd pfd[2] = {{.fd = e->kick_fd, .events = POLLIN}};
+	nfds_t nfds = 1;
+	if (e->wait_fd >= 0) {
+		struct fid *f = &e->cq->fid;
+		if (fi_trywait(e->fabric, &f, 1) != FI_SUCCESS)
+			goto again;
+		pfd[1].fd = e->wait_fd;
+		pfd[1].events = POLLIN;
+		nfds = 2;
+	}
+	struct timespec ts, *tsp = NULL;
+	if (block_ns > 0) {
+		ts.tv_sec = block_ns / 1000000000LL;
+		ts.tv_nsec = block_ns % 1000000000LL;
+		tsp = &ts;
+	}
+	ppoll(pfd, nfds, tsp, NULL);
+	if (pfd[0].revents)
+		drain_kick(e);
+again:
+	n = reap(e, out, max, NO_SLOT);
+	if (n < 0) {
+		fvb_seterr(errbuf, errlen, "fi_cq_read", n);
+		return n;
+	}
+	return n;
+}

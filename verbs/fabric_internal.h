@@ -1,0 +1,37 @@
+// Private to the C side of verbs: the endpoint struct shared by fabric.c
+// and engine.c.
+#ifndef FERRY_FABRIC_INTERNAL_H
+#define FERRY_FABRIC_INTERNAL_H
+
+#include "fabric.h"
+
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_eq.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+
+struct fvb_ep {
+	struct fi_info *info;
+	struct fid_fabric *fabric;
+	struct fid_domain *domain;
+	struct fid_av *av;
+	struct fid_cq *cq;
+	struct fid_ep *ep;
+	struct fi_context2 *ctx;
+	uint32_t nslots;
+	int delivery_complete;
+	// drain_after_post: the provider completes operations inside the
+	// post call and reports their errors without a context (shm's CMA
+	// fast path): each post is followed by a CQ read, and a
+	// context-less error found there belongs to the post just made.
+	int drain_after_post;
+	int wait_fd; // the CQ's wait fd, or -1
+	int kick_fd; // eventfd: new work for the owner
+};
+
+void fvb_seterr(char *errbuf, size_t errlen, const char *what, int rc);
+
+#endif

@@ -1,0 +1,336 @@
+//go:build cgo
+
+package verbs
+
+/*
+#include <stdlib.h>
+#include <rdma/fabric.h>
+#include "fabric.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The owner is one goroutine locked to its OS thread per endpoint. It is
+// the only thread that calls libfabric on the endpoint's objects (the
+// domain is FI_THREAD_DOMAIN, so the provider takes no locks of its own
+// for us): goroutines queue posts and control calls and kick an eventfd;
+// the owner posts in batches, reaps completions, wakes each waiter, and
+// blocks in poll(2) on the provider's wait fd and the eventfd when idle.
+const (
+	maxBatch = 64  // posts handed to C per turn
+	maxComps = 128 // completions reaped per turn
+
+	// Where a provider has no wait fd (shm) and a peer may be moving
+	// bytes to or from us, the owner polls, backing off from minNap to
+	// maxNap while nothing happens.
+	minNap = 20 * time.Microsecond
+	maxNap = time.Millisecond
+	// Bound on a blocked owner's sleep even with a wait fd, so a provider
+	// that forgets to signal it is still driven now and then.
+	idleBlock = time.Second
+	// Without a wait fd an idle owner still looks at the provider this
+	// often: a peer's first contact on shm waits for the target to
+	// progress once (its posts return -FI_EAGAIN until then). Callers
+	// that expect traffic (Expect) get minNap..maxNap instead.
+	idleNoFD = 25 * time.Millisecond
+)
+
+// post is one fabric operation: a piece of an Op.
+type post struct {
+	op    *Op
+	write bool
+	peer  Peer
+	raddr uint64
+	key   uint64
+	n     int
+	laddr [C.FERRY_MAX_IOV]uint64
+	llen  [C.FERRY_MAX_IOV]uint64
+	lmr   [C.FERRY_MAX_IOV]unsafe.Pointer
+	bytes uint64
+}
+
+// kick wakes the owner if it may be blocked (always when force).
+func (e *Endpoint) kick(force bool) {
+	if force || e.sleeping.Load() {
+		one := [8]byte{1}
+		unix.Write(e.kickFD, one[:])
+	}
+}
+
+// enqueue hands posts to the owner.
+func (e *Endpoint) enqueue(ps []*post) error {
+	e.qmu.Lock()
+	if e.closing {
+		e.qmu.Unlock()
+		return fmt.Errorf("endpoint %w", ErrClosed)
+	}
+	e.queue = append(e.queue, ps...)
+	e.qmu.Unlock()
+	e.kick(false)
+	return nil
+}
+
+// exec runs f on the owner thread and waits for it.
+func (e *Endpoint) exec(f func()) error {
+	done := make(chan struct{})
+	e.qmu.Lock()
+	if e.closing {
+		e.qmu.Unlock()
+		return fmt.Errorf("endpoint %w", ErrClosed)
+	}
+	e.calls = append(e.calls, func() { f(); close(done) })
+	e.qmu.Unlock()
+	e.kick(false)
+	select {
+	case <-done:
+		return nil
+	case <-e.done:
+		select {
+		case <-done:
+			return nil
+		default:
+			return fmt.Errorf("endpoint %w", ErrClosed)
+		}
+	}
+}
+
+// Expect tells the owner that a peer may soon move bytes to or from this
+// endpoint's memory, until the returned function is called. Providers
+// without a wait fd need the target of RMA to make progress (shm, when a
+// peer first contacts us): while anyone expects, the owner polls.
+func (e *Endpoint) Expect() (done func()) {
+	e.expect.Add(1)
+	e.kick(false)
+	return func() { e.expect.Add(-1) }
+}
+
+// ownerState is what only the owner touches.
+type ownerState struct {
+	slots    [numSlots]*post
+	free     []uint32
+	inflight int
+	ready    []*post // taken from the queue, not yet posted
+	nap      time.Duration
+}
+
+func (e *Endpoint) own(started chan<- struct{}) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer close(e.done)
+	cposts := (*[maxBatch]C.fvb_post)(C.calloc(maxBatch, C.size_t(unsafe.Sizeof(C.fvb_post{}))))
+	comps := (*[maxComps]C.fvb_comp)(C.calloc(maxComps, C.size_t(unsafe.Sizeof(C.fvb_comp{}))))
+	errbuf := (*[C.FERRY_ERRLEN]C.char)(C.malloc(C.FERRY_ERRLEN))
+	defer C.free(unsafe.Pointer(cposts))
+	defer C.free(unsafe.Pointer(comps))
+	defer C.free(unsafe.Pointer(errbuf))
+	st := &ownerState{free: make([]uint32, 0, numSlots)}
+	for i := numSlots - 1; i >= 0; i-- {
+		st.free = append(st.free, uint32(i))
+	}
+	close(started)
+
+	var batch []*post
+	var drainUntil time.Time
+	for {
+		e.qmu.Lock()
+		calls := e.calls
+		e.calls = nil
+		st.ready = append(st.ready, e.queue...)
+		clear(e.queue)
+		e.queue = e.queue[:0]
+		closing := e.closing
+		e.qmu.Unlock()
+		for _, f := range calls {
+			f()
+		}
+		if closing {
+			if drainUntil.IsZero() {
+				// Nothing queued is posted any more; what is
+				// posted gets closeDrain to complete.
+				for _, p := range st.ready {
+					p.op.pieceDone(&OpError{Op: p.op.kind, Peer: p.peer, PeerAddr: e.peerString(p.peer), Provider: e.info.Provider,
+						Bytes: p.op.bytes, Msg: "endpoint closed before the operation was posted", Err: ErrClosed})
+				}
+				st.ready = nil
+				drainUntil = time.Now().Add(closeDrain)
+			}
+			if st.inflight == 0 || time.Now().After(drainUntil) {
+				e.shutdown(st)
+				return
+			}
+		}
+
+		// Take ready posts while there are slots; a post whose
+		// context ended is failed here, never posted.
+		batch = batch[:0]
+		for len(st.ready) > 0 && len(batch) < maxBatch && len(st.free) > 0 {
+			p := st.ready[0]
+			st.ready[0] = nil
+			st.ready = st.ready[1:]
+			if err := p.op.ctx.Err(); err != nil {
+				p.op.pieceDone(&OpError{Op: p.op.kind, Peer: p.peer, PeerAddr: e.peerString(p.peer), Provider: e.info.Provider,
+					Bytes: p.op.bytes, Msg: "not posted: the caller's deadline passed", Err: err})
+				continue
+			}
+			slot := st.free[len(st.free)-1]
+			st.free = st.free[:len(st.free)-1]
+			st.slots[slot] = p
+			st.inflight++
+			fillPost(&cposts[len(batch)], p, slot)
+			batch = append(batch, p)
+		}
+
+		block := time.Duration(0)
+		if len(batch) == 0 && len(calls) == 0 && !closing {
+			switch {
+			case len(st.ready) > 0: // out of slots: wait for completions
+				block = maxNap
+			case st.inflight > 0 || e.expect.Load() > 0:
+				if e.info.WaitFD {
+					block = idleBlock
+				} else {
+					st.nap = min(max(st.nap*2, minNap), maxNap)
+					block = st.nap
+				}
+			default:
+				block = idleBlock
+				if !e.info.WaitFD {
+					block = idleNoFD
+				}
+			}
+			// Announce the sleep, then look once more, so a post
+			// made in between is not missed (it kicks, or we see it).
+			e.sleeping.Store(true)
+			e.qmu.Lock()
+			pending := len(e.queue) > 0 || len(e.calls) > 0 || e.closing
+			e.qmu.Unlock()
+			if pending {
+				block = 0
+			}
+		} else if closing {
+			block = maxNap
+		}
+		var nposted C.int
+		n := int(C.fvb_run(e.c, &cposts[0], C.int(len(batch)), &nposted, &comps[0], maxComps,
+			C.int64_t(block), &errbuf[0], C.FERRY_ERRLEN))
+		e.sleeping.Store(false)
+
+		// Posts the provider did not take (-FI_EAGAIN: a connection
+		// coming up, a full queue) go back to the front, in order.
+		if int(nposted) < len(batch) {
+			back := batch[nposted:]
+			for i := range back {
+				slot := uint32(cposts[int(nposted)+i].slot)
+				st.slots[slot] = nil
+				st.free = append(st.free, slot)
+				st.inflight--
+			}
+			st.ready = append(append([]*post(nil), back...), st.ready...)
+			st.nap = min(max(st.nap*2, minNap), maxNap)
+			if n == 0 {
+				e.napOnEAGAIN(st.nap)
+			}
+		}
+		if n < 0 {
+			// The CQ itself failed: nothing sensible but to try again.
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if n > 0 || int(nposted) > 0 {
+			st.nap = 0
+		}
+		for i := 0; i < n; i++ {
+			c := &comps[i]
+			slot := uint64(c.slot)
+			if slot >= numSlots || st.slots[slot] == nil {
+				continue
+			}
+			p := st.slots[slot]
+			st.slots[slot] = nil
+			st.free = append(st.free, uint32(slot))
+			st.inflight--
+			var err error
+			if c.err != 0 {
+				msg := C.GoString(&c.msg[0])
+				if msg == "" || msg[:min(len(msg), 5)] != "post:" {
+					msg = fmt.Sprintf("%s: %s", C.GoString(C.fvb_strerror(C.int(c.err))), msg)
+				}
+				err = &OpError{Op: p.op.kind, Peer: p.peer, PeerAddr: e.peerString(p.peer), Provider: e.info.Provider,
+					Bytes: p.op.bytes, Errno: int(c.err), ProvErrno: int(c.prov_errno), Msg: msg}
+			}
+			p.op.pieceDone(err)
+		}
+	}
+}
+
+// napOnEAGAIN waits before retrying posts the provider refused, while
+// still letting a kick cut it short.
+func (e *Endpoint) napOnEAGAIN(d time.Duration) {
+	var fds = []unix.PollFd{{Fd: int32(e.kickFD), Events: unix.POLLIN}}
+	unix.Poll(fds, max(1, int(d/time.Millisecond)))
+}
+
+func fillPost(c *C.fvb_post, p *post, slot uint32) {
+	c.slot = C.uint64_t(slot)
+	c.peer = C.uint64_t(p.peer)
+	c.raddr = C.uint64_t(p.raddr)
+	c.key = C.uint64_t(p.key)
+	c.flags = 0
+	if p.write && p.op.e.dc {
+		c.flags = C.FI_DELIVERY_COMPLETE
+	}
+	c.is_write = 0
+	if p.write {
+		c.is_write = 1
+	}
+	c.count = C.uint32_t(p.n)
+	for i := 0; i < p.n; i++ {
+		c.laddr[i] = C.uint64_t(p.laddr[i])
+		c.llen[i] = C.uint64_t(p.llen[i])
+		c.lmr[i] = p.lmr[i]
+	}
+}
+
+// shutdown runs on the owner thread: after it the provider touches no
+// memory of ours.
+func (e *Endpoint) shutdown(st *ownerState) {
+	var errbuf [C.FERRY_ERRLEN]C.char
+	var errs []error
+	if rc := C.fvb_close_endpoint(e.c, &errbuf[0], C.FERRY_ERRLEN); rc != 0 {
+		errs = append(errs, fmt.Errorf("verbs: close %s: %s", e.info.Provider, cstr(errbuf[:])))
+	}
+	for i, p := range st.slots {
+		if p != nil {
+			st.slots[i] = nil
+			p.op.pieceDone(&OpError{Op: p.op.kind, Peer: p.peer, PeerAddr: e.peerString(p.peer), Provider: e.info.Provider,
+				Bytes: p.op.bytes, Msg: "endpoint closed with the operation in flight", Err: ErrClosed})
+		}
+	}
+	st.inflight = 0
+	e.mu.Lock()
+	mrs := e.mrs
+	e.mrs = map[*MemoryRegion]struct{}{}
+	e.mu.Unlock()
+	for m := range mrs {
+		m.mu.Lock()
+		m.closed = true
+		m.mu.Unlock()
+		if err := m.dereg(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if rc := C.fvb_close(e.c, &errbuf[0], C.FERRY_ERRLEN); rc != 0 {
+		errs = append(errs, fmt.Errorf("verbs: close %s: %s", e.info.Provider, cstr(errbuf[:])))
+	}
+	e.c = nil
+	e.closeErr = errors.Join(errs...)
+}
