@@ -104,7 +104,7 @@ func TestBadInput(t *testing.T) {
 			if err := a.Do(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, 0, n+1), Remote: rb, Off: 0}); !errors.Is(err, ErrRange) {
 				t.Errorf("write past window: %v", err)
 			}
-			if err := a.Do(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 2), Remote: rb, Off: n-1}); !errors.Is(err, ErrRange) {
+			if err := a.Do(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 2), Remote: rb, Off: n - 1}); !errors.Is(err, ErrRange) {
 				t.Errorf("write straddling window end: %v", err)
 			}
 			if err := a.Do(ctx, RMA{Kind: Read, Peer: peer, Local: One(ms, 4*n-1, 2), Remote: rb, Off: 0}); !errors.Is(err, ErrRange) {

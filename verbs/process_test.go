@@ -183,7 +183,7 @@ func TestTwoProcesses(t *testing.T) {
 			const ops, size = 64, 1<<20 - 7
 			var inflight []*Op
 			for i := 0; i < ops; i++ {
-				op, err := e.Start(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, uint64(i*size+1), size), Remote: c.rb, Off: uint64(i*size+3)})
+				op, err := e.Start(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, uint64(i*size+1), size), Remote: c.rb, Off: uint64(i*size + 3)})
 				if err != nil {
 					t.Fatal(err)
 				}

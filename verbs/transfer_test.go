@@ -183,7 +183,7 @@ func TestManyInFlight(t *testing.T) {
 			rb, _ := md.Remote(0, ops*size+64)
 			var inflight []*Op
 			for i := 0; i < ops; i++ {
-				op, err := p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, uint64(i*size), size), Remote: rb, Off: uint64(i*size+1)})
+				op, err := p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, uint64(i*size), size), Remote: rb, Off: uint64(i*size + 1)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -200,7 +200,7 @@ func TestManyInFlight(t *testing.T) {
 			fill(dst, 6)
 			inflight = inflight[:0]
 			for i := 0; i < ops; i++ {
-				op, err := p.a.Start(ctx, RMA{Kind: Read, Peer: p.peer, Local: One(ms, uint64(i*size+2), size), Remote: rb, Off: uint64(i*size)})
+				op, err := p.a.Start(ctx, RMA{Kind: Read, Peer: p.peer, Local: One(ms, uint64(i*size+2), size), Remote: rb, Off: uint64(i * size)})
 				if err != nil {
 					t.Fatal(err)
 				}
