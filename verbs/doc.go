@@ -18,13 +18,36 @@
 // operation contexts are slots of a C array, looked up by index in a Go
 // table.
 //
-// # Completion and delivery
+// # The owner
 //
-// One goroutine per endpoint, locked to its OS thread, drives the
-// completion queue for as long as the endpoint is open (both local
-// providers use manual progress: the target of RMA must keep polling or
-// transfers stall). It spends most of its time in one long C call that polls
-// fi_cq_read and sleeps briefly when idle.
+// One goroutine per endpoint, locked to its OS thread, is the endpoint's
+// owner: it makes every libfabric call on the endpoint's fabric, domain,
+// address vector, completion queue and regions (the domain is opened
+// FI_THREAD_DOMAIN, so the provider needs no locks of its own for us).
+// Goroutines never call libfabric: Start checks an RMA, cuts it into
+// posts and queues them; Register, Connect and Close hand the owner a
+// call and wait for it. The owner takes everything queued in one turn,
+// posts up to 64 operations in one cgo call (fvb_run), reaps completions
+// and closes each finished Op's channel.
+//
+// When it has nothing to do the owner blocks in poll(2) on an eventfd that
+// goroutines write when they queue work (only while the owner says it may
+// sleep) and, where the provider has one, the completion queue's wait fd
+// (FI_WAIT_FD, checked with fi_trywait): tcp;ofi_rxm has one, so an idle
+// tcp endpoint wakes only for traffic. shm has none (fi_cq_open refuses
+// FI_WAIT_FD, FI_GETWAIT is -FI_ENOSYS in libfabric 1.17); shm needs the
+// target of RMA to progress only when a peer first contacts it (the peer's
+// posts return -FI_EAGAIN until the target has read its connection
+// request), so an idle shm owner looks at its queue every 25 ms, and while
+// a caller expects peers' RMA (Endpoint.Expect, which the client holds for
+// the length of an RDMA call) it polls every 20 µs to 1 ms, backing off
+// while nothing happens. Posts refused with -FI_EAGAIN stay queued, in
+// order, and are retried with the same backoff; a queued post whose
+// context has ended is failed, never posted.
+//
+// Measured before this design (session 2): FI_THREAD_SAFE endpoints shared
+// by a napping progress thread and posting goroutines spent 61% of all CPU
+// samples of a pipeline read in libfabric's spin locks.
 //
 // Writes are posted with FI_DELIVERY_COMPLETE where the provider offers it
 // (Info.DeliveryComplete): when Write, or Wait on an async write, returns
@@ -59,9 +82,20 @@
 //     just made, so an error never leaves an operation hanging. shm's
 //     fi_endpoint installs SIGSEGV/SIGBUS/SIGINT/SIGTERM handlers over Go's:
 //     they are saved before and restored after opening (in C).
-//   - Both use manual progress: the progress goroutine polls for as long as
-//     the endpoint is open, sleeping 20 µs to 1 ms when idle and waking up
-//     on a post, a completion or a poll that moved data.
+//   - Both use manual progress (see The owner for how each is driven).
+//   - shm takes the target's region spin lock around its CMA copy, so
+//     servers writing into one client at once serialize there, and waiters
+//     spin: a perf profile of a 4-server sendfile read showed 39% of the
+//     servers' samples in pthread_spin_lock (another process's lock, not
+//     ours). Smaller pieces shorten each hold; one client endpoint per
+//     server would remove the contention (not done yet).
+//   - Debian's libfabric 1.17 is linked against libpsm_infinipath, whose
+//     library constructor calibrates the CPU clock at process start (about
+//     680 sleeps of 125 µs, 0.1-0.3 s of wall time, seen with strace) and
+//     installs its own SIGSEGV handler; Go forwards crashes in C code to it,
+//     which is why such crashes print an infinipath backtrace. The cost is
+//     paid at load time, before any provider is opened, and cannot be
+//     avoided without a libfabric built without psm.
 //   - Transfers larger than max_msg_size (or 1 GiB) are split into chunks,
 //     and scatter lists into pieces of at most iov_limit segments.
 //

@@ -34,8 +34,12 @@ const (
 	// maxNap while nothing happens.
 	minNap = 20 * time.Microsecond
 	maxNap = time.Millisecond
+)
+
+var (
 	// Bound on a blocked owner's sleep even with a wait fd, so a provider
-	// that forgets to signal it is still driven now and then.
+	// that forgets to signal it is still driven now and then. Tests set
+	// it to -1 (no bound) to show that kicks and the wait fd wake it.
 	idleBlock = time.Second
 	// Without a wait fd an idle owner still looks at the provider this
 	// often: a peer's first contact on shm waits for the target to

@@ -1,0 +1,161 @@
+package verbs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestConcurrentPosts: thousands of posts from many goroutines at once,
+// each completion reaching the goroutine that made the post: every
+// goroutine writes its own pattern to its own window and checks, after its
+// own Wait, that exactly its bytes are there.
+func TestConcurrentPosts(t *testing.T) {
+	const workers, each, size = 64, 40, 4096
+	for _, prov := range testProviders {
+		t.Run(prov, func(t *testing.T) {
+			p := newPair(t, prov)
+			ctx := testCtx(t)
+			src, dst := mmapBuf(t, workers*size), mmapBuf(t, workers*size)
+			ms := reg(t, p.a, src, AccessLocal)
+			md := reg(t, p.b, dst, AccessRemoteWrite)
+			rb, _ := md.Remote(0, workers*size)
+			var wg sync.WaitGroup
+			errs := make(chan error, workers)
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					win := src[w*size : (w+1)*size]
+					for i := 0; i < each; i++ {
+						for k := range win {
+							win[k] = byte(w*31 + i*7 + k)
+						}
+						op, err := p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, uint64(w*size), size), Remote: rb, Off: uint64(w * size)})
+						if err != nil {
+							errs <- err
+							return
+						}
+						if err := op.Wait(ctx); err != nil {
+							errs <- err
+							return
+						}
+						if !bytes.Equal(dst[w*size:(w+1)*size], win) {
+							errs <- fmt.Errorf("worker %d write %d: target does not hold the bytes at completion", w, i)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// noIdleWake makes a blocked owner sleep without bound, so only a kick,
+// the wait fd or Close can wake it.
+func noIdleWake(t *testing.T) {
+	oldBlock, oldNoFD := idleBlock, idleNoFD
+	idleBlock, idleNoFD = -1, -1
+	t.Cleanup(func() { idleBlock, idleNoFD = oldBlock, oldNoFD })
+}
+
+// TestOwnerWakeups: with no timed wake-ups at all, an idle owner is woken
+// by a post (the kick), by a completion (tcp's wait fd: the write's
+// completion arrives from the peer) and by Close. A missed wake-up hangs
+// here until the test's deadline.
+func TestOwnerWakeups(t *testing.T) {
+	for _, prov := range testProviders {
+		t.Run(prov, func(t *testing.T) {
+			noIdleWake(t)
+			p := newPair(t, prov)
+			ctx := testCtx(t)
+			src, dst := mmapBuf(t, 1<<20), mmapBuf(t, 1<<20)
+			fill(src, 5)
+			ms := reg(t, p.a, src, AccessLocal)
+			md := reg(t, p.b, dst, AccessRemoteWrite)
+			rb, _ := md.Remote(0, 1<<20)
+			// The target must progress for first contact: it expects.
+			done := p.b.Expect()
+			for i := 0; i < 20; i++ {
+				time.Sleep(5 * time.Millisecond) // let both owners block
+				if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, 1<<20), Remote: rb}); err != nil {
+					t.Fatalf("write %d: %v", i, err)
+				}
+			}
+			done()
+			if !bytes.Equal(src, dst) {
+				t.Fatal("target does not hold the bytes")
+			}
+			time.Sleep(5 * time.Millisecond)
+			closed := make(chan error, 1)
+			go func() { closed <- p.a.Close() }()
+			select {
+			case err := <-closed:
+				if err != nil {
+					t.Errorf("close: %v", err)
+				}
+			case <-ctx.Done():
+				t.Fatal("Close did not wake the owner")
+			}
+		})
+	}
+}
+
+// TestCloseWithQueued: posts still queued when the endpoint closes each
+// end with an error, none hangs, and the memory is released.
+func TestCloseWithQueued(t *testing.T) {
+	for _, prov := range testProviders {
+		t.Run(prov, func(t *testing.T) {
+			p := newPair(t, prov)
+			ctx := testCtx(t)
+			src, dst := mmapBuf(t, 1<<20), mmapBuf(t, 1<<20)
+			ms := reg(t, p.a, src, AccessLocal)
+			md := reg(t, p.b, dst, AccessRemoteWrite)
+			rb, _ := md.Remote(0, 1<<20)
+			if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, 1), Remote: rb}); err != nil {
+				t.Fatal(err)
+			}
+			var ops []*Op
+			for i := 0; i < 2000; i++ {
+				op, err := p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, 64<<10), Remote: rb, Off: uint64(i%16) << 16})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ops = append(ops, op)
+			}
+			if err := p.a.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+			var failed int
+			for _, op := range ops {
+				select {
+				case <-op.Done():
+				case <-ctx.Done():
+					t.Fatal("an operation queued at close never ended")
+				}
+				if err := op.Err(); err != nil {
+					if !errors.Is(err, ErrClosed) {
+						t.Errorf("queued op: %v, want ErrClosed", err)
+					}
+					failed++
+				}
+			}
+			t.Logf("%d of %d operations ended with ErrClosed", failed, len(ops))
+			if err := ms.Close(); err != nil {
+				t.Errorf("region close: %v", err)
+			}
+			if _, err := p.a.Start(context.Background(), RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, 1), Remote: rb}); err == nil {
+				t.Error("Start on a closed endpoint succeeded")
+			}
+		})
+	}
+}
