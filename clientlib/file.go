@@ -160,7 +160,7 @@ func (l *lazyReg) release() {
 // above the eager threshold.
 func (f *File) rdmaFor(ctx context.Context, r request) (bool, error) {
 	c := f.c
-	if c.fab == nil || c.opts.Strategy == "sockets" {
+	if c.fab == nil || c.opts.Strategy == proto.StrategySockets {
 		return false, nil
 	}
 	if c.opts.EagerThreshold < 0 || r.bytes < c.opts.EagerThreshold {

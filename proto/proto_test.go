@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ferry-hpc/ferry/layout"
@@ -169,5 +171,17 @@ func TestDataPrefix(t *testing.T) {
 	}
 	if _, err := ControlLen([]byte{0xff, 0xff, 0, 0}, 10); err == nil {
 		t.Error("control length past the body accepted")
+	}
+}
+
+func TestCheckStrategy(t *testing.T) {
+	for _, n := range append(StrategyNames(), "") {
+		if err := CheckStrategy(n); err != nil {
+			t.Errorf("%q: %v", n, err)
+		}
+	}
+	err := CheckStrategy("fast")
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "pipeline") {
+		t.Errorf("unknown strategy: %v, want EINVAL listing the valid names", err)
 	}
 }
