@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/clientenv"
 )
 
 // clientSpec is what one client (in process or a worker subprocess) runs.
@@ -51,9 +52,13 @@ type benchClient struct {
 }
 
 func openBenchClient(ctx context.Context, cfgPath string, s clientSpec, buf []byte) (*benchClient, error) {
-	c, err := clientlib.Mount(ctx, cfgPath, clientlib.Options{
+	opts, err := clientenv.Options(clientlib.Options{
 		Name: fmt.Sprintf("ferry bench client %d", s.Index), Provider: s.Provider, Strategy: s.Strategy, RegCache: s.RegCache,
-	})
+	}, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	c, err := clientlib.Mount(ctx, cfgPath, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/proto"
 )
 
 // Options select a sweep.
@@ -116,8 +117,8 @@ func (o *Options) check() error {
 		}
 	}
 	for _, s := range o.Strategies {
-		if !contains(clientlib.Strategies, s) {
-			return fmt.Errorf("unknown strategy %q (valid: %s)", s, strings.Join(clientlib.Strategies, ", "))
+		if err := proto.CheckStrategy(s); err != nil {
+			return fmt.Errorf("strategies: %w", err)
 		}
 	}
 	for _, d := range o.Dirs {
@@ -147,15 +148,6 @@ func (o *Options) check() error {
 		o.Log = io.Discard
 	}
 	return nil
-}
-
-func contains[T comparable](xs []T, x T) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // runner carries the state of one sweep.

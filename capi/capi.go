@@ -26,14 +26,13 @@ import "C"
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"os"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"github.com/ferry-hpc/ferry/clientlib"
-	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/clientenv"
 )
 
 func main() {} // required by -buildmode=c-shared; never runs
@@ -73,21 +72,6 @@ var bg = context.Background()
 
 // neg turns an errno into the negative C return value.
 func neg(e syscall.Errno) C.int { return -C.int(e) }
-
-// errnoOf maps a clientlib (or config) error to an errno.
-func errnoOf(err error) syscall.Errno {
-	var en syscall.Errno
-	if errors.As(err, &en) {
-		return en
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return syscall.ENOENT
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return syscall.ETIMEDOUT
-	}
-	return clientlib.Errno(err) // EIO
-}
 
 // mounted returns the client, or ENXIO before ferry_init / after finalize.
 func mounted() (*clientlib.Client, syscall.Errno) {
@@ -146,57 +130,57 @@ func freeSlot[T any](t []*T) (int, syscall.Errno) {
 }
 
 //export ferry_go_init
-func ferry_go_init(path, env *C.char) C.int {
+func ferry_go_init(path *C.char) C.int {
 	lib.mu.Lock()
 	defer lib.mu.Unlock()
 	if lib.refs > 0 {
 		lib.refs++
 		return 0
 	}
-	cfg, e := configPath(path, env)
+	cfg, e := configPath(path)
 	if e != 0 {
 		return neg(e)
 	}
-	c, err := clientlib.Mount(bg, cfg, clientlib.Options{Name: "libferry:" + os.Args[0]})
+	opts, err := clientenv.Options(clientlib.Options{Name: "libferry:" + os.Args[0]}, getenv)
 	if err != nil {
-		e := errnoOf(err)
-		if e == syscall.EIO && isConfigError(err) {
-			e = syscall.EINVAL
-		}
-		return neg(e)
+		return neg(clientlib.Errno(err))
+	}
+	c, err := clientlib.Mount(bg, cfg, opts)
+	if err != nil {
+		return neg(clientlib.Errno(err))
 	}
 	lib.client = c
 	lib.refs = 1
 	return 0
 }
 
-// configPath picks the config file as config.Find does: the argument, then
-// $FERRY_CONFIG, then ./.ferry-local/ferry.toml. The environment variable
-// is read by the C side (getenv) and passed in as env: Go's os.Getenv sees
-// the environment as it was when the library was loaded, not as the
-// program has changed it since.
-func configPath(path, env *C.char) (string, syscall.Errno) {
-	p := ""
-	if path != nil {
-		p = C.GoString(path)
+// getenv reads the environment through C: Go's os.Getenv sees it as it was
+// when the library was loaded, not as the program has changed it since.
+func getenv(name string) string {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	v := C.getenv(cn)
+	if v == nil {
+		return ""
 	}
-	if p == "" && env != nil {
-		p = C.GoString(env)
-	}
-	if p == "" {
-		p = config.LocalPath
-	}
-	if _, err := os.Stat(p); err != nil {
-		return "", errnoOf(err)
-	}
-	return p, 0
+	return C.GoString(v)
 }
 
-// isConfigError tells a config that does not parse or validate (config.Load
-// failed with a plain error) from a network failure.
-func isConfigError(err error) bool {
-	var ce *clientlib.Error
-	return errors.As(err, &ce) && ce.Op == "mount" && ce.Server == -1 && ce.Path != ""
+// configPath picks the config file: the argument, then $FERRY_CONFIG, then
+// ./.ferry-local/ferry.toml (clientenv.ConfigPath); ENOENT when there is none.
+func configPath(path *C.char) (string, syscall.Errno) {
+	arg := ""
+	if path != nil {
+		arg = C.GoString(path)
+	}
+	p, err := clientenv.ConfigPath(arg, getenv)
+	if err != nil {
+		return "", clientlib.Errno(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", clientlib.Errno(err)
+	}
+	return p, 0
 }
 
 //export ferry_go_finalize

@@ -14,11 +14,7 @@
 
 const char *ferry_version(void) { return FERRY_VERSION; }
 
-/* $FERRY_CONFIG is read here, not in Go: Go's os.Getenv sees the
- * environment as it was when the library was loaded. */
-int ferry_init(const char *config_path) {
-  return ferry_go_init((char *)config_path, getenv("FERRY_CONFIG"));
-}
+int ferry_init(const char *config_path) { return ferry_go_init((char *)config_path); }
 int ferry_finalize(void) { return ferry_go_finalize(); }
 
 int ferry_open(const char *path, int flags, mode_t mode) {

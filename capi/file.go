@@ -72,12 +72,12 @@ func ferry_go_open(path *C.char, flags C.int, mode C.mode_t, hints *C.struct_fer
 		h.f, err = c.Open(bg, p)
 	}
 	if err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	if trunc {
 		if err := h.f.Truncate(bg, 0); err != nil {
 			h.f.Close()
-			return neg(errnoOf(err))
+			return neg(clientlib.Errno(err))
 		}
 	}
 	fh, e := addFile(c, h)
@@ -125,7 +125,7 @@ func (h *file) readAt(p []byte, off int64) (int, syscall.Errno) {
 	}
 	n, err := h.f.ReadAt(p, off)
 	if err != nil && err != io.EOF {
-		return 0, errnoOf(err)
+		return 0, clientlib.Errno(err)
 	}
 	return n, 0
 }
@@ -136,7 +136,7 @@ func (h *file) writeAt(p []byte, off int64) (int64, syscall.Errno) {
 	if h.append {
 		size, err := h.f.Size(bg)
 		if err != nil {
-			return 0, errnoOf(err)
+			return 0, clientlib.Errno(err)
 		}
 		off = size
 	}
@@ -144,7 +144,7 @@ func (h *file) writeAt(p []byte, off int64) (int64, syscall.Errno) {
 		return off, 0
 	}
 	if _, err := h.f.WriteAt(p, off); err != nil {
-		return 0, errnoOf(err)
+		return 0, clientlib.Errno(err)
 	}
 	return off, 0
 }
@@ -254,7 +254,7 @@ func ferry_go_lseek(fh C.int, off C.off_t, whence C.int) C.off_t {
 	case C.SEEK_END:
 		size, err := h.f.Size(bg)
 		if err != nil {
-			return C.off_t(neg(errnoOf(err)))
+			return C.off_t(neg(clientlib.Errno(err)))
 		}
 		base = size
 	default:
@@ -278,7 +278,7 @@ func ferry_go_fsync(fh C.int) C.int {
 		return neg(e)
 	}
 	if err := h.f.Sync(bg); err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	return 0
 }
@@ -293,7 +293,7 @@ func ferry_go_ftruncate(fh C.int, length C.off_t) C.int {
 		return neg(syscall.EINVAL)
 	}
 	if err := h.f.Truncate(bg, int64(length)); err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	return 0
 }
@@ -309,7 +309,7 @@ func ferry_go_get_size(fh C.int, size *C.int64_t) C.int {
 	}
 	n, err := h.f.Size(bg)
 	if err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	*size = C.int64_t(n)
 	return 0
@@ -332,7 +332,7 @@ func counter(fh C.int, v int64, old *C.int64_t, op func(*clientlib.File, context
 	}
 	prev, err := op(h.f, bg, v)
 	if err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	if old != nil {
 		*old = C.int64_t(prev)
@@ -351,7 +351,7 @@ func ferry_go_fstat(fh C.int, st *C.struct_ferry_stat) C.int {
 	}
 	fi, err := h.f.Stat(bg)
 	if err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	fillStat(st, fi)
 	return 0

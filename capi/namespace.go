@@ -38,7 +38,7 @@ func ferry_go_stat(path *C.char, st *C.struct_ferry_stat) C.int {
 	}
 	fi, err := c.Stat(bg, p)
 	if err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	fillStat(st, fi)
 	return 0
@@ -54,7 +54,7 @@ func removeKind(path *C.char, dir bool) C.int {
 	}
 	fi, err := c.Stat(bg, p)
 	if err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	switch {
 	case dir && !fi.IsDir():
@@ -63,7 +63,7 @@ func removeKind(path *C.char, dir bool) C.int {
 		return neg(syscall.EISDIR)
 	}
 	if err := c.Remove(bg, p); err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	return 0
 }
@@ -81,7 +81,7 @@ func ferry_go_mkdir(path *C.char, mode C.mode_t) C.int {
 		return neg(e)
 	}
 	if err := c.Mkdir(bg, p, fs.FileMode(mode).Perm()); err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	return 0
 }
@@ -96,7 +96,7 @@ func ferry_go_rename(oldpath, newpath *C.char) C.int {
 		return neg(e)
 	}
 	if err := c.Rename(bg, op, C.GoString(newpath)); err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	return 0
 }
@@ -109,7 +109,7 @@ func ferry_go_opendir(path *C.char) C.int {
 	}
 	ents, err := c.ReadDir(bg, p)
 	if err != nil {
-		return neg(errnoOf(err))
+		return neg(clientlib.Errno(err))
 	}
 	lib.mu.Lock()
 	defer lib.mu.Unlock()

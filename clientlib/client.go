@@ -2,6 +2,7 @@ package clientlib
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"github.com/ferry-hpc/ferry/config"
 	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/regcache"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 // Options tune a client. Zero values take the defaults.
@@ -27,21 +30,31 @@ type Options struct {
 	Depth int
 	// Name identifies the client in server logs.
 	Name string
-	// Provider is the fabric provider: "auto" (shm for servers on this
-	// host, else the networked provider the servers offer), a libfabric
-	// provider name, or "none" for sockets only. Default: $FERRY_PROVIDER,
-	// else auto.
+	// Provider is the fabric provider: "auto" (the default: shm for
+	// servers on this host, else the best networked provider the servers
+	// offer), a provider name verbs.CanonicalProvider accepts, or "none"
+	// for sockets only.
 	Provider string
-	// Strategy asks the servers for a serving strategy: auto, copy,
-	// pipeline, sendfile, or sockets (no fabric). Default: $FERRY_STRATEGY,
-	// else each server's configured strategy.
+	// FabricInterface is the address or interface a networked provider
+	// binds to (default: the local address of the control connection).
+	FabricInterface string
+	// Strategy asks the servers for a serving strategy (proto.StrategyNames:
+	// auto, copy, pipeline, sendfile, or sockets for no fabric). Default:
+	// each server's configured strategy.
 	Strategy string
 	// EagerThreshold: requests smaller than this travel inline and skip
 	// registration (default 16 KiB; negative: never).
 	EagerThreshold int64
-	// RegCache is "on" (cache registrations of user buffers) or "off"
-	// (register and deregister per call). Default: $FERRY_REGCACHE, else on.
+	// RegCache is the registration cache's mode (regcache.ParseMode): "on"
+	// (the default), "off" (register and deregister per call) or "fast".
 	RegCache string
+	// RegCacheMaxEntries and RegCacheMaxBytes bound the cache's unused
+	// registrations (0: regcache's defaults).
+	RegCacheMaxEntries int
+	RegCacheMaxBytes   int64
+	// RegCacheUserModeOnly opens the cache's userfaultfd monitor in user
+	// mode only (see regcache.Options.UserModeOnly).
+	RegCacheUserModeOnly bool
 }
 
 const (
@@ -88,39 +101,34 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	if opts.Name == "" {
 		opts.Name = fmt.Sprintf("%s[%d]", filepath.Base(os.Args[0]), os.Getpid())
 	}
-	opts.Provider = envOr(opts.Provider, "FERRY_PROVIDER")
-	opts.Strategy = envOr(opts.Strategy, "FERRY_STRATEGY")
-	if opts.Provider == "" {
-		opts.Provider = "auto"
+	prov, err := verbs.CanonicalProvider(opts.Provider)
+	if err != nil {
+		return nil, &Error{Op: "mount", Server: -1, Err: fmt.Errorf("%v: %w", err, syscall.EINVAL)}
 	}
-	if err := checkProvider(opts.Provider); err != nil {
+	opts.Provider = prov
+	if err := proto.CheckStrategy(opts.Strategy); err != nil {
 		return nil, &Error{Op: "mount", Server: -1, Err: err}
 	}
-	if opts.Strategy != "" {
-		if err := checkStrategy(opts.Strategy); err != nil {
-			return nil, &Error{Op: "mount", Server: -1, Err: err}
-		}
+	mode, err := regcache.ParseMode(opts.RegCache)
+	if err != nil {
+		return nil, &Error{Op: "mount", Server: -1, Err: fmt.Errorf("%v: %w", err, syscall.EINVAL)}
 	}
-	opts.RegCache = envOr(opts.RegCache, "FERRY_REGCACHE")
-	switch opts.RegCache {
-	case "", "on", "off", "fast", "strict":
-	default:
-		return nil, &Error{Op: "mount", Server: -1, Err: fmt.Errorf("regcache %q: want on or off: %w", opts.RegCache, syscall.EINVAL)}
-	}
+	rc := mode.Apply(regcache.Options{MaxEntries: opts.RegCacheMaxEntries, MaxBytes: opts.RegCacheMaxBytes,
+		UserModeOnly: opts.RegCacheUserModeOnly})
 	if opts.EagerThreshold == 0 {
 		opts.EagerThreshold = DefaultEagerThreshold
 	}
 	// Bootstrap: ask one server for the list, the defaults and the fabrics.
 	first := &serverConn{id: -1, addr: addr, timeout: opts.Timeout}
 	var hello proto.HelloResp
-	err := first.control(ctx, proto.OpHello, &proto.HelloReq{Client: opts.Name}, &hello)
+	err = first.control(ctx, proto.OpHello, &proto.HelloReq{Client: opts.Name}, &hello)
 	localAddr := first.localAddr()
 	first.close()
 	if err != nil {
 		return nil, wrap("mount", "", err)
 	}
 	c := &Client{opts: opts, hello: hello}
-	if err := c.setupFabric(localAddr); err != nil {
+	if err := c.setupFabric(localAddr, rc); err != nil {
 		return nil, &Error{Op: "mount", Server: -1, Err: err}
 	}
 	for i, a := range hello.Servers {
@@ -138,8 +146,8 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 // servers call for one. With provider auto a fabric that cannot be opened
 // leaves the client on sockets (DataPath says why); a named provider that
 // cannot be opened is an error.
-func (c *Client) setupFabric(localAddr string) error {
-	if c.opts.Strategy == "sockets" {
+func (c *Client) setupFabric(localAddr string, rc regcache.Options) error {
+	if c.opts.Strategy == proto.StrategySockets {
 		return nil
 	}
 	prov, err := chooseProvider(c.opts.Provider, c.hello.Fabrics, isLocal(c.hello.Servers))
@@ -150,11 +158,14 @@ func (c *Client) setupFabric(localAddr string) error {
 		}
 		return err
 	}
-	iface := "127.0.0.1"
-	if host, _, err := net.SplitHostPort(localAddr); err == nil {
-		iface = host
+	iface := c.opts.FabricInterface
+	if iface == "" {
+		iface = verbs.DefaultInterface
+		if host, _, err := net.SplitHostPort(localAddr); err == nil {
+			iface = host
+		}
 	}
-	fab, err := openClientFabric(prov, iface, c.opts.RegCache)
+	fab, err := openClientFabric(prov, iface, rc)
 	if err != nil {
 		if c.opts.Provider == "auto" {
 			c.fabErr = err
@@ -169,14 +180,14 @@ func (c *Client) setupFabric(localAddr string) error {
 // DataPath says how bulk bytes move to server id: "rdma:<provider>" or
 // "sockets" (with the reason when a fabric was wanted but not had).
 func (c *Client) DataPath(id int) string {
-	if c.opts.Strategy == "sockets" {
+	if c.opts.Strategy == proto.StrategySockets {
 		return "sockets (asked for)"
 	}
 	if c.fab == nil {
 		if c.fabErr != nil {
 			return "sockets (no fabric: " + c.fabErr.Error() + ")"
 		}
-		if c.opts.Provider == "none" {
+		if c.opts.Provider == verbs.ProviderNone {
 			return "sockets (provider none)"
 		}
 		return "sockets (servers offer no fabric)"
@@ -354,7 +365,7 @@ func (c *Client) MkdirAll(ctx context.Context, path string, mode fs.FileMode) er
 	return nil
 }
 
-func isExist(err error) bool { return errorsIs(err, fs.ErrExist) }
+func isExist(err error) bool { return errors.Is(err, fs.ErrExist) }
 
 // DirEntry is one name in a directory.
 type DirEntry struct {

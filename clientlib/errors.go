@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/ferry-hpc/ferry/internal/errno"
 )
 
 // Error is every error the client returns: the operation, the path, the
@@ -39,15 +41,9 @@ type RemoteError struct {
 func (e *RemoteError) Error() string { return e.Msg }
 func (e *RemoteError) Unwrap() error { return e.Errno }
 
-// Errno returns the errno an error maps to at the C boundary (EIO when
-// nothing more precise is known).
-func Errno(err error) syscall.Errno {
-	var en syscall.Errno
-	if errors.As(err, &en) {
-		return en
-	}
-	return syscall.EIO
-}
+// Errno returns the errno an error maps to at the C boundary: the errno
+// it wraps, else the one Ferry gives its kind (internal/errno), else EIO.
+func Errno(err error) syscall.Errno { return errno.Of(err) }
 
 func wrap(op, path string, err error) error {
 	if err == nil {

@@ -4,44 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
+	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/regcache"
 	"github.com/ferry-hpc/ferry/verbs"
 )
 
-// Strategies a client may ask for (the server's own list; kept here so a
-// bad value fails before any request is sent).
-var Strategies = []string{"auto", "copy", "pipeline", "sendfile", "sockets"}
-
 // DefaultEagerThreshold is the request size below which bytes travel
-// inline on the control connection and skip registration: below it the
-// registration and the extra completion cost more than the copy.
+// inline on the control connection and skip registration, where a
+// registration and an extra completion are likely to cost more than the
+// copy. It is a starting point, not a measured optimum: bench/results has
+// no sweep below 64 KiB.
 const DefaultEagerThreshold = 16 << 10
-
-func checkStrategy(s string) error {
-	for _, v := range Strategies {
-		if s == v {
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown strategy %q (valid: %s): %w", s, strings.Join(Strategies, ", "), syscall.EINVAL)
-}
-
-func checkProvider(p string) error {
-	if p == "none" {
-		return nil
-	}
-	for _, v := range verbs.Providers() {
-		if p == v {
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown provider %q (valid: none, %s): %w", p, strings.Join(verbs.Providers(), ", "), syscall.EINVAL)
-}
 
 // clientFabric is the client's one fabric endpoint and the cache of
 // registrations of user buffers on it.
@@ -51,46 +27,25 @@ type clientFabric struct {
 	cache    *regcache.Cache
 }
 
-// choose picks the fabric provider for this client from what the server
-// offers: none when sockets are asked for, the named provider when one is,
-// else shm for servers on this host and the networked provider otherwise.
+// chooseProvider picks the fabric provider for this client from what the
+// servers offer: none when sockets are asked for, the named provider when
+// one is, else the one verbs.Prefer picks (shm for servers on this host,
+// the best networked provider otherwise). want is a canonical name.
 func chooseProvider(want string, offered []proto.Fabric, serversLocal bool) (string, error) {
-	has := func(p string) bool {
-		for _, f := range offered {
-			if f.Provider == p {
-				return true
-			}
-		}
-		return false
+	var names []string
+	for _, f := range offered {
+		names = append(names, f.Provider)
 	}
 	switch want {
-	case "none", "sockets":
+	case verbs.ProviderNone:
 		return "", nil
-	case "", "auto":
-		if serversLocal && has("shm") {
-			return "shm", nil
-		}
-		for _, f := range offered {
-			if f.Provider != "shm" {
-				return f.Provider, nil
-			}
-		}
-		return "", nil
+	case "auto":
+		return verbs.Prefer(names, serversLocal), nil
 	}
-	canon := want
-	if canon == "tcp" {
-		canon = "tcp;ofi_rxm"
-	} else if canon == "verbs" {
-		canon = "verbs;ofi_rxm"
-	}
-	if !has(canon) {
-		var names []string
-		for _, f := range offered {
-			names = append(names, f.Provider)
-		}
+	if !slices.Contains(names, want) {
 		return "", fmt.Errorf("provider %q asked for, the servers offer [%s]: %w", want, strings.Join(names, ", "), verbs.ErrNotSupported)
 	}
-	return canon, nil
+	return want, nil
 }
 
 // isLocal reports whether every address is on this host.
@@ -122,21 +77,15 @@ func isLocal(addrs []string) bool {
 	return true
 }
 
-// openFabric opens the client's endpoint. iface is the local address the
-// control connection uses, so tcp binds where the servers can reach it.
-func openClientFabric(provider, iface, regCache string) (*clientFabric, error) {
+// openClientFabric opens the client's endpoint and its registration
+// cache. iface is the local address or interface tcp binds to, so the
+// servers can reach it.
+func openClientFabric(provider, iface string, rc regcache.Options) (*clientFabric, error) {
 	ep, err := verbs.Open(verbs.Config{Provider: provider, Interface: iface})
 	if err != nil {
 		return nil, err
 	}
-	opts := regcache.OptionsFromEnv(regcache.Options{})
-	switch regCache {
-	case "off":
-		opts.Disabled = true
-	case "on":
-		opts.Disabled = false
-	}
-	cache, err := regcache.New(ep, opts)
+	cache, err := regcache.New(ep, rc)
 	if err != nil {
 		ep.Close()
 		return nil, fmt.Errorf("registration cache: %w", err)
@@ -188,11 +137,4 @@ func (c *Client) register(p []byte, access verbs.Access) (*registration, error) 
 		return nil, err
 	}
 	return &registration{remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: h.Release}, nil
-}
-
-func envOr(v, env string) string {
-	if v != "" {
-		return v
-	}
-	return os.Getenv(env)
 }

@@ -170,7 +170,7 @@ func (l *lazyReg) release() {
 // above the eager threshold.
 func (f *File) rdmaFor(ctx context.Context, r request) (bool, error) {
 	c := f.c
-	if c.fab == nil || c.opts.Strategy == "sockets" {
+	if c.fab == nil || c.opts.Strategy == proto.StrategySockets {
 		return false, nil
 	}
 	if c.opts.EagerThreshold < 0 || r.bytes < c.opts.EagerThreshold {
@@ -305,16 +305,8 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 
 // readInline reads an inline read reply straight into p.
 func readInline(h proto.Header, body io.Reader, req *proto.IOReq, resp *proto.ReadResp, p []byte) error {
-	var lenb [4]byte
-	if _, err := io.ReadFull(body, lenb[:]); err != nil {
-		return err
-	}
-	n, err := proto.ControlLen(lenb[:], h.BodyLen)
+	ctl, data, err := proto.ReadDataControl(body, h)
 	if err != nil {
-		return err
-	}
-	ctl := make([]byte, n)
-	if _, err := io.ReadFull(body, ctl); err != nil {
 		return err
 	}
 	if err := proto.Unmarshal(ctl, resp); err != nil {
@@ -327,8 +319,8 @@ func readInline(h proto.Header, body io.Reader, req *proto.IOReq, resp *proto.Re
 	for _, n := range resp.Lens {
 		total += n
 	}
-	if total != int64(h.BodyLen)-4-int64(n) {
-		return fmt.Errorf("%w: reply carries %d bytes, lengths say %d", proto.ErrMalformed, int64(h.BodyLen)-4-int64(n), total)
+	if total != data {
+		return fmt.Errorf("%w: reply carries %d bytes, lengths say %d", proto.ErrMalformed, data, total)
 	}
 	for i, x := range req.Extents {
 		if _, err := io.ReadFull(body, p[x.BufOff:x.BufOff+uint64(resp.Lens[i])]); err != nil {

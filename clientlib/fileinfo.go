@@ -1,7 +1,6 @@
 package clientlib
 
 import (
-	"errors"
 	"io/fs"
 	"path"
 	"time"
@@ -9,8 +8,6 @@ import (
 	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
 )
-
-var errorsIs = errors.Is
 
 // FileInfo describes a file or directory. It implements fs.FileInfo.
 type FileInfo struct {

@@ -25,6 +25,11 @@ const DefaultStripSize = 1 << 20
 // LocalPath is where `ferry local up` writes its config.
 const LocalPath = ".ferry-local/ferry.toml"
 
+// ErrInvalid is wrapped by every error about a config that does not parse
+// or does not describe a usable file system (as opposed to one that cannot
+// be read).
+var ErrInvalid = errors.New("invalid config")
+
 // Config is one file system.
 type Config struct {
 	// StripSize is the default strip size of new files, in bytes.
@@ -59,13 +64,15 @@ type Server struct {
 	// PipelineDepth is K, the bounce buffers one request keeps in flight (default 8).
 	PipelineDepth int `toml:"pipeline_depth,omitempty"`
 	// AutoSendfile makes strategy auto serve page-cache-resident reads with
-	// sendfile. Off by default: measured on tcp and shm here, pipeline beat
-	// sendfile at every size (see bench/results); on NICs where a copy costs
-	// more than faulting page-cache pages into a registration, turn it on.
+	// sendfile (the paper's rule). Off by default because pipeline measured
+	// faster than sendfile at every size on the development VM's tcp and shm
+	// providers (bench/results/2026-11-25-quick); on NICs where a copy costs
+	// more than faulting page-cache pages into a registration, measure with
+	// it on.
 	AutoSendfile bool `toml:"auto_sendfile,omitempty"`
 }
 
-// Defaults of the RDMA data path, chosen by measurement (see README).
+// Defaults of the RDMA data path (pool, bounce buffer size, pipeline depth).
 const (
 	DefaultPoolBytes     = 64 << 20
 	DefaultChunkSize     = 1 << 20
@@ -100,14 +107,14 @@ func Load(path string) (*Config, error) {
 	var c Config
 	md, err := toml.Decode(string(b), &c)
 	if err != nil {
-		return nil, fmt.Errorf("parse config %s: %w", path, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrInvalid, path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+		return nil, fmt.Errorf("%w %s: unknown key %q", ErrInvalid, path, und[0].String())
 	}
 	c.fillDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrInvalid, path, err)
 	}
 	return &c, nil
 }
@@ -133,8 +140,16 @@ func (c *Config) fillDefaults() {
 	}
 }
 
-// Validate checks that the config describes a usable file system.
+// Validate checks that the config describes a usable file system; its
+// errors wrap ErrInvalid.
 func (c *Config) Validate() error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
 	if len(c.Servers) == 0 {
 		return errors.New("no [[server]] entries")
 	}
@@ -202,19 +217,4 @@ func Generate(addrs []string, storage string, stripSize int64) (*Config, error) 
 	}
 	c.fillDefaults()
 	return c, c.Validate()
-}
-
-// Find returns the config path a client should use: flag, then
-// $FERRY_CONFIG, then ./.ferry-local/ferry.toml.
-func Find(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	if env := os.Getenv("FERRY_CONFIG"); env != "" {
-		return env, nil
-	}
-	if _, err := os.Stat(LocalPath); err == nil {
-		return LocalPath, nil
-	}
-	return "", errors.New("no config: pass --config, set FERRY_CONFIG, or run `ferry local up` here")
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,12 @@ func TestLoadRejects(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		} else if !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: error %q does not name the file", name, err)
+		} else if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: error %q does not wrap ErrInvalid", name, err)
 		}
+	}
+	// A config that cannot be read is not an invalid one.
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml")); err == nil || errors.Is(err, ErrInvalid) {
+		t.Errorf("missing file: %v", err)
 	}
 }

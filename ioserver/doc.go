@@ -1,16 +1,24 @@
-// Package ioserver is Ferry's I/O server: it stores the datafiles of
-// striped files, runs the metadata service on the server the config names,
-// and moves file bytes to and from clients by one of several strategies.
+// Package ioserver is Ferry's I/O server: it listens for clients, reads
+// their framed requests, dispatches each by opcode through one handler
+// table, and writes the replies. What it serves lives in two rooms below
+// it:
+//
+//   - ioserver/data: the datafiles, their locks and registered mappings,
+//     the fabrics' pools of bounce buffers, and the strategies that move
+//     a request's bytes (sockets, copy, pipeline, sendfile, auto);
+//   - ioserver/meta: the namespace, on the server the config names as the
+//     metadata server.
 //
 // Data flow of one connection:
 //
-//	TCP ──► conn.readLoop ──► header checked (proto) ──► control op ──► handler goroutine ──► reply
-//	                                                 └─► data op ──► Job ──► Strategy.Read/Write ──► reply
+//	TCP ──► conn.readLoop ──► header checked (proto) ──► handlers[op] (own goroutine) ──► reply
+//	                                                  └─► OpWrite: handleWrite, in line (its bytes follow)
+//	read/write ──► data.Service ──► strategy ──► Result ──► reply frame (inline bytes streamed after it)
 //
-// Strategies are values of one small interface (strategy.go); the
-// `sockets` strategy streams bytes on the control connection with
-// sendfile(2) for reads and pwrite for writes. Every client-supplied number
-// is checked before it touches a file: handles are UUIDs, paths are
-// clean, extents and bodies are inside their caps, and a bad request gets
-// an error reply while the connection and the server go on.
+// The server also keeps the per-connection peer table: the fabric
+// addresses a client sent in its hello, which its RDMA requests use. Every
+// client-supplied number is checked before it touches a file: handles are
+// UUIDs, paths are clean, extents and bodies are inside their caps, layouts
+// fit this file system, and a bad request gets an error reply (errno by
+// internal/errno) while the connection and the server go on.
 package ioserver

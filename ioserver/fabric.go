@@ -1,44 +1,31 @@
 package ioserver
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ferry-hpc/ferry/ioserver/data"
+	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
 )
 
-// fabric is one open libfabric endpoint of the server and its pool of
-// registered bounce buffers.
-type fabric struct {
-	ep   *verbs.Endpoint
-	pool *pool
-}
-
-// providersFor lists the providers a configured name asks the server to
-// open. "auto" offers every provider that opens here: shm for clients on
-// this host, tcp for the rest; each client picks.
-func providersFor(name, strategy string) []string {
-	if strategy == "sockets" {
-		return nil // a sockets-only server offers no fabric
+// openFabrics opens the fabrics the config asks for: none for provider
+// none or strategy sockets; the one provider named, which must open; or,
+// for auto, shm (clients on this host) and the first networked provider
+// in verbs' preference order that opens here (the rest), each client
+// picking one. A provider auto cannot open leaves its clients on sockets.
+func (s *Server) openFabrics() error {
+	prov, err := verbs.CanonicalProvider(s.self.Provider)
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, unix.EINVAL)
 	}
-	switch name {
-	case "", "auto":
-		return []string{"shm", "tcp;ofi_rxm"}
-	case "none", "sockets":
+	if prov == verbs.ProviderNone || s.strategy == proto.StrategySockets {
 		return nil
 	}
-	return []string{name}
-}
-
-func (s *Server) openFabrics() error {
-	explicit := s.self.Provider != "" && s.self.Provider != "auto"
 	iface := s.self.Interface
 	if iface == "" {
 		host, _, _ := net.SplitHostPort(s.self.Address)
@@ -46,62 +33,72 @@ func (s *Server) openFabrics() error {
 			iface = host
 		}
 	}
-	// Opening a provider takes up to a second or two here (libfabric
-	// probes every provider it knows), so open them side by side.
-	provs := providersFor(s.self.Provider, s.defaultStrategy)
-	opened := make([]*fabric, len(provs))
-	errs := make([]error, len(provs))
+	open := func(p string) (*data.Fabric, error) {
+		return data.OpenFabric(p, iface, s.self.PoolBytes, s.self.ChunkSize)
+	}
+	if prov != "auto" {
+		f, err := open(prov)
+		if err != nil {
+			return err
+		}
+		s.addFabric(f)
+		return nil
+	}
+	// The host-local provider opens beside the networked ones: an open
+	// can take a while (libfabric's first fi_getinfo probes every
+	// provider it knows).
+	var local, networked []string
+	for _, p := range verbs.AutoOrder() {
+		if verbs.HostLocal(p) {
+			local = append(local, p)
+		} else {
+			networked = append(networked, p)
+		}
+	}
+	opened := make([]*data.Fabric, len(local))
 	var wg sync.WaitGroup
-	for i, prov := range provs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			opened[i], errs[i] = openFabric(prov, iface, s.self.PoolBytes, s.self.ChunkSize)
-		}()
+	for i, p := range local {
+		wg.Go(func() {
+			f, err := open(p)
+			if err != nil {
+				s.log.Warn("fabric not available; its clients use sockets", "provider", p, "err", err)
+			}
+			opened[i] = f
+		})
+	}
+	var netFab *data.Fabric
+	var errs []error
+	for _, p := range networked {
+		f, err := open(p)
+		if err == nil {
+			netFab = f
+			break
+		}
+		errs = append(errs, err)
 	}
 	wg.Wait()
-	for i, prov := range provs {
-		if errs[i] != nil {
-			if explicit {
-				for _, f := range opened {
-					if f != nil {
-						f.close()
-					}
-				}
-				return errs[i]
-			}
-			s.log.Warn("fabric not available; its clients use sockets", "provider", prov, "err", errs[i])
-			continue
+	for _, f := range opened {
+		if f != nil {
+			s.addFabric(f)
 		}
-		f := opened[i]
-		s.fabrics = append(s.fabrics, f)
-		s.log.Info("fabric open", "provider", f.ep.Provider(), "info", f.ep.Info().String(),
-			"pool", s.self.PoolBytes, "chunk", s.self.ChunkSize, "depth", s.self.PipelineDepth)
+	}
+	if netFab != nil {
+		s.addFabric(netFab)
+	} else {
+		s.log.Warn("no networked fabric available; remote clients use sockets", "err", errors.Join(errs...))
 	}
 	return nil
 }
 
-func openFabric(prov, iface string, poolBytes, chunk int64) (*fabric, error) {
-	ep, err := verbs.Open(verbs.Config{Provider: prov, Interface: iface})
-	if err != nil {
-		return nil, fmt.Errorf("open fabric %s: %w", prov, err)
-	}
-	p, err := newPool(ep, poolBytes, chunk)
-	if err != nil {
-		ep.Close()
-		return nil, fmt.Errorf("fabric %s: %w", prov, err)
-	}
-	return &fabric{ep: ep, pool: p}, nil
+func (s *Server) addFabric(f *data.Fabric) {
+	s.fabrics = append(s.fabrics, f)
+	s.log.Info("fabric open", "provider", f.Provider(), "info", f.Info(),
+		"pool", s.self.PoolBytes, "chunk", s.self.ChunkSize, "depth", s.self.PipelineDepth)
 }
 
-func (f *fabric) close() {
-	f.pool.close()
-	f.ep.Close()
-}
-
-func (s *Server) fabric(provider string) *fabric {
+func (s *Server) fabric(provider string) *data.Fabric {
 	for _, f := range s.fabrics {
-		if f.ep.Provider() == provider {
+		if f.Provider() == provider {
 			return f
 		}
 	}
@@ -110,81 +107,46 @@ func (s *Server) fabric(provider string) *fabric {
 
 func (s *Server) closeFabrics() {
 	for _, f := range s.fabrics {
-		f.close()
+		f.Close()
 	}
 	s.fabrics = nil
 }
 
-// pool is a bounded set of registered bounce buffers, shared by every
-// request on one fabric: a burst of clients waits for buffers rather than
-// making the server allocate without limit.
-type pool struct {
-	mem   []byte
-	mr    *verbs.MemoryRegion
-	chunk int
-	free  chan int
-	waits atomic.Int64 // times a request found no buffer free
-}
-
-type slot struct {
-	idx int
-	buf []byte
-}
-
-func newPool(ep *verbs.Endpoint, bytes, chunk int64) (*pool, error) {
-	n := int(bytes / chunk)
-	// MAP_POPULATE: touch the pool once now, not on the first requests
-	// (first touch of fresh memory is expensive on VMs).
-	mem, err := unix.Mmap(-1, 0, n*int(chunk), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
-	if err != nil {
-		return nil, fmt.Errorf("map %d-byte buffer pool: %w", n*int(chunk), err)
-	}
-	mr, err := ep.RegisterBytes(mem, verbs.AccessLocal|verbs.AccessRemoteRead|verbs.AccessRemoteWrite)
-	if err != nil {
-		unix.Munmap(mem)
-		return nil, fmt.Errorf("register buffer pool: %w", err)
-	}
-	p := &pool{mem: mem, mr: mr, chunk: int(chunk), free: make(chan int, n)}
-	for i := 0; i < n; i++ {
-		p.free <- i
-	}
-	return p, nil
-}
-
-var errPoolTimeout = errors.New("no registered buffer free")
-
-// tryGet takes a free buffer if there is one.
-func (p *pool) tryGet() (slot, bool) {
-	select {
-	case i := <-p.free:
-		return slot{idx: i, buf: p.mem[i*p.chunk : (i+1)*p.chunk]}, true
-	default:
-		return slot{}, false
+// connectFabrics inserts the client's fabric addresses in the server's
+// address vectors, for the providers both sides have: the connection's
+// peer table, which RDMA requests on it use.
+func (c *conn) connectFabrics(req *proto.HelloReq) {
+	for _, cf := range req.Fabrics {
+		f := c.s.fabric(cf.Provider)
+		if f == nil {
+			continue
+		}
+		p, err := f.Connect(cf.Addr)
+		if err != nil {
+			c.s.log.Warn("client fabric address refused", "provider", cf.Provider, "client", req.Client, "err", err)
+			continue
+		}
+		c.pmu.Lock()
+		if c.peers == nil {
+			c.peers = make(map[string]verbs.Peer)
+		}
+		c.peers[cf.Provider] = p
+		c.pmu.Unlock()
 	}
 }
 
-// get waits up to timeout for a free buffer.
-func (p *pool) get(ctx context.Context, timeout time.Duration) (slot, error) {
-	if s, ok := p.tryGet(); ok {
-		return s, nil
+// link returns the fabric and this client's peer on it for an RDMA
+// request naming provider.
+func (c *conn) link(provider string) (data.Link, error) {
+	f := c.s.fabric(provider)
+	if f == nil {
+		return data.Link{}, fmt.Errorf("this server has no %q fabric: %w", provider, unix.EOPNOTSUPP)
 	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case i := <-p.free:
-		return slot{idx: i, buf: p.mem[i*p.chunk : (i+1)*p.chunk]}, nil
-	case <-t.C:
-		return slot{}, fmt.Errorf("%w within %v (%d buffers of %d bytes, all in use): %w", errPoolTimeout, timeout, cap(p.free), p.chunk, unix.EBUSY)
-	case <-ctx.Done():
-		return slot{}, ctx.Err()
+	c.pmu.Lock()
+	p, ok := c.peers[provider]
+	c.pmu.Unlock()
+	if !ok {
+		return data.Link{}, fmt.Errorf("client sent no %q address in its hello: %w", provider, unix.ENOTCONN)
 	}
-}
-
-func (p *pool) put(s slot) { p.free <- s.idx }
-
-func (s slot) off(chunk int) uint64 { return uint64(s.idx * chunk) }
-
-func (p *pool) close() {
-	p.mr.Close()
-	unix.Munmap(p.mem)
+	return data.Link{Fabric: f, Peer: p}, nil
 }

@@ -29,7 +29,8 @@ func (c *counters) get(name string) *atomic.Int64 {
 	return v
 }
 
-func (c *counters) add(name string, d int64) { c.get(name).Add(d) }
+// Add adds d to the counter name (data.Counter).
+func (c *counters) Add(name string, d int64) { c.get(name).Add(d) }
 
 func (c *counters) snapshot() *proto.Stats {
 	c.mu.Lock()

@@ -2,6 +2,8 @@ package itest
 
 import (
 	"bytes"
+	"errors"
+	"syscall"
 	"testing"
 
 	"github.com/ferry-hpc/ferry/clientlib"
@@ -42,5 +44,29 @@ func TestClientUsesRegCache(t *testing.T) {
 				t.Fatalf("cache off: %d hits", st.Hits)
 			}
 		})
+	}
+}
+
+// Every registration cache mode a client asks for reaches its cache
+// (Options.RegCache "fast" was once silently dropped), and an unknown one
+// is refused.
+func TestClientRegCacheModes(t *testing.T) {
+	needProvider(t, "shm")
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1})
+	for mode, want := range map[string]string{"fast": "fast", "on": "strict", "": "strict"} {
+		c := cl.Mount(t, clientlib.Options{Provider: "shm", RegCache: mode})
+		if got := c.DataPath(0); got != "rdma:shm" {
+			t.Fatalf("regcache %q: data path %q", mode, got)
+		}
+		if st := c.RegCacheStats(); st.Sync != want || st.Monitor == "disabled" {
+			t.Errorf("regcache %q: sync %q, monitor %q; want sync %q", mode, st.Sync, st.Monitor, want)
+		}
+	}
+	c := cl.Mount(t, clientlib.Options{Provider: "shm", RegCache: "off"})
+	if st := c.RegCacheStats(); st.Monitor != "disabled" || st.Enabled {
+		t.Errorf("regcache off: %+v", st)
+	}
+	if _, err := clientlib.Mount(ctx, cl.ConfigPath, clientlib.Options{RegCache: "quick"}); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("regcache quick: %v, want EINVAL", err)
 	}
 }

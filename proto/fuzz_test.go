@@ -45,7 +45,7 @@ func FuzzMessages(f *testing.F) {
 func FuzzControlLen(f *testing.F) {
 	f.Add([]byte{4, 0, 0, 0}, uint32(8))
 	f.Fuzz(func(t *testing.T, b []byte, bodyLen uint32) {
-		n, err := ControlLen(b, bodyLen)
+		n, err := controlLen(b, bodyLen)
 		if err == nil && (n < 0 || uint32(n) > bodyLen-4) {
 			t.Fatalf("control length %d in body %d", n, bodyLen)
 		}

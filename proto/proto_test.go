@@ -3,7 +3,10 @@ package proto
 import (
 	"bytes"
 	"errors"
+	"io"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ferry-hpc/ferry/layout"
@@ -151,23 +154,43 @@ func TestIOReqChecks(t *testing.T) {
 	}
 }
 
-func TestDataPrefix(t *testing.T) {
+func TestDataFrame(t *testing.T) {
 	req := &IOReq{Handle: testHandle, Layout: testLayout, Extents: []Extent{{Local: 0, Len: 3}}}
-	b := AppendDataPrefix(nil, req)
-	b = append(b, "abc"...)
-	n, err := ControlLen(b, uint32(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got IOReq
-	if err := Unmarshal(b[4:4+n], &got); err != nil || got.Total() != 3 {
-		t.Fatalf("got %+v, %v", got, err)
-	}
 	f := AppendDataFrame(nil, Header{Op: OpWrite, ID: 1}, req, 3)
-	if h, err := ParseHeader(f); err != nil || int(h.BodyLen) != len(f)-HeaderSize+3 {
+	f = append(f, "abc"...)
+	h, err := ParseHeader(f)
+	if err != nil || int(h.BodyLen) != len(f)-HeaderSize {
 		t.Fatalf("data frame header %+v, %v", h, err)
 	}
-	if _, err := ControlLen([]byte{0xff, 0xff, 0, 0}, 10); err == nil {
-		t.Error("control length past the body accepted")
+	body := bytes.NewReader(f[HeaderSize:])
+	ctl, data, err := ReadDataControl(body, h)
+	if err != nil || data != 3 {
+		t.Fatalf("ReadDataControl: %d data bytes, %v", data, err)
+	}
+	var got IOReq
+	if err := Unmarshal(ctl, &got); err != nil || got.Total() != 3 {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if rest, _ := io.ReadAll(body); string(rest) != "abc" {
+		t.Fatalf("data after the control part: %q", rest)
+	}
+	bad := Header{Op: OpWrite, BodyLen: 10}
+	if _, _, err := ReadDataControl(bytes.NewReader([]byte{0xff, 0xff, 0, 0, 1, 2, 3, 4, 5, 6}), bad); !errors.Is(err, ErrMalformed) {
+		t.Errorf("control length past the body: %v, want ErrMalformed", err)
+	}
+	if _, _, err := ReadDataControl(bytes.NewReader([]byte{1, 0}), bad); err == nil {
+		t.Error("truncated control length accepted")
+	}
+}
+
+func TestCheckStrategy(t *testing.T) {
+	for _, n := range append(StrategyNames(), "") {
+		if err := CheckStrategy(n); err != nil {
+			t.Errorf("%q: %v", n, err)
+		}
+	}
+	err := CheckStrategy("fast")
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "pipeline") {
+		t.Errorf("unknown strategy: %v, want EINVAL listing the valid names", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"log"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,60 +59,50 @@ const (
 	DefaultMaxBytes   = 1 << 30
 )
 
-// OptionsFromEnv overlays the environment on base:
-//
-//	FERRY_REGCACHE=off|0|false|no|disabled   disable caching
-//	FERRY_REGCACHE=on|1|true|yes|strict      enable, strict sync
-//	FERRY_REGCACHE=fast                      enable with FastSync
-//	FERRY_REGCACHE_MAX_ENTRIES=N
-//	FERRY_REGCACHE_MAX_BYTES=N (suffixes k, m, g allowed, powers of 1024)
-//	FERRY_REGCACHE_USER_MODE_ONLY=1
-func OptionsFromEnv(base Options) Options {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv("FERRY_REGCACHE"))) {
-	case "off", "0", "false", "no", "disabled":
-		base.Disabled = true
-	case "on", "1", "true", "yes", "strict":
-		base.Disabled = false
-		base.FastSync = false
-	case "fast":
-		base.Disabled = false
-		base.FastSync = true
-	}
-	if v, err := strconv.Atoi(os.Getenv("FERRY_REGCACHE_MAX_ENTRIES")); err == nil && v > 0 {
-		base.MaxEntries = v
-	}
-	if v, ok := parseBytes(os.Getenv("FERRY_REGCACHE_MAX_BYTES")); ok {
-		base.MaxBytes = v
-	}
-	switch strings.ToLower(os.Getenv("FERRY_REGCACHE_USER_MODE_ONLY")) {
-	case "1", "true", "yes", "on":
-		base.UserModeOnly = true
-	}
-	return base
+// Mode is how a cache runs, as configs, flags and the client's
+// environment name it: ParseMode is the one reader of those names.
+type Mode int
+
+const (
+	ModeOn   Mode = iota // cache, and sync with the monitor strictly (the default)
+	ModeOff              // Disabled: register per Acquire
+	ModeFast             // cache with FastSync
+)
+
+var modeNames = map[string]Mode{
+	"on": ModeOn, "strict": ModeOn, "1": ModeOn, "true": ModeOn, "yes": ModeOn,
+	"off": ModeOff, "disabled": ModeOff, "0": ModeOff, "false": ModeOff, "no": ModeOff,
+	"fast": ModeFast,
 }
 
-func parseBytes(s string) (int64, bool) {
+// ParseMode reads a mode name: on (or strict), off, fast; "" is on. An
+// unknown name is an error that lists the valid ones.
+func ParseMode(s string) (Mode, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if s == "" {
-		return 0, false
+		return ModeOn, nil
 	}
-	mul := int64(1)
-	switch s[len(s)-1] {
-	case 'k':
-		mul = 1 << 10
-	case 'm':
-		mul = 1 << 20
-	case 'g':
-		mul = 1 << 30
+	if m, ok := modeNames[s]; ok {
+		return m, nil
 	}
-	if mul != 1 {
-		s = s[:len(s)-1]
+	return ModeOn, fmt.Errorf("regcache: unknown mode %q (valid: on, off, fast)", s)
+}
+
+func (m Mode) String() string {
+	switch m {
+	case ModeOff:
+		return "off"
+	case ModeFast:
+		return "fast"
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 || v > (1<<62)/mul {
-		return 0, false
-	}
-	return v * mul, true
+	return "on"
+}
+
+// Apply returns o with the Disabled and FastSync the mode means.
+func (m Mode) Apply(o Options) Options {
+	o.Disabled = m == ModeOff
+	o.FastSync = m == ModeFast
+	return o
 }
 
 // Stats is a snapshot of a cache's counters.

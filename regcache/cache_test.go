@@ -1,3 +1,5 @@
+//go:build cgo
+
 package regcache
 
 import (
@@ -438,7 +440,7 @@ func TestUnwatchableMemoryNotCached(t *testing.T) {
 	}
 }
 
-func TestDisabledAndEnv(t *testing.T) {
+func TestDisabledAndModes(t *testing.T) {
 	c, r := newCache(t, Options{Disabled: true}, false)
 	base := mmapAnon(t, 4*pg)
 	defer munmap(t, base, 4*pg)
@@ -450,16 +452,20 @@ func TestDisabledAndEnv(t *testing.T) {
 		t.Fatalf("disabled: %+v (registrations %d)", st, r.count())
 	}
 
-	t.Setenv("FERRY_REGCACHE", "off")
-	t.Setenv("FERRY_REGCACHE_MAX_ENTRIES", "17")
-	t.Setenv("FERRY_REGCACHE_MAX_BYTES", "3m")
-	o := OptionsFromEnv(Options{})
-	if !o.Disabled || o.MaxEntries != 17 || o.MaxBytes != 3<<20 {
-		t.Fatalf("OptionsFromEnv: %+v", o)
+	for in, want := range map[string]Mode{"": ModeOn, "on": ModeOn, "strict": ModeOn, "OFF": ModeOff, "fast": ModeFast} {
+		m, err := ParseMode(in)
+		if err != nil || m != want {
+			t.Errorf("ParseMode(%q) = %v, %v; want %v", in, m, err, want)
+		}
 	}
-	t.Setenv("FERRY_REGCACHE", "fast")
-	if o = OptionsFromEnv(Options{Disabled: true}); o.Disabled || !o.FastSync {
-		t.Fatalf("OptionsFromEnv fast: %+v", o)
+	if _, err := ParseMode("quick"); err == nil {
+		t.Error("ParseMode accepted an unknown mode")
+	}
+	if o := ModeFast.Apply(Options{Disabled: true, MaxEntries: 17}); o.Disabled || !o.FastSync || o.MaxEntries != 17 {
+		t.Fatalf("fast: %+v", o)
+	}
+	if o := ModeOff.Apply(Options{FastSync: true}); !o.Disabled || o.FastSync {
+		t.Fatalf("off: %+v", o)
 	}
 	c.Close()
 	if _, err := c.Acquire(ptr(base), 1, rw); err != ErrClosed {

@@ -5,7 +5,7 @@
 //
 // # Use
 //
-//	c, _ := regcache.New(ep, regcache.OptionsFromEnv(regcache.Options{}))
+//	c, _ := regcache.New(ep, regcache.Options{})
 //	h, err := c.Acquire(p, n, verbs.AccessRemoteWrite)
 //	rb, err := h.MR().Remote(h.Offset(), uint64(n)) // or h.Remote(uint64(n))
 //	... let the peer write rb ...
@@ -81,7 +81,7 @@
 //     be mapped again and acquired through a stale entry in that window.
 //
 // That strict mode costs one read(2) per Acquire (on this VM a system call
-// is about 1 µs). Options.FastSync (FERRY_REGCACHE=fast) replaces it with an
+// is about 1 µs). Options.FastSync (mode fast) replaces it with an
 // atomic load of the shared word: the first guarantee above still holds
 // (the flag is raised before read(2) releases the unmapping thread), the
 // second is left to the monitor thread's latency.
@@ -132,6 +132,6 @@
 //
 // # Switching it off
 //
-// Options.Disabled, or FERRY_REGCACHE=off through OptionsFromEnv, makes
-// every Acquire register and every last Release deregister.
+// Options.Disabled (mode off) makes every Acquire register and every last
+// Release deregister.
 package regcache

@@ -59,16 +59,6 @@ func TestCheckAddress(t *testing.T) {
 	}
 }
 
-// TestOwnAddressesValid: what the providers hand out passes the check.
-func TestOwnAddressesValid(t *testing.T) {
-	for _, prov := range testProviders {
-		e := openOrSkip(t, prov)
-		if err := CheckAddress(e.Provider(), e.Address()); err != nil {
-			t.Errorf("%s's own address %q: %v", prov, e.Address(), err)
-		}
-	}
-}
-
 func FuzzCheckAddress(f *testing.F) {
 	f.Add("shm", []byte("fi_shm://1234:0:0\x00"))
 	f.Add("tcp;ofi_rxm", sockaddr4())

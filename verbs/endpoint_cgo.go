@@ -76,7 +76,7 @@ func cstr(b []C.char) string { return C.GoString(&b[0]) }
 // providers in preference order; a provider that cannot be opened gives an
 // error wrapping ErrNotSupported.
 func Open(cfg Config) (*Endpoint, error) {
-	prov, err := canonicalProvider(cfg.Provider)
+	prov, err := CanonicalProvider(cfg.Provider)
 	if err != nil {
 		return nil, err
 	}

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package verbs
 
 import (
@@ -157,5 +159,15 @@ func TestCloseWithQueued(t *testing.T) {
 				t.Error("Start on a closed endpoint succeeded")
 			}
 		})
+	}
+}
+
+// TestOwnAddressesValid: what the providers hand out passes the check.
+func TestOwnAddressesValid(t *testing.T) {
+	for _, prov := range testProviders {
+		e := openOrSkip(t, prov)
+		if err := CheckAddress(e.Provider(), e.Address()); err != nil {
+			t.Errorf("%s's own address %q: %v", prov, e.Address(), err)
+		}
 	}
 }

@@ -24,7 +24,7 @@ var errNoCgo = fmt.Errorf("verbs: built without cgo, no libfabric: %w", ErrNotSu
 
 // Open always fails without cgo.
 func Open(cfg Config) (*Endpoint, error) {
-	if _, err := canonicalProvider(cfg.Provider); err != nil {
+	if _, err := CanonicalProvider(cfg.Provider); err != nil {
 		return nil, err
 	}
 	return nil, errNoCgo

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package verbs
 
 import (
@@ -387,7 +389,7 @@ func TestClosedPeer(t *testing.T) {
 	t.Logf("initiator closed in %v", time.Since(t0))
 }
 
-func TestAuto(t *testing.T) {
+func TestAutoAndInterface(t *testing.T) {
 	e, err := Open(Config{Provider: "auto"})
 	if err != nil {
 		t.Fatal(err) // shm opens on every machine this project runs on

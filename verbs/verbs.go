@@ -3,7 +3,6 @@ package verbs
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -53,34 +52,43 @@ type Config struct {
 // DefaultInterface is used by networked providers when Config.Interface is empty.
 const DefaultInterface = "127.0.0.1"
 
-// ConfigFromEnv overlays FERRY_PROVIDER and FERRY_FABRIC_IFACE when set.
-func ConfigFromEnv(base Config) Config {
-	if v := os.Getenv("FERRY_PROVIDER"); v != "" {
-		base.Provider = v
-	}
-	if v := os.Getenv("FERRY_FABRIC_IFACE"); v != "" {
-		base.Interface = v
-	}
-	return base
-}
+// The provider vocabulary: configs, flags, the client's environment and
+// the wire name providers with these words, and this section is their one
+// owner.
 
-// providers lists accepted names; aliases map to canonical libfabric names.
-var providers = []string{"auto", "shm", "tcp", "tcp;ofi_rxm", "verbs", "verbs;ofi_rxm", "efa", "cxi", "psm3", "opx", "sockets"}
+// ProviderNone asks for no fabric: clients and servers then move bytes on
+// the control connection (the sockets strategy). "sockets" is its alias,
+// as that is what such a client or server does; libfabric's own sockets
+// provider is not offered.
+const ProviderNone = "none"
+
+// providers lists the accepted names; aliases map to canonical names.
+var providers = []string{"auto", ProviderNone, "shm", "tcp", "tcp;ofi_rxm", "verbs", "verbs;ofi_rxm", "efa", "cxi", "psm3", "opx", "sockets"}
 
 var aliases = map[string]string{
-	"tcp":   "tcp;ofi_rxm",
-	"verbs": "verbs;ofi_rxm",
+	"tcp":     "tcp;ofi_rxm",
+	"verbs":   "verbs;ofi_rxm",
+	"sockets": ProviderNone,
 }
 
-// autoOrder is the order "auto" tries providers in: shm, then the best
-// networked provider.
+// autoOrder is the one preference order of providers: the host-local one
+// (shm) first, then networked providers from the fastest fabric down to
+// tcp, which runs everywhere. Open("auto"), the server's "auto" (shm plus
+// the first networked provider that opens) and the client's choice among
+// what servers offer (Prefer) all follow it.
 var autoOrder = []string{"shm", "cxi", "efa", "verbs;ofi_rxm", "psm3", "opx", "tcp;ofi_rxm"}
 
-// Providers returns the accepted provider names, for error messages.
-func Providers() []string { return append([]string(nil), providers...) }
+// AutoOrder returns the preference order "auto" follows.
+func AutoOrder() []string { return append([]string(nil), autoOrder...) }
 
-// canonicalProvider maps a configured name to the libfabric provider name.
-func canonicalProvider(name string) (string, error) {
+// HostLocal reports whether a provider reaches only processes on this host.
+func HostLocal(prov string) bool { return prov == "shm" }
+
+// CanonicalProvider maps a provider name as configs and flags spell it to
+// the name libfabric and the wire use: case and spaces ignored, aliases
+// resolved, "" meaning "auto". An unknown name is an error that lists the
+// accepted ones.
+func CanonicalProvider(name string) (string, error) {
 	name = strings.TrimSpace(strings.ToLower(name))
 	if name == "" {
 		name = "auto"
@@ -93,7 +101,24 @@ func canonicalProvider(name string) (string, error) {
 			return name, nil
 		}
 	}
-	return "", fmt.Errorf("verbs: unknown provider %q (accepted: %s)", name, strings.Join(providers, ", "))
+	return "", fmt.Errorf("verbs: unknown provider %q (valid: %s)", name, strings.Join(providers, ", "))
+}
+
+// Prefer returns the provider "auto" picks among offered (canonical names):
+// a host-local one when the peers are on this host, else the first
+// networked one in AutoOrder; "" when none of them will do.
+func Prefer(offered []string, sameHost bool) string {
+	for _, p := range autoOrder {
+		if HostLocal(p) && !sameHost {
+			continue
+		}
+		for _, o := range offered {
+			if o == p {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // usesNode reports whether a provider is addressed by a network interface

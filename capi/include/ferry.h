@@ -33,6 +33,8 @@
  *                255 bytes; a negative offset; unknown flags.
  *     -EIO       a server failed, or an error with no better errno.
  *     -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET ...  network failures.
+ *     -EBADMSG, -E2BIG  a malformed or oversized protocol frame (client
+ *                and server of different versions, or a bug).
  *
  * PATHS
  *
@@ -134,11 +136,18 @@ const char *ferry_version(void);
  * successful ferry_init must be matched by one ferry_finalize. This lets a
  * program and a library it uses (the MPI-IO layer) both init and finalize.
  *
+ * The data path follows the same environment variables as the ferry CLI,
+ * read (like $FERRY_CONFIG) when ferry_init is called: FERRY_PROVIDER,
+ * FERRY_FABRIC_IFACE, FERRY_STRATEGY, FERRY_REGCACHE (on, off, fast),
+ * FERRY_REGCACHE_MAX_ENTRIES, FERRY_REGCACHE_MAX_BYTES and
+ * FERRY_REGCACHE_USER_MODE_ONLY.
+ *
  * Returns 0 on success, or:
  *   -ENOENT   no config: config_path is NULL, $FERRY_CONFIG is unset and
  *             ./.ferry-local/ferry.toml does not exist; or the file named
  *             does not exist.
- *   -EINVAL   the config file is malformed.
+ *   -EINVAL   the config file is malformed, or one of the variables above
+ *             has a value that does not parse.
  *   -ECONNREFUSED, -ETIMEDOUT, -EIO ...  the metadata server is not reachable.
  *
  * Thread-safe; concurrent calls are serialized.

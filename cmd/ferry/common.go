@@ -11,6 +11,8 @@ import (
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/clientenv"
+	"github.com/ferry-hpc/ferry/proto"
 )
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
@@ -36,26 +38,30 @@ type clientFlags struct {
 	config   string
 	provider string
 	strategy string
-	data     bool // the command moves file data: offer --provider/--strategy
 }
 
 func (c *clientFlags) add(fs *flag.FlagSet) {
-	fs.StringVar(&c.config, "config", "", "config file (default $FERRY_CONFIG, then ./.ferry-local/ferry.toml)")
+	fs.StringVar(&c.config, "config", "", "config file (default $"+clientenv.Config+", then ./"+config.LocalPath+")")
 }
 
 // addData adds the data-path flags.
 func (c *clientFlags) addData(fs *flag.FlagSet) {
 	c.add(fs)
-	fs.StringVar(&c.provider, "provider", "", "fabric provider: auto, none (sockets), shm, tcp, verbs, efa, cxi, ... (default $FERRY_PROVIDER, else auto)")
-	fs.StringVar(&c.strategy, "strategy", "", "serving strategy: auto, copy, pipeline, sendfile, sockets (default $FERRY_STRATEGY, else the servers')")
+	fs.StringVar(&c.provider, "provider", "", "fabric provider: auto, none (sockets), shm, tcp, verbs, efa, cxi, ... (default $"+clientenv.Provider+", else auto)")
+	fs.StringVar(&c.strategy, "strategy", "", "serving strategy: "+strings.Join(proto.StrategyNames(), ", ")+" (default $"+clientenv.Strategy+", else the servers')")
 }
 
+// mount mounts the file system with the flags, then the environment.
 func (c *clientFlags) mount(ctx context.Context) (*clientlib.Client, error) {
-	path, err := config.Find(c.config)
+	path, err := clientenv.ConfigPath(c.config, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	return clientlib.Mount(ctx, path, clientlib.Options{Name: "ferry", Provider: c.provider, Strategy: c.strategy})
+	opts, err := clientenv.Options(clientlib.Options{Name: "ferry", Provider: c.provider, Strategy: c.strategy}, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return clientlib.Mount(ctx, path, opts)
 }
 
 // start parses a client command's flags and mounts the file system.

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || !cgo
 
 package regcache
 
@@ -11,7 +11,7 @@ type monCounters struct {
 }
 
 func openMonitor(bool) (*uffdMonitor, error) {
-	return nil, errors.New("regcache: memory monitor: userfaultfd needs Linux")
+	return nil, errors.New("regcache: memory monitor: userfaultfd needs Linux and cgo")
 }
 func (u *uffdMonitor) watch(start, n uintptr) error                        { return errors.ErrUnsupported }
 func (u *uffdMonitor) unwatch(start, n uintptr)                            {}

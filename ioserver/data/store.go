@@ -1,4 +1,4 @@
-package ioserver
+package data
 
 import (
 	"errors"
@@ -12,33 +12,33 @@ import (
 	"github.com/ferry-hpc/ferry/proto"
 )
 
-// Storage holds one server's datafiles: one file per (file, server),
-// named by the file's handle, under dir/data.
-type Storage struct {
+// store holds one server's datafiles: one file per (file, server),
+// named by the file's handle, under root/data.
+type store struct {
 	dir string
 }
 
-func openStorage(root string) (*Storage, error) {
+func openStore(root string) (*store, error) {
 	dir := filepath.Join(root, "data")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create storage directory: %w", err)
+		return nil, fmt.Errorf("create storage directory %s: %w", dir, err)
 	}
-	return &Storage{dir: dir}, nil
+	return &store{dir: dir}, nil
 }
 
 // path of a handle's datafile. Handles are checked by the decoder; check
 // again here because this is the line that touches the file system.
-func (s *Storage) path(handle string) (string, error) {
+func (s *store) path(handle string) (string, error) {
 	if !proto.ValidHandle(handle) {
 		return "", fmt.Errorf("handle %q is not a UUID: %w", handle, unix.EINVAL)
 	}
 	return filepath.Join(s.dir, handle), nil
 }
 
-// Open opens a datafile. With create the file is made if missing;
+// open opens a datafile. With create the file is made if missing;
 // without, a missing datafile returns (nil, nil): the server holds no
 // bytes of that file yet, which reads see as an empty datafile.
-func (s *Storage) Open(handle string, create bool) (*os.File, error) {
+func (s *store) open(handle string, create bool) (*os.File, error) {
 	p, err := s.path(handle)
 	if err != nil {
 		return nil, err
@@ -57,8 +57,8 @@ func (s *Storage) Open(handle string, create bool) (*os.File, error) {
 	return f, nil
 }
 
-// Size returns the datafile's size and mtime (0, 0 when it does not exist).
-func (s *Storage) Size(handle string) (int64, int64, error) {
+// size returns the datafile's size and mtime (0, 0 when it does not exist).
+func (s *store) size(handle string) (int64, int64, error) {
 	p, err := s.path(handle)
 	if err != nil {
 		return 0, 0, err
@@ -73,8 +73,8 @@ func (s *Storage) Size(handle string) (int64, int64, error) {
 	return st.Size(), st.ModTime().UnixNano(), nil
 }
 
-// Truncate sets the datafile's size, creating it when it must grow.
-func (s *Storage) Truncate(handle string, size int64) error {
+// truncate sets the datafile's size, creating it when it must grow.
+func (s *store) truncate(handle string, size int64) error {
 	p, err := s.path(handle)
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func (s *Storage) Truncate(handle string, size int64) error {
 		}
 		return nil
 	}
-	f, err := s.Open(handle, true)
+	f, err := s.open(handle, true)
 	if err != nil {
 		return err
 	}
@@ -96,9 +96,9 @@ func (s *Storage) Truncate(handle string, size int64) error {
 	return nil
 }
 
-// Fsync flushes the datafile (if any) and the data directory.
-func (s *Storage) Fsync(handle string) error {
-	f, err := s.Open(handle, false)
+// fsync flushes the datafile (if any) and the data directory.
+func (s *store) fsync(handle string) error {
+	f, err := s.open(handle, false)
 	if err != nil {
 		return err
 	}
@@ -111,8 +111,8 @@ func (s *Storage) Fsync(handle string) error {
 	return syncDir(s.dir)
 }
 
-// Remove deletes the datafile; a missing one is not an error.
-func (s *Storage) Remove(handle string) error {
+// remove deletes the datafile; a missing one is not an error.
+func (s *store) remove(handle string) error {
 	p, err := s.path(handle)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package ioserver
+package data
 
 import (
 	"container/list"
@@ -23,48 +23,7 @@ type mapCache struct {
 	entries map[string]*mapping
 	lru     *list.List // of *mapping, unreferenced and referenced alike
 	max     int
-	locks   map[string]*fileLock
-}
-
-// fileLock orders RMA from a file's mapping against cutting the file: a
-// provider that reads a mapped page past the file's end in user space
-// (tcp) takes SIGBUS and the server dies. Users of a mapping hold it
-// shared; truncate and remove hold it exclusive.
-type fileLock struct {
-	sync.RWMutex
-	users int
-}
-
-func (c *mapCache) lock(handle string, exclusive bool) func() {
-	c.mu.Lock()
-	if c.locks == nil {
-		c.locks = make(map[string]*fileLock)
-	}
-	l := c.locks[handle]
-	if l == nil {
-		l = &fileLock{}
-		c.locks[handle] = l
-	}
-	l.users++
-	c.mu.Unlock()
-	if exclusive {
-		l.Lock()
-	} else {
-		l.RLock()
-	}
-	return func() {
-		if exclusive {
-			l.Unlock()
-		} else {
-			l.RUnlock()
-		}
-		c.mu.Lock()
-		l.users--
-		if l.users == 0 {
-			delete(c.locks, handle)
-		}
-		c.mu.Unlock()
-	}
+	unmaps  sync.WaitGroup // unmaps of dropped mappings still running
 }
 
 type mapping struct {
@@ -122,14 +81,14 @@ func (c *mapCache) get(handle string, f *os.File, need int64, ep *verbs.Endpoint
 	c.mu.Unlock()
 	if mr == nil {
 		var err error
-		mr, err = ep.RegisterBytes(m.data, verbs.AccessLocal|verbs.AccessRemoteRead|verbs.AccessRemoteWrite)
+		mr, err = register(ep, m.data)
 		if err != nil {
 			c.release(m)
 			return nil, nil, fmt.Errorf("register mapping of %s: %w", handle, err)
 		}
 		c.mu.Lock()
 		if old := m.mrs[ep]; old != nil { // registered twice by racing requests
-			mr.Close()
+			deregister(mr)
 			mr = old
 		} else {
 			m.mrs[ep] = mr
@@ -168,7 +127,7 @@ func (c *mapCache) dropLocked(m *mapping) {
 	delete(c.entries, m.handle)
 	c.lru.Remove(m.elem)
 	if m.refs == 0 {
-		go m.unmap() // never under the lock: deregistration may block
+		c.unmaps.Go(m.unmap) // never under the lock: deregistration may block
 	}
 }
 
@@ -181,21 +140,28 @@ func (c *mapCache) trimLocked() {
 
 func (m *mapping) unmap() {
 	for _, mr := range m.mrs {
-		mr.Close()
+		deregister(mr)
 	}
 	unix.Munmap(m.data)
 }
 
+// close drops every mapping and unmaps it before returning, so the
+// fabrics they are registered on can close next. No request may be
+// running.
 func (c *mapCache) close() {
 	c.mu.Lock()
 	var all []*mapping
 	for _, m := range c.entries {
+		m.stale = true
 		all = append(all, m)
 	}
+	clear(c.entries)
+	c.lru.Init()
 	c.mu.Unlock()
 	for _, m := range all {
-		c.invalidate(m.handle)
+		m.unmap()
 	}
+	c.unmaps.Wait()
 }
 
 // resident reports whether every page of [off, off+n) of the mapping is in
@@ -219,17 +185,18 @@ func (m *mapping) resident(off, n int64) bool {
 	return true
 }
 
-// populateRange faults [off, off+n) of a mapping in (MADV_POPULATE_READ, or
-// _WRITE for ranges the fabric writes into). Best effort.
-func populateRange(data []byte, off, n int64, write bool) {
+// populate faults [off, off+n) of the mapping in (MADV_POPULATE_READ, or
+// _WRITE for ranges the fabric writes into; Linux 5.14 and later). Best
+// effort: an older kernel leaves the faults to the fabric's copy.
+func (m *mapping) populate(off, n int64, write bool) {
 	start := off / pageSize * pageSize
-	end := min(roundUp(off+n), int64(len(data)))
+	end := min(roundUp(off+n), int64(len(m.data)))
 	if start >= end {
 		return
 	}
-	advice := uintptr(22) // MADV_POPULATE_READ, Linux 5.14+
+	advice := unix.MADV_POPULATE_READ
 	if write {
-		advice = 23 // MADV_POPULATE_WRITE
+		advice = unix.MADV_POPULATE_WRITE
 	}
-	unix.Syscall(unix.SYS_MADVISE, uintptr(unsafe.Pointer(&data[start])), uintptr(end-start), advice)
+	unix.Madvise(m.data[start:end], advice)
 }

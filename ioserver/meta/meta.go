@@ -1,9 +1,17 @@
-package ioserver
+// Package meta is Ferry's metadata service: the namespace (directories,
+// names, file handles, layouts, modes, times) and the shared counters of
+// MPI-IO's shared file pointers, in one bbolt file on the metadata server.
+//
+// Entries are keyed by parent path + NUL + name, so a directory's children
+// are one contiguous key range and a listing is a prefix scan. Every
+// operation is one bbolt transaction: a crash leaves each entry whole or
+// absent. Paths arrive checked (absolute, clean) by proto's decoders.
+// Errors wrap the errno a client should see (ENOENT, EEXIST, ENOTDIR ...).
+package meta
 
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -17,24 +25,23 @@ import (
 	"github.com/ferry-hpc/ferry/proto"
 )
 
-// The namespace lives in one bbolt file. Entries are keyed by
-// parent path + NUL + name, so a directory's children are one contiguous
-// key range and a listing is a prefix scan. Every operation is one bbolt
-// transaction: a crash leaves each entry whole or absent.
 var (
 	bucketNS       = []byte("namespace")
 	bucketCounters = []byte("counters")
 )
 
-// Meta is the metadata service.
-type Meta struct {
+// Store is the namespace of one file system.
+type Store struct {
 	db           *bolt.DB
 	total        int   // servers in the configuration
 	defaultStrip int64 // strip size of new files
 	defaultCount int   // servers a new file spans
 }
 
-func openMeta(file string, total int, strip int64, count int) (*Meta, error) {
+// Open opens (or creates, with its root directory) the store in file.
+// total is the servers in the file system; new files get strip-byte strips
+// over count of them (0: all) unless their create request says otherwise.
+func Open(file string, total int, strip int64, count int) (*Store, error) {
 	db, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open metadata store %s: %w", file, err)
@@ -42,7 +49,7 @@ func openMeta(file string, total int, strip int64, count int) (*Meta, error) {
 	if count == 0 {
 		count = total
 	}
-	m := &Meta{db: db, total: total, defaultStrip: strip, defaultCount: count}
+	m := &Store{db: db, total: total, defaultStrip: strip, defaultCount: count}
 	err = db.Update(func(tx *bolt.Tx) error {
 		ns, err := tx.CreateBucketIfNotExists(bucketNS)
 		if err != nil {
@@ -66,7 +73,7 @@ func openMeta(file string, total int, strip int64, count int) (*Meta, error) {
 }
 
 // Close closes the store.
-func (m *Meta) Close() error { return m.db.Close() }
+func (m *Store) Close() error { return m.db.Close() }
 
 // key of an absolute clean path: parent NUL name; the root is "\x00".
 func key(p string) []byte {
@@ -119,7 +126,7 @@ func touch(ns *bolt.Bucket, a *proto.Attr, now int64) error {
 }
 
 // Lookup returns p's attributes.
-func (m *Meta) Lookup(p string) (*proto.Attr, error) {
+func (m *Store) Lookup(p string) (*proto.Attr, error) {
 	var a *proto.Attr
 	err := m.db.View(func(tx *bolt.Tx) (err error) {
 		a, err = get(tx.Bucket(bucketNS), p)
@@ -129,7 +136,7 @@ func (m *Meta) Lookup(p string) (*proto.Attr, error) {
 }
 
 // Create makes a file, or returns the existing file unless Exclusive.
-func (m *Meta) Create(r *proto.CreateReq) (*proto.Attr, error) {
+func (m *Store) Create(r *proto.CreateReq) (*proto.Attr, error) {
 	strip := r.StripSize
 	if strip == 0 {
 		strip = m.defaultStrip
@@ -176,7 +183,7 @@ func (m *Meta) Create(r *proto.CreateReq) (*proto.Attr, error) {
 }
 
 // Mkdir makes a directory.
-func (m *Meta) Mkdir(r *proto.CreateReq) (*proto.Attr, error) {
+func (m *Store) Mkdir(r *proto.CreateReq) (*proto.Attr, error) {
 	var out *proto.Attr
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
@@ -205,7 +212,7 @@ func hasChildren(ns *bolt.Bucket, dir string) bool {
 }
 
 // Rmdir removes an empty directory.
-func (m *Meta) Rmdir(p string) error {
+func (m *Store) Rmdir(p string) error {
 	if p == "/" {
 		return fmt.Errorf("/: cannot remove the root: %w", unix.EBUSY)
 	}
@@ -233,7 +240,7 @@ func (m *Meta) Rmdir(p string) error {
 }
 
 // Unlink removes a file's name and returns what it named.
-func (m *Meta) Unlink(p string) (*proto.Attr, error) {
+func (m *Store) Unlink(p string) (*proto.Attr, error) {
 	var out *proto.Attr
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
@@ -263,7 +270,7 @@ func (m *Meta) Unlink(p string) (*proto.Attr, error) {
 // Rename moves old to new. A file at new is replaced (and returned, so
 // its datafiles can be removed); an empty directory at new is replaced by
 // a directory.
-func (m *Meta) Rename(oldp, newp string) (*proto.RenameResp, error) {
+func (m *Store) Rename(oldp, newp string) (*proto.RenameResp, error) {
 	if oldp == "/" || newp == "/" {
 		return nil, fmt.Errorf("rename %s to %s: %w", oldp, newp, unix.EBUSY)
 	}
@@ -353,7 +360,7 @@ func moveDescendants(ns *bolt.Bucket, oldp, newp string) error {
 }
 
 // Readdir lists up to max names of dir after `after`.
-func (m *Meta) Readdir(dir, after string, max int) (*proto.ReaddirResp, error) {
+func (m *Store) Readdir(dir, after string, max int) (*proto.ReaddirResp, error) {
 	resp := &proto.ReaddirResp{}
 	err := m.db.View(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
@@ -388,7 +395,7 @@ func (m *Meta) Readdir(dir, after string, max int) (*proto.ReaddirResp, error) {
 }
 
 // SetAttr changes mode and/or mtime.
-func (m *Meta) SetAttr(r *proto.SetAttrReq) (*proto.Attr, error) {
+func (m *Store) SetAttr(r *proto.SetAttrReq) (*proto.Attr, error) {
 	var out *proto.Attr
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
@@ -411,7 +418,7 @@ func (m *Meta) SetAttr(r *proto.SetAttrReq) (*proto.Attr, error) {
 
 // FetchAdd adds delta to (or, with set, stores delta in) the file's shared
 // counter and returns the old value: MPI-IO's shared file pointer.
-func (m *Meta) FetchAdd(handle string, delta int64, set bool) (int64, error) {
+func (m *Store) FetchAdd(handle string, delta int64, set bool) (int64, error) {
 	var old int64
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCounters)
@@ -429,5 +436,3 @@ func (m *Meta) FetchAdd(handle string, delta int64, set bool) (int64, error) {
 	})
 	return old, err
 }
-
-var errNotMeta = errors.New("this server does not run the metadata service")

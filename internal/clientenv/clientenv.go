@@ -1,0 +1,145 @@
+// Package clientenv is the one reader of a Ferry client's environment
+// variables. Libraries take options; the programs at the edges (the ferry
+// CLI, the C library, ferry bench) call this package to fill in what their
+// flags and callers left unset, so every client spells and checks the
+// variables the same way.
+package clientenv
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/regcache"
+	"github.com/ferry-hpc/ferry/verbs"
+)
+
+// The variables. Each fills the clientlib.Options field of the same name.
+const (
+	Config               = "FERRY_CONFIG"                  // config file (ConfigPath)
+	Provider             = "FERRY_PROVIDER"                // auto, none, shm, tcp, verbs, efa, cxi, ...
+	FabricInterface      = "FERRY_FABRIC_IFACE"            // address or interface for networked providers
+	Strategy             = "FERRY_STRATEGY"                // auto, copy, pipeline, sendfile, sockets
+	RegCache             = "FERRY_REGCACHE"                // on, off, fast
+	RegCacheMaxEntries   = "FERRY_REGCACHE_MAX_ENTRIES"    // N > 0
+	RegCacheMaxBytes     = "FERRY_REGCACHE_MAX_BYTES"      // N > 0, suffixes k, m, g (powers of 1024)
+	RegCacheUserModeOnly = "FERRY_REGCACHE_USER_MODE_ONLY" // 1, true, yes, on
+)
+
+// Options returns base with every field the caller left at its zero value
+// filled from the environment, as getenv (os.Getenv, or C's getenv in the
+// C library) reports it. A value that does not parse is an error naming
+// the variable and wrapping EINVAL.
+func Options(base clientlib.Options, getenv func(string) string) (clientlib.Options, error) {
+	o := base
+	var errs []error
+	bad := func(name, v string, err error) {
+		errs = append(errs, fmt.Errorf("%s=%q: %v: %w", name, v, err, syscall.EINVAL))
+	}
+	if v := getenv(Provider); v != "" && o.Provider == "" {
+		if _, err := verbs.CanonicalProvider(v); err != nil {
+			bad(Provider, v, err)
+		}
+		o.Provider = v
+	}
+	if v := getenv(FabricInterface); v != "" && o.FabricInterface == "" {
+		o.FabricInterface = v
+	}
+	if v := getenv(Strategy); v != "" && o.Strategy == "" {
+		if err := proto.CheckStrategy(v); err != nil {
+			bad(Strategy, v, err)
+		}
+		o.Strategy = v
+	}
+	if v := getenv(RegCache); v != "" && o.RegCache == "" {
+		if _, err := regcache.ParseMode(v); err != nil {
+			bad(RegCache, v, err)
+		}
+		o.RegCache = v
+	}
+	if v := getenv(RegCacheMaxEntries); v != "" && o.RegCacheMaxEntries == 0 {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n <= 0 {
+			bad(RegCacheMaxEntries, v, errors.New("want a positive integer"))
+		}
+		o.RegCacheMaxEntries = n
+	}
+	if v := getenv(RegCacheMaxBytes); v != "" && o.RegCacheMaxBytes == 0 {
+		n, ok := parseBytes(v)
+		if !ok {
+			bad(RegCacheMaxBytes, v, errors.New("want a positive size, suffixes k, m, g allowed"))
+		}
+		o.RegCacheMaxBytes = n
+	}
+	if v := getenv(RegCacheUserModeOnly); v != "" && !o.RegCacheUserModeOnly {
+		on, ok := parseBool(v)
+		if !ok {
+			bad(RegCacheUserModeOnly, v, errors.New("want on or off"))
+		}
+		o.RegCacheUserModeOnly = on
+	}
+	if err := errors.Join(errs...); err != nil {
+		return base, err
+	}
+	return o, nil
+}
+
+// ConfigPath returns the config file a client should use: flag (a
+// --config flag or the C library's argument), then $FERRY_CONFIG, then
+// config.LocalPath when it exists. Having none is an error wrapping
+// fs.ErrNotExist.
+func ConfigPath(flag string, getenv func(string) string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if v := getenv(Config); v != "" {
+		return v, nil
+	}
+	if _, err := os.Stat(config.LocalPath); err == nil {
+		return config.LocalPath, nil
+	}
+	return "", fmt.Errorf("no config: pass --config, set %s, or run `ferry local up` here: %w", Config, fs.ErrNotExist)
+}
+
+func parseBool(s string) (v, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "true", "yes", "on", "y":
+		return true, true
+	case "0", "false", "no", "off", "n":
+		return false, true
+	}
+	return false, false
+}
+
+// parseBytes reads a positive byte count with an optional k, m or g
+// suffix (powers of 1024).
+func parseBytes(s string) (int64, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return 0, false
+	}
+	mul := int64(1)
+	switch s[len(s)-1] {
+	case 'k':
+		mul = 1 << 10
+	case 'm':
+		mul = 1 << 20
+	case 'g':
+		mul = 1 << 30
+	}
+	if mul != 1 {
+		s = s[:len(s)-1]
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 || v > (1<<62)/mul {
+		return 0, false
+	}
+	return v * mul, true
+}

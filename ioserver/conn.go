@@ -1,0 +1,220 @@
+package ioserver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/internal/errno"
+	"github.com/ferry-hpc/ferry/ioserver/data"
+	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
+)
+
+// conn is one client connection. It reads frames in order, runs each
+// request in its own goroutine (up to maxInFlight), and writes one reply
+// frame at a time.
+type conn struct {
+	s     *Server
+	nc    net.Conn
+	wmu   sync.Mutex // one reply frame at a time
+	slots chan struct{}
+	wg    sync.WaitGroup
+
+	pmu   sync.Mutex
+	peers map[string]verbs.Peer // the client's fabric address, by provider
+}
+
+func (c *conn) readLoop(ctx context.Context) {
+	defer func() {
+		c.wg.Wait()
+		c.nc.Close()
+	}()
+	peer := c.nc.RemoteAddr().String()
+	br := bufio.NewReaderSize(c.nc, 256<<10)
+	for {
+		c.nc.SetReadDeadline(time.Time{}) // idle connections may wait forever
+		h, err := proto.ReadHeader(br)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
+				c.s.log.Warn("dropping connection", "peer", peer, "err", err)
+				c.s.stats.Add("conn.dropped", 1)
+			}
+			return
+		}
+		if h.IsReply() {
+			c.s.log.Warn("dropping connection: client sent a reply frame", "peer", peer, "op", h.Op)
+			return
+		}
+		// Once a header is in, its body must follow promptly.
+		c.nc.SetReadDeadline(time.Now().Add(c.s.timeout))
+		c.slots <- struct{}{}
+		if h.Op == proto.OpWrite {
+			// The bytes to write follow on the stream: handle in line.
+			err := c.handleWrite(ctx, h, br)
+			<-c.slots
+			if err != nil {
+				c.s.log.Warn("dropping connection", "peer", peer, "err", err)
+				return
+			}
+			continue
+		}
+		body, err := proto.ReadBody(br, h)
+		if err != nil {
+			<-c.slots
+			c.s.log.Warn("dropping connection", "peer", peer, "err", err)
+			return
+		}
+		c.wg.Add(1)
+		go func() {
+			defer func() { <-c.slots; c.wg.Done() }()
+			c.handle(ctx, h, body)
+		}()
+	}
+}
+
+// handle runs one control request by the handler table and replies.
+func (c *conn) handle(ctx context.Context, h proto.Header, body []byte) {
+	c.s.stats.Add("op."+h.Op.String(), 1)
+	run, ok := handlers[h.Op]
+	if !ok {
+		c.replyErr(h, fmt.Errorf("opcode %s is not a request: %w", h.Op, unix.EINVAL))
+		return
+	}
+	resp, err := run(ctx, c, h, body)
+	switch {
+	case errors.Is(err, errReplied):
+	case err != nil:
+		c.replyErr(h, err)
+	default:
+		c.reply(h, resp)
+	}
+}
+
+// send writes one reply frame under the connection's write lock.
+func (c *conn) send(write func(w net.Conn) error) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.timeout))
+	if err := write(c.nc); err != nil {
+		c.nc.Close() // a half-written frame leaves the stream unusable
+		return err
+	}
+	return nil
+}
+
+func (c *conn) reply(h proto.Header, m proto.Message) {
+	frame := proto.Frame(replyHeader(h), m)
+	if err := c.send(func(w net.Conn) error { _, err := w.Write(frame); return err }); err != nil {
+		c.s.log.Debug("reply failed", "op", h.Op, "err", err)
+	}
+}
+
+func (c *conn) replyErr(h proto.Header, err error) {
+	c.s.stats.Add("errors", 1)
+	rh := replyHeader(h)
+	rh.Status = int32(errno.Of(err))
+	msg := err.Error()
+	if len(msg) > 4096 {
+		msg = msg[:4096]
+	}
+	frame := proto.Frame(rh, &proto.ErrorBody{Msg: msg})
+	if serr := c.send(func(w net.Conn) error { _, err := w.Write(frame); return err }); serr != nil {
+		c.s.log.Debug("error reply failed", "op", h.Op, "err", serr)
+	}
+}
+
+func replyHeader(h proto.Header) proto.Header {
+	return proto.Header{Flags: proto.FlagReply, Op: h.Op, ID: h.ID}
+}
+
+// replyRead answers a read with what the data service moved; inline bytes
+// follow the reply's control part in the same frame. An error means the
+// connection is closed.
+func (c *conn) replyRead(h proto.Header, req *proto.IOReq, r data.Result) error {
+	fj, _ := req.Layout.FileServer(c.s.id)
+	resp := &proto.ReadResp{LogicalEnd: req.Layout.LogicalEnd(fj, r.Size), Lens: r.Lens, Strategy: r.Strategy}
+	if r.Inline == nil {
+		c.reply(h, resp)
+		return nil
+	}
+	return c.send(func(w net.Conn) error {
+		if _, err := w.Write(proto.AppendDataFrame(nil, replyHeader(h), resp, int(r.Bytes))); err != nil {
+			return err
+		}
+		return r.Inline(w)
+	})
+}
+
+// handleWrite reads a write request's control part and, for inline data,
+// its bytes from the stream. It returns an error only when the stream can
+// no longer be trusted and the connection must close.
+func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader) error {
+	s := c.s
+	s.stats.Add("op.write", 1)
+	body := &io.LimitedReader{R: br, N: int64(h.BodyLen)}
+	ctl, n, err := proto.ReadDataControl(body, h)
+	if err != nil {
+		c.replyErr(h, err)
+		return err // the body length is not trustworthy
+	}
+	// fail answers with err after skipping the frame's data, so the next
+	// frame starts where it should; a stream that cannot be read to the
+	// frame's end closes the connection.
+	fail := func(err error) error {
+		if _, derr := io.Copy(io.Discard, body); derr != nil {
+			return fmt.Errorf("write request: %w", derr)
+		}
+		if body.N > 0 {
+			return fmt.Errorf("write request: %w", io.ErrUnexpectedEOF)
+		}
+		c.replyErr(h, err)
+		return nil
+	}
+	var req proto.IOReq
+	if err := proto.Unmarshal(ctl, &req); err != nil {
+		return fail(err)
+	}
+	if _, err := s.fileServer(req.Handle, req.Layout); err != nil {
+		return fail(err)
+	}
+	if req.Transport == proto.RDMA {
+		if n != 0 {
+			return fail(fmt.Errorf("%w: RDMA write frame carries %d data bytes", proto.ErrMalformed, n))
+		}
+		link, err := c.link(req.Provider)
+		if err != nil {
+			c.replyErr(h, err)
+			return nil
+		}
+		// The bytes come over the fabric: serve it beside the stream.
+		c.slots <- struct{}{}
+		c.wg.Add(1)
+		go func() {
+			defer func() { <-c.slots; c.wg.Done() }()
+			r, err := s.data.Write(ctx, &req, link, nil)
+			if err != nil {
+				c.replyErr(h, err)
+				return
+			}
+			c.reply(h, &proto.Int{V: r.Bytes})
+		}()
+		return nil
+	}
+	if req.Total() != n {
+		return fail(fmt.Errorf("%w: extents total %d bytes, frame carries %d", proto.ErrMalformed, req.Total(), n))
+	}
+	r, err := s.data.Write(ctx, &req, data.Link{}, body)
+	if err != nil {
+		return fail(err)
+	}
+	c.reply(h, &proto.Int{V: r.Bytes})
+	return nil
+}

@@ -1,0 +1,170 @@
+package data
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/proto"
+)
+
+// Options configure a Service.
+type Options struct {
+	Dir           string        // storage root; datafiles live in Dir/data
+	Strategy      string        // for requests that name none ("": auto)
+	PipelineDepth int           // K, bounce buffers one pipelined request keeps in flight
+	AutoSendfile  bool          // auto sends page-cache-resident reads by sendfile
+	Timeout       time.Duration // longest wait for a bounce buffer
+	Stats         Counter
+	Log           *slog.Logger
+}
+
+// Service serves data requests: it holds one server's datafiles and runs
+// the strategy each request asks for. It is safe for concurrent use.
+type Service struct {
+	o     Options
+	store *store
+	maps  *mapCache
+	locks fileLocks
+	set   map[string]strategy
+}
+
+// Open opens (creating it if needed) the storage under o.Dir.
+func Open(o Options) (*Service, error) {
+	if o.Strategy == "" {
+		o.Strategy = proto.StrategyAuto
+	}
+	if err := proto.CheckStrategy(o.Strategy); err != nil {
+		return nil, err
+	}
+	if o.PipelineDepth < 1 {
+		return nil, fmt.Errorf("pipeline depth %d: want at least 1: %w", o.PipelineDepth, unix.EINVAL)
+	}
+	st, err := openStore(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{o: o, store: st, maps: newMapCache(256), set: make(map[string]strategy, len(strategies))}
+	for name, mk := range strategies {
+		s.set[name] = mk(o)
+	}
+	return s, nil
+}
+
+// Close drops every registered mapping. Call it after the last request
+// is done and before the fabrics close.
+func (s *Service) Close() { s.maps.close() }
+
+// pick returns the strategy for a data request and its name.
+func (s *Service) pick(req *proto.IOReq) (strategy, string, error) {
+	if req.Transport == proto.Inline {
+		return s.set[proto.StrategySockets], proto.StrategySockets, nil
+	}
+	name := req.Strategy
+	if name == "" {
+		name = s.o.Strategy
+	}
+	if err := proto.CheckStrategy(name); err != nil {
+		return nil, "", err
+	}
+	if name == proto.StrategySockets {
+		return nil, "", fmt.Errorf("strategy sockets moves no bytes by RMA; send the request inline: %w", unix.EINVAL)
+	}
+	return s.set[name], name, nil
+}
+
+func (s *Service) env(l Link) *env {
+	return &env{link: l, maps: s.maps, locks: &s.locks, stats: s.o.Stats, log: s.o.Log, timeout: s.o.Timeout,
+		strategy: func(name string) strategy { return s.set[name] }}
+}
+
+// Read serves a read request: bytes past the datafile's end are not
+// delivered (Result.Lens says how many were). l is the fabric and peer of
+// an RDMA request. reply gets the Result while the datafile is still open,
+// as an inline Result streams from it; its error is returned as is.
+func (s *Service) Read(ctx context.Context, req *proto.IOReq, l Link, reply func(Result) error) error {
+	st, name, err := s.pick(req)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.open(req.Handle, false)
+	if err != nil {
+		return err
+	}
+	j := &job{req: req, file: f, lens: make([]int64, len(req.Extents))}
+	var size int64
+	if f != nil {
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("stat datafile %s: %w", req.Handle, err)
+		}
+		size = fi.Size()
+	}
+	for i, x := range req.Extents {
+		j.lens[i] = max(0, min(x.Len, size-x.Local))
+	}
+	s.o.Stats.Add("read.requests."+name, 1)
+	res := Result{Lens: j.lens}
+	if sum(j.lens) > 0 || req.Transport == proto.Inline {
+		if res, err = st.Read(ctx, s.env(l), j); err != nil {
+			return fmt.Errorf("read %s by %s: %w", req.Handle, name, err)
+		}
+	}
+	s.o.Stats.Add("read.bytes."+name, res.Bytes)
+	res.Strategy, res.Size = name, size
+	return reply(res)
+}
+
+// Write serves a write request: every extent's bytes, from body for
+// inline requests or over l's fabric for RDMA ones, land in the datafile
+// (which grows as needed). An inline write that fails may leave body
+// partly read.
+func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.Reader) (Result, error) {
+	st, name, err := s.pick(req)
+	if err != nil {
+		return Result{}, err
+	}
+	f, err := s.store.open(req.Handle, true)
+	if err != nil {
+		return Result{}, err
+	}
+	defer f.Close()
+	s.o.Stats.Add("write.requests."+name, 1)
+	res, err := st.Write(ctx, s.env(l), &job{req: req, file: f, body: body})
+	if err != nil {
+		return Result{}, fmt.Errorf("write %s by %s: %w", req.Handle, name, err)
+	}
+	s.o.Stats.Add("write.bytes."+name, res.Bytes)
+	res.Strategy = name
+	return res, nil
+}
+
+// Size returns the datafile's size and mtime (0, 0 when it does not exist).
+func (s *Service) Size(handle string) (size, mtime int64, err error) { return s.store.size(handle) }
+
+// Fsync flushes the datafile (if any) and the data directory.
+func (s *Service) Fsync(handle string) error { return s.store.fsync(handle) }
+
+// Truncate sets the datafile's size. It waits for RMA on the file's
+// mapping to finish and drops the mapping first, so no transfer touches
+// pages past the new end.
+func (s *Service) Truncate(handle string, size int64) error {
+	unlock := s.locks.lock(handle, true)
+	defer unlock()
+	s.maps.invalidate(handle)
+	return s.store.truncate(handle, size)
+}
+
+// Remove deletes the datafile (a missing one is not an error), after RMA
+// on its mapping is done.
+func (s *Service) Remove(handle string) error {
+	unlock := s.locks.lock(handle, true)
+	defer unlock()
+	s.maps.invalidate(handle)
+	return s.store.remove(handle)
+}
