@@ -133,35 +133,50 @@ func (f *File) run(ctx context.Context, reqs []request, do func(context.Context,
 	return firstErr
 }
 
-// lazyReg registers the caller's buffer once, on the first request that
-// goes by RMA, and releases it when the call is done. Until then the
-// client's endpoint expects the servers' RMA (see verbs.Endpoint.Expect).
+// lazyReg registers the caller's buffer once per lane, on the first
+// request that goes by RMA through that lane, and releases it when the
+// call is done. Until then the lane's endpoint expects the servers' RMA
+// (see verbs.Endpoint.Expect).
 type lazyReg struct {
 	c      *Client
 	p      []byte
 	access verbs.Access
-	once   sync.Once
+	mu     sync.Mutex
+	regs   [maxLanes]laneReg
+}
+
+type laneReg struct {
 	reg    *registration
 	err    error
+	done   bool
 	expect func()
 }
 
-func (l *lazyReg) get() (*registration, error) {
-	l.once.Do(func() {
-		l.reg, l.err = l.c.register(l.p, l.access)
-		if l.err == nil {
-			l.expect = l.c.fab.ep.Expect()
+func (l *lazyReg) get(server int) (*registration, error) {
+	ln := l.c.fab.laneFor(server)
+	i := server % len(l.c.fab.lanes)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := &l.regs[i]
+	if !r.done {
+		r.done = true
+		r.reg, r.err = l.c.register(ln, l.p, l.access)
+		if r.err == nil {
+			r.expect = ln.ep.Expect()
 		}
-	})
-	return l.reg, l.err
+	}
+	return r.reg, r.err
 }
 
 func (l *lazyReg) release() {
-	if l.expect != nil {
-		l.expect()
-	}
-	if l.reg != nil {
-		l.reg.done()
+	for i := range l.regs {
+		r := &l.regs[i]
+		if r.expect != nil {
+			r.expect()
+		}
+		if r.reg != nil {
+			r.reg.done()
+		}
 	}
 }
 
@@ -236,7 +251,7 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 			return err
 		}
 		if useRDMA {
-			rg, err := reg.get()
+			rg, err := reg.get(r.server)
 			if err != nil {
 				return &Error{Op: "read", Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
 			}
@@ -371,7 +386,7 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 		}
 		data := [][]byte{} // RDMA: the frame carries no bytes
 		if useRDMA {
-			rg, err := reg.get()
+			rg, err := reg.get(r.server)
 			if err != nil {
 				return &Error{Op: "write", Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
 			}
