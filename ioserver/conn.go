@@ -36,6 +36,7 @@ func (c *conn) readLoop(ctx context.Context) {
 	defer func() {
 		c.wg.Wait()
 		c.nc.Close()
+		c.releaseFabrics()
 	}()
 	peer := c.nc.RemoteAddr().String()
 	br := bufio.NewReaderSize(c.nc, 256<<10)

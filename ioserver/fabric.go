@@ -130,8 +130,28 @@ func (c *conn) connectFabrics(req *proto.HelloReq) {
 		if c.peers == nil {
 			c.peers = make(map[string]verbs.Peer)
 		}
+		old, had := c.peers[cf.Provider]
 		c.peers[cf.Provider] = p
 		c.pmu.Unlock()
+		if had {
+			f.Release(old) // a second hello on one connection
+		}
+	}
+}
+
+// releaseFabrics gives back the connection's peers once its requests are
+// done.
+func (c *conn) releaseFabrics() {
+	c.pmu.Lock()
+	peers := c.peers
+	c.peers = nil
+	c.pmu.Unlock()
+	for prov, p := range peers {
+		if f := c.s.fabric(prov); f != nil {
+			if err := f.Release(p); err != nil {
+				c.s.log.Warn("removing a client from the address vector", "provider", prov, "err", err)
+			}
+		}
 	}
 }
 

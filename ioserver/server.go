@@ -178,8 +178,8 @@ func (s *Server) statsSnapshot() *proto.Stats {
 	st := s.stats.snapshot()
 	for _, f := range s.fabrics {
 		waits, buffers := f.PoolStats()
-		st.Names = append(st.Names, "pool.waits."+f.Provider(), "pool.buffers."+f.Provider())
-		st.Values = append(st.Values, waits, buffers)
+		st.Names = append(st.Names, "pool.waits."+f.Provider(), "pool.buffers."+f.Provider(), "fabric.peers."+f.Provider())
+		st.Values = append(st.Values, waits, buffers, int64(f.Peers()))
 	}
 	return st
 }

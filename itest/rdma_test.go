@@ -321,3 +321,36 @@ func TestAutoChoice(t *testing.T) {
 		}
 	}
 }
+
+// TestPeersLeaveAddressVector: a client's fabric address leaves the
+// server's address vector when its connection closes, so clients coming
+// and going never fill the server's table.
+func TestPeersLeaveAddressVector(t *testing.T) {
+	needProvider(t, "shm")
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2})
+	for i := 0; i < 12; i++ {
+		c := cl.Mount(t, clientlib.Options{Provider: "shm", EagerThreshold: 1})
+		checkAgainstReference(t, c, fmt.Sprintf("/peers-%d", i), 64<<10, int64(i))
+		c.Close()
+	}
+	probe := cl.Mount(t, clientlib.Options{Provider: "shm"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		st, err := probe.ServerStats(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The probe itself is connected: one peer.
+		if n, ok := st["fabric.peers.shm"]; ok && n <= 1 {
+			return
+		} else if !ok {
+			t.Fatalf("server 0 reports no fabric.peers.shm: %v", st)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("server 0 still holds %d shm peers after 12 clients closed", st["fabric.peers.shm"])
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

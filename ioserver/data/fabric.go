@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 type Fabric struct {
 	ep   *verbs.Endpoint
 	pool *pool
+
+	peerMu   sync.Mutex
+	peerRefs map[verbs.Peer]int // connections holding each peer
 }
 
 // OpenFabric opens an endpoint of provider (bound to iface for networked

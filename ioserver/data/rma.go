@@ -57,5 +57,39 @@ func (f *Fabric) Address() []byte { return f.ep.Address() }
 func (f *Fabric) Info() string { return f.ep.Info().String() }
 
 // Connect inserts a client's fabric address in the fabric's address
-// vector; the peer it returns goes in that client's Links.
-func (f *Fabric) Connect(addr []byte) (verbs.Peer, error) { return f.ep.Connect(addr) }
+// vector; the peer it returns goes in that client's Links. Each Connect
+// is matched by one Release when the connection that made it closes.
+func (f *Fabric) Connect(addr []byte) (verbs.Peer, error) {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
+	p, err := f.ep.Connect(addr)
+	if err != nil {
+		return 0, err
+	}
+	if f.peerRefs == nil {
+		f.peerRefs = make(map[verbs.Peer]int)
+	}
+	f.peerRefs[p]++
+	return p, nil
+}
+
+// Release drops one connection's hold on a peer; the last one takes the
+// peer out of the address vector, so a server that runs for months does
+// not fill its table with clients long gone.
+func (f *Fabric) Release(p verbs.Peer) error {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
+	f.peerRefs[p]--
+	if f.peerRefs[p] > 0 {
+		return nil
+	}
+	delete(f.peerRefs, p)
+	return f.ep.Disconnect(p)
+}
+
+// Peers is the number of peers in the fabric's address vector.
+func (f *Fabric) Peers() int {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
+	return len(f.peerRefs)
+}
