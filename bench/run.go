@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferry-hpc/ferry/internal/ports"
 	"io"
 	"math"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/localcluster"
 )
 
 // Options select a sweep.
@@ -247,7 +247,7 @@ func (r *runner) withCluster(ctx context.Context, n int, first bool) error {
 	} else {
 		ferryd := o.Ferryd
 		if ferryd == "" {
-			if ferryd, err = ports.Ferryd(o.Self); err != nil {
+			if ferryd, err = localcluster.FindProgram(o.Self, "ferryd"); err != nil {
 				return err
 			}
 		}
