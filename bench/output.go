@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ferry-hpc/ferry/internal/units"
 )
 
 // Write writes results.csv, results.md and (with plots) the PNG plots into dir.
@@ -90,7 +92,7 @@ func WriteCSV(w io.Writer, r *Results) error {
 		if p.Kind == KindBaseline && p.Name != BaseMemcpy {
 			q.Memcpy = ratio(p.GBs.Median, r.baseline(BaseMemcpy, "", p.Size))
 		}
-		cw.Write([]string{p.Kind, p.Name, p.Provider, p.Dir, strconv.FormatInt(p.Size, 10), sizeLabel(p.Size),
+		cw.Write([]string{p.Kind, p.Name, p.Provider, p.Dir, strconv.FormatInt(p.Size, 10), units.Bytes(p.Size),
 			strconv.Itoa(p.Servers), strconv.Itoa(p.Clients), p.Cache, p.RegCache, strconv.FormatBool(p.Pin),
 			strconv.Itoa(p.GBs.N), fnum(p.GBs.Median, 4), fnum(p.GBs.Min, 4), fnum(p.GBs.Max, 4), fnum(p.GBs.Q1, 4), fnum(p.GBs.Q3, 4),
 			sfield(p.PrepUs, p.PrepUs.Median), sfield(p.PrepUs, p.PrepUs.Min), sfield(p.PrepUs, p.PrepUs.Max),
@@ -200,7 +202,7 @@ func HeadlineTable(w io.Writer, r *Results, g group) {
 	fmt.Fprintf(w, "| strategy / provider |")
 	for _, d := range dirs {
 		for _, s := range sizes {
-			fmt.Fprintf(w, " %s %s |", d, sizeLabel(s))
+			fmt.Fprintf(w, " %s %s |", d, units.Bytes(s))
 		}
 	}
 	fmt.Fprintf(w, "\n|---|")
@@ -284,7 +286,7 @@ func WriteMarkdown(w io.Writer, r *Results, plots []string) {
 			continue
 		}
 		if p.Err != "" {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %s | %s | failed | | | | | | | | %s |\n", p.Dir, sizeLabel(p.Size), p.Name, p.Provider, p.Servers, p.Clients, p.Cache, p.RegCache, mdEscape(p.Err))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %s | %s | failed | | | | | | | | %s |\n", p.Dir, units.Bytes(p.Size), p.Name, p.Provider, p.Servers, p.Clients, p.Cache, p.RegCache, mdEscape(p.Err))
 			continue
 		}
 		q := r.RatiosOf(p)
@@ -293,7 +295,7 @@ func WriteMarkdown(w io.Writer, r *Results, plots []string) {
 			pr = fnum(q.Pread, 2)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %s | %s | %s | %s–%s | %s–%s | %s | %s | %s | %s | %s | %s |\n",
-			p.Dir, sizeLabel(p.Size), p.Name, p.Provider, p.Servers, p.Clients, p.Cache, p.RegCache,
+			p.Dir, units.Bytes(p.Size), p.Name, p.Provider, p.Servers, p.Clients, p.Cache, p.RegCache,
 			fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), fnum(p.GBs.Q1, 2), fnum(p.GBs.Q3, 2),
 			fnum(q.Memcpy, 2), fnum(q.Limit, 2), pr, mdEscape(p.DataPath), p.Residency, mdEscape(p.Note))
 	}
@@ -304,14 +306,14 @@ func WriteMarkdown(w io.Writer, r *Results, plots []string) {
 			continue
 		}
 		if p.Err != "" {
-			fmt.Fprintf(w, "| %s | %s | %s | failed | | | %s |\n", p.Name, p.Provider, sizeLabel(p.Size), mdEscape(p.Err))
+			fmt.Fprintf(w, "| %s | %s | %s | failed | | | %s |\n", p.Name, p.Provider, units.Bytes(p.Size), mdEscape(p.Err))
 			continue
 		}
 		mc := ""
 		if p.Name != BaseMemcpy {
 			mc = fnum(ratio(p.GBs.Median, r.baseline(BaseMemcpy, "", p.Size)), 2)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s–%s | %s | %s |\n", p.Name, p.Provider, sizeLabel(p.Size), fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), mc, mdEscape(p.Note))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s–%s | %s | %s |\n", p.Name, p.Provider, units.Bytes(p.Size), fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), mc, mdEscape(p.Note))
 	}
 
 	var rc []Point
@@ -357,9 +359,9 @@ func regCostTable(w io.Writer, rc []Point, pin bool) {
 	fmt.Fprintf(w, "| size | method | GB/s | min–max | prep µs/request | notes |\n|---:|---|---:|---|---:|---|\n")
 	for _, p := range rc {
 		if p.Err != "" {
-			fmt.Fprintf(w, "| %s | %s | failed | | | %s |\n", sizeLabel(p.Size), p.Name, mdEscape(p.Err))
+			fmt.Fprintf(w, "| %s | %s | failed | | | %s |\n", units.Bytes(p.Size), p.Name, mdEscape(p.Err))
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s–%s | %s | %s |\n", sizeLabel(p.Size), p.Name, fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), fnum(p.PrepUs.Median, 1), mdEscape(p.Note))
+		fmt.Fprintf(w, "| %s | %s | %s | %s–%s | %s | %s |\n", units.Bytes(p.Size), p.Name, fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), fnum(p.PrepUs.Median, 1), mdEscape(p.Note))
 	}
 }

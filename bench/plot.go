@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/ferry-hpc/ferry/internal/units"
 )
 
 // palette gives each strategy the same colour in every plot.
@@ -123,7 +125,7 @@ func onePlot(r *Results, g group, prov, dir string, ratioPlot bool, path string)
 	sizes := sizesOf(r, KindFerry)
 	var ticks []plot.Tick
 	for _, s := range sizes {
-		ticks = append(ticks, plot.Tick{Value: float64(s), Label: sizeLabel(s)})
+		ticks = append(ticks, plot.Tick{Value: float64(s), Label: units.Bytes(s)})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.Y.Min = 0

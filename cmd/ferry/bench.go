@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-hpc/ferry/bench"
+	"github.com/ferry-hpc/ferry/internal/units"
 )
 
 func init() {
@@ -82,7 +83,7 @@ dimensions of either mode (comma-separated lists).`)
 	if *sizes != "" {
 		o.Sizes, custom = nil, true
 		for _, s := range splitList(*sizes) {
-			v, err := bench.ParseSize(s)
+			v, err := units.Parse(s)
 			if err != nil {
 				return usageError{err}
 			}
@@ -110,13 +111,13 @@ dimensions of either mode (comma-separated lists).`)
 		return err
 	}
 	if *fileSize != "" {
-		if o.FileSize, err = bench.ParseSize(*fileSize); err != nil {
+		if o.FileSize, err = units.Parse(*fileSize); err != nil {
 			return usageError{err}
 		}
 		custom = true
 	}
 	if *volume != "" {
-		if o.Volume, err = bench.ParseSize(*volume); err != nil {
+		if o.Volume, err = units.Parse(*volume); err != nil {
 			return usageError{err}
 		}
 		custom = true

@@ -46,7 +46,7 @@ func TestCpRoundTrip(t *testing.T) {
 	if out := mustRun(t, "cat", "--config", cfg, "/d/small"); out != "tiny" {
 		t.Fatalf("cp into dir: %q", out)
 	}
-	if out := mustRun(t, "cp", "--config", cfg, "--stats", "ferry:/d/small", filepath.Join(dir, "o2")); !strings.Contains(out, "MB/s") {
+	if out := mustRun(t, "cp", "--config", cfg, "--stats", "ferry:/d/small", filepath.Join(dir, "o2")); !strings.Contains(out, "iB/s") {
 		t.Fatalf("--stats printed %q", out)
 	}
 	if code, _, errs := run(t, "cp", "--config", cfg, small, filepath.Join(dir, "z")); code != 2 || !strings.Contains(errs, "Ferry path") {
