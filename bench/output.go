@@ -271,7 +271,7 @@ func WriteMarkdown(w io.Writer, r *Results, plots []string) {
 	for _, s := range r.Setup {
 		fmt.Fprintf(w, "- %s\n", s)
 	}
-	fmt.Fprintf(w, "\nAll figures are GB/s (10⁹ bytes/s), median of the repetitions. `·mc` is the ratio to a single-thread memcpy of the same request size; `·lim` the ratio to the transport's own limit at that size (for the RDMA strategies the raw `fi_write` of the provider for reads and raw `fi_read` for writes, as the server moves a write's bytes with `fi_read` from the client's buffer; one TCP loopback stream for sockets). Baselines (italic rows) were measured in the same run. The machine is a shared 2-core VM: compare figures within this run only.\n\n")
+	fmt.Fprintf(w, "\nAll figures are GB/s (10⁹ bytes/s), median of the repetitions. `·mc` is the ratio to a single-thread memcpy of the same request size; `·lim` the ratio to the transport's own limit at that size (for the RDMA strategies the raw `fi_write` of the provider for reads and raw `fi_read` for writes, as the server moves a write's bytes with `fi_read` from the client's buffer; one TCP loopback stream for sockets). Baselines (italic rows) were measured in the same run. %s Other load on the machine moves every figure: compare figures within this run only.\n\n", r.Machine.Summary())
 	for _, g := range groupsOf(r) {
 		fmt.Fprintf(w, "## Headline: %s\n\n", g)
 		HeadlineTable(w, r, g)

@@ -13,7 +13,7 @@ import (
 // synthetic is a results set with known figures: memcpy 10 GB/s, fabric
 // 5 GB/s on shm, TCP loopback 4 GB/s, pread 7 GB/s at every size.
 func synthetic() *Results {
-	r := &Results{Machine: Machine{CPU: "test CPU", Date: "2026-01-01T00:00:00Z"}, Mode: "test", Setup: []string{"synthetic"}}
+	r := &Results{Machine: Machine{CPU: "test CPU", Host: "testhost", NProc: 3, Virtual: "no hypervisor reported (cpuid)", LoadAvg: "0.50 0.40 0.30", Date: "2026-01-01T00:00:00Z"}, Mode: "test", Setup: []string{"synthetic"}}
 	sizes := []int64{64 << 10, 1 << 20, 16 << 20}
 	fixed := func(x float64) Summary { return Summarize([]float64{x * 0.9, x, x * 1.1}) }
 	for _, z := range sizes {
@@ -120,6 +120,13 @@ func TestMarkdown(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}
+	}
+	// The report describes the machine it ran on, never a fixed one.
+	if !strings.Contains(md, "These figures come from testhost: test CPU, 3 usable CPUs, no hypervisor reported (cpuid), load average 0.50 0.40 0.30 at the start.") {
+		t.Errorf("markdown lacks the machine summary:\n%s", md)
+	}
+	if strings.Contains(md, "2-core") {
+		t.Error("markdown names a machine it did not measure")
 	}
 	// Sockets sort first among the series.
 	if strings.Index(md, "| sockets (TCP") > strings.Index(md, "| sendfile / shm") {

@@ -225,6 +225,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		r.regCost(ctx)
 	}
 	r.res.Setup = append(r.res.Setup, fmt.Sprintf("whole run took %v", time.Since(begin).Round(time.Second)))
+	r.res.Machine.LoadAvgEnd = loadAvg()
 	if err := Write(r.res, o.Out, o.Plots); err != nil {
 		return r.res, err
 	}
