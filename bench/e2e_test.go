@@ -25,6 +25,7 @@ func TestEndToEnd(t *testing.T) {
 	o.Out = t.TempDir()
 	o.Ferryd = testcluster.Binary(t, "ferryd")
 	o.Self = testcluster.Binary(t, "ferry")
+	o.Plotter = testcluster.Binary(t, "ferry-plot")
 	o.TempDir = t.TempDir()
 	o.Strategies = []string{"sockets", "sendfile"}
 	o.Providers = []string{"shm"}

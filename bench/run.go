@@ -52,6 +52,7 @@ type Options struct {
 	Pin             bool // registration-cost experiment: mlock registered pages, as NIC drivers pin them
 	RegCostProvider string
 	Plots           bool
+	Plotter         string // the ferry-plot program (default: beside Self, then PATH)
 
 	BufBytes int64     // size of the cycling buffers (default: see span)
 	TempDir  string    // where the bench's own servers keep their storage (default: system temp)
@@ -226,7 +227,17 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	r.res.Setup = append(r.res.Setup, fmt.Sprintf("whole run took %v", time.Since(begin).Round(time.Second)))
 	r.res.Machine.LoadAvgEnd = loadAvg()
-	if err := Write(r.res, o.Out, o.Plots); err != nil {
+	plotter := ""
+	if o.Plots {
+		if plotter = o.Plotter; plotter == "" {
+			if plotter, err = localcluster.FindProgram(o.Self, "ferry-plot"); err != nil {
+				r.logf("bench: no plots: %v", err)
+				r.res.Setup = append(r.res.Setup, "no plots: ferry-plot was not found beside ferry or on PATH (`ferry-plot DIR` draws them from DIR/results.csv)")
+				plotter = ""
+			}
+		}
+	}
+	if err := Write(r.res, o.Out, plotter); err != nil {
 		return r.res, err
 	}
 	return r.res, clusterErr

@@ -24,7 +24,8 @@ func runBench(e *env, args []string) error {
 (strategy x provider x direction x request size x servers x clients x page
 cache x registration cache), measures the baselines in the same run (memcpy,
 local pread, raw fabric write, TCP loopback) and the registration-cost
-experiment, and writes results.csv, results.md and PNG plots into --out.
+experiment, and writes results.csv and results.md into --out, with PNG plots
+drawn by the ferry-plot program when it is beside ferry or on PATH.
 
 --quick (the default): 256 MiB file on 4 servers, 1 client, 64K/1M/16M,
 warm cache, under 3 minutes on a quiet 2-core machine. --full: every
@@ -147,7 +148,7 @@ dimensions of either mode (comma-separated lists).`)
 			fmt.Fprintf(e.stdout, "\nHeadline (%s): GB/s (·mc = × memcpy, ·lim = × raw fi_write (reads) or fi_read (writes) of the provider, or TCP loopback (sockets))\n\n", g)
 			bench.HeadlineTable(e.stdout, res, g)
 		}
-		fmt.Fprintf(e.stdout, "\nresults: %s (results.md, results.csv, *.png)\n", o.Out)
+		fmt.Fprintf(e.stdout, "\nresults: %s (results.md, results.csv, plots)\n", o.Out)
 	}
 	return err
 }
