@@ -65,8 +65,9 @@ type Cluster struct {
 
 // proc is one server process.
 type proc struct {
-	pid  int
-	done chan struct{} // closed once reaped; nil when not our child (adopted from a pid file)
+	pid     int
+	done    chan struct{} // closed once reaped; nil when not our child (adopted from a pid file)
+	waitErr error         // how it exited, once done is closed
 }
 
 // Create writes a new config for o into dir (created if needed), with
@@ -228,7 +229,7 @@ func (c *Cluster) spawn(i int) error {
 	}
 	// Reap it whenever it exits, for as long as this process lives.
 	p := &proc{pid: cmd.Process.Pid, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(p.done) }()
+	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
 	if c.Detach {
 		if err := os.WriteFile(pidPath(c.Dir, i), []byte(strconv.Itoa(p.pid)+"\n"), 0o644); err != nil {
 			p.stop(syscall.SIGKILL)
@@ -292,7 +293,8 @@ func (c *Cluster) logTail(i int) string {
 }
 
 // Stop sends SIGTERM to server i and waits until it has exited (SIGKILL
-// after 10 s).
+// after 10 s). It is an error if the server needed SIGKILL or, when it was
+// started by this process, exited with a status other than 0.
 func (c *Cluster) Stop(i int) error { return c.stop([]int{i}, syscall.SIGTERM) }
 
 // Kill sends SIGKILL to server i and waits until it has exited.
@@ -431,7 +433,8 @@ func Down(dir string) (int, error) {
 
 // stopAll signals every process, then waits for each to exit, killing
 // those still there after the grace period, and removes their /dev/shm
-// leftovers.
+// leftovers. Unless sig is SIGKILL, a process that had to be killed or
+// (when it is our child) exited with a non-zero status is an error.
 func stopAll(ps []*proc, sig syscall.Signal) error {
 	for _, p := range ps {
 		syscall.Kill(p.pid, sig)
@@ -445,7 +448,11 @@ func stopAll(ps []*proc, sig syscall.Signal) error {
 			syscall.Kill(p.pid, syscall.SIGKILL)
 			if !p.waitExit(stopGrace) {
 				errs = errors.Join(errs, fmt.Errorf("pid %d did not exit after SIGKILL", p.pid))
+			} else if sig != syscall.SIGKILL {
+				errs = errors.Join(errs, fmt.Errorf("pid %d did not exit within %v of %v: killed", p.pid, stopGrace, sig))
 			}
+		} else if p.done != nil && p.waitErr != nil && sig != syscall.SIGKILL {
+			errs = errors.Join(errs, fmt.Errorf("pid %d after %v: %w", p.pid, sig, p.waitErr))
 		}
 		removeShmLeftovers(p.pid)
 	}
