@@ -30,8 +30,11 @@ import (
 const ConfigName = "ferry.toml"
 
 const (
-	defaultWait = 30 * time.Second // for a server to answer after it starts
-	stopGrace   = 10 * time.Second // after SIGTERM, before SIGKILL
+	// How long a server may take to answer after it starts: it opens its
+	// fabrics first, which is slow on a loaded machine. A server that
+	// exits is noticed at once.
+	defaultWait  = time.Minute
+	defaultGrace = 10 * time.Second // after SIGTERM, before SIGKILL
 )
 
 // Options shape the config of a new cluster.
@@ -56,8 +59,11 @@ type Cluster struct {
 	// they are this process's children and are killed when it dies.
 	Detach bool
 	// WaitLimit bounds how long Start waits for a server to answer
-	// (default 30 s).
+	// (default 1 minute).
 	WaitLimit time.Duration
+	// StopGrace is how long Stop waits after SIGTERM before it sends
+	// SIGKILL (default 10 s).
+	StopGrace time.Duration
 
 	mu    sync.Mutex
 	procs []*proc // by server id; nil: not running
@@ -232,7 +238,7 @@ func (c *Cluster) spawn(i int) error {
 	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
 	if c.Detach {
 		if err := os.WriteFile(pidPath(c.Dir, i), []byte(strconv.Itoa(p.pid)+"\n"), 0o644); err != nil {
-			p.stop(syscall.SIGKILL)
+			stopAll([]*proc{p}, syscall.SIGKILL, defaultGrace)
 			return err
 		}
 	}
@@ -293,8 +299,9 @@ func (c *Cluster) logTail(i int) string {
 }
 
 // Stop sends SIGTERM to server i and waits until it has exited (SIGKILL
-// after 10 s). It is an error if the server needed SIGKILL or, when it was
-// started by this process, exited with a status other than 0.
+// after StopGrace). It is an error if the server needed SIGKILL
+// (ErrKilled) or, when this process started it, exited with a status
+// other than 0.
 func (c *Cluster) Stop(i int) error { return c.stop([]int{i}, syscall.SIGTERM) }
 
 // Kill sends SIGKILL to server i and waits until it has exited.
@@ -323,7 +330,7 @@ func (c *Cluster) stop(ids []int, sig syscall.Signal) error {
 		}
 	}
 	c.mu.Unlock()
-	err := stopAll(ps, sig)
+	err := stopAll(ps, sig, c.StopGrace)
 	for _, i := range ids {
 		os.Remove(pidPath(c.Dir, i))
 	}
@@ -423,7 +430,7 @@ func Down(dir string) (int, error) {
 	for _, pid := range running {
 		ps = append(ps, &proc{pid: pid})
 	}
-	err := stopAll(ps, syscall.SIGTERM)
+	err := stopAll(ps, syscall.SIGTERM, defaultGrace)
 	stale, _ := filepath.Glob(filepath.Join(dir, "server*.pid"))
 	for _, f := range stale {
 		os.Remove(f)
@@ -431,25 +438,33 @@ func Down(dir string) (int, error) {
 	return len(running), err
 }
 
+// ErrKilled marks a server that did not exit within the grace period
+// after SIGTERM and was killed.
+var ErrKilled = errors.New("killed after the grace period")
+
 // stopAll signals every process, then waits for each to exit, killing
-// those still there after the grace period, and removes their /dev/shm
-// leftovers. Unless sig is SIGKILL, a process that had to be killed or
-// (when it is our child) exited with a non-zero status is an error.
-func stopAll(ps []*proc, sig syscall.Signal) error {
+// those still there after grace (default 10 s), and removes their
+// /dev/shm leftovers. Unless sig is SIGKILL, a process that had to be
+// killed (ErrKilled) or, when it is our child, exited with a non-zero
+// status is an error.
+func stopAll(ps []*proc, sig syscall.Signal, grace time.Duration) error {
+	if grace <= 0 {
+		grace = defaultGrace
+	}
 	for _, p := range ps {
 		syscall.Kill(p.pid, sig)
 		// A stopped process would hold the signal until it is continued.
 		syscall.Kill(p.pid, syscall.SIGCONT)
 	}
-	deadline := time.Now().Add(stopGrace)
+	deadline := time.Now().Add(grace)
 	var errs error
 	for _, p := range ps {
 		if !p.waitExit(time.Until(deadline)) {
 			syscall.Kill(p.pid, syscall.SIGKILL)
-			if !p.waitExit(stopGrace) {
+			if !p.waitExit(defaultGrace) {
 				errs = errors.Join(errs, fmt.Errorf("pid %d did not exit after SIGKILL", p.pid))
 			} else if sig != syscall.SIGKILL {
-				errs = errors.Join(errs, fmt.Errorf("pid %d did not exit within %v of %v: killed", p.pid, stopGrace, sig))
+				errs = errors.Join(errs, fmt.Errorf("pid %d did not exit within %v of %v: %w", p.pid, grace, sig, ErrKilled))
 			}
 		} else if p.done != nil && p.waitErr != nil && sig != syscall.SIGKILL {
 			errs = errors.Join(errs, fmt.Errorf("pid %d after %v: %w", p.pid, sig, p.waitErr))
@@ -458,9 +473,6 @@ func stopAll(ps []*proc, sig syscall.Signal) error {
 	}
 	return errs
 }
-
-// stop signals one process and waits as stopAll does.
-func (p *proc) stop(sig syscall.Signal) error { return stopAll([]*proc{p}, sig) }
 
 // alive reports whether the process still runs (a zombie does not).
 func (p *proc) alive() bool {
