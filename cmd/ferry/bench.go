@@ -28,7 +28,7 @@ experiment, and writes results.csv and results.md into --out, with PNG plots
 drawn by the ferry-plot program when it is beside ferry or on PATH.
 
 --quick (the default): 256 MiB file on 4 servers, 1 client, 64K/1M/16M,
-warm cache, under 3 minutes on a quiet 2-core machine. --full: every
+warm cache, a few minutes. --full: every
 dimension (8 sizes 4K..64M x 9 strategy/provider series x 2 directions x
 1,2,4 servers x 1,2,4,8 clients x warm,cold x regcache on,off: thousands of
 points, hours); narrow it with the flags below, which override single
