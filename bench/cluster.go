@@ -2,17 +2,12 @@ package bench
 
 import (
 	"context"
-	"fmt"
-	"github.com/ferry-hpc/ferry/internal/ports"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"syscall"
 	"time"
 
-	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/localcluster"
 )
 
 // cluster is the set of servers a sweep runs against: ones the bench
@@ -21,9 +16,7 @@ import (
 type cluster struct {
 	cfgPath string
 	cfg     *config.Config
-	dir     string // the bench's own servers: their directory, removed at stop
-	procs   []*exec.Cmd
-	own     bool
+	own     *localcluster.Cluster // the bench's own servers; nil for --config
 }
 
 // startCluster starts n ferryd processes on loopback with storage under a
@@ -35,50 +28,17 @@ func startCluster(ctx context.Context, ferryd string, n int, stripSize int64, ba
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := ports.Free(n) // below the ephemeral range, as `ferry local up`
+	lc, err := localcluster.Create(dir, localcluster.Options{Servers: n, StripSize: stripSize, Timeout: 60 * time.Second})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cfg, err := config.Generate(addrs, dir, stripSize)
-	if err != nil {
+	lc.Ferryd = ferryd
+	if err := lc.Start(ctx); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cfg.Timeout.Duration = 60 * time.Second
-	b, err := cfg.Encode()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	c := &cluster{cfgPath: filepath.Join(dir, "ferry.toml"), cfg: cfg, dir: dir, own: true}
-	if err := os.WriteFile(c.cfgPath, b, 0o644); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	for i := range cfg.Servers {
-		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("server%d.log", i)))
-		if err != nil {
-			c.stop()
-			return nil, err
-		}
-		cmd := exec.Command(ferryd, "--config", c.cfgPath, "--id", strconv.Itoa(i))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-		err = cmd.Start()
-		logf.Close()
-		if err != nil {
-			c.stop()
-			return nil, fmt.Errorf("start ferryd %d: %w", i, err)
-		}
-		c.procs = append(c.procs, cmd)
-	}
-	if err := waitUp(ctx, c.cfgPath, n, 30*time.Second); err != nil {
-		logs, _ := os.ReadFile(filepath.Join(dir, "server0.log"))
-		c.stop()
-		return nil, fmt.Errorf("%w\nserver0.log:\n%s", err, logs)
-	}
-	return c, nil
+	return &cluster{cfgPath: lc.ConfigPath, cfg: lc.Config, own: lc}, nil
 }
 
 // useCluster connects to a running configuration.
@@ -90,53 +50,13 @@ func useCluster(cfgPath string) (*cluster, error) {
 	return &cluster{cfgPath: cfgPath, cfg: cfg}, nil
 }
 
-func waitUp(ctx context.Context, cfgPath string, n int, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	var last error
-	for time.Now().Before(deadline) {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		c, err := clientlib.Mount(cctx, cfgPath, clientlib.Options{Timeout: 2 * time.Second, Name: "ferry bench", Provider: "none"})
-		if err == nil {
-			for i := 0; i < n && err == nil; i++ {
-				_, _, err = c.Ping(cctx, i)
-			}
-			c.Close()
-		}
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		last = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("servers did not answer within %v: %v", limit, last)
-}
-
-// stop ends the servers the bench started (SIGTERM, SIGKILL after 10 s)
-// and removes their storage.
+// stop ends the servers the bench started and removes their storage.
 func (c *cluster) stop() {
-	if !c.own {
+	if c.own == nil {
 		return
 	}
-	for _, p := range c.procs {
-		p.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range c.procs {
-		done := make(chan struct{})
-		go func() { p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			p.Process.Kill()
-			<-done
-		}
-	}
-	if c.dir != "" {
-		os.RemoveAll(c.dir)
-	}
+	c.own.StopAll()
+	os.RemoveAll(c.own.Dir)
 }
 
 // datafiles returns the paths of a file's datafiles on the servers whose

@@ -10,12 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/internal/clientenv"
+	"github.com/ferry-hpc/ferry/internal/units"
 )
 
 // clientSpec is what one client (in process or a worker subprocess) runs.
@@ -235,58 +235,12 @@ func statsNote(before, after map[string]int64, dir string) string {
 		}
 		switch {
 		case strings.HasPrefix(k, dir+".bytes."):
-			parts = append(parts, fmt.Sprintf("served by %s %s", strings.TrimPrefix(k, dir+".bytes."), human(float64(d))))
+			parts = append(parts, fmt.Sprintf("served by %s %s", strings.TrimPrefix(k, dir+".bytes."), units.Bytes(d)))
 		case strings.HasPrefix(k, "fallback.") || strings.HasPrefix(k, "pool.waits.") || strings.HasPrefix(k, "auto.chose.") || k == "errors":
 			parts = append(parts, fmt.Sprintf("%s +%d", k, d))
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-func human(n float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for n >= 1024 && i < len(units)-1 {
-		n /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f %s", n, units[i])
-	}
-	return fmt.Sprintf("%.4g %s", n, units[i])
-}
-
-// sizeLabel writes a power-of-two size compactly: 64K, 1M, 16M.
-func sizeLabel(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return strconv.FormatInt(n>>30, 10) + "G"
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + "M"
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return strconv.FormatInt(n>>10, 10) + "K"
-	}
-	return strconv.FormatInt(n, 10)
-}
-
-// ParseSize reads 4K, 64KiB, 1M, 16MiB, 1G or a plain byte count.
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToUpper(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
-	mul := int64(1)
-	switch {
-	case strings.HasSuffix(t, "K"):
-		mul, t = 1<<10, strings.TrimSuffix(t, "K")
-	case strings.HasSuffix(t, "M"):
-		mul, t = 1<<20, strings.TrimSuffix(t, "M")
-	case strings.HasSuffix(t, "G"):
-		mul, t = 1<<30, strings.TrimSuffix(t, "G")
-	}
-	v, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return v * mul, nil
 }
 
 var errSkip = errors.New("skipped")

@@ -2,18 +2,25 @@ package bench
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ferry-hpc/ferry/internal/units"
 )
 
-// Write writes results.csv, results.md and (with plots) the PNG plots into dir.
-func Write(r *Results, dir string, plots bool) error {
+// Write writes results.csv and results.md into dir. With a plotter (the
+// ferry-plot program) it first has it draw the PNG plots from results.csv,
+// and the report shows them; a plotter that fails leaves a report without
+// plots and an error.
+func Write(r *Results, dir, plotter string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -29,17 +36,29 @@ func Write(r *Results, dir string, plots bool) error {
 		return err
 	}
 	var names []string
-	if plots {
-		if names, err = WritePlots(r, dir); err != nil {
-			return fmt.Errorf("plots: %w", err)
-		}
+	var plotErr error
+	if plotter != "" {
+		names, plotErr = runPlotter(plotter, dir)
 	}
 	m, err := os.Create(filepath.Join(dir, "results.md"))
 	if err != nil {
 		return err
 	}
 	WriteMarkdown(m, r, names)
-	return m.Close()
+	return errors.Join(plotErr, m.Close())
+}
+
+// runPlotter runs `plotter dir`, which prints the names of the plots it
+// wrote, one a line.
+func runPlotter(plotter, dir string) ([]string, error) {
+	var stderr strings.Builder
+	cmd := exec.Command(plotter, dir)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("plots: %s %s: %w: %s", plotter, dir, err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.Fields(string(out)), nil
 }
 
 func fnum(x float64, prec int) string {
@@ -88,9 +107,9 @@ func WriteCSV(w io.Writer, r *Results) error {
 			q = r.RatiosOf(p)
 		}
 		if p.Kind == KindBaseline && p.Name != BaseMemcpy {
-			q.Memcpy = ratio(p.GBs.Median, r.baseline(BaseMemcpy, "", p.Size))
+			q.Memcpy = ratio(p.GBs.Median, r.Baseline(BaseMemcpy, "", p.Size))
 		}
-		cw.Write([]string{p.Kind, p.Name, p.Provider, p.Dir, strconv.FormatInt(p.Size, 10), sizeLabel(p.Size),
+		cw.Write([]string{p.Kind, p.Name, p.Provider, p.Dir, strconv.FormatInt(p.Size, 10), units.Bytes(p.Size),
 			strconv.Itoa(p.Servers), strconv.Itoa(p.Clients), p.Cache, p.RegCache, strconv.FormatBool(p.Pin),
 			strconv.Itoa(p.GBs.N), fnum(p.GBs.Median, 4), fnum(p.GBs.Min, 4), fnum(p.GBs.Max, 4), fnum(p.GBs.Q1, 4), fnum(p.GBs.Q3, 4),
 			sfield(p.PrepUs, p.PrepUs.Median), sfield(p.PrepUs, p.PrepUs.Min), sfield(p.PrepUs, p.PrepUs.Max),
@@ -100,27 +119,86 @@ func WriteCSV(w io.Writer, r *Results) error {
 	return cw.Error()
 }
 
-// Group is the fixed dimensions of one headline table.
-type Group = group
+// ReadCSV reads a results.csv back into the points it lists, so plots and
+// tables can be made later, by another program. The machine and setup are
+// not in the CSV.
+func ReadCSV(rd io.Reader) (*Results, error) {
+	rows, err := csv.NewReader(rd).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("results.csv: empty")
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, h := range CSVHeader {
+		if _, ok := col[h]; !ok {
+			return nil, fmt.Errorf("results.csv: no column %q", h)
+		}
+	}
+	r := &Results{}
+	for n, row := range rows[1:] {
+		var err error
+		get := func(h string) string { return row[col[h]] }
+		num := func(h string) float64 {
+			if get(h) == "" {
+				return math.NaN()
+			}
+			v, e := strconv.ParseFloat(get(h), 64)
+			if e != nil {
+				err = errors.Join(err, fmt.Errorf("%s: %w", h, e))
+			}
+			return v
+		}
+		integer := func(h string) int {
+			v, e := strconv.Atoi(get(h))
+			if e != nil {
+				err = errors.Join(err, fmt.Errorf("%s: %w", h, e))
+			}
+			return v
+		}
+		p := Point{Kind: get("kind"), Name: get("name"), Provider: get("provider"), Dir: get("dir"),
+			Servers: integer("servers"), Clients: integer("clients"), Cache: get("cache"), RegCache: get("regcache"),
+			Pin: get("pin") == "true", DataPath: get("data_path"), Residency: get("residency"), Note: get("note"), Err: get("error")}
+		p.Size = int64(num("size_bytes"))
+		p.GBs = Summary{N: integer("reps"), Median: num("median_gbs"), Min: num("min_gbs"), Max: num("max_gbs"), Q1: num("q1_gbs"), Q3: num("q3_gbs")}
+		p.PrepUs = Summary{Median: num("prep_us_median"), Min: num("prep_us_min"), Max: num("prep_us_max"), Q1: math.NaN(), Q3: math.NaN()}
+		if !math.IsNaN(p.PrepUs.Median) {
+			p.PrepUs.N = p.GBs.N
+		}
+		if p.Wall = num("wall_s"); math.IsNaN(p.Wall) {
+			p.Wall = 0
+		}
+		if err != nil {
+			return nil, fmt.Errorf("results.csv row %d: %w", n+2, err)
+		}
+		r.Points = append(r.Points, p)
+	}
+	return r, nil
+}
 
-// group is the fixed dimensions of one headline table.
-type group struct {
+// Group is the fixed dimensions of one headline table or plot.
+type Group struct {
 	Servers, Clients int
 	Cache, RegCache  string
 }
 
-func (g group) String() string {
+func (g Group) String() string {
 	return fmt.Sprintf("%d servers, %d client(s), %s page cache, client regcache %s", g.Servers, g.Clients, g.Cache, g.RegCache)
 }
 
-func groupsOf(r *Results) []group {
-	seen := map[group]bool{}
-	var out []group
+// Groups lists the groups of the Ferry points, in order of appearance.
+func (r *Results) Groups() []Group {
+	seen := map[Group]bool{}
+	var out []Group
 	for _, p := range r.Points {
 		if p.Kind != KindFerry {
 			continue
 		}
-		g := group{p.Servers, p.Clients, p.Cache, p.RegCache}
+		g := Group{p.Servers, p.Clients, p.Cache, p.RegCache}
 		if !seen[g] {
 			seen[g] = true
 			out = append(out, g)
@@ -129,23 +207,24 @@ func groupsOf(r *Results) []group {
 	return out
 }
 
-// series is one line of a headline table or plot: a strategy on a provider.
-type series struct{ Name, Provider string }
+// Series is one line of a headline table or plot: a strategy on a provider.
+type Series struct{ Name, Provider string }
 
-func (s series) String() string {
+func (s Series) String() string {
 	if s.Name == "sockets" {
 		return "sockets (TCP, no fabric)"
 	}
 	return s.Name + " / " + s.Provider
 }
 
-func seriesOf(r *Results) []series {
-	seen := map[series]bool{}
-	var out []series
+// Series lists the series of the Ferry points, sockets first, then by provider.
+func (r *Results) Series() []Series {
+	seen := map[Series]bool{}
+	var out []Series
 	for _, p := range r.Points {
-		if p.Kind == KindFerry && !seen[series{p.Name, p.Provider}] {
-			seen[series{p.Name, p.Provider}] = true
-			out = append(out, series{p.Name, p.Provider})
+		if p.Kind == KindFerry && !seen[Series{p.Name, p.Provider}] {
+			seen[Series{p.Name, p.Provider}] = true
+			out = append(out, Series{p.Name, p.Provider})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -160,7 +239,8 @@ func seriesOf(r *Results) []series {
 	return out
 }
 
-func sizesOf(r *Results, kind string) []int64 {
+// Sizes lists the request sizes of the points of kind, ascending.
+func (r *Results) Sizes(kind string) []int64 {
 	seen := map[int64]bool{}
 	var out []int64
 	for _, p := range r.Points {
@@ -173,7 +253,8 @@ func sizesOf(r *Results, kind string) []int64 {
 	return out
 }
 
-func (r *Results) find(g group, s series, dir string, size int64) (Point, bool) {
+// Find returns the Ferry point of series s in group g for dir and size.
+func (r *Results) Find(g Group, s Series, dir string, size int64) (Point, bool) {
 	for _, p := range r.Points {
 		if p.Kind == KindFerry && p.Name == s.Name && p.Provider == s.Provider && p.Dir == dir && p.Size == size &&
 			p.Servers == g.Servers && p.Clients == g.Clients && p.Cache == g.Cache && p.RegCache == g.RegCache {
@@ -186,8 +267,8 @@ func (r *Results) find(g group, s series, dir string, size int64) (Point, bool) 
 // HeadlineTable writes, for one group, a table with one row per strategy
 // and provider and one column per direction and request size: median GB/s
 // and its ratio to memcpy and to the transport's limit.
-func HeadlineTable(w io.Writer, r *Results, g group) {
-	sizes := sizesOf(r, KindFerry)
+func HeadlineTable(w io.Writer, r *Results, g Group) {
+	sizes := r.Sizes(KindFerry)
 	dirs := []string{}
 	for _, d := range []string{"read", "write"} {
 		for _, p := range r.Points {
@@ -200,7 +281,7 @@ func HeadlineTable(w io.Writer, r *Results, g group) {
 	fmt.Fprintf(w, "| strategy / provider |")
 	for _, d := range dirs {
 		for _, s := range sizes {
-			fmt.Fprintf(w, " %s %s |", d, sizeLabel(s))
+			fmt.Fprintf(w, " %s %s |", d, units.Bytes(s))
 		}
 	}
 	fmt.Fprintf(w, "\n|---|")
@@ -210,11 +291,11 @@ func HeadlineTable(w io.Writer, r *Results, g group) {
 		}
 	}
 	fmt.Fprintln(w)
-	for _, s := range seriesOf(r) {
+	for _, s := range r.Series() {
 		fmt.Fprintf(w, "| %s |", s)
 		for _, d := range dirs {
 			for _, z := range sizes {
-				p, ok := r.find(g, s, d, z)
+				p, ok := r.Find(g, s, d, z)
 				switch {
 				case !ok:
 					fmt.Fprintf(w, " |")
@@ -250,7 +331,7 @@ func HeadlineTable(w io.Writer, r *Results, g group) {
 		fmt.Fprintf(w, "| *%s* |", b.label)
 		for range dirs {
 			for _, z := range sizes {
-				fmt.Fprintf(w, " *%s* |", dash(r.baseline(b.name, b.prov, z), 2))
+				fmt.Fprintf(w, " *%s* |", dash(r.Baseline(b.name, b.prov, z), 2))
 			}
 		}
 		fmt.Fprintln(w)
@@ -269,8 +350,8 @@ func WriteMarkdown(w io.Writer, r *Results, plots []string) {
 	for _, s := range r.Setup {
 		fmt.Fprintf(w, "- %s\n", s)
 	}
-	fmt.Fprintf(w, "\nAll figures are GB/s (10⁹ bytes/s), median of the repetitions. `·mc` is the ratio to a single-thread memcpy of the same request size; `·lim` the ratio to the transport's own limit at that size (for the RDMA strategies the raw `fi_write` of the provider for reads and raw `fi_read` for writes, as the server moves a write's bytes with `fi_read` from the client's buffer; one TCP loopback stream for sockets). Baselines (italic rows) were measured in the same run. The machine is a shared 2-core VM: compare figures within this run only.\n\n")
-	for _, g := range groupsOf(r) {
+	fmt.Fprintf(w, "\nAll figures are GB/s (10⁹ bytes/s), median of the repetitions. `·mc` is the ratio to a single-thread memcpy of the same request size; `·lim` the ratio to the transport's own limit at that size (for the RDMA strategies the raw `fi_write` of the provider for reads and raw `fi_read` for writes, as the server moves a write's bytes with `fi_read` from the client's buffer; one TCP loopback stream for sockets). Baselines (italic rows) were measured in the same run. %s Other load on the machine moves every figure: compare figures within this run only.\n\n", r.Machine.Summary())
+	for _, g := range r.Groups() {
 		fmt.Fprintf(w, "## Headline: %s\n\n", g)
 		HeadlineTable(w, r, g)
 		fmt.Fprintln(w)
@@ -284,7 +365,7 @@ func WriteMarkdown(w io.Writer, r *Results, plots []string) {
 			continue
 		}
 		if p.Err != "" {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %s | %s | failed | | | | | | | | %s |\n", p.Dir, sizeLabel(p.Size), p.Name, p.Provider, p.Servers, p.Clients, p.Cache, p.RegCache, mdEscape(p.Err))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %s | %s | failed | | | | | | | | %s |\n", p.Dir, units.Bytes(p.Size), p.Name, p.Provider, p.Servers, p.Clients, p.Cache, p.RegCache, mdEscape(p.Err))
 			continue
 		}
 		q := r.RatiosOf(p)
@@ -293,7 +374,7 @@ func WriteMarkdown(w io.Writer, r *Results, plots []string) {
 			pr = fnum(q.Pread, 2)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %s | %s | %s | %s–%s | %s–%s | %s | %s | %s | %s | %s | %s |\n",
-			p.Dir, sizeLabel(p.Size), p.Name, p.Provider, p.Servers, p.Clients, p.Cache, p.RegCache,
+			p.Dir, units.Bytes(p.Size), p.Name, p.Provider, p.Servers, p.Clients, p.Cache, p.RegCache,
 			fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), fnum(p.GBs.Q1, 2), fnum(p.GBs.Q3, 2),
 			fnum(q.Memcpy, 2), fnum(q.Limit, 2), pr, mdEscape(p.DataPath), p.Residency, mdEscape(p.Note))
 	}
@@ -304,14 +385,14 @@ func WriteMarkdown(w io.Writer, r *Results, plots []string) {
 			continue
 		}
 		if p.Err != "" {
-			fmt.Fprintf(w, "| %s | %s | %s | failed | | | %s |\n", p.Name, p.Provider, sizeLabel(p.Size), mdEscape(p.Err))
+			fmt.Fprintf(w, "| %s | %s | %s | failed | | | %s |\n", p.Name, p.Provider, units.Bytes(p.Size), mdEscape(p.Err))
 			continue
 		}
 		mc := ""
 		if p.Name != BaseMemcpy {
-			mc = fnum(ratio(p.GBs.Median, r.baseline(BaseMemcpy, "", p.Size)), 2)
+			mc = fnum(ratio(p.GBs.Median, r.Baseline(BaseMemcpy, "", p.Size)), 2)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s–%s | %s | %s |\n", p.Name, p.Provider, sizeLabel(p.Size), fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), mc, mdEscape(p.Note))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s–%s | %s | %s |\n", p.Name, p.Provider, units.Bytes(p.Size), fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), mc, mdEscape(p.Note))
 	}
 
 	var rc []Point
@@ -344,9 +425,31 @@ func mdEscape(s string) string {
 	return strings.ReplaceAll(s, "\n", " ")
 }
 
-// DefaultGroup is the group a summary shows: one client, warm cache, the
-// most servers.
-func DefaultGroup(r *Results) (Group, bool) { return plotGroup(r) }
+// DefaultGroup is the group a summary and the plots show: one client, warm
+// cache, the most servers, the first registration-cache setting.
+func DefaultGroup(r *Results) (Group, bool) {
+	gs := r.Groups()
+	if len(gs) == 0 {
+		return Group{}, false
+	}
+	score := func(g Group) int {
+		s := g.Servers
+		if g.Clients == 1 {
+			s += 1000
+		}
+		if g.Cache == "warm" {
+			s += 100
+		}
+		return s
+	}
+	best := gs[0]
+	for _, g := range gs[1:] {
+		if score(g) > score(best) {
+			best = g
+		}
+	}
+	return best, true
+}
 
 func regCostTable(w io.Writer, rc []Point, pin bool) {
 	fmt.Fprintf(w, "\n## Registration cost (%s, %s)\n\n", rc[0].Provider, map[bool]string{
@@ -357,9 +460,9 @@ func regCostTable(w io.Writer, rc []Point, pin bool) {
 	fmt.Fprintf(w, "| size | method | GB/s | min–max | prep µs/request | notes |\n|---:|---|---:|---|---:|---|\n")
 	for _, p := range rc {
 		if p.Err != "" {
-			fmt.Fprintf(w, "| %s | %s | failed | | | %s |\n", sizeLabel(p.Size), p.Name, mdEscape(p.Err))
+			fmt.Fprintf(w, "| %s | %s | failed | | | %s |\n", units.Bytes(p.Size), p.Name, mdEscape(p.Err))
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s–%s | %s | %s |\n", sizeLabel(p.Size), p.Name, fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), fnum(p.PrepUs.Median, 1), mdEscape(p.Note))
+		fmt.Fprintf(w, "| %s | %s | %s | %s–%s | %s | %s |\n", units.Bytes(p.Size), p.Name, fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), fnum(p.PrepUs.Median, 1), mdEscape(p.Note))
 	}
 }

@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-hpc/ferry/internal/testcluster"
 )
 
 // synthetic is a results set with known figures: memcpy 10 GB/s, fabric
 // 5 GB/s on shm, TCP loopback 4 GB/s, pread 7 GB/s at every size.
 func synthetic() *Results {
-	r := &Results{Machine: Machine{CPU: "test CPU", Date: "2026-01-01T00:00:00Z"}, Mode: "test", Setup: []string{"synthetic"}}
+	r := &Results{Machine: Machine{CPU: "test CPU", Host: "testhost", NProc: 3, Virtual: "no hypervisor reported (cpuid)", LoadAvg: "0.50 0.40 0.30", Date: "2026-01-01T00:00:00Z"}, Mode: "test", Setup: []string{"synthetic"}}
 	sizes := []int64{64 << 10, 1 << 20, 16 << 20}
 	fixed := func(x float64) Summary { return Summarize([]float64{x * 0.9, x, x * 1.1}) }
 	for _, z := range sizes {
@@ -121,39 +123,88 @@ func TestMarkdown(t *testing.T) {
 			t.Errorf("markdown lacks %q", want)
 		}
 	}
+	// The report describes the machine it ran on, never a fixed one.
+	if !strings.Contains(md, "These figures come from testhost: test CPU, 3 usable CPUs, no hypervisor reported (cpuid), load average 0.50 0.40 0.30 at the start.") {
+		t.Errorf("markdown lacks the machine summary:\n%s", md)
+	}
+	if strings.Contains(md, "2-core") {
+		t.Error("markdown names a machine it did not measure")
+	}
 	// Sockets sort first among the series.
 	if strings.Index(md, "| sockets (TCP") > strings.Index(md, "| sendfile / shm") {
 		t.Error("sockets row not first")
 	}
 }
 
+// Write draws the plots with the ferry-plot program and the report shows
+// them.
 func TestWrite(t *testing.T) {
 	dir := t.TempDir()
-	if err := Write(synthetic(), dir, true); err != nil {
+	if err := Write(synthetic(), dir, testcluster.Binary(t, "ferry-plot")); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"results.csv", "results.md", "throughput-shm-read.png", "throughput-shm-write.png", "ratio-memcpy-shm-read.png", "ratio-memcpy-shm-write.png"} {
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"results.csv", "throughput-shm-read.png", "throughput-shm-write.png", "ratio-memcpy-shm-read.png", "ratio-memcpy-shm-write.png"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.HasSuffix(f, ".png") && !bytes.HasPrefix(b, []byte("\x89PNG")) {
-			t.Errorf("%s is not a PNG", f)
+		if strings.HasSuffix(f, ".png") {
+			if !bytes.HasPrefix(b, []byte("\x89PNG")) {
+				t.Errorf("%s is not a PNG", f)
+			}
+			if !strings.Contains(string(md), "!["+f+"]("+f+")") {
+				t.Errorf("results.md does not show %s", f)
+			}
 		}
 	}
 }
 
-func TestWriteSocketsOnly(t *testing.T) {
-	r := synthetic()
-	var keep []Point
-	for _, p := range r.Points {
-		if p.Kind != KindFerry || p.Name == "sockets" {
-			keep = append(keep, p)
+// A plotter that fails leaves the CSV and a report without plots, and an
+// error that says why.
+func TestWritePlotterFails(t *testing.T) {
+	dir := t.TempDir()
+	err := Write(synthetic(), dir, "/bin/false")
+	if err == nil || !strings.Contains(err.Error(), "plots") {
+		t.Fatalf("Write with a failing plotter: %v", err)
+	}
+	for _, f := range []string{"results.csv", "results.md"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
 		}
 	}
-	r.Points = keep
-	names, err := WritePlots(r, t.TempDir())
-	if err != nil || len(names) != 4 {
-		t.Fatalf("sockets-only plots %v, %v", names, err)
+}
+
+// ReadCSV gives back the points WriteCSV wrote, figures to their printed
+// precision (a prep time only where one was measured).
+func TestCSVRoundTrip(t *testing.T) {
+	r := synthetic()
+	r.Points[0].Note, r.Points[0].Wall = "a, \"quoted\" note", 1.25
+	var b bytes.Buffer
+	if err := WriteCSV(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCSV(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Points) != len(r.Points) {
+		t.Fatalf("%d points back for %d", len(got.Points), len(r.Points))
+	}
+	same := func(a, b float64) bool { return (math.IsNaN(a) && math.IsNaN(b)) || math.Abs(a-b) < 1e-3 }
+	for i, want := range r.Points {
+		p := got.Points[i]
+		if p.key() != want.key() || p.Err != want.Err || p.Note != want.Note || p.DataPath != want.DataPath || p.GBs.N != want.GBs.N ||
+			!same(p.GBs.Median, want.GBs.Median) || !same(p.GBs.Min, want.GBs.Min) || !same(p.GBs.Max, want.GBs.Max) ||
+			!same(p.GBs.Q1, want.GBs.Q1) || p.PrepUs.N != want.PrepUs.N || !same(p.Wall, want.Wall) ||
+			(want.PrepUs.N > 0 && (!same(p.PrepUs.Median, want.PrepUs.Median) || !same(p.PrepUs.Max, want.PrepUs.Max))) {
+			t.Errorf("point %d:\n got  %+v\n want %+v", i, p, want)
+		}
+	}
+	if _, err := ReadCSV(strings.NewReader("kind,name\nferry,x\n")); err == nil {
+		t.Error("a CSV without the columns was accepted")
 	}
 }

@@ -58,9 +58,9 @@ type Results struct {
 	Points  []Point
 }
 
-// baseline finds the baseline figure (median GB/s) of name at size, with
-// provider when it matters ("" for any).
-func (r *Results) baseline(name, provider string, size int64) float64 {
+// Baseline finds the median GB/s of baseline name at size, with provider
+// when it matters ("" for any); NaN when it was not measured.
+func (r *Results) Baseline(name, provider string, size int64) float64 {
 	for _, p := range r.Points {
 		if p.Kind == KindBaseline && p.Name == name && p.Size == size && (provider == "" || p.Provider == provider) && p.Err == "" {
 			return p.GBs.Median
@@ -80,17 +80,17 @@ type Ratios struct {
 // RatiosOf computes p's ratios to the baselines of the same size.
 func (r *Results) RatiosOf(p Point) Ratios {
 	m := p.GBs.Median
-	q := Ratios{Memcpy: ratio(m, r.baseline(BaseMemcpy, "", p.Size)), Pread: math.NaN()}
+	q := Ratios{Memcpy: ratio(m, r.Baseline(BaseMemcpy, "", p.Size)), Pread: math.NaN()}
 	if p.Dir == "read" {
-		q.Pread = ratio(m, r.baseline(BasePread, "", p.Size))
+		q.Pread = ratio(m, r.Baseline(BasePread, "", p.Size))
 	}
 	if p.Name == "sockets" {
-		q.Limit, q.LimitName = ratio(m, r.baseline(BaseTCP, "", p.Size)), BaseTCP
+		q.Limit, q.LimitName = ratio(m, r.Baseline(BaseTCP, "", p.Size)), BaseTCP
 	} else if p.Dir == "write" {
 		// A Ferry write is the server's fi_read from the client's buffer.
-		q.Limit, q.LimitName = ratio(m, r.baseline(BaseFabricRead, p.Provider, p.Size)), BaseFabricRead
+		q.Limit, q.LimitName = ratio(m, r.Baseline(BaseFabricRead, p.Provider, p.Size)), BaseFabricRead
 	} else {
-		q.Limit, q.LimitName = ratio(m, r.baseline(BaseFabric, p.Provider, p.Size)), BaseFabric
+		q.Limit, q.LimitName = ratio(m, r.Baseline(BaseFabric, p.Provider, p.Size)), BaseFabric
 	}
 	return q
 }

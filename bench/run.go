@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferry-hpc/ferry/internal/ports"
 	"io"
 	"math"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/localcluster"
+	"github.com/ferry-hpc/ferry/internal/units"
 	"github.com/ferry-hpc/ferry/proto"
 )
 
@@ -52,6 +53,7 @@ type Options struct {
 	Pin             bool // registration-cost experiment: mlock registered pages, as NIC drivers pin them
 	RegCostProvider string
 	Plots           bool
+	Plotter         string // the ferry-plot program (default: beside Self, then PATH)
 
 	BufBytes int64     // size of the cycling buffers (default: see span)
 	TempDir  string    // where the bench's own servers keep their storage (default: system temp)
@@ -184,7 +186,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if o.BufBytes > 0 {
 		sp = max(o.BufBytes, 2*maxOf64(o.Sizes))
 	}
-	r.logf("bench: %s mode, cycling buffers of %s, results in %s", o.Mode, human(float64(sp)), o.Out)
+	r.logf("bench: %s mode, cycling buffers of %s, results in %s", o.Mode, units.Bytes(sp), o.Out)
 	if r.src, err = anonBuffer(int(sp)); err != nil {
 		return nil, err
 	}
@@ -198,7 +200,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 
 	r.res.Setup = append(r.res.Setup,
-		fmt.Sprintf("bench file %s striped over the servers (strip %s); each repetition of a Ferry point moves %s per client, but at most %d requests (at least 4 MiB and 2 requests), at sequential file offsets, cycling through a client buffer of max(64 MiB, 4 requests) that is reused (registration cache hits after one untimed warm-up pass for requests of 1 MiB and up); baselines cycle through %s buffers", human(float64(o.FileSize)), human(float64(o.StripSize)), human(float64(o.Volume)), o.MaxReqs, human(float64(sp))),
+		fmt.Sprintf("bench file %s striped over the servers (strip %s); each repetition of a Ferry point moves %s per client, but at most %d requests (at least 4 MiB and 2 requests), at sequential file offsets, cycling through a client buffer of max(64 MiB, 4 requests) that is reused (registration cache hits after one untimed warm-up pass for requests of 1 MiB and up); baselines cycle through %s buffers", units.Bytes(o.FileSize), units.Bytes(o.StripSize), units.Bytes(o.Volume), o.MaxReqs, units.Bytes(sp)),
 		repsLine(o),
 		"client: one process per client; requests split over the servers in parallel (clientlib defaults: 4 MiB max per request, 4 in flight per server); eager threshold 16 KiB")
 
@@ -216,7 +218,18 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		r.regCost(ctx)
 	}
 	r.res.Setup = append(r.res.Setup, fmt.Sprintf("whole run took %v", time.Since(begin).Round(time.Second)))
-	if err := Write(r.res, o.Out, o.Plots); err != nil {
+	r.res.Machine.LoadAvgEnd = loadAvg()
+	plotter := ""
+	if o.Plots {
+		if plotter = o.Plotter; plotter == "" {
+			if plotter, err = localcluster.FindProgram(o.Self, "ferry-plot"); err != nil {
+				r.logf("bench: no plots: %v", err)
+				r.res.Setup = append(r.res.Setup, "no plots: ferry-plot was not found beside ferry or on PATH (`ferry-plot DIR` draws them from DIR/results.csv)")
+				plotter = ""
+			}
+		}
+	}
+	if err := Write(r.res, o.Out, plotter); err != nil {
 		return r.res, err
 	}
 	return r.res, clusterErr
@@ -239,7 +252,7 @@ func (r *runner) withCluster(ctx context.Context, n int, first bool) error {
 	} else {
 		ferryd := o.Ferryd
 		if ferryd == "" {
-			if ferryd, err = ports.Ferryd(o.Self); err != nil {
+			if ferryd, err = localcluster.FindProgram(o.Self, "ferryd"); err != nil {
 				return err
 			}
 		}
@@ -303,15 +316,15 @@ func (r *runner) withCluster(ctx context.Context, n int, first bool) error {
 func (r *runner) add(p Point) {
 	r.res.Points = append(r.res.Points, p)
 	if p.Err != "" {
-		r.logf("  %-8s %-12s %-5s %5s s%d c%d %s rc=%s: ERROR %s", p.Name, p.Provider, p.Dir, sizeLabel(p.Size), p.Servers, p.Clients, p.Cache, p.RegCache, p.Err)
+		r.logf("  %-8s %-12s %-5s %5s s%d c%d %s rc=%s: ERROR %s", p.Name, p.Provider, p.Dir, units.Bytes(p.Size), p.Servers, p.Clients, p.Cache, p.RegCache, p.Err)
 		return
 	}
 	if p.Kind == KindRegCost {
-		r.logf("  regcost %-12s %-12s %5s pin=%v: %6.2f GB/s  %8.1f µs/request to prepare", p.Name, p.Provider, sizeLabel(p.Size), p.Pin, p.GBs.Median, p.PrepUs.Median)
+		r.logf("  regcost %-12s %-12s %5s pin=%v: %6.2f GB/s  %8.1f µs/request to prepare", p.Name, p.Provider, units.Bytes(p.Size), p.Pin, p.GBs.Median, p.PrepUs.Median)
 		return
 	}
 	if p.Kind == KindBaseline {
-		r.logf("  baseline %-12s %-12s %5s: %6.2f GB/s (%.2f-%.2f)", p.Name, p.Provider, sizeLabel(p.Size), p.GBs.Median, p.GBs.Min, p.GBs.Max)
+		r.logf("  baseline %-12s %-12s %5s: %6.2f GB/s (%.2f-%.2f)", p.Name, p.Provider, units.Bytes(p.Size), p.GBs.Median, p.GBs.Min, p.GBs.Max)
 		return
 	}
 	extra := ""
@@ -319,7 +332,7 @@ func (r *runner) add(p Point) {
 		q := r.res.RatiosOf(p)
 		extra = fmt.Sprintf("  x%s memcpy  x%s %s  [%s] %s", dash(q.Memcpy, 2), dash(q.Limit, 2), q.LimitName, p.DataPath, p.Note)
 	}
-	r.logf("  %-8s %-12s %-5s %5s s%d c%d %-4s: %6.2f GB/s (%.2f-%.2f, %d reps, %.1fs)%s", p.Name, p.Provider, p.Dir, sizeLabel(p.Size), p.Servers, p.Clients, p.Cache, p.GBs.Median, p.GBs.Min, p.GBs.Max, p.GBs.N, p.Wall, extra)
+	r.logf("  %-8s %-12s %-5s %5s s%d c%d %-4s: %6.2f GB/s (%.2f-%.2f, %d reps, %.1fs)%s", p.Name, p.Provider, p.Dir, units.Bytes(p.Size), p.Servers, p.Clients, p.Cache, p.GBs.Median, p.GBs.Min, p.GBs.Max, p.GBs.N, p.Wall, extra)
 }
 
 // makeFile creates the bench file and fills it with a pattern over
@@ -545,7 +558,7 @@ func (r *runner) baselines(ctx context.Context, files []string) {
 			xs = append(xs, memcpyRun(r.dst, r.src, size, max(o.Volume, int64(len(r.src)))))
 		}
 		r.add(Point{Kind: KindBaseline, Name: BaseMemcpy, Provider: "-", Dir: "-", Size: size, Cache: "-", RegCache: "-", GBs: Summarize(xs),
-			Note: "single thread, Go copy(), cycling through " + human(float64(len(r.src)))})
+			Note: "single thread, Go copy(), cycling through " + units.Bytes(int64(len(r.src)))})
 	}
 	if len(files) > 0 {
 		for _, size := range o.Sizes {
@@ -699,7 +712,7 @@ func (r *runner) regCost(ctx context.Context) {
 					}
 				}
 				p.GBs, p.PrepUs = Summarize(g), Summarize(us)
-				p.Note = fmt.Sprintf("user working set %s; ", human(float64(ws))) + note
+				p.Note = fmt.Sprintf("user working set %s; ", units.Bytes(ws)) + note
 				r.add(p)
 			}
 		}

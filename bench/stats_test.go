@@ -38,25 +38,6 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestSizes(t *testing.T) {
-	for s, want := range map[string]int64{"4K": 4 << 10, "64KiB": 64 << 10, "1m": 1 << 20, "16MiB": 16 << 20, "1G": 1 << 30, "4096": 4096} {
-		got, err := ParseSize(s)
-		if err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", s, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "x", "-1M", "0", "1T"} {
-		if _, err := ParseSize(bad); err == nil {
-			t.Errorf("ParseSize(%q) accepted", bad)
-		}
-	}
-	for n, want := range map[int64]string{4 << 10: "4K", 1 << 20: "1M", 64 << 20: "64M", 1 << 30: "1G", 1000: "1000"} {
-		if got := sizeLabel(n); got != want {
-			t.Errorf("sizeLabel(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestRepBytesAndCycle(t *testing.T) {
 	if got := repBytes(64<<20, 16<<20); got != 64<<20 {
 		t.Errorf("repBytes = %d", got)

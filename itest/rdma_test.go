@@ -18,17 +18,19 @@ import (
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/config"
 	"github.com/ferry-hpc/ferry/internal/testcluster"
+	"github.com/ferry-hpc/ferry/internal/testenv"
 	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
 )
 
-// needProvider skips the test when this machine cannot open provider.
+// needProvider skips the test when this machine cannot open provider, or
+// fails it under FERRY_TEST_REQUIRE_FABRIC=1 (see internal/testenv).
 func needProvider(t *testing.T, provider string) {
 	t.Helper()
 	ep, err := verbs.Open(verbs.Config{Provider: provider})
 	if errors.Is(err, verbs.ErrNotSupported) {
-		t.Skipf("provider %s: %v", provider, err)
+		testenv.SkipOrFail(t, "provider %s: %v", provider, err)
 	}
 	if err != nil {
 		t.Fatal(err)

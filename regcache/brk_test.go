@@ -3,6 +3,7 @@
 package regcache
 
 import (
+	"github.com/ferry-hpc/ferry/internal/testenv"
 	"os"
 	"os/exec"
 	"testing"
@@ -30,7 +31,7 @@ func TestBrkShrink(t *testing.T) {
 func brkChild(t *testing.T) {
 	m, err := openMonitor(false)
 	if err != nil {
-		t.Skipf("no monitor: %v", err)
+		testenv.SkipOrFail(t, "no monitor: %v", err)
 	}
 	defer m.close()
 	n := 64 * pg

@@ -4,6 +4,7 @@ package regcache
 
 import (
 	"errors"
+	"github.com/ferry-hpc/ferry/internal/testenv"
 	"os"
 	"sync"
 	"syscall"
@@ -35,7 +36,7 @@ func openShm(tb testing.TB) *verbs.Endpoint {
 	tb.Helper()
 	ep, err := verbs.Open(verbs.Config{Provider: "shm"})
 	if errors.Is(err, verbs.ErrNotSupported) {
-		tb.Skipf("shm provider not available: %v", err)
+		testenv.SkipOrFail(tb, "shm provider not available: %v", err)
 	}
 	if err != nil {
 		tb.Fatalf("verbs.Open(shm): %v", err)
@@ -132,7 +133,7 @@ func newCache(tb testing.TB, opt Options, needMonitor bool) (*Cache, *countingRe
 	}
 	tb.Cleanup(func() { c.Close() })
 	if needMonitor && !c.Stats().Enabled {
-		tb.Skipf("no memory monitor: %s", c.Stats().Monitor)
+		testenv.SkipOrFail(tb, "no memory monitor: %s", c.Stats().Monitor)
 	}
 	return c, r
 }

@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh >/dev/null
-export PATH=/usr/local/go/bin:$PATH
+# Go: the one on PATH, else where the official tarball installs it.
+command -v go >/dev/null 2>&1 || export PATH=/usr/local/go/bin:$PATH
 if [ "$#" -gt 0 ] && [[ " $* " == *" --full "* ]]; then
   exec build/bin/ferry bench "$@"
 fi

@@ -4,6 +4,7 @@ package verbs
 
 import (
 	"errors"
+	"github.com/ferry-hpc/ferry/internal/testenv"
 	"hash/crc32"
 	"math/rand"
 	"os"
@@ -20,7 +21,7 @@ func openOrSkip(t testing.TB, prov string) *Endpoint {
 	t.Helper()
 	e, err := Open(Config{Provider: prov})
 	if errors.Is(err, ErrNotSupported) {
-		t.Skipf("provider %s: %v", prov, err)
+		testenv.SkipOrFail(t, "provider %s: %v", prov, err)
 	}
 	if err != nil {
 		t.Fatalf("open %s: %v", prov, err)

@@ -25,8 +25,12 @@
 
 static int is_ferry(const char *p) { return strncmp(p, "ferry:", 6) == 0; }
 
+/* die reports err and exits. It finalizes first: a process that exits
+ * without ferry_finalize() leaves its fabric endpoint's files behind (the
+ * shm provider's in /dev/shm). */
 static void die(const char *what, const char *path, int err) {
   fprintf(stderr, "ferry_cp: %s %s: %s\n", what, path, ferry_strerror(err));
+  ferry_finalize();
   exit(1);
 }
 

@@ -75,6 +75,7 @@ int main(int argc, char **argv) {
   int64_t size = 0;
   if (fh < 0 || (rc = ferry_get_size(fh, &size)) < 0) {
     fprintf(stderr, "%s: %s\n", argv[1], ferry_strerror(fh < 0 ? fh : rc));
+    ferry_finalize(); /* else the fabric endpoint's files outlive the process */
     return 1;
   }
 

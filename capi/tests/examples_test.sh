@@ -20,5 +20,9 @@ echo "$five"
 # Usage errors exit 2; a missing file exits 1.
 set +e
 "$bin/ferry_cp" "$work/src" "$work/back" 2>/dev/null; [ $? = 2 ] || exit 1
-"$bin/ferry_parallel_read" /examples-missing-$$ 2>/dev/null; [ $? = 1 ] || exit 1
+"$bin/ferry_parallel_read" /examples-missing-$$ 2>/dev/null &
+pid=$!
+wait $pid; [ $? = 1 ] || exit 1
+# An error exit still finalizes: no shm endpoint file outlives the process.
+if compgen -G "/dev/shm/$pid:*" >/dev/null; then echo "left /dev/shm/$pid:*" >&2; exit 1; fi
 echo "examples: ok"

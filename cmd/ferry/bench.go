@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-hpc/ferry/bench"
+	"github.com/ferry-hpc/ferry/internal/units"
 )
 
 func init() {
@@ -23,10 +24,11 @@ func runBench(e *env, args []string) error {
 (strategy x provider x direction x request size x servers x clients x page
 cache x registration cache), measures the baselines in the same run (memcpy,
 local pread, raw fabric write, TCP loopback) and the registration-cost
-experiment, and writes results.csv, results.md and PNG plots into --out.
+experiment, and writes results.csv and results.md into --out, with PNG plots
+drawn by the ferry-plot program when it is beside ferry or on PATH.
 
 --quick (the default): 256 MiB file on 4 servers, 1 client, 64K/1M/16M,
-warm cache, under 3 minutes on a quiet 2-core machine. --full: every
+warm cache, a few minutes. --full: every
 dimension (8 sizes 4K..64M x 9 strategy/provider series x 2 directions x
 1,2,4 servers x 1,2,4,8 clients x warm,cold x regcache on,off: thousands of
 points, hours); narrow it with the flags below, which override single
@@ -82,7 +84,7 @@ dimensions of either mode (comma-separated lists).`)
 	if *sizes != "" {
 		o.Sizes, custom = nil, true
 		for _, s := range splitList(*sizes) {
-			v, err := bench.ParseSize(s)
+			v, err := units.Parse(s)
 			if err != nil {
 				return usageError{err}
 			}
@@ -110,13 +112,13 @@ dimensions of either mode (comma-separated lists).`)
 		return err
 	}
 	if *fileSize != "" {
-		if o.FileSize, err = bench.ParseSize(*fileSize); err != nil {
+		if o.FileSize, err = units.Parse(*fileSize); err != nil {
 			return usageError{err}
 		}
 		custom = true
 	}
 	if *volume != "" {
-		if o.Volume, err = bench.ParseSize(*volume); err != nil {
+		if o.Volume, err = units.Parse(*volume); err != nil {
 			return usageError{err}
 		}
 		custom = true
@@ -146,7 +148,7 @@ dimensions of either mode (comma-separated lists).`)
 			fmt.Fprintf(e.stdout, "\nHeadline (%s): GB/s (·mc = × memcpy, ·lim = × raw fi_write (reads) or fi_read (writes) of the provider, or TCP loopback (sockets))\n\n", g)
 			bench.HeadlineTable(e.stdout, res, g)
 		}
-		fmt.Fprintf(e.stdout, "\nresults: %s (results.md, results.csv, *.png)\n", o.Out)
+		fmt.Fprintf(e.stdout, "\nresults: %s (results.md, results.csv, plots)\n", o.Out)
 	}
 	return err
 }

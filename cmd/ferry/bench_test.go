@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,6 +39,19 @@ func TestBenchAgainstConfig(t *testing.T) {
 	for _, f := range []string{"results.csv", "results.md"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// The ferry CLI does not link the plotting library: plots are ferry-plot's.
+func TestNoPlottingLibrary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/ferry-hpc/ferry/cmd/ferry").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "gonum.org/") {
+			t.Errorf("ferry imports %s", pkg)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/units"
 )
 
 func init() {
@@ -134,7 +135,7 @@ func runCp(e *env, args []string) error {
 	}
 	if *stats || e.isTerminal {
 		el := time.Since(start)
-		fmt.Fprintf(e.stdout, "copied %s in %.2fs: %.0f MB/s\n", humanBytes(float64(size)), el.Seconds(), float64(size)/el.Seconds()/1e6)
+		fmt.Fprintf(e.stdout, "copied %s in %.2fs: %s\n", units.Bytes(size), el.Seconds(), units.Rate(float64(size)/el.Seconds()))
 	}
 	return nil
 }

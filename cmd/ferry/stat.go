@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ferry-hpc/ferry/internal/units"
 )
 
 func init() {
@@ -62,8 +64,8 @@ func runStat(e *env, args []string) error {
 		return nil
 	}
 	l := fi.Layout()
-	fmt.Fprintf(e.stdout, "  size: %d (%s)\nhandle: %s\n", fi.Size(), humanBytes(float64(fi.Size())), fi.Handle())
-	fmt.Fprintf(e.stdout, "layout: strip %s over %d of %d servers:", humanBytes(float64(l.StripSize)), l.Count, l.Total)
+	fmt.Fprintf(e.stdout, "  size: %d (%s)\nhandle: %s\n", fi.Size(), units.Bytes(fi.Size()), fi.Handle())
+	fmt.Fprintf(e.stdout, "layout: strip %s over %d of %d servers:", units.Bytes(l.StripSize), l.Count, l.Total)
 	for j := 0; j < l.Count; j++ {
 		fmt.Fprintf(e.stdout, " %d", l.Server(j))
 	}

@@ -14,7 +14,7 @@ func TestStat(t *testing.T) {
 	os.WriteFile(src, make([]byte, 200000), 0o644)
 	mustRun(t, "cp", "--config", cfg, "--strip-size", "65536", "--count", "3", src, "ferry:/f")
 	out := mustRun(t, "stat", "--config", cfg, "ferry:/f")
-	for _, want := range []string{"size: 200000", "strip 64.0 KiB over 3 of 4 servers", "data: "} {
+	for _, want := range []string{"size: 200000 (195.3 KiB)", "strip 64 KiB over 3 of 4 servers", "data: "} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("stat output lacks %q:\n%s", want, out)
 		}

@@ -1,9 +1,6 @@
-// Package ports holds what starting local servers needs: free TCP ports
-// for them and the ferryd program.
-package ports
+package localcluster
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -17,12 +14,12 @@ import (
 // process's outgoing connection or by libfabric's tcp provider, which
 // listens on ephemeral ports of its own.
 const (
-	lo = 20000
-	hi = 32000
+	portLo = 20000
+	portHi = 32000
 )
 
-// Free returns n distinct 127.0.0.1 addresses whose ports are free now.
-func Free(n int) ([]string, error) {
+// FreeAddrs returns n distinct 127.0.0.1 addresses whose ports are free now.
+func FreeAddrs(n int) ([]string, error) {
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
@@ -32,9 +29,9 @@ func Free(n int) ([]string, error) {
 	var addrs []string
 	for tries := 0; len(addrs) < n; tries++ {
 		if tries > 1000 {
-			return nil, fmt.Errorf("no free port in [%d, %d) after %d tries", lo, hi, tries)
+			return nil, fmt.Errorf("no free port in [%d, %d) after %d tries", portLo, portHi, tries)
 		}
-		port := lo + rand.IntN(hi-lo)
+		port := portLo + rand.IntN(portHi-portLo)
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
@@ -45,17 +42,18 @@ func Free(n int) ([]string, error) {
 	return addrs, nil
 }
 
-// Ferryd finds the ferryd program beside the executable self, then on PATH.
-func Ferryd(self string) (string, error) {
+// FindProgram finds one of Ferry's programs (ferryd, ferry-plot) beside
+// the executable self, then on PATH.
+func FindProgram(self, name string) (string, error) {
 	if self != "" {
-		p := filepath.Join(filepath.Dir(self), "ferryd")
+		p := filepath.Join(filepath.Dir(self), name)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
-	p, err := exec.LookPath("ferryd")
+	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", errors.New("ferryd not found beside ferry or on PATH (run `make`)")
+		return "", fmt.Errorf("%s not found beside %s or on PATH (build it: make)", name, filepath.Base(self))
 	}
 	return p, nil
 }
