@@ -134,7 +134,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	for i, a := range hello.Servers {
 		sc := &serverConn{id: i, addr: a, timeout: opts.Timeout, name: opts.Name}
 		if c.fab != nil {
-			sc.fabrics = []proto.Fabric{{Provider: c.fab.provider, Addr: c.fab.laneFor(i).ep.Address()}}
+			sc.fabrics = []proto.Fabric{{Provider: c.fab.provider, Addr: c.fab.ep.Address()}}
 		}
 		c.servers = append(c.servers, sc)
 	}
@@ -165,7 +165,7 @@ func (c *Client) setupFabric(localAddr string, rc regcache.Options) error {
 			iface = host
 		}
 	}
-	fab, err := openClientFabric(prov, iface, rc, len(c.hello.Servers))
+	fab, err := openClientFabric(prov, iface, rc)
 	if err != nil {
 		if c.opts.Provider == "auto" {
 			c.fabErr = err

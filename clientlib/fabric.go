@@ -19,28 +19,13 @@ import (
 // no sweep below 64 KiB.
 const DefaultEagerThreshold = 16 << 10
 
-// clientFabric is the client's fabric: one lane (an endpoint and the
-// cache of registrations of user buffers on it), or several where the
-// provider makes initiators writing into one target take turns
-// (Info.TargetSerializes: shm holds the target's region lock across each
-// copy, so four servers filling one client's buffer spin on that lock).
-// Server i uses lane i mod len(lanes).
+// clientFabric is the client's one fabric endpoint and the cache of
+// registrations of user buffers on it.
 type clientFabric struct {
+	ep       *verbs.Endpoint
 	provider string
-	lanes    []*lane
+	cache    *regcache.Cache
 }
-
-// lane is one client endpoint and its registration cache.
-type lane struct {
-	ep    *verbs.Endpoint
-	cache *regcache.Cache
-}
-
-// maxLanes bounds the endpoints one client opens (each shm endpoint is a
-// 16 MiB region in /dev/shm and a monitor thread).
-const maxLanes = 4
-
-func (f *clientFabric) laneFor(server int) *lane { return f.lanes[server%len(f.lanes)] }
 
 // chooseProvider picks the fabric provider for this client from what the
 // servers offer: none when sockets are asked for, the named provider when
@@ -95,25 +80,7 @@ func isLocal(addrs []string) bool {
 // openClientFabric opens the client's endpoint and its registration
 // cache. iface is the local address or interface tcp binds to, so the
 // servers can reach it.
-func openClientFabric(provider, iface string, rc regcache.Options, servers int) (*clientFabric, error) {
-	first, err := openLane(provider, iface, rc)
-	if err != nil {
-		return nil, err
-	}
-	f := &clientFabric{provider: first.ep.Provider(), lanes: []*lane{first}}
-	if first.ep.Info().TargetSerializes {
-		for len(f.lanes) < min(servers, maxLanes) {
-			l, err := openLane(provider, iface, rc)
-			if err != nil {
-				break // fewer lanes: slower, not wrong
-			}
-			f.lanes = append(f.lanes, l)
-		}
-	}
-	return f, nil
-}
-
-func openLane(provider, iface string, rc regcache.Options) (*lane, error) {
+func openClientFabric(provider, iface string, rc regcache.Options) (*clientFabric, error) {
 	ep, err := verbs.Open(verbs.Config{Provider: provider, Interface: iface})
 	if err != nil {
 		return nil, err
@@ -123,14 +90,12 @@ func openLane(provider, iface string, rc regcache.Options) (*lane, error) {
 		ep.Close()
 		return nil, fmt.Errorf("registration cache: %w", err)
 	}
-	return &lane{ep: ep, cache: cache}, nil
+	return &clientFabric{ep: ep, provider: ep.Provider(), cache: cache}, nil
 }
 
 func (f *clientFabric) close() {
-	for _, l := range f.lanes {
-		l.cache.Close()
-		l.ep.Close()
-	}
+	f.cache.Close()
+	f.ep.Close()
 }
 
 // FabricInfo describes the client's fabric endpoint ("" without one).
@@ -138,16 +103,15 @@ func (c *Client) FabricInfo() string {
 	if c.fab == nil {
 		return ""
 	}
-	return fmt.Sprintf("%s lanes=%d", c.fab.lanes[0].ep.Info(), len(c.fab.lanes))
+	return c.fab.ep.Info().String()
 }
 
-// RegCacheStats returns the registration cache's counters (zero without a
-// fabric); with several lanes, the first lane's.
+// RegCacheStats returns the registration cache's counters (zero without a fabric).
 func (c *Client) RegCacheStats() regcache.Stats {
 	if c.fab == nil {
 		return regcache.Stats{}
 	}
-	return c.fab.lanes[0].cache.Stats()
+	return c.fab.cache.Stats()
 }
 
 // registration is a buffer registered for one call.
@@ -159,11 +123,11 @@ type registration struct {
 // register makes p available to the servers for RMA: the servers write
 // into it (reads) or read from it (writes). Every user buffer the client
 // hands to the fabric goes through here.
-func (c *Client) register(l *lane, p []byte, access verbs.Access) (*registration, error) {
-	if l == nil {
+func (c *Client) register(p []byte, access verbs.Access) (*registration, error) {
+	if c.fab == nil {
 		return nil, errors.New("no fabric")
 	}
-	h, err := l.cache.AcquireBytes(p, verbs.AccessLocal|access)
+	h, err := c.fab.cache.AcquireBytes(p, verbs.AccessLocal|access)
 	if err != nil {
 		return nil, err
 	}

@@ -133,50 +133,35 @@ func (f *File) run(ctx context.Context, reqs []request, do func(context.Context,
 	return firstErr
 }
 
-// lazyReg registers the caller's buffer once per lane, on the first
-// request that goes by RMA through that lane, and releases it when the
-// call is done. Until then the lane's endpoint expects the servers' RMA
-// (see verbs.Endpoint.Expect).
+// lazyReg registers the caller's buffer once, on the first request that
+// goes by RMA, and releases it when the call is done. Until then the
+// client's endpoint expects the servers' RMA (see verbs.Endpoint.Expect).
 type lazyReg struct {
 	c      *Client
 	p      []byte
 	access verbs.Access
-	mu     sync.Mutex
-	regs   [maxLanes]laneReg
-}
-
-type laneReg struct {
+	once   sync.Once
 	reg    *registration
 	err    error
-	done   bool
 	expect func()
 }
 
-func (l *lazyReg) get(server int) (*registration, error) {
-	ln := l.c.fab.laneFor(server)
-	i := server % len(l.c.fab.lanes)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r := &l.regs[i]
-	if !r.done {
-		r.done = true
-		r.reg, r.err = l.c.register(ln, l.p, l.access)
-		if r.err == nil {
-			r.expect = ln.ep.Expect()
+func (l *lazyReg) get() (*registration, error) {
+	l.once.Do(func() {
+		l.reg, l.err = l.c.register(l.p, l.access)
+		if l.err == nil {
+			l.expect = l.c.fab.ep.Expect()
 		}
-	}
-	return r.reg, r.err
+	})
+	return l.reg, l.err
 }
 
 func (l *lazyReg) release() {
-	for i := range l.regs {
-		r := &l.regs[i]
-		if r.expect != nil {
-			r.expect()
-		}
-		if r.reg != nil {
-			r.reg.done()
-		}
+	if l.expect != nil {
+		l.expect()
+	}
+	if l.reg != nil {
+		l.reg.done()
 	}
 }
 
@@ -251,7 +236,7 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 			return err
 		}
 		if useRDMA {
-			rg, err := reg.get(r.server)
+			rg, err := reg.get()
 			if err != nil {
 				return &Error{Op: "read", Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
 			}
@@ -386,7 +371,7 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 		}
 		data := [][]byte{} // RDMA: the frame carries no bytes
 		if useRDMA {
-			rg, err := reg.get(r.server)
+			rg, err := reg.get()
 			if err != nil {
 				return &Error{Op: "write", Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
 			}

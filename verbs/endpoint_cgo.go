@@ -230,7 +230,6 @@ func openProvider(prov, iface string) (*Endpoint, error) {
 		e.info.DeliveryComplete = true
 		e.info.DeliveryMode = "initiator copy (shm CMA: completion after process_vm_writev into the target)"
 		e.info.RemoteChecks = false
-		e.info.TargetSerializes = true
 	case e.dc:
 		e.info.DeliveryMode = "FI_DELIVERY_COMPLETE"
 	default:

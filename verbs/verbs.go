@@ -152,11 +152,6 @@ type Info struct {
 	KeySize          int    // domain_attr->mr_key_size
 	Threading        string // domain_attr->threading as granted
 	WaitFD           bool   // the completion queue has a wait fd the idle owner blocks on
-	// TargetSerializes: initiators writing into (or reading from) one
-	// target take one lock at the target for the whole copy (shm's CMA
-	// path), so a target that several peers fill at once should have an
-	// endpoint per peer.
-	TargetSerializes bool
 }
 
 func (i Info) String() string {
