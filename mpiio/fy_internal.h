@@ -1,19 +1,103 @@
-/* fy_internal.h - shared between ferry_mpiio.c and the generated entry
- * points (fy_gen.c). Nothing here is exported. */
+/* fy_internal.h - what the files of libferry-mpiio share with each other
+ * and with the generated entry points (fy_gen.c). Nothing here is
+ * exported.
+ *
+ * The library, one concept per file:
+ *   registry.c  which MPI_File values are Ferry's; Fortran handles; the
+ *               lookup of the MPI library's originals
+ *   errors.c    error codes, classes and messages; error handlers
+ *   dtype.c     datatypes flattened into (offset, length) runs
+ *   file.c      libferry's lifetime; open, close, delete; size, sync,
+ *               modes, info, atomicity
+ *   view.c      file views, positions, seeks
+ *   io.c        the data path every access takes; blocking accesses
+ *   requests.c  nonblocking accesses (generalized requests)
+ *   split.c     split collective accesses (_begin / _end)
+ */
 #ifndef FY_INTERNAL_H
 #define FY_INTERNAL_H
 
 #include <mpi.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define FY_HIDDEN __attribute__((visibility("hidden")))
 #define FY_EXPORT __attribute__((visibility("default")))
 
+/* ---- datatypes (dtype.c) ------------------------------------------------ */
+
+/* fy_run: a byte range, relative to a datatype's origin. */
+typedef struct {
+  int64_t off, len;
+} fy_run;
+
+/* fy_runs: a growable list of runs, in typemap order. */
+typedef struct {
+  fy_run *r;
+  size_t n, cap;
+} fy_runs;
+
+/* fy_runs_add appends [off, off+len), merging it with the last run when
+ * they touch. 0, or -1 when out of memory. */
+int fy_runs_add(fy_runs *rs, int64_t off, int64_t len) FY_HIDDEN;
+
+/* fy_type_is_named: t is a predefined datatype (never freed). */
+int fy_type_is_named(MPI_Datatype t) FY_HIDDEN;
+
+/* fy_flatten appends the runs of one instance of t placed at base, in
+ * typemap order, merging adjacent runs. 0, or -1 when out of memory. */
+int fy_flatten(MPI_Datatype t, int64_t base, fy_runs *out) FY_HIDDEN;
+
+/* fy_mem_contig: count elements of dt are one plain byte range starting
+ * at the buffer's address. */
+int fy_mem_contig(MPI_Datatype dt) FY_HIDDEN;
+
+/* ---- files (registry.c, file.c) ------------------------------------------ */
+
+#define FY_MAGIC 0x46657272794d5049ull /* "FerryMPI" */
+
+/* fy_file: one open Ferry file. A Ferry MPI_File points to one. */
+typedef struct fy_file {
+  uint64_t magic;
+  int fd;          /* ferry handle */
+  MPI_Comm comm;   /* dup of the open's communicator */
+  int rank, nprocs;
+  int amode;
+  char *path;      /* as given ("ferry:/...") */
+  MPI_Info info;   /* hints given at open / set_info */
+  MPI_Errhandler eh;
+  int atomic;
+  MPI_Fint fint;
+  /* view */
+  MPI_Offset disp;
+  MPI_Datatype etype, filetype; /* dups (or predefined) */
+  int64_t esize, ft_size, ft_extent;
+  fy_runs runs;   /* one filetype instance */
+  int64_t *pre;   /* pre[k]: data bytes before run k */
+  int contig;     /* view is disp + a plain byte stream */
+  MPI_Offset pos; /* individual file pointer, in etypes */
+  /* split collectives */
+  int split_active;
+  int split_rc;
+  MPI_Count split_bytes;
+} fy_file;
+
+#define FY(fh) ((fy_file *)(void *)(fh))
+
+/* fy_lock guards the library's global tables (registry, error codes,
+ * error handler functions, libferry's lifetime). */
+extern pthread_mutex_t fy_lock FY_HIDDEN;
+
+/* fy_registry_add makes f a live Ferry file and gives it a Fortran
+ * handle. 0, or -1 when out of memory or Fortran handles. */
+int fy_registry_add(fy_file *f) FY_HIDDEN;
+
+/* fy_registry_del: f is no longer a Ferry file. */
+void fy_registry_del(fy_file *f) FY_HIDDEN;
+
 /* fy_is_ferry: fh is a live Ferry handle (in the registry). */
 int fy_is_ferry(MPI_File fh) FY_HIDDEN;
-
-/* fy_unsupported: MPI_ERR_UNSUPPORTED_OPERATION through fh's error
- * handler, with a message naming fn. */
-int fy_unsupported(MPI_File fh, const char *fn) FY_HIDDEN;
 
 /* fy_resolve: the next definition of sym after this library (the MPI
  * library's original); aborts if there is none. */
@@ -21,5 +105,58 @@ void *fy_resolve(const char *sym) FY_HIDDEN;
 
 /* Every MPI_File_* name of the mpi.h this library was built against. */
 extern const char *const fy_file_function_names[] FY_HIDDEN;
+
+/* ---- errors (errors.c) -------------------------------------------------- */
+
+/* fy_default_errhandler: the handler set on MPI_FILE_NULL, which new
+ * files start with (MPI_ERRORS_RETURN until the program sets one). */
+MPI_Errhandler fy_default_errhandler(void) FY_HIDDEN;
+
+/* fy_raise: pass code through f's error handler (or the default file
+ * one when f is NULL) and return it. */
+int fy_raise(fy_file *f, int code) FY_HIDDEN;
+
+/* fy_fail: an error of class cls on f (NULL before open), described by
+ * op, path (NULL: f's) and detail; goes through the error handler. */
+int fy_fail(fy_file *f, int cls, const char *op, const char *path, const char *detail) FY_HIDDEN;
+
+/* fy_fail_errno: a negative Ferry return as an MPI error (see fy_fail). */
+int fy_fail_errno(fy_file *f, int err, const char *op, const char *path) FY_HIDDEN;
+
+/* fy_unsupported: MPI_ERR_UNSUPPORTED_OPERATION through fh's error
+ * handler, with a message naming fn. */
+int fy_unsupported(MPI_File fh, const char *fn) FY_HIDDEN;
+
+/* ---- views (view.c) ----------------------------------------------------- */
+
+/* fy_view_set: f's view becomes (disp, etype, ftype), flattened once.
+ * MPI_SUCCESS, MPI_ERR_TYPE or MPI_ERR_NO_MEM (f unchanged then). */
+int fy_view_set(fy_file *f, MPI_Offset disp, MPI_Datatype etype, MPI_Datatype ftype) FY_HIDDEN;
+
+/* fy_view_free frees f's view types and runs. */
+void fy_view_free(fy_file *f) FY_HIDDEN;
+
+/* fy_view_map: the file offset of view byte v, and in *avail the
+ * contiguous bytes of the view there. */
+int64_t fy_view_map(const fy_file *f, int64_t v, int64_t *avail) FY_HIDDEN;
+
+/* ---- data access (io.c, requests.c, split.c) ----------------------------- */
+
+/* Where an access starts: an explicit offset, the individual file
+ * pointer, the shared file pointer. */
+enum { POS_EXPLICIT, POS_INDIVIDUAL, POS_SHARED };
+
+/* fy_set_status: st (unless MPI_STATUS_IGNORE) says nbytes moved. */
+void fy_set_status(MPI_Status *st, MPI_Count nbytes) FY_HIDDEN;
+
+/* fy_data_io: the one path of every read and write. off is in etypes for
+ * POS_EXPLICIT. Returns an MPI error code (already through the error
+ * handler) and the bytes moved in *moved. */
+int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void *buf,
+               MPI_Count count, MPI_Datatype dt, MPI_Count *moved) FY_HIDDEN;
+
+/* fy_do_ordered: collective shared-pointer access in rank order. */
+int fy_do_ordered(MPI_File fh, const char *op, int wr, const void *buf, MPI_Count count,
+                  MPI_Datatype dt, MPI_Status *st) FY_HIDDEN;
 
 #endif

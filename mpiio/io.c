@@ -1,0 +1,195 @@
+/*
+ * io.c - the data path every read and write takes, and the blocking
+ * accesses (explicit offsets, individual and shared file pointers,
+ * ordered, collective).
+ *
+ * A transfer walks the view's runs from its starting position and issues
+ * one ferry_pread/ferry_pwrite per contiguous piece. Non-contiguous
+ * memory datatypes go through MPI_Pack/MPI_Unpack and a staging buffer.
+ * Collectives are independent accesses (no two-phase aggregation yet),
+ * with a barrier after collective writes so a following collective read
+ * sees every rank's data.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <ferry.h>
+
+#include "fy_internal.h"
+#include "fy_gen.h"
+
+void fy_set_status(MPI_Status *st, MPI_Count nbytes) {
+  if (st == MPI_STATUS_IGNORE) return;
+  MPI_Status_set_elements_x(st, MPI_BYTE, nbytes);
+  MPI_Status_set_cancelled(st, 0);
+  st->MPI_SOURCE = MPI_UNDEFINED;
+  st->MPI_TAG = MPI_UNDEFINED;
+  st->MPI_ERROR = MPI_SUCCESS;
+}
+
+/* view_io moves n bytes between the plain buffer p and the view at view
+ * byte v. Returns the bytes moved (fewer at end of file on reads) or a
+ * negative Ferry error. */
+static int64_t view_io(fy_file *f, int wr, char *p, int64_t n, int64_t v) {
+  int64_t done = 0;
+  while (done < n) {
+    int64_t avail, off = fy_view_map(f, v + done, &avail);
+    /* merge runs that are contiguous in the file */
+    while (avail < n - done && !f->contig) {
+      int64_t a2, o2 = fy_view_map(f, v + done + avail, &a2);
+      if (o2 != off + avail) break;
+      avail += a2;
+    }
+    int64_t len = n - done < avail ? n - done : avail;
+    ssize_t r = wr ? ferry_pwrite(f->fd, p + done, (size_t)len, off)
+                   : ferry_pread(f->fd, p + done, (size_t)len, off);
+    if (r < 0) return r;
+    done += r;
+    if (r < len) break; /* end of file */
+  }
+  return done;
+}
+
+/* fy_data_io: the one path of every read and write. off is in etypes for
+ * POS_EXPLICIT. Returns an MPI error code (already through the error
+ * handler) and the bytes moved in *moved. */
+int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void *buf,
+               MPI_Count count, MPI_Datatype dt, MPI_Count *moved) {
+  *moved = 0;
+  int acc = f->amode & (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR);
+  if (wr && acc == MPI_MODE_RDONLY) return fy_fail(f, MPI_ERR_READ_ONLY, op, NULL, "file opened MPI_MODE_RDONLY");
+  if (!wr && acc == MPI_MODE_WRONLY) return fy_fail(f, MPI_ERR_ACCESS, op, NULL, "file opened MPI_MODE_WRONLY");
+  if (count < 0) return fy_fail(f, MPI_ERR_COUNT, op, NULL, "negative count");
+  if (dt == MPI_DATATYPE_NULL) return fy_fail(f, MPI_ERR_TYPE, op, NULL, "MPI_DATATYPE_NULL");
+  if (how == POS_EXPLICIT && off < 0) return fy_fail(f, MPI_ERR_ARG, op, NULL, "negative offset");
+  if (how == POS_EXPLICIT && (f->amode & MPI_MODE_SEQUENTIAL))
+    return fy_fail(f, MPI_ERR_UNSUPPORTED_OPERATION, op, NULL, "explicit offsets on a MPI_MODE_SEQUENTIAL file");
+  int tsize;
+  MPI_Type_size(dt, &tsize);
+  int64_t nbytes = (int64_t)count * tsize;
+  if (nbytes % f->esize) return fy_fail(f, MPI_ERR_TYPE, op, NULL, "data is not a whole number of etypes");
+  int64_t start;
+  if (how == POS_EXPLICIT) {
+    start = off;
+  } else if (how == POS_INDIVIDUAL) {
+    start = f->pos;
+  } else {
+    int64_t old;
+    int r = ferry_fetch_add(f->fd, nbytes / f->esize, &old);
+    if (r < 0) return fy_fail_errno(f, r, op, NULL);
+    start = old;
+  }
+  if (nbytes == 0) return MPI_SUCCESS;
+  char *p, *stage = NULL;
+  int contig = fy_mem_contig(dt);
+  if (contig) {
+    p = buf;
+  } else {
+    stage = malloc((size_t)nbytes);
+    if (!stage) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "staging buffer");
+    if (wr) {
+      int pos = 0;
+      MPI_Pack(buf, (int)count, dt, stage, (int)nbytes, &pos, MPI_COMM_SELF);
+    }
+    p = stage;
+  }
+  int64_t r = view_io(f, wr, p, nbytes, start * f->esize);
+  if (r > 0 && !contig && !wr) {
+    int pos = 0;
+    MPI_Unpack(stage, (int)r, &pos, buf, (int)(r / tsize), dt, MPI_COMM_SELF);
+  }
+  free(stage);
+  if (r < 0) return fy_fail_errno(f, (int)r, op, NULL);
+  if (how == POS_INDIVIDUAL) f->pos += r / f->esize;
+  *moved = r;
+  return MPI_SUCCESS;
+}
+
+/* ---- blocking accesses. Each exists with int count and, in MPI-4
+ * libraries, MPI_Count count (the _c variants); both call these. ---- */
+
+static int do_rw(MPI_File fh, const char *op, int wr, int how, MPI_Offset off, const void *buf,
+                 MPI_Count count, MPI_Datatype dt, MPI_Status *st, int coll) {
+  fy_file *f = FY(fh);
+  MPI_Count moved = 0;
+  int rc = fy_data_io(f, op, wr, how, off, (void *)buf, count, dt, &moved);
+  if (coll && wr) MPI_Barrier(f->comm);
+  if (rc == MPI_SUCCESS) fy_set_status(st, moved);
+  return rc;
+}
+
+/* fy_do_ordered: collective shared-pointer access in rank order. */
+int fy_do_ordered(MPI_File fh, const char *op, int wr, const void *buf, MPI_Count count,
+                  MPI_Datatype dt, MPI_Status *st) {
+  fy_file *f = FY(fh);
+  int tsize;
+  MPI_Type_size(dt, &tsize);
+  long long mine = (long long)count * tsize / f->esize, before = 0, total = 0;
+  MPI_Exscan(&mine, &before, 1, MPI_LONG_LONG, MPI_SUM, f->comm);
+  if (f->rank == 0) before = 0;
+  MPI_Allreduce(&mine, &total, 1, MPI_LONG_LONG, MPI_SUM, f->comm);
+  long long base[2] = {0, 0}; /* value, error */
+  if (f->rank == 0) {
+    int64_t old = 0;
+    int r = ferry_fetch_add(f->fd, total, &old);
+    base[0] = old;
+    base[1] = r;
+  }
+  MPI_Bcast(base, 2, MPI_LONG_LONG, 0, f->comm);
+  if (base[1] < 0) return fy_fail_errno(f, (int)base[1], op, NULL);
+  return do_rw(fh, op, wr, POS_EXPLICIT, base[0] + before, buf, count, dt, st, wr);
+}
+
+/* CT: the count type; S: the name suffix ("" or "_c"). */
+#define FY_IO_FUNCS(CT, S)                                                                                  \
+  int fy_File_read_at##S(MPI_File fh, MPI_Offset offset, void *buf, CT count, MPI_Datatype datatype,        \
+                         MPI_Status *status) {                                                              \
+    return do_rw(fh, "MPI_File_read_at" #S, 0, POS_EXPLICIT, offset, buf, count, datatype, status, 0);      \
+  }                                                                                                         \
+  int fy_File_read_at_all##S(MPI_File fh, MPI_Offset offset, void *buf, CT count,                           \
+                             MPI_Datatype datatype, MPI_Status *status) {                                   \
+    return do_rw(fh, "MPI_File_read_at_all" #S, 0, POS_EXPLICIT, offset, buf, count, datatype, status, 1);  \
+  }                                                                                                         \
+  int fy_File_write_at##S(MPI_File fh, MPI_Offset offset, const void *buf, CT count,                        \
+                          MPI_Datatype datatype, MPI_Status *status) {                                      \
+    return do_rw(fh, "MPI_File_write_at" #S, 1, POS_EXPLICIT, offset, buf, count, datatype, status, 0);     \
+  }                                                                                                         \
+  int fy_File_write_at_all##S(MPI_File fh, MPI_Offset offset, const void *buf, CT count,                    \
+                              MPI_Datatype datatype, MPI_Status *status) {                                  \
+    return do_rw(fh, "MPI_File_write_at_all" #S, 1, POS_EXPLICIT, offset, buf, count, datatype, status, 1); \
+  }                                                                                                         \
+  int fy_File_read##S(MPI_File fh, void *buf, CT count, MPI_Datatype datatype, MPI_Status *status) {        \
+    return do_rw(fh, "MPI_File_read" #S, 0, POS_INDIVIDUAL, 0, buf, count, datatype, status, 0);            \
+  }                                                                                                         \
+  int fy_File_read_all##S(MPI_File fh, void *buf, CT count, MPI_Datatype datatype, MPI_Status *status) {    \
+    return do_rw(fh, "MPI_File_read_all" #S, 0, POS_INDIVIDUAL, 0, buf, count, datatype, status, 1);        \
+  }                                                                                                         \
+  int fy_File_write##S(MPI_File fh, const void *buf, CT count, MPI_Datatype datatype,                       \
+                       MPI_Status *status) {                                                                \
+    return do_rw(fh, "MPI_File_write" #S, 1, POS_INDIVIDUAL, 0, buf, count, datatype, status, 0);           \
+  }                                                                                                         \
+  int fy_File_write_all##S(MPI_File fh, const void *buf, CT count, MPI_Datatype datatype,                   \
+                           MPI_Status *status) {                                                            \
+    return do_rw(fh, "MPI_File_write_all" #S, 1, POS_INDIVIDUAL, 0, buf, count, datatype, status, 1);       \
+  }                                                                                                         \
+  int fy_File_read_shared##S(MPI_File fh, void *buf, CT count, MPI_Datatype datatype,                       \
+                             MPI_Status *status) {                                                          \
+    return do_rw(fh, "MPI_File_read_shared" #S, 0, POS_SHARED, 0, buf, count, datatype, status, 0);         \
+  }                                                                                                         \
+  int fy_File_write_shared##S(MPI_File fh, const void *buf, CT count, MPI_Datatype datatype,                \
+                              MPI_Status *status) {                                                         \
+    return do_rw(fh, "MPI_File_write_shared" #S, 1, POS_SHARED, 0, buf, count, datatype, status, 0);        \
+  }                                                                                                         \
+  int fy_File_read_ordered##S(MPI_File fh, void *buf, CT count, MPI_Datatype datatype,                      \
+                              MPI_Status *status) {                                                         \
+    return fy_do_ordered(fh, "MPI_File_read_ordered" #S, 0, buf, count, datatype, status);                  \
+  }                                                                                                         \
+  int fy_File_write_ordered##S(MPI_File fh, const void *buf, CT count, MPI_Datatype datatype,               \
+                               MPI_Status *status) {                                                        \
+    return fy_do_ordered(fh, "MPI_File_write_ordered" #S, 1, buf, count, datatype, status);                 \
+  }
+
+FY_IO_FUNCS(int, )
+#if FY_HAVE_LARGE_COUNT
+FY_IO_FUNCS(MPI_Count, _c)
+#endif
