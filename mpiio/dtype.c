@@ -207,18 +207,45 @@ out:
   return rc;
 }
 
-/* fy_mem_contig: a memory datatype whose count elements are one plain byte
- * range starting at buf. */
-int fy_mem_contig(MPI_Datatype dt) {
-  int size;
-  MPI_Aint lb, ext, tlb, text;
-  MPI_Type_size(dt, &size);
-  MPI_Type_get_extent(dt, &lb, &ext);
-  MPI_Type_get_true_extent(dt, &tlb, &text);
-  if (size != ext || lb != 0 || tlb != 0 || text != ext) return 0;
-  if (fy_type_is_named(dt)) return 1;
-  fy_runs rs = {0};
-  int ok = !fy_flatten(dt, 0, &rs) && rs.n == 1 && rs.r[0].off == 0 && rs.r[0].len == size;
-  free(rs.r);
-  return ok;
+/* The runs of derived types, cached on the type as an attribute whose
+ * delete callback frees them when the program frees the type (handles
+ * are reused, so a cache keyed by handle alone would go stale). */
+static int runs_keyval = MPI_KEYVAL_INVALID;
+
+static int runs_delete(MPI_Datatype t, int keyval, void *attr, void *extra) {
+  (void)t, (void)keyval, (void)extra;
+  fy_runs *rs = attr;
+  free(rs->r);
+  free(rs);
+  return MPI_SUCCESS;
+}
+
+const fy_runs *fy_type_runs(MPI_Datatype dt, fy_runs *tmp) {
+  *tmp = (fy_runs){0};
+  if (fy_type_is_named(dt)) {
+    if (fy_flatten(dt, 0, tmp)) return NULL;
+    return tmp;
+  }
+  /* Under the lock: two threads caching the same type at once would have
+   * the second set_attr free the first one's runs in use. */
+  pthread_mutex_lock(&fy_lock);
+  if (runs_keyval == MPI_KEYVAL_INVALID)
+    MPI_Type_create_keyval(MPI_TYPE_NULL_COPY_FN, runs_delete, &runs_keyval, NULL);
+  void *v;
+  int flag = 0;
+  if (runs_keyval != MPI_KEYVAL_INVALID) MPI_Type_get_attr(dt, runs_keyval, &v, &flag);
+  fy_runs *rs = flag ? v : calloc(1, sizeof *rs);
+  if (!flag && rs) {
+    if (fy_flatten(dt, 0, rs)) {
+      free(rs->r);
+      free(rs);
+      rs = NULL;
+    } else if (runs_keyval == MPI_KEYVAL_INVALID || MPI_Type_set_attr(dt, runs_keyval, rs) != MPI_SUCCESS) {
+      *tmp = *rs; /* not cacheable: the caller frees it */
+      free(rs);
+      rs = tmp;
+    }
+  }
+  pthread_mutex_unlock(&fy_lock);
+  return rs;
 }

@@ -99,6 +99,7 @@ int fy_all_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info in
     return fy_fail(NULL, MPI_ERR_NO_MEM, op, filename, "out of memory");
   }
   f->magic = FY_MAGIC;
+  pthread_mutex_init(&f->scratch_mu, NULL);
   f->fd = fd;
   f->amode = amode;
   f->eh = fy_default_errhandler();
@@ -139,6 +140,7 @@ int fy_File_close(MPI_File *fh) {
   fy_registry_del(f);
   if (r < 0) rc = fy_fail_errno(f, r, "MPI_File_close", NULL);
   fy_view_free(f);
+  fy_scratch_free(f);
   MPI_Comm_free(&f->comm);
   if (f->info != MPI_INFO_NULL) MPI_Info_free(&f->info);
   free(f->path);

@@ -10,6 +10,8 @@
  *   file.c      libferry's lifetime; open, close, delete; size, sync,
  *               modes, info, atomicity
  *   view.c      file views, positions, seeks
+ *   mem.c       the memory side of an access as pieces in stream order;
+ *               per-file scratch buffers
  *   io.c        the data path every access takes; blocking accesses
  *   requests.c  nonblocking accesses (generalized requests)
  *   split.c     split collective accesses (_begin / _end)
@@ -21,6 +23,9 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
+
+#include <ferry.h>
 
 #define FY_HIDDEN __attribute__((visibility("hidden")))
 #define FY_EXPORT __attribute__((visibility("default")))
@@ -49,9 +54,49 @@ int fy_type_is_named(MPI_Datatype t) FY_HIDDEN;
  * typemap order, merging adjacent runs. 0, or -1 when out of memory. */
 int fy_flatten(MPI_Datatype t, int64_t base, fy_runs *out) FY_HIDDEN;
 
-/* fy_mem_contig: count elements of dt are one plain byte range starting
- * at the buffer's address. */
-int fy_mem_contig(MPI_Datatype dt) FY_HIDDEN;
+/* fy_type_runs: the runs of one instance of dt. Derived types are
+ * flattened once and the runs cached on the type (an attribute, freed
+ * with it); predefined ones are computed into *tmp (free tmp->r after).
+ * NULL when out of memory. */
+const fy_runs *fy_type_runs(MPI_Datatype dt, fy_runs *tmp) FY_HIDDEN;
+
+/* ---- scratch buffers and the memory side (mem.c) ------------------------- */
+
+/* fy_scratch: buffers an access reuses from call to call (a file's own,
+ * or a temporary one when another thread holds the file's). */
+typedef struct fy_scratch {
+  struct ferry_segment *segs; /* file segments, in stream order */
+  size_t nsegs, segs_cap;
+  struct iovec *iov;          /* memory pieces, in stream order */
+  size_t niov, iov_cap;
+  uintptr_t mem_lo, mem_hi;   /* the lowest and highest byte of the pieces */
+  char *stage;                /* staging buffer */
+  size_t stage_cap;
+  int temp;                   /* not a file's own: freed by fy_scratch_put */
+} fy_scratch;
+
+/* fy_segs_add appends the file segment [off, off+len), merging it with
+ * the last one when they touch. 0, or -1 when out of memory. */
+int fy_segs_add(fy_scratch *s, int64_t off, int64_t len) FY_HIDDEN;
+
+/* fy_mem_pieces lists the memory of count elements of dt at buf in s->iov,
+ * in stream order, touching pieces merged. 0, or -1 when out of memory. */
+int fy_mem_pieces(fy_scratch *s, const void *buf, MPI_Count count, MPI_Datatype dt) FY_HIDDEN;
+
+/* fy_stage: s's staging buffer, grown to at least n bytes; NULL when out
+ * of memory. */
+char *fy_stage(fy_scratch *s, size_t n) FY_HIDDEN;
+
+/* fy_cursor: a position in a list of memory pieces. */
+typedef struct {
+  const struct iovec *iov;
+  size_t i;   /* piece */
+  size_t off; /* byte in it */
+} fy_cursor;
+
+/* fy_cursor_copy moves n bytes between the memory at c and p (from p into
+ * the memory when to_mem) and advances c past them. */
+void fy_cursor_copy(fy_cursor *c, char *p, int64_t n, int to_mem) FY_HIDDEN;
 
 /* ---- files (registry.c, file.c) ------------------------------------------ */
 
@@ -77,6 +122,9 @@ typedef struct fy_file {
   int64_t *pre;   /* pre[k]: data bytes before run k */
   int contig;     /* view is disp + a plain byte stream */
   MPI_Offset pos; /* individual file pointer, in etypes */
+  /* scratch buffers (mem.c), reused from call to call */
+  pthread_mutex_t scratch_mu;
+  fy_scratch scratch;
   /* split collectives */
   int split_active;
   int split_rc;
@@ -88,6 +136,15 @@ typedef struct fy_file {
 /* fy_lock guards the library's global tables (registry, error codes,
  * error handler functions, libferry's lifetime). */
 extern pthread_mutex_t fy_lock FY_HIDDEN;
+
+/* fy_scratch_get: f's scratch buffers, or (when another thread holds
+ * them) a temporary set; NULL when out of memory. Give them back with
+ * fy_scratch_put. */
+fy_scratch *fy_scratch_get(fy_file *f) FY_HIDDEN;
+void fy_scratch_put(fy_file *f, fy_scratch *s) FY_HIDDEN;
+
+/* fy_scratch_free frees f's scratch buffers (at close). */
+void fy_scratch_free(fy_file *f) FY_HIDDEN;
 
 /* fy_registry_add makes f a live Ferry file and gives it a Fortran
  * handle. 0, or -1 when out of memory or Fortran handles. */
@@ -139,6 +196,11 @@ void fy_view_free(fy_file *f) FY_HIDDEN;
 /* fy_view_map: the file offset of view byte v, and in *avail the
  * contiguous bytes of the view there. */
 int64_t fy_view_map(const fy_file *f, int64_t v, int64_t *avail) FY_HIDDEN;
+
+/* fy_view_segments lists the file segments of view bytes [v, v+n) in
+ * s->segs, in stream order, touching segments merged. 0, or -1 when out
+ * of memory. */
+int fy_view_segments(const fy_file *f, int64_t v, int64_t n, fy_scratch *s) FY_HIDDEN;
 
 /* ---- data access (io.c, requests.c, split.c) ----------------------------- */
 

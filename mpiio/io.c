@@ -3,13 +3,16 @@
  * accesses (explicit offsets, individual and shared file pointers,
  * ordered, collective).
  *
- * A transfer walks the view's runs from its starting position and issues
- * one ferry_pread/ferry_pwrite per contiguous piece. Non-contiguous
- * memory datatypes go through MPI_Pack/MPI_Unpack and a staging buffer.
+ * An access is one list I/O call (ferry_preadv / ferry_pwritev): the
+ * view's file segments of the access and the memory pieces of the buffer
+ * and datatype, in stream order (one request per server, not one per
+ * piece). Memory in many tiny or scattered pieces goes through the
+ * file's staging buffer instead.
  * Collectives are independent accesses (no two-phase aggregation yet),
  * with a barrier after collective writes so a following collective read
  * sees every rank's data.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,27 +30,37 @@ void fy_set_status(MPI_Status *st, MPI_Count nbytes) {
   st->MPI_ERROR = MPI_SUCCESS;
 }
 
-/* view_io moves n bytes between the plain buffer p and the view at view
- * byte v. Returns the bytes moved (fewer at end of file on reads) or a
- * negative Ferry error. */
-static int64_t view_io(fy_file *f, int wr, char *p, int64_t n, int64_t v) {
-  int64_t done = 0;
-  while (done < n) {
-    int64_t avail, off = fy_view_map(f, v + done, &avail);
-    /* merge runs that are contiguous in the file */
-    while (avail < n - done && !f->contig) {
-      int64_t a2, o2 = fy_view_map(f, v + done + avail, &a2);
-      if (o2 != off + avail) break;
-      avail += a2;
-    }
-    int64_t len = n - done < avail ? n - done : avail;
-    ssize_t r = wr ? ferry_pwrite(f->fd, p + done, (size_t)len, off)
-                   : ferry_pread(f->fd, p + done, (size_t)len, off);
-    if (r < 0) return r;
-    done += r;
-    if (r < len) break; /* end of file */
+/* A memory piece list goes to Ferry as it is when its pieces average at
+ * least this many bytes and lie within about twice their bytes of each
+ * other (so libferry registers them as one window); otherwise the bytes
+ * go through the staging buffer. */
+#define FY_MIN_PIECE 512
+#define FY_SPAN_SLACK (1 << 20)
+
+/* independent_io moves the nbytes of count elements of dt at buf to or
+ * from view bytes [v, v+nbytes) with one list call. Returns the bytes
+ * moved (fewer at the end of the file on reads) or a negative errno. */
+static int64_t independent_io(fy_file *f, fy_scratch *s, int wr, void *buf, MPI_Count count,
+                              MPI_Datatype dt, int64_t v, int64_t nbytes) {
+  if (fy_view_segments(f, v, nbytes, s) || fy_mem_pieces(s, buf, count, dt)) return -ENOMEM;
+  struct iovec one, *iov = s->iov;
+  size_t niov = s->niov;
+  int staged = niov > 1 && (nbytes / (int64_t)niov < FY_MIN_PIECE ||
+                            (int64_t)(s->mem_hi - s->mem_lo) > 2 * nbytes + FY_SPAN_SLACK);
+  fy_cursor c = {s->iov, 0, 0};
+  if (staged) {
+    one.iov_base = fy_stage(s, (size_t)nbytes);
+    if (!one.iov_base) return -ENOMEM;
+    one.iov_len = (size_t)nbytes;
+    iov = &one;
+    niov = 1;
+    if (wr) fy_cursor_copy(&c, one.iov_base, nbytes, 0);
   }
-  return done;
+  if (niov > INT32_MAX || s->nsegs > INT32_MAX) return -EINVAL;
+  ssize_t r = wr ? ferry_pwritev(f->fd, iov, (int)niov, s->segs, (int)s->nsegs)
+                 : ferry_preadv(f->fd, iov, (int)niov, s->segs, (int)s->nsegs);
+  if (r > 0 && staged && !wr) fy_cursor_copy(&c, one.iov_base, r, 1);
+  return r;
 }
 
 /* fy_data_io: the one path of every read and write. off is in etypes for
@@ -80,25 +93,11 @@ int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void
     start = old;
   }
   if (nbytes == 0) return MPI_SUCCESS;
-  char *p, *stage = NULL;
-  int contig = fy_mem_contig(dt);
-  if (contig) {
-    p = buf;
-  } else {
-    stage = malloc((size_t)nbytes);
-    if (!stage) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "staging buffer");
-    if (wr) {
-      int pos = 0;
-      MPI_Pack(buf, (int)count, dt, stage, (int)nbytes, &pos, MPI_COMM_SELF);
-    }
-    p = stage;
-  }
-  int64_t r = view_io(f, wr, p, nbytes, start * f->esize);
-  if (r > 0 && !contig && !wr) {
-    int pos = 0;
-    MPI_Unpack(stage, (int)r, &pos, buf, (int)(r / tsize), dt, MPI_COMM_SELF);
-  }
-  free(stage);
+  fy_scratch *s = fy_scratch_get(f);
+  if (!s) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "out of memory");
+  int64_t r = independent_io(f, s, wr, buf, count, dt, start * f->esize, nbytes);
+  fy_scratch_put(f, s);
+  if (r == -ENOMEM) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "out of memory");
   if (r < 0) return fy_fail_errno(f, (int)r, op, NULL);
   if (how == POS_INDIVIDUAL) f->pos += r / f->esize;
   *moved = r;

@@ -76,6 +76,32 @@ int64_t fy_view_map(const fy_file *f, int64_t v, int64_t *avail) {
   return f->disp + tile * f->ft_extent + f->runs.r[lo].off + (w - f->pre[lo]);
 }
 
+int fy_view_segments(const fy_file *f, int64_t v, int64_t n, fy_scratch *s) {
+  s->nsegs = 0;
+  if (n <= 0) return 0;
+  if (f->contig) return fy_segs_add(s, f->disp + v, n);
+  int64_t tile = v / f->ft_size, w = v % f->ft_size;
+  size_t k = 0, hi = f->runs.n - 1;
+  while (k < hi) { /* last k with pre[k] <= w */
+    size_t mid = (k + hi + 1) / 2;
+    if (f->pre[mid] <= w) k = mid;
+    else hi = mid - 1;
+  }
+  int64_t in = w - f->pre[k]; /* bytes of run k already behind */
+  while (n > 0) {
+    int64_t len = f->runs.r[k].len - in;
+    if (len > n) len = n;
+    if (fy_segs_add(s, f->disp + tile * f->ft_extent + f->runs.r[k].off + in, len)) return -1;
+    n -= len;
+    in = 0;
+    if (++k == f->runs.n) {
+      k = 0;
+      tile++;
+    }
+  }
+  return 0;
+}
+
 /* view_bytes_below: view bytes that lie in the file below size. */
 static int64_t view_bytes_below(const fy_file *f, int64_t size) {
   if (size <= f->disp) return 0;
