@@ -105,6 +105,9 @@ int fy_all_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info in
   f->eh = fy_default_errhandler();
   f->etype = f->filetype = MPI_DATATYPE_NULL;
   MPI_Comm_dup(comm, &f->comm);
+  /* errors of the library's own collectives come back as codes */
+  MPI_Comm_set_errhandler(f->comm, MPI_ERRORS_RETURN);
+  f->lock_win = MPI_WIN_NULL;
   f->rank = rank;
   f->nprocs = np;
   if (info != MPI_INFO_NULL) MPI_Info_dup(info, &f->info);
@@ -114,8 +117,16 @@ int fy_all_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info in
   if (amode & MPI_MODE_APPEND) ferry_get_size(fd, &size);
   f->pos = size;
   if (rank == 0) ferry_set_counter(fd, size, NULL);
-  MPI_Barrier(f->comm);
-  if (fy_registry_add(f)) {
+  struct ferry_stat st;
+  if (ferry_fstat(fd, &st) == 0) {
+    f->h.strip_size = st.strip_size;
+    f->h.server_count = st.server_count;
+  }
+  int hr = fy_hints_apply(f), hall; /* collective; ends with the ranks in step */
+  MPI_Allreduce(&hr, &hall, 1, MPI_INT, MPI_MIN, f->comm);
+  if (hall < 0 || fy_registry_add(f)) {
+    fy_lock_free(f);
+    fy_hints_free(f);
     ferry_close(fd);
     MPI_Comm_free(&f->comm);
     free(f->path);
@@ -139,6 +150,8 @@ int fy_File_close(MPI_File *fh) {
   }
   fy_registry_del(f);
   if (r < 0) rc = fy_fail_errno(f, r, "MPI_File_close", NULL);
+  fy_lock_free(f);
+  fy_hints_free(f);
   fy_view_free(f);
   fy_scratch_free(f);
   MPI_Comm_free(&f->comm);
@@ -199,10 +212,14 @@ int fy_File_get_amode(MPI_File fh, int *amode) {
 
 int fy_File_get_group(MPI_File fh, MPI_Group *group) { return MPI_Comm_group(FY(fh)->comm, group); }
 
-int fy_File_set_info(MPI_File fh, MPI_Info info) {
-  fy_file *f = FY(fh);
-  if (info == MPI_INFO_NULL) return MPI_SUCCESS;
-  if (f->info == MPI_INFO_NULL) return MPI_Info_dup(info, &f->info);
+/* fy_info_merge adds info's keys to f's hints (as set_info and
+ * set_view do before the hints are applied). */
+void fy_info_merge(fy_file *f, MPI_Info info) {
+  if (info == MPI_INFO_NULL) return;
+  if (f->info == MPI_INFO_NULL) {
+    MPI_Info_dup(info, &f->info);
+    return;
+  }
   int n;
   MPI_Info_get_nkeys(info, &n);
   for (int i = 0; i < n; i++) {
@@ -212,6 +229,12 @@ int fy_File_set_info(MPI_File fh, MPI_Info info) {
     MPI_Info_get(info, k, (int)sizeof v - 1, v, &flag);
     if (flag) MPI_Info_set(f->info, k, v);
   }
+}
+
+int fy_File_set_info(MPI_File fh, MPI_Info info) {
+  fy_file *f = FY(fh);
+  fy_info_merge(f, info);
+  if (fy_hints_apply(f)) return fy_fail(f, MPI_ERR_NO_MEM, "MPI_File_set_info", NULL, "out of memory");
   return MPI_SUCCESS;
 }
 
@@ -227,9 +250,8 @@ int fy_File_get_info(MPI_File fh, MPI_Info *info_used) {
     snprintf(v, sizeof v, "%lld", (long long)st.strip_size);
     MPI_Info_set(*info_used, "striping_unit", v);
   }
+  fy_hints_report(f, *info_used);
   MPI_Info_set(*info_used, "ferry_path", f->path); /* tells a program it runs on Ferry */
-  MPI_Info_set(*info_used, "romio_cb_read", "disable"); /* no two-phase I/O yet */
-  MPI_Info_set(*info_used, "romio_cb_write", "disable");
   return MPI_SUCCESS;
 }
 

@@ -10,9 +10,13 @@
  *   file.c      libferry's lifetime; open, close, delete; size, sync,
  *               modes, info, atomicity
  *   view.c      file views, positions, seeks
+ *   hints.c     the ROMIO hints a file honours; aggregators; get_info
  *   mem.c       the memory side of an access as pieces in stream order;
  *               per-file scratch buffers
  *   io.c        the data path every access takes; blocking accesses
+ *   coll.c      collective buffering (two-phase I/O)
+ *   sieve.c     data sieving for independent accesses
+ *   lock.c      the lock sieved writes take
  *   requests.c  nonblocking accesses (generalized requests)
  *   split.c     split collective accesses (_begin / _end)
  */
@@ -62,6 +66,8 @@ const fy_runs *fy_type_runs(MPI_Datatype dt, fy_runs *tmp) FY_HIDDEN;
 
 /* ---- scratch buffers and the memory side (mem.c) ------------------------- */
 
+#define FY_SCRATCH_BUFS 12
+
 /* fy_scratch: buffers an access reuses from call to call (a file's own,
  * or a temporary one when another thread holds the file's). */
 typedef struct fy_scratch {
@@ -72,6 +78,8 @@ typedef struct fy_scratch {
   uintptr_t mem_lo, mem_hi;   /* the lowest and highest byte of the pieces */
   char *stage;                /* staging buffer */
   size_t stage_cap;
+  void *buf[FY_SCRATCH_BUFS]; /* collective buffering's (coll.c) */
+  size_t cap[FY_SCRATCH_BUFS];
   int temp;                   /* not a file's own: freed by fy_scratch_put */
 } fy_scratch;
 
@@ -102,6 +110,23 @@ void fy_cursor_copy(fy_cursor *c, char *p, int64_t n, int to_mem) FY_HIDDEN;
 
 #define FY_MAGIC 0x46657272794d5049ull /* "FerryMPI" */
 
+/* Values of the enable/disable/automatic hints. */
+enum { FY_HINT_DISABLE, FY_HINT_ENABLE, FY_HINT_AUTO };
+
+/* fy_hints: the hints in effect on a file (hints.c), the same on every
+ * rank. */
+typedef struct {
+  int cb_read, cb_write, ds_read, ds_write; /* FY_HINT_* */
+  int64_t cb_buffer_size;                   /* a multiple of strip_size */
+  int64_t ind_rd_buffer_size, ind_wr_buffer_size;
+  int cb_nodes;                             /* aggregators in use */
+  char cb_config_list[256];
+  int64_t strip_size;                       /* the file's layout */
+  int server_count;
+  int *aggr, naggr;                         /* aggregators' ranks in comm */
+  int my_aggr;                              /* my index in aggr, or -1 */
+} fy_hints;
+
 /* fy_file: one open Ferry file. A Ferry MPI_File points to one. */
 typedef struct fy_file {
   uint64_t magic;
@@ -122,6 +147,13 @@ typedef struct fy_file {
   int64_t *pre;   /* pre[k]: data bytes before run k */
   int contig;     /* view is disp + a plain byte stream */
   MPI_Offset pos; /* individual file pointer, in etypes */
+  /* hints and the job's nodes (hints.c) */
+  fy_hints h;
+  int *node_of, nnodes; /* node_of[rank]: node index */
+  char **node_name;
+  /* the lock of sieved writes (lock.c) */
+  MPI_Win lock_win;
+  int lock_ok;
   /* scratch buffers (mem.c), reused from call to call */
   pthread_mutex_t scratch_mu;
   fy_scratch scratch;
@@ -212,10 +244,48 @@ enum { POS_EXPLICIT, POS_INDIVIDUAL, POS_SHARED };
 void fy_set_status(MPI_Status *st, MPI_Count nbytes) FY_HIDDEN;
 
 /* fy_data_io: the one path of every read and write. off is in etypes for
- * POS_EXPLICIT. Returns an MPI error code (already through the error
+ * POS_EXPLICIT; coll says the call is collective (every rank of the
+ * file makes it). Returns an MPI error code (already through the error
  * handler) and the bytes moved in *moved. */
 int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void *buf,
-               MPI_Count count, MPI_Datatype dt, MPI_Count *moved) FY_HIDDEN;
+               MPI_Count count, MPI_Datatype dt, int coll, MPI_Count *moved) FY_HIDDEN;
+
+/* fy_coll_io: collective buffering of an access whose file segments and
+ * memory pieces are in s (nbytes in all; none on some ranks). Collective.
+ * Returns 1 when the hints and the access call for no collective
+ * buffering (the same on every rank: each then accesses alone), else 0
+ * with the bytes moved in *moved, or a negative errno (on every rank). */
+int fy_coll_io(fy_file *f, fy_scratch *s, int wr, int64_t nbytes, int64_t *moved) FY_HIDDEN;
+
+/* fy_sieve_wanted: the hints ask for data sieving of this independent
+ * access (segments and pieces in s). */
+int fy_sieve_wanted(const fy_file *f, const fy_scratch *s, int wr, int64_t nbytes) FY_HIDDEN;
+
+/* fy_sieve moves the access in s by data sieving. Returns the bytes
+ * moved (fewer at the end of the file on reads) or a negative errno. */
+int64_t fy_sieve(fy_file *f, fy_scratch *s, int wr) FY_HIDDEN;
+
+/* ---- hints (hints.c) and the lock of sieved writes (lock.c) ------------- */
+
+/* fy_hints_apply makes f->info's hints the file's (rank 0's values) and
+ * picks the aggregators. Collective. 0, or -1 when out of memory. */
+int fy_hints_apply(fy_file *f) FY_HIDDEN;
+void fy_hints_free(fy_file *f) FY_HIDDEN;
+
+/* fy_info_merge adds info's keys to f->info (set_info, set_view). */
+void fy_info_merge(fy_file *f, MPI_Info info) FY_HIDDEN;
+
+/* fy_hints_report adds the hints in effect to info (MPI_File_get_info). */
+void fy_hints_report(const fy_file *f, MPI_Info info) FY_HIDDEN;
+
+/* fy_lock_init makes the lock (collective); 0, or -1 where MPI windows
+ * cannot be made (f->lock_ok stays 0). fy_lock_free at close. */
+int fy_lock_init(fy_file *f) FY_HIDDEN;
+void fy_lock_free(fy_file *f) FY_HIDDEN;
+void fy_lock_shared(fy_file *f) FY_HIDDEN;
+void fy_unlock_shared(fy_file *f) FY_HIDDEN;
+void fy_lock_excl(fy_file *f) FY_HIDDEN;
+void fy_unlock_excl(fy_file *f) FY_HIDDEN;
 
 /* fy_do_ordered: collective shared-pointer access in rank order. */
 int fy_do_ordered(MPI_File fh, const char *op, int wr, const void *buf, MPI_Count count,

@@ -3,14 +3,13 @@
  * accesses (explicit offsets, individual and shared file pointers,
  * ordered, collective).
  *
- * An access is one list I/O call (ferry_preadv / ferry_pwritev): the
- * view's file segments of the access and the memory pieces of the buffer
- * and datatype, in stream order (one request per server, not one per
- * piece). Memory in many tiny or scattered pieces goes through the
- * file's staging buffer instead.
- * Collectives are independent accesses (no two-phase aggregation yet),
- * with a barrier after collective writes so a following collective read
- * sees every rank's data.
+ * An access is the view's file segments and the memory pieces of the
+ * buffer and datatype, in stream order. Independently it is one list I/O
+ * call (ferry_preadv / ferry_pwritev: one request per server, not one
+ * per piece), or data sieving (sieve.c) where the hints ask for it;
+ * memory in many tiny or scattered pieces goes through the file's
+ * staging buffer. Collective accesses go through collective buffering
+ * (coll.c) when the hints and the access call for it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,12 +36,12 @@ void fy_set_status(MPI_Status *st, MPI_Count nbytes) {
 #define FY_MIN_PIECE 512
 #define FY_SPAN_SLACK (1 << 20)
 
-/* independent_io moves the nbytes of count elements of dt at buf to or
- * from view bytes [v, v+nbytes) with one list call. Returns the bytes
- * moved (fewer at the end of the file on reads) or a negative errno. */
-static int64_t independent_io(fy_file *f, fy_scratch *s, int wr, void *buf, MPI_Count count,
-                              MPI_Datatype dt, int64_t v, int64_t nbytes) {
-  if (fy_view_segments(f, v, nbytes, s) || fy_mem_pieces(s, buf, count, dt)) return -ENOMEM;
+/* independent_io moves the access in s (file segments and memory pieces)
+ * alone: by data sieving when the hints ask for it, else with one list
+ * call. Returns the bytes moved (fewer at the end of the file on reads)
+ * or a negative errno. */
+static int64_t independent_io(fy_file *f, fy_scratch *s, int wr, int64_t nbytes) {
+  if (fy_sieve_wanted(f, s, wr, nbytes)) return fy_sieve(f, s, wr);
   struct iovec one, *iov = s->iov;
   size_t niov = s->niov;
   int staged = niov > 1 && (nbytes / (int64_t)niov < FY_MIN_PIECE ||
@@ -57,32 +56,53 @@ static int64_t independent_io(fy_file *f, fy_scratch *s, int wr, void *buf, MPI_
     if (wr) fy_cursor_copy(&c, one.iov_base, nbytes, 0);
   }
   if (niov > INT32_MAX || s->nsegs > INT32_MAX) return -EINVAL;
+  /* while sieved writes may run, other writes must not slip into the
+   * ranges they rewrite (lock.c) */
+  int locked = wr && f->h.ds_write == FY_HINT_ENABLE;
+  if (locked) fy_lock_shared(f);
   ssize_t r = wr ? ferry_pwritev(f->fd, iov, (int)niov, s->segs, (int)s->nsegs)
                  : ferry_preadv(f->fd, iov, (int)niov, s->segs, (int)s->nsegs);
+  if (locked) fy_unlock_shared(f);
   if (r > 0 && staged && !wr) fy_cursor_copy(&c, one.iov_base, r, 1);
   return r;
 }
 
-/* fy_data_io: the one path of every read and write. off is in etypes for
- * POS_EXPLICIT. Returns an MPI error code (already through the error
- * handler) and the bytes moved in *moved. */
+/* collective_io: every rank's share of a collective access: collective
+ * buffering when the hints and the access call for it, else each rank's
+ * own access, with a barrier after writes so that a collective read
+ * right after sees every rank's data. */
+static int64_t collective_io(fy_file *f, fy_scratch *s, int wr, int64_t nbytes) {
+  int64_t moved = 0;
+  int rc = fy_coll_io(f, s, wr, nbytes, &moved);
+  if (rc < 0) return rc;
+  if (rc == 1) {
+    moved = nbytes ? independent_io(f, s, wr, nbytes) : 0;
+    if (wr) MPI_Barrier(f->comm);
+  }
+  return moved;
+}
+
+/* fy_data_io: the one path of every read and write. */
 int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void *buf,
-               MPI_Count count, MPI_Datatype dt, MPI_Count *moved) {
+               MPI_Count count, MPI_Datatype dt, int coll, MPI_Count *moved) {
   *moved = 0;
   int acc = f->amode & (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR);
-  if (wr && acc == MPI_MODE_RDONLY) return fy_fail(f, MPI_ERR_READ_ONLY, op, NULL, "file opened MPI_MODE_RDONLY");
-  if (!wr && acc == MPI_MODE_WRONLY) return fy_fail(f, MPI_ERR_ACCESS, op, NULL, "file opened MPI_MODE_WRONLY");
-  if (count < 0) return fy_fail(f, MPI_ERR_COUNT, op, NULL, "negative count");
-  if (dt == MPI_DATATYPE_NULL) return fy_fail(f, MPI_ERR_TYPE, op, NULL, "MPI_DATATYPE_NULL");
-  if (how == POS_EXPLICIT && off < 0) return fy_fail(f, MPI_ERR_ARG, op, NULL, "negative offset");
-  if (how == POS_EXPLICIT && (f->amode & MPI_MODE_SEQUENTIAL))
-    return fy_fail(f, MPI_ERR_UNSUPPORTED_OPERATION, op, NULL, "explicit offsets on a MPI_MODE_SEQUENTIAL file");
-  int tsize;
-  MPI_Type_size(dt, &tsize);
+  int cls = MPI_SUCCESS, tsize = 0;
+  const char *why = NULL;
+  if (wr && acc == MPI_MODE_RDONLY) cls = MPI_ERR_READ_ONLY, why = "file opened MPI_MODE_RDONLY";
+  else if (!wr && acc == MPI_MODE_WRONLY) cls = MPI_ERR_ACCESS, why = "file opened MPI_MODE_WRONLY";
+  else if (count < 0) cls = MPI_ERR_COUNT, why = "negative count";
+  else if (dt == MPI_DATATYPE_NULL) cls = MPI_ERR_TYPE, why = "MPI_DATATYPE_NULL";
+  else if (how == POS_EXPLICIT && off < 0) cls = MPI_ERR_ARG, why = "negative offset";
+  else if (how == POS_EXPLICIT && (f->amode & MPI_MODE_SEQUENTIAL))
+    cls = MPI_ERR_UNSUPPORTED_OPERATION, why = "explicit offsets on a MPI_MODE_SEQUENTIAL file";
+  if (!cls) MPI_Type_size(dt, &tsize);
   int64_t nbytes = (int64_t)count * tsize;
-  if (nbytes % f->esize) return fy_fail(f, MPI_ERR_TYPE, op, NULL, "data is not a whole number of etypes");
-  int64_t start;
-  if (how == POS_EXPLICIT) {
+  if (!cls && nbytes % f->esize) cls = MPI_ERR_TYPE, why = "data is not a whole number of etypes";
+  int64_t start = 0;
+  if (cls) {
+    nbytes = 0; /* a collective call still takes part, with nothing */
+  } else if (how == POS_EXPLICIT) {
     start = off;
   } else if (how == POS_INDIVIDUAL) {
     start = f->pos;
@@ -92,11 +112,24 @@ int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void
     if (r < 0) return fy_fail_errno(f, r, op, NULL);
     start = old;
   }
-  if (nbytes == 0) return MPI_SUCCESS;
+  if (nbytes == 0 && !coll) return cls ? fy_fail(f, cls, op, NULL, why) : MPI_SUCCESS;
   fy_scratch *s = fy_scratch_get(f);
   if (!s) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "out of memory");
-  int64_t r = independent_io(f, s, wr, buf, count, dt, start * f->esize, nbytes);
+  int64_t r = 0;
+  s->nsegs = s->niov = 0;
+  if (nbytes && (fy_view_segments(f, start * f->esize, nbytes, s) || fy_mem_pieces(s, buf, count, dt))) {
+    r = -ENOMEM;
+    s->nsegs = s->niov = 0;
+    nbytes = 0;
+  }
+  if (coll) {
+    int64_t c = collective_io(f, s, wr, nbytes);
+    if (r == 0) r = c;
+  } else if (r == 0) {
+    r = independent_io(f, s, wr, nbytes);
+  }
   fy_scratch_put(f, s);
+  if (cls) return fy_fail(f, cls, op, NULL, why);
   if (r == -ENOMEM) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "out of memory");
   if (r < 0) return fy_fail_errno(f, (int)r, op, NULL);
   if (how == POS_INDIVIDUAL) f->pos += r / f->esize;
@@ -111,8 +144,7 @@ static int do_rw(MPI_File fh, const char *op, int wr, int how, MPI_Offset off, c
                  MPI_Count count, MPI_Datatype dt, MPI_Status *st, int coll) {
   fy_file *f = FY(fh);
   MPI_Count moved = 0;
-  int rc = fy_data_io(f, op, wr, how, off, (void *)buf, count, dt, &moved);
-  if (coll && wr) MPI_Barrier(f->comm);
+  int rc = fy_data_io(f, op, wr, how, off, (void *)buf, count, dt, coll, &moved);
   if (rc == MPI_SUCCESS) fy_set_status(st, moved);
   return rc;
 }
@@ -136,7 +168,7 @@ int fy_do_ordered(MPI_File fh, const char *op, int wr, const void *buf, MPI_Coun
   }
   MPI_Bcast(base, 2, MPI_LONG_LONG, 0, f->comm);
   if (base[1] < 0) return fy_fail_errno(f, (int)base[1], op, NULL);
-  return do_rw(fh, op, wr, POS_EXPLICIT, base[0] + before, buf, count, dt, st, wr);
+  return do_rw(fh, op, wr, POS_EXPLICIT, base[0] + before, buf, count, dt, st, 1);
 }
 
 /* CT: the count type; S: the name suffix ("" or "_c"). */

@@ -115,6 +115,7 @@ static void scratch_release(fy_scratch *s) {
   free(s->segs);
   free(s->iov);
   free(s->stage);
+  for (int i = 0; i < FY_SCRATCH_BUFS; i++) free(s->buf[i]);
   *s = (fy_scratch){0};
 }
 
@@ -132,6 +133,12 @@ void fy_scratch_put(fy_file *f, fy_scratch *s) {
     s->stage = NULL;
     s->stage_cap = 0;
   }
+  for (int i = 0; i < FY_SCRATCH_BUFS; i++)
+    if (s->cap[i] > FY_SCRATCH_KEEP) {
+      free(s->buf[i]);
+      s->buf[i] = NULL;
+      s->cap[i] = 0;
+    }
   pthread_mutex_unlock(&f->scratch_mu);
 }
 

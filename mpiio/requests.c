@@ -28,8 +28,7 @@ static int do_irw(MPI_File fh, const char *op, int wr, int how, MPI_Offset off, 
   fy_file *f = FY(fh);
   MPI_Count *moved = malloc(sizeof *moved);
   if (!moved) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "out of memory");
-  int rc = fy_data_io(f, op, wr, how, off, (void *)buf, count, dt, moved);
-  if (coll && wr) MPI_Barrier(f->comm);
+  int rc = fy_data_io(f, op, wr, how, off, (void *)buf, count, dt, coll, moved);
   if (rc != MPI_SUCCESS) {
     free(moved);
     *req = MPI_REQUEST_NULL;

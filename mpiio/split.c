@@ -14,8 +14,7 @@ static int split_begin(MPI_File fh, const char *op, int wr, int how, MPI_Offset 
   if (f->split_active) return fy_fail(f, MPI_ERR_OTHER, op, NULL, "a split collective is already active");
   f->split_active = 1;
   f->split_bytes = 0;
-  f->split_rc = fy_data_io(f, op, wr, how, off, (void *)buf, count, dt, &f->split_bytes);
-  if (wr) MPI_Barrier(f->comm);
+  f->split_rc = fy_data_io(f, op, wr, how, off, (void *)buf, count, dt, 1, &f->split_bytes);
   return f->split_rc;
 }
 

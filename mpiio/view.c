@@ -128,7 +128,8 @@ int fy_File_set_view(MPI_File fh, MPI_Offset disp, MPI_Datatype etype, MPI_Datat
   int rc = fy_view_set(f, disp, etype, filetype);
   if (rc) return fy_fail(f, rc, op, NULL, "filetype is not a whole number of etypes (or is empty)");
   f->pos = 0;
-  if (info != MPI_INFO_NULL) fy_File_set_info(fh, info);
+  fy_info_merge(f, info);
+  if (fy_hints_apply(f)) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "out of memory");
   if (f->rank == 0) ferry_set_counter(f->fd, 0, NULL);
   MPI_Barrier(f->comm);
   return MPI_SUCCESS;
