@@ -32,7 +32,10 @@ void fy_set_status(MPI_Status *st, MPI_Count nbytes) {
 /* A memory piece list goes to Ferry as it is when its pieces average at
  * least this many bytes and lie within about twice their bytes of each
  * other (so libferry registers them as one window); otherwise the bytes
- * go through the staging buffer. */
+ * go through the staging buffer: every piece costs the servers at least
+ * one extent of their own, a copy costs only its bytes. The thresholds
+ * are starting points, not measurements: make bench-mpiio can tune
+ * them. */
 #define FY_MIN_PIECE 512
 #define FY_SPAN_SLACK (1 << 20)
 

@@ -8,7 +8,8 @@
  * sieving pays only where pieces are so small that per-piece work on the
  * servers costs more than moving the gaps too. romio_ds_read=automatic
  * sieves pieces averaging under FY_DS_SMALL bytes that cover at least a
- * quarter of their span; enable sieves every noncontiguous access, as
+ * quarter of their span (a starting point, not a measurement: make
+ * bench-mpiio can tune it); enable sieves every noncontiguous access, as
  * ROMIO does; disable never.
  *
  * Writes read the range, patch the pieces in and write it back, holding
