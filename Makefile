@@ -1,6 +1,6 @@
 # Thin targets: each calls one script, so the README, CI and a user run
 # the same thing.
-.PHONY: all setup build test demo bench clean
+.PHONY: all setup build test demo bench bench-mpiio clean
 all: build
 setup:
 	scripts/setup.sh
@@ -12,5 +12,7 @@ demo:
 	scripts/demo.sh
 bench:
 	scripts/bench.sh
+bench-mpiio:
+	scripts/bench_mpiio.sh
 clean:
 	rm -rf build

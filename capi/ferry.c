@@ -36,6 +36,16 @@ ssize_t ferry_pwrite(int fh, const void *buf, size_t count, off_t offset) {
   return ferry_go_pwrite(fh, (void *)buf, count, offset);
 }
 
+ssize_t ferry_preadv(int fh, const struct iovec *iov, int iovcnt,
+                     const struct ferry_segment *segs, int nsegs) {
+  return ferry_go_preadv(fh, (struct iovec *)iov, iovcnt, (struct ferry_segment *)segs, nsegs);
+}
+
+ssize_t ferry_pwritev(int fh, const struct iovec *iov, int iovcnt,
+                      const struct ferry_segment *segs, int nsegs) {
+  return ferry_go_pwritev(fh, (struct iovec *)iov, iovcnt, (struct ferry_segment *)segs, nsegs);
+}
+
 ssize_t ferry_read(int fh, void *buf, size_t count) { return ferry_go_read(fh, buf, count); }
 
 ssize_t ferry_write(int fh, const void *buf, size_t count) {

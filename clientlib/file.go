@@ -94,12 +94,19 @@ func (f *File) plan(off, n int64) ([]request, error) {
 // run executes the requests, at most Depth in flight per server; the first
 // error stops requests not yet sent and is returned.
 func (f *File) run(ctx context.Context, reqs []request, do func(context.Context, request) error) error {
+	return runPerServer(ctx, f.c.opts.Depth, reqs, func(r request) int { return r.server }, do)
+}
+
+// runPerServer runs do for every request, at most depth at once per
+// server (as server tells); the first error cancels the requests not yet
+// sent and is returned.
+func runPerServer[R any](ctx context.Context, depth int, reqs []R, server func(R) int, do func(context.Context, R) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sems := make(map[int]chan struct{})
 	for _, r := range reqs {
-		if sems[r.server] == nil {
-			sems[r.server] = make(chan struct{}, f.c.opts.Depth)
+		if sems[server(r)] == nil {
+			sems[server(r)] = make(chan struct{}, depth)
 		}
 	}
 	var (
@@ -111,7 +118,7 @@ func (f *File) run(ctx context.Context, reqs []request, do func(context.Context,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem := sems[r.server]
+			sem := sems[server(r)]
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -305,6 +312,20 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 
 // readInline reads an inline read reply straight into p.
 func readInline(h proto.Header, body io.Reader, req *proto.IOReq, resp *proto.ReadResp, p []byte) error {
+	if err := readInlineControl(h, body, req, resp); err != nil {
+		return err
+	}
+	for i, x := range req.Extents {
+		if _, err := io.ReadFull(body, p[x.BufOff:x.BufOff+uint64(resp.Lens[i])]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readInlineControl reads an inline read reply's control part into resp
+// and checks it; resp.Lens[i] bytes for extent i follow in body.
+func readInlineControl(h proto.Header, body io.Reader, req *proto.IOReq, resp *proto.ReadResp) error {
 	ctl, data, err := proto.ReadDataControl(body, h)
 	if err != nil {
 		return err
@@ -321,11 +342,6 @@ func readInline(h proto.Header, body io.Reader, req *proto.IOReq, resp *proto.Re
 	}
 	if total != data {
 		return fmt.Errorf("%w: reply carries %d bytes, lengths say %d", proto.ErrMalformed, data, total)
-	}
-	for i, x := range req.Extents {
-		if _, err := io.ReadFull(body, p[x.BufOff:x.BufOff+uint64(resp.Lens[i])]); err != nil {
-			return err
-		}
 	}
 	return nil
 }

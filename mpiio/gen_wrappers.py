@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """gen_wrappers.py - generate the MPI_File_* / PMPI_File_* entry points.
 
-usage: gen_wrappers.py MPICC IMPL.c OUT.h OUT.c
+usage: gen_wrappers.py MPICC OUT.h OUT.c IMPL.c...
 
 Reads the prototypes of every MPI_File_* function from the mpi.h that
 `MPICC -show` points at (and the headers mpi.h includes from the same
 directories, e.g. MPICH's mpio.h and mpi_proto.h), and writes:
 
-  OUT.h  prototypes of the Ferry implementations that IMPL.c defines
+  OUT.h  prototypes of the Ferry implementations that the IMPL.c files define
          (fy_File_<name>, fy_all_File_<name>) with exactly the MPI
          prototype, and of fy_pmpi_File_<name>, the library's originals;
   OUT.c  for every function: MPI_File_<name> and PMPI_File_<name>, both
@@ -16,10 +16,10 @@ directories, e.g. MPICH's mpio.h and mpi_proto.h), and writes:
          dlsym(RTLD_NEXT).
 
 Dispatch, per function:
-  - IMPL.c defines fy_all_File_<name>: it is called for every handle (it
+  - an IMPL.c defines fy_all_File_<name>: it is called for every handle (it
     decides itself what is Ferry's: open, delete, f2c, errhandlers).
   - the function takes an MPI_File (or MPI_File *, for close): a Ferry
-    handle goes to fy_File_<name> if IMPL.c defines it, else to
+    handle goes to fy_File_<name> if an IMPL.c defines it, else to
     fy_unsupported() (MPI_ERR_UNSUPPORTED_OPERATION through the file's
     error handler); any other handle goes to the original.
   - otherwise: always the original.
@@ -114,17 +114,18 @@ def parse(text):
     return protos
 
 
-def impl_names(path):
-    """Names IMPL.c defines. A definition inside the FY_DATA_FUNCS macro
-    (fy_File_x##S) defines both x and x_c."""
-    text = open(path).read()
+def impl_names(paths):
+    """Names the IMPL.c files define. A definition inside a macro taking
+    the name suffix S (fy_File_x##S) defines both x and x_c."""
     plain, alls = set(), set()
     pat = r"^\s*(?:int|MPI_Fint|MPI_File)\s+fy_(all_)?File_(\w+?)(##S)?\s*\("
-    for m in re.finditer(pat, text, re.M):
-        dst = alls if m.group(1) else plain
-        dst.add(m.group(2))
-        if m.group(3):
-            dst.add(m.group(2) + "_c")
+    for path in paths:
+        text = open(path).read()
+        for m in re.finditer(pat, text, re.M):
+            dst = alls if m.group(1) else plain
+            dst.add(m.group(2))
+            if m.group(3):
+                dst.add(m.group(2) + "_c")
     return plain, alls
 
 
@@ -134,9 +135,11 @@ def decl(ret, fname, plist):
 
 
 def main():
-    mpicc, impl, out_h, out_c = sys.argv[1:5]
+    if len(sys.argv) < 5:
+        sys.exit("usage: gen_wrappers.py MPICC OUT.h OUT.c IMPL.c...")
+    mpicc, out_h, out_c = sys.argv[1:4]
     protos = parse(read_headers(include_dirs(mpicc)))
-    plain, alls = impl_names(impl)
+    plain, alls = impl_names(sys.argv[4:])
     names = sorted(protos)
     large = any(n.endswith("_c") for n in names)
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config cmake libfabric-dev libfabric-bin
       mpich libmpich-dev openmpi-bin libopenmpi-dev gfortran
-      valgrind iproute2 util-linux procps)
+      libhdf5-mpich-dev valgrind iproute2 util-linux procps)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -89,6 +89,7 @@
 #include <stddef.h>    /* size_t */
 #include <stdint.h>    /* int64_t, uint32_t */
 #include <sys/types.h> /* ssize_t, off_t, mode_t */
+#include <sys/uio.h>   /* struct iovec, for ferry_preadv and ferry_pwritev */
 #include <fcntl.h>     /* O_* flags for ferry_open */
 
 #ifdef __cplusplus
@@ -290,6 +291,88 @@ ssize_t ferry_pread(int fh, void *buf, size_t count, off_t offset);
  *   -EIO ...  a server failed; some of the range may have been written.
  */
 ssize_t ferry_pwrite(int fh, const void *buf, size_t count, off_t offset);
+
+/*
+ * struct ferry_segment - a byte range of a file: one entry of the file
+ * request list of ferry_preadv and ferry_pwritev.
+ *
+ * offset: where the range starts in the file (>= 0).
+ * length: its bytes (>= 0; 0 moves nothing).
+ */
+struct ferry_segment {
+  int64_t offset;
+  int64_t length;
+};
+
+/*
+ * ferry_preadv - read a list of file ranges into a list of buffers.
+ *
+ * List I/O: the bytes of the file segments segs[0..nsegs), in list
+ * order, fill the memory pieces iov[0..iovcnt), in list order, as PVFS2's
+ * file and memory requests or an MPI-IO file view and buffer datatype do.
+ * The two lists must hold the same number of bytes; a segment and a piece
+ * need not line up. Segments may come in any order and may overlap.
+ *
+ * The whole list becomes one request per server (more only past 4 MiB or
+ * 16384 ranges per server), sent to all servers in parallel, and the
+ * servers write straight into the buffers. Buffers close together in
+ * memory (as the elements of a datatype in one allocation) are registered
+ * together, once; buffers far apart cost a request per server for each
+ * group of them. Does not use or move the handle's position.
+ *
+ * iov, iovcnt: the memory pieces (struct iovec of <sys/uio.h>); an
+ *   iov_base may be NULL only when its iov_len is 0. The buffers are
+ *   caller-owned and written during the call only (see BUFFERS); the
+ *   array is read during the call only. iov may be NULL when iovcnt is 0.
+ * segs, nsegs: the file segments, read during the call only. segs may be
+ *   NULL when nsegs is 0.
+ *
+ * Returns the bytes of the list that come before its first byte at or
+ * past the end of the file: all of them, or fewer (0 if the first
+ * segment starts past the end). Holes below the end read as zeros; the
+ * buffer bytes of the part past the end are left as they were or zeroed.
+ * Or:
+ *   -EBADF    fh is not open, or was opened O_WRONLY.
+ *   -EFAULT   iov or segs is NULL with a count > 0, or an iov_base is NULL
+ *             with an iov_len > 0.
+ *   -EINVAL   iovcnt or nsegs < 0; a segment with a negative offset or
+ *             length, or past Ferry's largest file offset; the lists hold
+ *             different numbers of bytes, or more than SSIZE_MAX.
+ *   -EIO ...  a server failed; the contents of the buffers are then
+ *             undefined.
+ *
+ * Thread-safe, as ferry_pread: list calls on one handle run in parallel.
+ */
+ssize_t ferry_preadv(int fh, const struct iovec *iov, int iovcnt,
+                     const struct ferry_segment *segs, int nsegs);
+
+/*
+ * ferry_pwritev - write a list of buffers to a list of file ranges.
+ *
+ * List I/O, the mirror of ferry_preadv: the bytes of the memory pieces
+ * iov[0..iovcnt), in list order, go to the file segments segs[0..nsegs),
+ * in list order; the two lists must hold the same number of bytes. The
+ * file grows as needed. One request per server as for ferry_preadv; the
+ * servers read straight from the buffers. Where segments overlap, the
+ * overlap ends up holding bytes of either. Does not use or move the
+ * handle's position.
+ *
+ * iov, iovcnt, segs, nsegs: as for ferry_preadv; the buffers are read
+ *   during the call only.
+ *
+ * Returns the number of bytes of the list once every server holds its
+ * part, or:
+ *   -EBADF    fh is not open, or was opened O_RDONLY.
+ *   -EFAULT   as ferry_preadv.
+ *   -EINVAL   as ferry_preadv, and on an O_APPEND handle (a list of
+ *             offsets has no meaning where every write goes to the end).
+ *   -EIO ...  a server failed; some of the segments may have been
+ *             written.
+ *
+ * Thread-safe, as ferry_pwrite.
+ */
+ssize_t ferry_pwritev(int fh, const struct iovec *iov, int iovcnt,
+                      const struct ferry_segment *segs, int nsegs);
 
 /*
  * ferry_read - read at the handle's position and advance it.
