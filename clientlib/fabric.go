@@ -6,7 +6,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/regcache"
@@ -103,22 +102,12 @@ func openClientFabric(provider, iface string, rc regcache.Options, servers int) 
 	}
 	f := &clientFabric{provider: first.ep.Provider(), lanes: []*lane{first}}
 	if first.ep.Info().TargetSerializes {
-		// Side by side: an endpoint open is mostly waiting (shm maps and
-		// initialises its region).
-		extra := make([]*lane, min(servers, maxLanes)-1)
-		var wg sync.WaitGroup
-		for i := range extra {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				extra[i], _ = openLane(provider, iface, rc) // fewer lanes: slower, not wrong
-			}()
-		}
-		wg.Wait()
-		for _, l := range extra {
-			if l != nil {
-				f.lanes = append(f.lanes, l)
+		for len(f.lanes) < min(servers, maxLanes) {
+			l, err := openLane(provider, iface, rc)
+			if err != nil {
+				break // fewer lanes: slower, not wrong
 			}
+			f.lanes = append(f.lanes, l)
 		}
 	}
 	return f, nil
