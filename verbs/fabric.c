@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "fabric_internal.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,11 @@
 // shm's fi_endpoint installs handlers for these over the Go runtime's.
 static const int saved_signals[] = {SIGSEGV, SIGBUS, SIGINT, SIGTERM, SIGPIPE};
 #define NSIG_SAVED (sizeof(saved_signals) / sizeof(saved_signals[0]))
+
+// Opens run one at a time: two saving and restoring the process's signal
+// handlers side by side could each restore what the other's provider had
+// installed.
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void save_signals(struct sigaction *sa) {
 	for (size_t i = 0; i < NSIG_SAVED; i++)
@@ -113,8 +119,22 @@ static int open_cq(fvb_ep *e, uint32_t nslots) {
 	return fi_cq_open(e->domain, &attr, &e->cq, NULL);
 }
 
+static int open_locked(const char *prov, const char *node, int use_source,
+		       int want_dc, uint32_t nslots, fvb_ep **out, char *errbuf,
+		       size_t errlen);
+
 int fvb_open(const char *prov, const char *node, int use_source, int want_dc,
 	     uint32_t nslots, fvb_ep **out, char *errbuf, size_t errlen) {
+	pthread_mutex_lock(&open_mu);
+	int rc = open_locked(prov, node, use_source, want_dc, nslots, out,
+			     errbuf, errlen);
+	pthread_mutex_unlock(&open_mu);
+	return rc;
+}
+
+static int open_locked(const char *prov, const char *node, int use_source,
+		       int want_dc, uint32_t nslots, fvb_ep **out, char *errbuf,
+		       size_t errlen) {
 	struct sigaction sa[NSIG_SAVED];
 	int rc;
 	fvb_ep *e = calloc(1, sizeof(*e));

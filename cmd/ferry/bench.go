@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-hpc/ferry/bench"
+	"github.com/ferry-hpc/ferry/internal/localcluster"
 	"github.com/ferry-hpc/ferry/internal/units"
 )
 
@@ -52,6 +53,7 @@ dimensions of either mode (comma-separated lists).`)
 	noBase := fs.Bool("no-baselines", false, "skip the baselines")
 	noReg := fs.Bool("no-regcost", false, "skip the registration-cost experiment")
 	noPlots := fs.Bool("no-plots", false, "skip the PNG plots")
+	headline := fs.Bool("headline", false, "only the data path's headline case: a page-cache-warm 1 GiB file on 4 servers read and written by one client with the default settings, against dd-like local reads, the sockets strategy, a TCP ping-pong, the C libfabric baseline; server CPU per GiB, an idle server, a fresh process's first ping; Markdown to stdout")
 	worker := fs.Bool("client-worker", false, "internal: run as a client worker process")
 	spec := fs.String("worker-spec", "", "internal: the worker's spec (JSON)")
 	if err := parse(fs, args, 0, 0); err != nil {
@@ -64,6 +66,9 @@ dimensions of either mode (comma-separated lists).`)
 	}
 	if *quick && *full {
 		return usageError{fmt.Errorf("--quick and --full exclude each other")}
+	}
+	if *headline {
+		return runHeadline(ctx, e, *fileSize, *reps)
 	}
 	o := bench.QuickOptions()
 	if *full {
@@ -161,4 +166,31 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// runHeadline runs bench.RunHeadline with the programs beside this one.
+func runHeadline(ctx context.Context, e *env, fileSize string, reps int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ferryd, err := localcluster.FindProgram(self, "ferryd")
+	if err != nil {
+		return err
+	}
+	o := bench.HeadlineOptions{Ferryd: ferryd, Ferry: self, Reps: reps, Out: e.stdout}
+	if fibw, err := localcluster.FindProgram(self, "ferry-fi-bw"); err == nil {
+		o.FiBw = fibw
+	}
+	if fileSize != "" {
+		if o.FileSize, err = units.Parse(fileSize); err != nil {
+			return usageError{err}
+		}
+	}
+	// Storage on the disk the build is on (not tmpfs), as a user's would be.
+	if wd, err := os.Getwd(); err == nil {
+		o.Dir = filepath.Join(wd, "build")
+		os.MkdirAll(o.Dir, 0o755)
+	}
+	return bench.RunHeadline(ctx, o)
 }

@@ -1,0 +1,479 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/units"
+)
+
+// HeadlineOptions configure the headline run: the data path's targets,
+// measured as ratios against baselines in the same run.
+type HeadlineOptions struct {
+	Ferryd   string // the ferryd program
+	Ferry    string // the ferry program (for the fresh-process ping)
+	FiBw     string // the C libfabric baseline (ferry-fi-bw); "" skips it
+	Dir      string // where servers keep their storage (a disk, not tmpfs)
+	FileSize int64  // 1 GiB
+	Reps     int    // repetitions per figure (median reported)
+	Out      io.Writer
+}
+
+// headlineRow is one line of the table: a figure, its baseline, the
+// ratio and the target.
+type headlineRow struct {
+	what, value, base, ratio, target string
+	met                              string
+}
+
+// RunHeadline measures the headline case: a page-cache-warm file striped
+// over 4 local servers (strip 1 MiB), one client reading it into one
+// buffer with the default settings, against dd-like local reads and the
+// sockets strategy; writes from a resident buffer; 4 KiB read latency
+// against a TCP ping-pong; server CPU per GiB; an idle server's CPU; the
+// first ping of a fresh process; the Go binding against C.
+func RunHeadline(ctx context.Context, o HeadlineOptions) error {
+	if o.Reps <= 0 {
+		o.Reps = 5
+	}
+	if o.FileSize <= 0 {
+		o.FileSize = 1 << 30
+	}
+	w := o.Out
+	load0 := loadAvg()
+	cl, err := startCluster(ctx, o.Ferryd, 4, 1<<20, o.Dir)
+	if err != nil {
+		return err
+	}
+	defer cl.stop()
+	pids := cl.own.Pids()
+	mount := func(strategy string) (*clientlib.Client, error) {
+		return clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Strategy: strategy, Timeout: 60 * time.Second})
+	}
+	def, err := mount("")
+	if err != nil {
+		return err
+	}
+	defer def.Close()
+	sock, err := mount("sockets")
+	if err != nil {
+		return err
+	}
+	defer sock.Close()
+
+	buf := make([]byte, o.FileSize)
+	rand.Read(buf)
+	f, err := def.Create(ctx, "/headline", clientlib.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(buf, 0); err != nil {
+		return err
+	}
+	f.Close()
+	// The local copy dd reads: same bytes, same file system as the servers.
+	local := filepath.Join(cl.own.Dir, "local-copy")
+	if err := os.WriteFile(local, buf, 0o600); err != nil {
+		return err
+	}
+	files := append(cl.datafiles(fileHandle(ctx, def, "/headline")), local)
+
+	readAll := func(c *clientlib.Client) (time.Duration, error) {
+		rf, err := c.Open(ctx, "/headline")
+		if err != nil {
+			return 0, err
+		}
+		defer rf.Close()
+		start := time.Now()
+		n, err := rf.ReadAt(buf, 0)
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+		if int64(n) != o.FileSize {
+			return 0, fmt.Errorf("read %d of %d bytes", n, o.FileSize)
+		}
+		return time.Since(start), nil
+	}
+	writeAll := func(c *clientlib.Client) (time.Duration, error) {
+		wf, err := c.Open(ctx, "/headline")
+		if err != nil {
+			return 0, err
+		}
+		defer wf.Close()
+		start := time.Now()
+		if _, err := wf.WriteAt(buf, 0); err != nil {
+			return 0, err
+		}
+		return time.Since(start), nil
+	}
+	ddRead := func() (time.Duration, error) {
+		fd, err := os.Open(local)
+		if err != nil {
+			return 0, err
+		}
+		defer fd.Close()
+		b := buf[:4<<20]
+		start := time.Now()
+		for {
+			_, err := fd.Read(b)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+		return time.Since(start), nil
+	}
+
+	type sample struct {
+		d            time.Duration
+		srvCPU, cCPU float64 // seconds
+	}
+	measure := func(run func() (time.Duration, error)) (sample, error) {
+		s0, c0 := serverCPU(pids), selfCPU()
+		d, err := run()
+		return sample{d: d, srvCPU: serverCPU(pids) - s0, cCPU: selfCPU() - c0}, err
+	}
+	gib := float64(o.FileSize) / (1 << 30)
+	var resLost []string
+	series := map[string][]sample{}
+	order := []struct {
+		name string
+		run  func() (time.Duration, error)
+	}{
+		{"dd", ddRead},
+		{"read-default", func() (time.Duration, error) { return readAll(def) }},
+		{"read-sockets", func() (time.Duration, error) { return readAll(sock) }},
+		{"write-default", func() (time.Duration, error) { return writeAll(def) }},
+		{"write-sockets", func() (time.Duration, error) { return writeAll(sock) }},
+	}
+	for r := 0; r < o.Reps; r++ {
+		for _, x := range order {
+			if strings.HasPrefix(x.name, "read") || x.name == "dd" {
+				if res := residency(files); res < 0.99 {
+					resLost = append(resLost, fmt.Sprintf("%s rep %d: %.0f%% resident", x.name, r, 100*res))
+					warm(files)
+				}
+			}
+			s, err := measure(x.run)
+			if err != nil {
+				return fmt.Errorf("%s: %w", x.name, err)
+			}
+			series[x.name] = append(series[x.name], s)
+		}
+	}
+	med := func(name string) (rate, srv, cli float64) {
+		var rs, ss, cs []float64
+		for _, s := range series[name] {
+			rs = append(rs, float64(o.FileSize)/s.d.Seconds()/1e9)
+			ss = append(ss, s.srvCPU/gib)
+			cs = append(cs, s.cCPU/gib)
+		}
+		return median(rs), median(ss), median(cs)
+	}
+	ddR, _, _ := med("dd")
+	rdR, rdS, rdC := med("read-default")
+	rsR, rsS, rsC := med("read-sockets")
+	wdR, wdS, wdC := med("write-default")
+	wsR, wsS, wsC := med("write-sockets")
+
+	lat, err := smallReadLatency(ctx, def, 4096, 400*o.Reps)
+	if err != nil {
+		return err
+	}
+	rtt, err := tcpPingPong(4096, 400*o.Reps)
+	if err != nil {
+		return err
+	}
+
+	// An idle server: no client traffic for a while.
+	def.Close()
+	sock.Close()
+	time.Sleep(time.Second)
+	s0 := serverCPU(pids)
+	idleFor := 5 * time.Second
+	time.Sleep(idleFor)
+	idle := (serverCPU(pids) - s0) / float64(len(pids)) / idleFor.Seconds()
+
+	var pings []float64
+	for i := 0; i < o.Reps && o.Ferry != ""; i++ {
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, o.Ferry, "ping", "--config", cl.cfgPath)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("ferry ping: %v: %s", err, out)
+		}
+		pings = append(pings, time.Since(start).Seconds())
+	}
+
+	rows := []headlineRow{
+		row("striped read, default (shm)", rdR, "GB/s", "local read bs=4M (dd)", ddR, 0.8, true),
+		row("striped read, default (shm)", rdR, "GB/s", "sockets strategy", rsR, 2, true),
+		row("striped write from a resident buffer, default", wdR, "GB/s", "sockets strategy", wsR, 2, true),
+		row("4 KiB read latency (median)", lat*1e6, "µs", "TCP ping-pong 4 KiB (median)", rtt*1e6, 1.5, false),
+	}
+	for _, size := range []int64{1 << 20, 4 << 20} {
+		for _, write := range []bool{true, false} {
+			goR, cR, err := bindingVsC(ctx, o.FiBw, write, size)
+			if err != nil {
+				fmt.Fprintf(w, "binding vs C (%s %s): %v\n", dirName(write), units.Bytes(size), err)
+				continue
+			}
+			rows = append(rows, row(fmt.Sprintf("Go binding fi_%s %s depth 8 (shm)", dirName(write), units.Bytes(size)), goR, "GB/s",
+				"C, same hints and depth", cR, 0.9, true))
+		}
+	}
+
+	fmt.Fprintf(w, "## Headline: %s file, 4 servers, strip 1 MiB, one client, default settings\n\n", units.Bytes(o.FileSize))
+	fmt.Fprintf(w, "Medians of %d repetitions, interleaved. Load average at start %s, at end %s.\n\n", o.Reps, load0, loadAvg())
+	fmt.Fprintln(w, "| figure | value | baseline | ratio | target | met |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---|---|")
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.what, r.value, r.base, r.ratio, r.target, r.met)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| path | GB/s | server CPU s/GiB | client CPU s/GiB |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	fmt.Fprintf(w, "| read, default | %.2f | %.3f | %.3f |\n", rdR, rdS, rdC)
+	fmt.Fprintf(w, "| read, sockets | %.2f | %.3f | %.3f |\n", rsR, rsS, rsC)
+	fmt.Fprintf(w, "| write, default | %.2f | %.3f | %.3f |\n", wdR, wdS, wdC)
+	fmt.Fprintf(w, "| write, sockets | %.2f | %.3f | %.3f |\n", wsR, wsS, wsC)
+	fmt.Fprintf(w, "| local read bs=4M | %.2f | | |\n\n", ddR)
+	fmt.Fprintf(w, "- server CPU per GiB read (default): %.3f s (target ≤ 0.25): %s\n", rdS, yes(rdS <= 0.25))
+	fmt.Fprintf(w, "- idle server: %.2f%% of a core (target < 0.5%%): %s\n", 100*idle, yes(idle < 0.005))
+	if len(pings) > 0 {
+		p := median(pings)
+		fmt.Fprintf(w, "- first `ferry ping` of a fresh process (4 servers): %.0f ms wall (target < 150 ms): %s\n", p*1e3, yes(p < 0.15))
+	}
+	if len(resLost) > 0 {
+		fmt.Fprintf(w, "- page-cache residency was lost and restored before: %s\n", strings.Join(resLost, "; "))
+	}
+	return nil
+}
+
+func dirName(write bool) string {
+	if write {
+		return "write"
+	}
+	return "read"
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// row makes a table row; higher says whether a larger value is better.
+func row(what string, v float64, unit, base string, b, target float64, higher bool) headlineRow {
+	ratio := v / b
+	met := ratio >= target
+	tgt := fmt.Sprintf("≥ %.1f×", target)
+	if !higher {
+		met = ratio <= target
+		tgt = fmt.Sprintf("≤ %.1f×", target)
+	}
+	return headlineRow{what: what, value: fmt.Sprintf("%.2f %s", v, unit),
+		base: fmt.Sprintf("%s: %.2f %s", base, b, unit), ratio: fmt.Sprintf("%.2f×", ratio), target: tgt, met: yes(met)}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// serverCPU is the user+system CPU seconds the processes have used
+// (/proc/<pid>/stat fields 14 and 15).
+func serverCPU(pids map[int]int) float64 {
+	var total float64
+	tick := 100.0 // USER_HZ on Linux
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+2:])
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseFloat(f[11], 64)
+		k, _ := strconv.ParseFloat(f[12], 64)
+		total += (u + k) / tick
+	}
+	return total
+}
+
+func selfCPU() float64 {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+func warm(files []string) {
+	b := make([]byte, 4<<20)
+	for _, p := range files {
+		if fd, err := os.Open(p); err == nil {
+			for {
+				if _, err := fd.Read(b); err != nil {
+					break
+				}
+			}
+			fd.Close()
+		}
+	}
+}
+
+func fileHandle(ctx context.Context, c *clientlib.Client, path string) string {
+	f, err := c.Open(ctx, path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return f.Handle()
+}
+
+// smallReadLatency is the median time of n sequential reads of size bytes
+// at random aligned offsets in the headline file.
+func smallReadLatency(ctx context.Context, c *clientlib.Client, size, n int) (float64, error) {
+	f, err := c.Open(ctx, "/headline")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	b := make([]byte, size)
+	var ls []float64
+	var r [8]byte
+	for i := 0; i < n; i++ {
+		rand.Read(r[:])
+		off := int64(uint64(r[0])|uint64(r[1])<<8|uint64(r[2])<<16) * int64(size)
+		start := time.Now()
+		if _, err := f.ReadAt(b, off%(1<<30-int64(size))); err != nil && err != io.EOF {
+			return 0, err
+		}
+		ls = append(ls, time.Since(start).Seconds())
+	}
+	return median(ls), nil
+}
+
+// tcpPingPong is the median round trip of a 64-byte request answered by
+// size bytes over one loopback TCP connection (Nagle off), n times.
+func tcpPingPong(size, n int) (float64, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		req := make([]byte, 64)
+		resp := make([]byte, size)
+		for {
+			if _, err := io.ReadFull(c, req); err != nil {
+				return
+			}
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetNoDelay(true)
+	req := make([]byte, 64)
+	resp := make([]byte, size)
+	var ls []float64
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if _, err := c.Write(req); err != nil {
+			return 0, err
+		}
+		if _, err := io.ReadFull(c, resp); err != nil {
+			return 0, err
+		}
+		ls = append(ls, time.Since(start).Seconds())
+	}
+	return median(ls), nil
+}
+
+// bindingVsC runs the Go binding's raw fabric point and the C program with
+// the same provider, direction, size and depth, interleaved, and returns
+// the median rates.
+func bindingVsC(ctx context.Context, fibw string, write bool, size int64) (goRate, cRate float64, err error) {
+	if fibw == "" {
+		return 0, 0, fmt.Errorf("no ferry-fi-bw program")
+	}
+	const depth, bufBytes, volume = 8, 256 << 20, 2 << 30
+	src, dst := mmapPopulated(bufBytes), mmapPopulated(bufBytes)
+	defer unix.Munmap(src)
+	defer unix.Munmap(dst)
+	p, err := openFabricPair("shm", src, dst)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.close()
+	var gs, cs []float64
+	for r := 0; r < 5; r++ {
+		g, err := p.rmaRun(ctx, write, depth, size, volume)
+		if err != nil {
+			return 0, 0, err
+		}
+		gs = append(gs, g)
+		out, err := exec.CommandContext(ctx, fibw, "shm", dirName(write), fmt.Sprint(size), fmt.Sprint(depth),
+			fmt.Sprint(volume), fmt.Sprint(bufBytes)).Output()
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", fibw, err)
+		}
+		c, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		cs = append(cs, c)
+	}
+	return median(gs), median(cs), nil
+}
+
+func mmapPopulated(n int) []byte {
+	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+	if err != nil {
+		panic(err)
+	}
+	for i := 0; i < n; i += 4096 {
+		b[i] = 1
+	}
+	return b
+}
+
