@@ -476,4 +476,3 @@ func mmapPopulated(n int) []byte {
 	}
 	return b
 }
-
