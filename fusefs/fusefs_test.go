@@ -520,3 +520,33 @@ cmp %[1]s/src w
 		t.Fatalf("servers hold %d bytes (%v) after close, equal: %v", n, err, bytes.Equal(got, want))
 	}
 }
+
+// A file unlinked while open loses its data at once (as the README says):
+// the descriptor stays usable and reads the file as empty.
+func TestUnlinkWhileOpen(t *testing.T) {
+	cl := cluster(t)
+	m := mount(t, cl, fusefs.Options{})
+	p := filepath.Join(m.dir, "gone")
+	if err := os.WriteFile(p, randomBytes(t, 300000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("stat after unlink: %v", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatalf("fstat of the unlinked file: %v", err)
+	}
+	got, err := io.ReadAll(f)
+	if err != nil || len(got) != 0 || st.Size() != 0 {
+		t.Fatalf("unlinked file: fstat size %d, read %d bytes, %v; want it empty", st.Size(), len(got), err)
+	}
+}
