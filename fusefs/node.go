@@ -231,27 +231,27 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		}
 	}
 	var ch clientlib.AttrChange
-	var any bool
+	var change bool
 	if m, set := in.GetMode(); set {
-		ch.Mode, any = &m, true
+		ch.Mode, change = &m, true
 	}
 	if uid, set := in.GetUID(); set {
-		ch.UID, any = &uid, true
+		ch.UID, change = &uid, true
 	}
 	if gid, set := in.GetGID(); set {
-		ch.GID, any = &gid, true
+		ch.GID, change = &gid, true
 	}
 	if t, set := in.GetATime(); set {
-		ch.Atime, any = &t, true
+		ch.Atime, change = &t, true
 	}
 	if t, set := in.GetMTime(); set {
-		ch.Mtime, any = &t, true
+		ch.Mtime, change = &t, true
 	}
 	var (
 		fi  *clientlib.FileInfo
 		err error
 	)
-	if any {
+	if change {
 		if !ok {
 			return syscall.ENOENT
 		}
