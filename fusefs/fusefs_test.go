@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -548,5 +549,51 @@ func TestUnlinkWhileOpen(t *testing.T) {
 	got, err := io.ReadAll(f)
 	if err != nil || len(got) != 0 || st.Size() != 0 {
 		t.Fatalf("unlinked file: fstat size %d, read %d bytes, %v; want it empty", st.Size(), len(got), err)
+	}
+}
+
+// A file written through MPI-IO (the interposer, 4 ranks) reads the same
+// through the mount, and one written through the mount reads the same
+// through MPI-IO.
+func TestMPIIO(t *testing.T) {
+	root := testcluster.RepoRoot()
+	lib := filepath.Join(root, "build", "lib", "libferry-mpiio-mpich.so")
+	for _, need := range []string{"mpicc.mpich", "mpiexec.mpich", lib} {
+		if _, err := os.Stat(need); err != nil {
+			if _, err := exec.LookPath(need); err != nil {
+				if os.Getenv("FERRY_TEST_REQUIRE_FABRIC") == "1" {
+					t.Fatalf("FERRY_TEST_REQUIRE_FABRIC=1 but %s is missing (scripts/build.sh builds the library)", need)
+				}
+				t.Skipf("%s is missing (scripts/setup.sh installs MPICH, scripts/build.sh builds the library)", need)
+			}
+		}
+	}
+	cl := cluster(t)
+	m := mount(t, cl, fusefs.Options{})
+	work := t.TempDir()
+	exe := filepath.Join(work, "mpi_xfer")
+	sh(t, work, fmt.Sprintf("mpicc.mpich -O2 -o %s %s -L%s -Wl,-rpath,%s -lferry-mpiio-mpich",
+		exe, filepath.Join(root, "fusefs", "testdata", "mpi_xfer.c"), filepath.Dir(lib), filepath.Dir(lib)))
+	mpirun := fmt.Sprintf("mpiexec.mpich -n 4 -genv FERRY_CONFIG %s %s", cl.ConfigPath, exe)
+
+	const size = 5<<20 + 4321
+	sh(t, work, mpirun+fmt.Sprintf(" write ferry:/by-mpi %d", size))
+	want := make([]byte, size)
+	for i := range want {
+		off := int64(i)
+		want[i] = byte((off*7 + 13) ^ (off >> 9))
+	}
+	if got, err := os.ReadFile(filepath.Join(m.dir, "by-mpi")); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("written by MPI-IO, read through the mount: %d bytes, %v; want %d equal bytes", len(got), err, size)
+	}
+
+	data := randomBytes(t, 3<<20+999)
+	if err := os.WriteFile(filepath.Join(m.dir, "by-mount"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(work, "out")
+	sh(t, work, mpirun+" read ferry:/by-mount "+out)
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("written through the mount, read by MPI-IO: %d bytes, %v; want %d equal bytes", len(got), err, len(data))
 	}
 }
