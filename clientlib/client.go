@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ferry-hpc/ferry/config"
-	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/regcache"
 	"github.com/ferry-hpc/ferry/verbs"
@@ -275,32 +274,10 @@ type CreateOptions struct {
 	Exclusive bool        // fail with fs.ErrExist if the name exists
 }
 
-// Create makes a file (or opens the existing one unless Exclusive).
+// Create makes a file (or opens the existing one unless Exclusive),
+// owned by the calling process's user and group.
 func (c *Client) Create(ctx context.Context, path string, o CreateOptions) (*File, error) {
-	p, err := clean("create", path)
-	if err != nil {
-		return nil, err
-	}
-	if o.Mode == 0 {
-		o.Mode = 0o644
-	}
-	if o.Count < 0 || o.Count > len(c.servers) {
-		return nil, &Error{Op: "create", Path: p, Server: -1,
-			Err: fmt.Errorf("server count %d outside 0..%d: %w", o.Count, len(c.servers), syscall.EINVAL)}
-	}
-	if o.StripSize != 0 {
-		l := layout.Layout{StripSize: o.StripSize, Count: 1, Total: 1}
-		if err := l.Validate(); err != nil {
-			return nil, &Error{Op: "create", Path: p, Server: -1, Err: fmt.Errorf("%v: %w", err, syscall.EINVAL)}
-		}
-	}
-	var a proto.Attr
-	req := &proto.CreateReq{Path: p, Mode: uint32(o.Mode.Perm()), UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Exclusive: o.Exclusive, StripSize: o.StripSize, Count: o.Count}
-	if err := c.metaCall(ctx, proto.OpCreate, p, req, &a); err != nil {
-		return nil, err
-	}
-	return c.newFile(a), nil
+	return c.CreateAs(ctx, path, o, processOwner())
 }
 
 // Open opens an existing file.
@@ -331,17 +308,10 @@ func (c *Client) lookup(ctx context.Context, op, path string) (*proto.Attr, erro
 	return &a, nil
 }
 
-// Mkdir makes a directory.
+// Mkdir makes a directory owned by the calling process's user and group.
 func (c *Client) Mkdir(ctx context.Context, path string, mode fs.FileMode) error {
-	p, err := clean("mkdir", path)
-	if err != nil {
-		return err
-	}
-	if mode == 0 {
-		mode = 0o755
-	}
-	req := &proto.CreateReq{Path: p, Mode: uint32(mode.Perm()), UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
-	return c.metaCall(ctx, proto.OpMkdir, p, req, &proto.Attr{})
+	_, err := c.MkdirAs(ctx, path, mode, processOwner())
+	return err
 }
 
 // MkdirAll makes a directory and any missing parents.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ferry-hpc/ferry/ioserver/data"
 	"github.com/ferry-hpc/ferry/ioserver/meta"
 	"github.com/ferry-hpc/ferry/proto"
@@ -52,6 +54,30 @@ var handlers = map[proto.Op]handler{
 	proto.OpRemove: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataReq) (proto.Message, error) {
 		return &proto.Empty{}, c.s.data.Remove(r.Handle)
 	}),
+	proto.OpSizes: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.SizesReq) (proto.Message, error) {
+		resp := &proto.SizesResp{Sizes: make([]proto.SizeResp, len(r.Files))}
+		for i, f := range r.Files {
+			j, err := c.s.fileServer(f.Handle, f.Layout)
+			if err != nil {
+				return nil, err
+			}
+			size, mtime, err := c.s.data.Size(f.Handle)
+			if err != nil {
+				return nil, err
+			}
+			resp.Sizes[i] = proto.SizeResp{LocalSize: size, LogicalEnd: f.Layout.LogicalEnd(j, size), Mtime: mtime}
+		}
+		return resp, nil
+	}),
+	proto.OpSetMtime: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.SetMtimeReq) (proto.Message, error) {
+		if _, err := c.s.fileServer(r.Handle, r.Layout); err != nil {
+			return nil, err
+		}
+		return &proto.Empty{}, c.s.data.SetMtime(r.Handle, r.Mtime)
+	}),
+	proto.OpStatfs: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.Empty) (proto.Message, error) {
+		return statfs(c.s.self.Storage)
+	}),
 
 	proto.OpLookup: onMeta(func(m *meta.Store, r *proto.PathReq) (proto.Message, error) { return m.Lookup(r.Path) }),
 	proto.OpCreate: onMeta(func(m *meta.Store, r *proto.CreateReq) (proto.Message, error) { return m.Create(r) }),
@@ -63,6 +89,9 @@ var handlers = map[proto.Op]handler{
 	proto.OpRename: onMeta(func(m *meta.Store, r *proto.RenameReq) (proto.Message, error) { return m.Rename(r.Old, r.New) }),
 	proto.OpReaddir: onMeta(func(m *meta.Store, r *proto.ReaddirReq) (proto.Message, error) {
 		return m.Readdir(r.Path, r.After, r.Max)
+	}),
+	proto.OpDirPlus: onMeta(func(m *meta.Store, r *proto.ReaddirReq) (proto.Message, error) {
+		return m.ReaddirPlus(r.Path, r.After, r.Max)
 	}),
 	proto.OpSetAttr: onMeta(func(m *meta.Store, r *proto.SetAttrReq) (proto.Message, error) { return m.SetAttr(r) }),
 	proto.OpFetchAdd: onMeta(func(m *meta.Store, r *proto.FetchAddReq) (proto.Message, error) {
@@ -97,6 +126,20 @@ func onMeta[T any, P interface {
 		}
 		return f(c.s.meta, r)
 	})
+}
+
+// statfs reports the file system that holds a server's storage directory.
+func statfs(dir string) (*proto.StatfsResp, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return nil, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	bs := uint64(st.Bsize)
+	if st.Frsize > 0 {
+		bs = uint64(st.Frsize)
+	}
+	return &proto.StatfsResp{Bytes: st.Blocks * bs, Free: min(st.Bfree, st.Blocks) * bs, Avail: min(st.Bavail, st.Blocks) * bs,
+		Files: st.Files, FilesFree: min(st.Ffree, st.Files)}, nil
 }
 
 // read serves a read by the data service; inline replies stream from the

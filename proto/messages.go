@@ -20,7 +20,7 @@ const (
 	OpRename                 // metadata: move a name
 	OpReaddir                // metadata: list a directory, paged
 	OpFetchAdd               // metadata: atomic add to a file's shared counter → old value
-	OpSetAttr                // metadata: change mode or times
+	OpSetAttr                // metadata: change mode, owner or times
 	OpRead                   // data: read extents of a datafile
 	OpWrite                  // data: write extents of a datafile
 	OpSize                   // data: size of this server's datafile
@@ -28,11 +28,16 @@ const (
 	OpFsync                  // data: flush this server's datafile to stable storage
 	OpRemove                 // data: delete this server's datafile
 	OpStats                  // counters of the server
+	OpDirPlus                // metadata: list a directory with every entry's Attr, paged (READDIRPLUS)
+	OpSizes                  // data: sizes of many of this server's datafiles at once
+	OpStatfs                 // capacity and free space of this server's storage
+	OpSetMtime               // data: set the mtime of this server's datafile
 	opEnd
 )
 
 var opNames = [...]string{"", "hello", "lookup", "create", "mkdir", "rmdir", "unlink", "rename",
-	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats"}
+	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats",
+	"readdirplus", "sizes", "statfs", "setmtime"}
 
 func (o Op) String() string {
 	if o.Valid() {
@@ -351,23 +356,45 @@ func (m *RenameReq) decode(d *Decoder) { m.Old = decodePath(d); m.New = decodePa
 
 // SetAttrReq changes what its mask says.
 type SetAttrReq struct {
-	Path  string
-	Mask  uint32 // SetMode | SetMtime
-	Mode  uint32
-	Mtime int64
+	Path     string
+	Mask     uint32 // SetMode | SetMtime | SetUID | SetGID | SetAtime
+	Mode     uint32
+	Mtime    int64
+	UID, GID uint32
+	Atime    int64
 }
 
 const (
 	SetMode  uint32 = 1 << 0
 	SetMtime uint32 = 1 << 1
+	SetUID   uint32 = 1 << 2
+	SetGID   uint32 = 1 << 3
+	SetAtime uint32 = 1 << 4
+
+	setAll = SetMode | SetMtime | SetUID | SetGID | SetAtime
 )
 
-func (m *SetAttrReq) encode(e *Encoder) { e.str(m.Path); e.u32(m.Mask); e.u32(m.Mode); e.i64(m.Mtime) }
+func (m *SetAttrReq) encode(e *Encoder) {
+	e.str(m.Path)
+	e.u32(m.Mask)
+	e.u32(m.Mode)
+	e.i64(m.Mtime)
+	e.u32(m.UID)
+	e.u32(m.GID)
+	e.i64(m.Atime)
+}
+
 func (m *SetAttrReq) decode(d *Decoder) {
 	m.Path = decodePath(d)
 	m.Mask = d.u32("mask")
 	m.Mode = d.u32("mode")
 	m.Mtime = d.i64("mtime")
+	m.UID = d.u32("uid")
+	m.GID = d.u32("gid")
+	m.Atime = d.i64("atime")
+	if d.err == nil && m.Mask&^setAll != 0 {
+		d.fail("unknown setattr mask bits %#x", m.Mask&^setAll)
+	}
 }
 
 // ReaddirReq lists names of Path after After (exclusive), at most Max.

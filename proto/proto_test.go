@@ -27,6 +27,14 @@ func sampleMessages() []Message {
 		&CreateReq{Path: "/x", Mode: 0o600, Exclusive: true, StripSize: 65536, Count: 2},
 		&RenameReq{Old: "/a", New: "/b"},
 		&SetAttrReq{Path: "/a", Mask: SetMode, Mode: 0o600},
+		&SetAttrReq{Path: "/a", Mask: SetUID | SetGID | SetAtime | SetMtime, UID: 7, GID: 8, Atime: -1, Mtime: 1 << 40},
+		&ReaddirPlusResp{Entries: []Attr{{Path: "/d/f", Type: TypeFile, Handle: testHandle, Mode: 0o644, Layout: testLayout},
+			{Path: "/d/sub", Type: TypeDir, Mode: 0o755}}, More: true},
+		&ReaddirPlusResp{},
+		&SizesReq{Files: []DataReq{{Handle: testHandle, Layout: testLayout}}},
+		&SizesResp{Sizes: []SizeResp{{LocalSize: 1, LogicalEnd: 2, Mtime: 3}, {}}},
+		&StatfsResp{Bytes: 100, Free: 50, Avail: 40, Files: 10, FilesFree: 9},
+		&SetMtimeReq{Handle: testHandle, Layout: testLayout, Mtime: -5},
 		&ReaddirReq{Path: "/", After: "m", Max: 100},
 		&ReaddirResp{Entries: []Dirent{{Name: "a", Type: TypeFile}, {Name: "b", Type: TypeDir}}, More: true},
 		&FetchAddReq{Handle: testHandle, Delta: -5},
@@ -192,5 +200,22 @@ func TestCheckStrategy(t *testing.T) {
 	err := CheckStrategy("fast")
 	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "pipeline") {
 		t.Errorf("unknown strategy: %v, want EINVAL listing the valid names", err)
+	}
+}
+
+func TestPosixMessageChecks(t *testing.T) {
+	cases := map[string]Message{
+		"entries in two directories": &ReaddirPlusResp{Entries: []Attr{{Path: "/a/x", Type: TypeDir}, {Path: "/b/y", Type: TypeDir}}},
+		"root as an entry":           &ReaddirPlusResp{Entries: []Attr{{Path: "/", Type: TypeDir}}},
+		"free above total":           &StatfsResp{Bytes: 1, Free: 2},
+		"free inodes above total":    &StatfsResp{Files: 1, FilesFree: 2},
+		"unknown setattr bit":        &SetAttrReq{Path: "/a", Mask: 1 << 9},
+		"hostile handle in sizes":    &SizesReq{Files: []DataReq{{Handle: "../../etc/passwd", Layout: testLayout}}},
+	}
+	for name, m := range cases {
+		got := reflect.New(reflect.TypeOf(m).Elem()).Interface().(Message)
+		if err := Unmarshal(Marshal(m), got); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
 	}
 }

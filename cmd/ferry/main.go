@@ -3,6 +3,7 @@
 //	ferry genconfig --servers HOST:PORT,... --storage DIR [--strip-size S]
 //	ferry local up [--servers 4] [--dir .ferry-local] | ferry local down [--dir DIR]
 //	ferry ping | ls | stat | mkdir | rm | mv | cat | cp
+//	ferry mount [--daemon] MOUNTPOINT | ferry umount MOUNTPOINT
 //
 // Client commands find the config in --config, then $FERRY_CONFIG, then
 // ./.ferry-local/ferry.toml. Paths inside Ferry are absolute; `cp` marks

@@ -168,3 +168,8 @@ func (s *Service) Remove(handle string) error {
 	s.maps.invalidate(handle)
 	return s.store.remove(handle)
 }
+
+// SetMtime sets the datafile's modification time (ns since the epoch), so
+// a file's mtime, the latest of its datafiles' and the stored one, can be
+// set back (utimens, tar, cp -p). A missing datafile is not an error.
+func (s *Service) SetMtime(handle string, mtime int64) error { return s.store.setMtime(handle, mtime) }

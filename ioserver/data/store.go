@@ -134,3 +134,17 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// setMtime sets the datafile's mtime, leaving its atime; a missing
+// datafile is not an error.
+func (s *store) setMtime(handle string, mtime int64) error {
+	p, err := s.path(handle)
+	if err != nil {
+		return err
+	}
+	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(mtime)}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("set mtime of datafile %s: %w", handle, err)
+	}
+	return nil
+}

@@ -362,7 +362,39 @@ func moveDescendants(ns *bolt.Bucket, oldp, newp string) error {
 // Readdir lists up to max names of dir after `after`.
 func (m *Store) Readdir(dir, after string, max int) (*proto.ReaddirResp, error) {
 	resp := &proto.ReaddirResp{}
-	err := m.db.View(func(tx *bolt.Tx) error {
+	err := m.scan(dir, after, func(name string, a *proto.Attr) bool {
+		if len(resp.Entries) == max {
+			resp.More = true
+			return false
+		}
+		resp.Entries = append(resp.Entries, proto.Dirent{Name: name, Type: a.Type})
+		return true
+	})
+	return resp, err
+}
+
+// ReaddirPlus lists up to max entries of dir after `after` with their
+// attributes, in pages of at most proto.MaxReaddirPlusBytes.
+func (m *Store) ReaddirPlus(dir, after string, max int) (*proto.ReaddirPlusResp, error) {
+	resp := &proto.ReaddirPlusResp{}
+	bytes := 0
+	err := m.scan(dir, after, func(name string, a *proto.Attr) bool {
+		n := a.EncodedLen()
+		if len(resp.Entries) == max || (len(resp.Entries) > 0 && bytes+n > proto.MaxReaddirPlusBytes) {
+			resp.More = true
+			return false
+		}
+		bytes += n
+		resp.Entries = append(resp.Entries, *a)
+		return true
+	})
+	return resp, err
+}
+
+// scan calls each with dir's entries after `after`, in name order, until
+// it returns false.
+func (m *Store) scan(dir, after string, each func(name string, a *proto.Attr) bool) error {
+	return m.db.View(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
 		a, err := get(ns, dir)
 		if err != nil {
@@ -379,22 +411,19 @@ func (m *Store) Readdir(dir, after string, max int) (*proto.ReaddirResp, error) 
 			if after != "" && name <= after {
 				continue
 			}
-			if len(resp.Entries) == max {
-				resp.More = true
-				break
-			}
 			var e proto.Attr
 			if err := proto.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("corrupt entry %s in %s: %w", name, dir, err)
 			}
-			resp.Entries = append(resp.Entries, proto.Dirent{Name: name, Type: e.Type})
+			if !each(name, &e) {
+				return nil
+			}
 		}
 		return nil
 	})
-	return resp, err
 }
 
-// SetAttr changes mode and/or mtime.
+// SetAttr changes what the request's mask says: mode, owner, times.
 func (m *Store) SetAttr(r *proto.SetAttrReq) (*proto.Attr, error) {
 	var out *proto.Attr
 	err := m.db.Update(func(tx *bolt.Tx) error {
@@ -408,6 +437,15 @@ func (m *Store) SetAttr(r *proto.SetAttrReq) (*proto.Attr, error) {
 		}
 		if r.Mask&proto.SetMtime != 0 {
 			a.Mtime = r.Mtime
+		}
+		if r.Mask&proto.SetAtime != 0 {
+			a.Atime = r.Atime
+		}
+		if r.Mask&proto.SetUID != 0 {
+			a.UID = r.UID
+		}
+		if r.Mask&proto.SetGID != 0 {
+			a.GID = r.GID
 		}
 		a.Ctime = time.Now().UnixNano()
 		out = a

@@ -2,7 +2,10 @@ package meta
 
 import (
 	"errors"
+	"fmt"
+	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -63,5 +66,80 @@ func TestNamespace(t *testing.T) {
 	}
 	if err := m.Rmdir("/e"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// ReaddirPlus pages through a directory with every entry's attributes,
+// each page under the byte bound, and no name twice or missing.
+func TestReaddirPlus(t *testing.T) {
+	m := open(t)
+	long := strings.Repeat("d", 200)
+	if _, err := m.Mkdir(&proto.CreateReq{Path: "/" + long, Mode: 0o755}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1200 // 1200 entries of ~500 bytes: more than one page by bytes
+	want := map[string]bool{}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("%s%05d", strings.Repeat("f", 190), i)
+		want[name] = true
+		req := &proto.CreateReq{Path: "/" + long + "/" + name, Mode: 0o640, UID: 7, GID: 9}
+		if i%2 == 0 {
+			_, err := m.Create(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := m.Mkdir(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, pages := "", 0
+	for {
+		r, err := m.ReaddirPlus("/"+long, after, proto.MaxList)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if got := len(proto.Marshal(r)); got > proto.MaxReaddirPlusBytes+64 {
+			t.Fatalf("page of %d bytes", got)
+		}
+		for _, a := range r.Entries {
+			name := path.Base(a.Path)
+			if !want[name] || a.UID != 7 || a.GID != 9 || a.Mode != 0o640 {
+				t.Fatalf("entry %+v unexpected or repeated", a)
+			}
+			delete(want, name)
+			after = name
+		}
+		if !r.More {
+			break
+		}
+	}
+	if len(want) != 0 || pages < 2 {
+		t.Fatalf("%d names missing after %d pages", len(want), pages)
+	}
+	if _, err := m.ReaddirPlus("/nope", "", 10); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("listing a missing directory: %v", err)
+	}
+}
+
+// SetAttr changes exactly what its mask names.
+func TestSetAttr(t *testing.T) {
+	m := open(t)
+	if _, err := m.Create(&proto.CreateReq{Path: "/f", Mode: 0o644, UID: 1, GID: 2}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.SetAttr(&proto.SetAttrReq{Path: "/f", Mask: proto.SetUID | proto.SetAtime, UID: 42, GID: 99, Atime: 5, Mtime: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.UID != 42 || a.GID != 2 || a.Atime != 5 || a.Mtime == 6 || a.Mode != 0o644 {
+		t.Fatalf("after setattr: %+v", a)
+	}
+	a, err = m.SetAttr(&proto.SetAttrReq{Path: "/f", Mask: proto.SetGID | proto.SetMtime | proto.SetMode, GID: 99, Mtime: 6, Mode: 0o600})
+	if err != nil || a.GID != 99 || a.Mtime != 6 || a.Mode != 0o600 || a.UID != 42 {
+		t.Fatalf("after setattr: %+v, %v", a, err)
+	}
+	if b, _ := m.Lookup("/f"); *b != *a {
+		t.Fatalf("stored %+v, returned %+v", b, a)
 	}
 }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/ferry-hpc/ferry/fusefs"
+	"github.com/ferry-hpc/ferry/internal/clientenv"
+)
+
+func init() {
+	register("mount", "mount the file system on a directory (FUSE)", runMount)
+	register("umount", "unmount a ferry mount", runUmount)
+}
+
+const mountHelp = `Mounts the Ferry file system on MOUNTPOINT through FUSE, so any program
+can use it by path. It serves in the foreground until the file system is
+unmounted (ferry umount MOUNTPOINT, fusermount3 -u MOUNTPOINT, or SIGINT /
+SIGTERM to this process); --daemon detaches once the mount is up.
+
+Names and attributes are cached for --entry-timeout and --attr-timeout;
+every open asks the servers for the file's size (close-to-open
+consistency: see the README's "POSIX mount" section).`
+
+func runMount(e *env, args []string) error {
+	fs := newFlags(e, "mount", "MOUNTPOINT", mountHelp)
+	var cf clientFlags
+	cf.addData(fs)
+	var o fusefs.Options
+	daemon := fs.Bool("daemon", false, "detach once mounted; the log goes to --log")
+	logFile := fs.String("log", "", "log file (default: standard error; none with --daemon)")
+	fs.DurationVar(&o.EntryTimeout, "entry-timeout", fusefs.DefaultEntryTimeout, "how long the kernel trusts a name")
+	fs.DurationVar(&o.AttrTimeout, "attr-timeout", fusefs.DefaultAttrTimeout, "how long the kernel trusts attributes")
+	fs.IntVar(&o.ReadAheadKB, "readahead-kb", fusefs.DefaultReadAheadKB, "kernel readahead of the mount in KiB (-1: the kernel's)")
+	fs.BoolVar(&o.WritebackCache, "writeback-cache", false, "let the kernel cache writes (one client only: others' size changes go unseen)")
+	fs.BoolVar(&o.AllowOther, "allow-other", false, "let other users use the mount")
+	fs.BoolVar(&o.Debug, "debug", false, "log every FUSE request")
+	readyFD := fs.Int("ready-fd", -1, "internal (--daemon): report the mount's outcome on this descriptor")
+	if err := parse(fs, args, 1, 1); err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	cfgPath, err := clientenv.ConfigPath(cf.config, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if cfgPath, err = filepath.Abs(cfgPath); err != nil {
+		return err
+	}
+	if *daemon {
+		// The child gets every flag the user set, as parsed, with the
+		// paths made absolute (it runs in /).
+		var child []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "daemon", "config", "log", "ready-fd":
+			default:
+				child = append(child, "--"+f.Name+"="+f.Value.String())
+			}
+		})
+		return detach(e, child, dir, cfgPath, *logFile)
+	}
+
+	// Foreground (or the detached child): log, mount, serve.
+	var logw io.Writer = e.stderr
+	if *logFile != "" {
+		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logw = f
+	}
+	o.Log = slog.New(slog.NewTextHandler(logw, nil)).With("cmd", "ferry mount")
+	ready := func(error) {}
+	if *readyFD >= 0 {
+		pipe := os.NewFile(uintptr(*readyFD), "ready")
+		ready = func(err error) {
+			msg := "ok"
+			if err != nil {
+				msg = err.Error()
+			}
+			fmt.Fprintln(pipe, msg)
+			pipe.Close()
+		}
+	}
+	cf.config = cfgPath
+	c, err := cf.mount(context.Background())
+	if err != nil {
+		ready(err)
+		return err
+	}
+	defer c.Close()
+	o.FsName = "ferry:" + c.Servers()[c.MetaServer()]
+	srv, err := fusefs.Mount(c, dir, o)
+	if err != nil {
+		ready(err)
+		return err
+	}
+	o.Log.Info("mounted", "dir", dir, "config", cfgPath, "data", c.DataPath(0), "pid", os.Getpid())
+	ready(nil)
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			if err := srv.Unmount(); err != nil {
+				o.Log.Warn("still mounted", "signal", sig.String(), "err", err)
+			}
+		}
+	}()
+	srv.Wait()
+	o.Log.Info("unmounted", "dir", dir)
+	return nil
+}
+
+// detach starts this command again without --daemon, in its own session,
+// and returns once the child reports the mount up (or why it failed).
+func detach(e *env, flags []string, dir, cfgPath, logFile string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := append([]string{"mount", "--config", cfgPath, "--ready-fd", "3"}, flags...)
+	if logFile != "" {
+		if logFile, err = filepath.Abs(logFile); err != nil {
+			return err
+		}
+		child = append(child, "--log", logFile)
+	}
+	child = append(child, dir)
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	defer devnull.Close()
+	cmd := exec.Command(exe, child...)
+	cmd.Dir = "/"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("start the mount process: %w", err)
+	}
+	line, rerr := bufio.NewReader(r).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if line != "ok" {
+		cmd.Wait()
+		if line == "" {
+			line = fmt.Sprintf("the mount process exited before mounting (%v); run without --daemon or with --log to see why", rerr)
+		}
+		return errors.New(line)
+	}
+	pid := cmd.Process.Pid
+	cmd.Process.Release()
+	fmt.Fprintf(e.stderr, "ferry mount: %s mounted (pid %d)\n", dir, pid)
+	return nil
+}
+
+func runUmount(e *env, args []string) error {
+	fs := newFlags(e, "umount", "MOUNTPOINT", "Unmounts a ferry mount; its `ferry mount` process then exits.")
+	if err := parse(fs, args, 1, 1); err != nil {
+		return err
+	}
+	return fusefs.Unmount(fs.Arg(0))
+}
