@@ -38,7 +38,7 @@
 // FI_WAIT_FD, FI_GETWAIT is -FI_ENOSYS in libfabric 1.17); shm needs the
 // target of RMA to progress only when a peer first contacts it (the peer's
 // posts return -FI_EAGAIN until the target has read its connection
-// request), so an idle shm owner looks at its queue every 25 ms, and while
+// request), so an idle shm owner looks at its queue every 100 ms, and while
 // a caller expects peers' RMA (Endpoint.Expect, which the client holds for
 // the length of an RDMA call) it polls every 20 µs to 1 ms, backing off
 // while nothing happens. Posts refused with -FI_EAGAIN stay queued, in

@@ -45,7 +45,7 @@ var (
 	// often: a peer's first contact on shm waits for the target to
 	// progress once (its posts return -FI_EAGAIN until then). Callers
 	// that expect traffic (Expect) get minNap..maxNap instead.
-	idleNoFD = 25 * time.Millisecond
+	idleNoFD = 100 * time.Millisecond
 )
 
 // post is one fabric operation: a piece of an Op.
