@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/regcache"
@@ -124,17 +125,8 @@ type registration struct {
 // into it (reads) or read from it (writes). Every user buffer the client
 // hands to the fabric goes through here.
 func (c *Client) register(p []byte, access verbs.Access) (*registration, error) {
-	if c.fab == nil {
-		return nil, errors.New("no fabric")
+	if len(p) == 0 {
+		return nil, errors.New("register: empty buffer")
 	}
-	h, err := c.fab.cache.AcquireBytes(p, verbs.AccessLocal|access)
-	if err != nil {
-		return nil, err
-	}
-	rb, err := h.Remote(uint64(len(p)))
-	if err != nil {
-		h.Release()
-		return nil, err
-	}
-	return &registration{remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: h.Release}, nil
+	return c.registerRange(unsafe.Pointer(&p[0]), len(p), access)
 }

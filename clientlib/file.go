@@ -141,8 +141,7 @@ func runPerServer[R any](ctx context.Context, depth int, reqs []R, server func(R
 }
 
 // lazyReg registers the caller's buffer once, on the first request that
-// goes by RMA, and releases it when the call is done. Until then the
-// client's endpoint expects the servers' RMA (see verbs.Endpoint.Expect).
+// goes by RMA, and releases it when the call is done.
 type lazyReg struct {
 	c      *Client
 	p      []byte
@@ -150,23 +149,14 @@ type lazyReg struct {
 	once   sync.Once
 	reg    *registration
 	err    error
-	expect func()
 }
 
 func (l *lazyReg) get() (*registration, error) {
-	l.once.Do(func() {
-		l.reg, l.err = l.c.register(l.p, l.access)
-		if l.err == nil {
-			l.expect = l.c.fab.ep.Expect()
-		}
-	})
+	l.once.Do(func() { l.reg, l.err = l.c.register(l.p, l.access) })
 	return l.reg, l.err
 }
 
 func (l *lazyReg) release() {
-	if l.expect != nil {
-		l.expect()
-	}
 	if l.reg != nil {
 		l.reg.done()
 	}

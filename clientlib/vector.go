@@ -278,7 +278,11 @@ func (c *Client) registerRange(p unsafe.Pointer, n int, access verbs.Access) (*r
 		h.Release()
 		return nil, err
 	}
-	return &registration{remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: h.Release}, nil
+	// While servers may move bytes to or from this memory, the endpoint
+	// expects their RMA (shm needs the target to progress).
+	expect := c.fab.ep.Expect()
+	done := func() { expect(); h.Release() }
+	return &registration{remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: done}, nil
 }
 
 // planFor plans a list I/O call on f.
