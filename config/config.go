@@ -40,6 +40,15 @@ type Config struct {
 	MetadataServer int `toml:"metadata_server"`
 	// Timeout bounds every network wait of clients and servers ("30s").
 	Timeout Duration `toml:"timeout"`
+	// Auth is how servers learn who a client is: "local" (peer
+	// credentials of local clients only), "munge", "key" (hosts that hold
+	// KeyFile are trusted to state their user), or "none" (tests on
+	// loopback only). Empty means the default the server documents.
+	Auth string `toml:"auth,omitempty"`
+	// KeyFile is the file system's secret (see ReadKey): it signs the
+	// capabilities the metadata server issues and, with Auth "key",
+	// authenticates hosts. Every server needs it; clients only in mode "key".
+	KeyFile string `toml:"key_file,omitempty"`
 	// Servers, indexed by id.
 	Servers []Server `toml:"server"`
 }
