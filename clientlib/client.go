@@ -133,7 +133,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	for i, a := range hello.Servers {
 		sc := &serverConn{id: i, addr: a, timeout: opts.Timeout, name: opts.Name}
 		if c.fab != nil {
-			sc.fabrics = []proto.Fabric{{Provider: c.fab.provider, Addr: c.fab.ep.Address()}}
+			sc.fabrics = []proto.Fabric{{Provider: c.fab.provider, Addr: c.fab.ep.LaneAddress(i)}}
 		}
 		c.servers = append(c.servers, sc)
 	}
@@ -164,7 +164,7 @@ func (c *Client) setupFabric(localAddr string, rc regcache.Options) error {
 			iface = host
 		}
 	}
-	fab, err := openClientFabric(prov, iface, rc)
+	fab, err := openClientFabric(prov, iface, clientLanes(prov, len(c.hello.Servers)), rc)
 	if err != nil {
 		if c.opts.Provider == "auto" {
 			c.fabErr = err

@@ -78,11 +78,24 @@ func isLocal(addrs []string) bool {
 	return true
 }
 
+// clientLanes is how many endpoints the client opens on its fabric domain,
+// one per server it talks to: on shm every server's RMA into the client
+// is a copy made under the target endpoint's lock, so with one endpoint
+// the servers copy one at a time however many cores there are. Networked
+// providers have no such lock and keep one endpoint (one connection per
+// server either way).
+func clientLanes(provider string, servers int) int {
+	if !verbs.HostLocal(provider) {
+		return 1
+	}
+	return min(max(servers, 1), verbs.MaxLanes)
+}
+
 // openClientFabric opens the client's endpoint and its registration
 // cache. iface is the local address or interface tcp binds to, so the
-// servers can reach it.
-func openClientFabric(provider, iface string, rc regcache.Options) (*clientFabric, error) {
-	ep, err := verbs.Open(verbs.Config{Provider: provider, Interface: iface})
+// servers can reach it; lanes is Config.Lanes.
+func openClientFabric(provider, iface string, lanes int, rc regcache.Options) (*clientFabric, error) {
+	ep, err := verbs.Open(verbs.Config{Provider: provider, Interface: iface, Lanes: lanes})
 	if err != nil {
 		return nil, err
 	}

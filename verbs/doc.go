@@ -87,8 +87,11 @@
 //     servers writing into one client at once serialize there, and waiters
 //     spin: a perf profile of a 4-server sendfile read showed 39% of the
 //     servers' samples in pthread_spin_lock (another process's lock, not
-//     ours). Smaller pieces shorten each hold; one client endpoint per
-//     server would remove the contention (not done yet).
+//     ours). Lanes remove the contention: Config.Lanes opens several
+//     endpoints on one domain (registrations are the domain's, so one
+//     registration serves every lane, and one owner drives them all), and
+//     the client gives each server a different lane's address, so each
+//     server copies under its own lock.
 //   - Debian's libfabric 1.17 is linked against libpsm_infinipath, whose
 //     library constructor calibrates the CPU clock at process start (about
 //     680 sleeps of 125 µs, 0.1-0.3 s of wall time, seen with strace) and

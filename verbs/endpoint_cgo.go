@@ -40,7 +40,7 @@ var chunkLimit uint64
 type Endpoint struct {
 	c        *C.fvb_ep // owner thread only, after Open returns
 	info     Info
-	addr     []byte
+	addrs    [][]byte // by lane
 	virtAddr bool
 	provKey  bool
 	mrLocal  bool
@@ -80,12 +80,15 @@ func Open(cfg Config) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Lanes < 0 || cfg.Lanes > MaxLanes {
+		return nil, fmt.Errorf("verbs: %d lanes asked for, want 1..%d", cfg.Lanes, MaxLanes)
+	}
 	if prov != "auto" {
-		return openProvider(prov, cfg.Interface)
+		return openProvider(prov, cfg)
 	}
 	var errs []error
 	for _, p := range autoOrder {
-		e, err := openProvider(p, cfg.Interface)
+		e, err := openProvider(p, cfg)
 		if err == nil {
 			return e, nil
 		}
@@ -156,11 +159,11 @@ func shmCMADisabled() bool {
 	return false
 }
 
-func openProvider(prov, iface string) (*Endpoint, error) {
+func openProvider(prov string, cfg Config) (*Endpoint, error) {
 	var node *C.char
 	useSource := C.int(0)
 	if usesNode(prov) {
-		n, err := resolveNode(iface)
+		n, err := resolveNode(cfg.Interface)
 		if err != nil {
 			return nil, fmt.Errorf("verbs: open %s: %w: %v", prov, ErrNotSupported, err)
 		}
@@ -181,7 +184,7 @@ func openProvider(prov, iface string) (*Endpoint, error) {
 	defer C.free(unsafe.Pointer(cprov))
 	var errbuf [C.FERRY_ERRLEN]C.char
 	var cep *C.fvb_ep
-	rc := C.fvb_open(cprov, node, useSource, wantDC, numSlots, &cep, &errbuf[0], C.FERRY_ERRLEN)
+	rc := C.fvb_open(cprov, node, useSource, wantDC, numSlots, C.int(max(cfg.Lanes, 1)), &cep, &errbuf[0], C.FERRY_ERRLEN)
 	if rc != 0 {
 		where := ""
 		if node != nil {
@@ -212,6 +215,7 @@ func openProvider(prov, iface string) (*Endpoint, error) {
 		KeySize:          int(ci.mr_key_size),
 		Threading:        threadingNames[ci.threading],
 		WaitFD:           ci.wait_fd != 0,
+		Lanes:            int(ci.lanes),
 	}
 	for _, m := range mrModeNames {
 		if mode&m.bit != 0 {
@@ -244,13 +248,15 @@ func openProvider(prov, iface string) (*Endpoint, error) {
 		e.maxChunk = m
 	}
 	e.iovLimit = min(max(e.info.IOVLimit, 1), C.FERRY_MAX_IOV)
-	var name [C.FERRY_ADDRLEN]byte
-	nlen := C.size_t(len(name))
-	if rc := C.fvb_getname(cep, unsafe.Pointer(&name[0]), &nlen); rc != 0 {
-		C.fvb_close(cep, nil, 0)
-		return nil, fmt.Errorf("verbs: open %s: fi_getname: %w: %s", prov, ErrNotSupported, C.GoString(C.fvb_strerror(rc)))
+	for l := 0; l < e.info.Lanes; l++ {
+		var name [C.FERRY_ADDRLEN]byte
+		nlen := C.size_t(len(name))
+		if rc := C.fvb_getname(cep, C.int(l), unsafe.Pointer(&name[0]), &nlen); rc != 0 {
+			C.fvb_close(cep, nil, 0)
+			return nil, fmt.Errorf("verbs: open %s: fi_getname: %w: %s", prov, ErrNotSupported, C.GoString(C.fvb_strerror(rc)))
+		}
+		e.addrs = append(e.addrs, append([]byte(nil), name[:nlen]...))
 	}
-	e.addr = append([]byte(nil), name[:nlen]...)
 	started := make(chan struct{})
 	go e.own(started)
 	<-started
@@ -267,12 +273,19 @@ func (e *Endpoint) Info() Info {
 // Provider is the canonical provider name, e.g. "shm" or "tcp;ofi_rxm".
 func (e *Endpoint) Provider() string { return e.info.Provider }
 
-// Address is the endpoint's opaque address blob, to hand to peers.
-func (e *Endpoint) Address() []byte { return append([]byte(nil), e.addr...) }
+// Address is the endpoint's opaque address blob (its first lane's), to
+// hand to peers.
+func (e *Endpoint) Address() []byte { return e.LaneAddress(0) }
 
-// Connect inserts a peer's address into the address vector. The same blob
-// twice returns the same Peer. The caller validates the address's format
-// (see CheckAddress) before it reaches libfabric.
+// LaneAddress is the address of one lane; lanes beyond Info().Lanes wrap
+// around, so a caller may give peer i LaneAddress(i) whatever the count.
+func (e *Endpoint) LaneAddress(lane int) []byte {
+	return append([]byte(nil), e.addrs[lane%len(e.addrs)]...)
+}
+
+// Connect inserts a peer's address into the first lane's address vector.
+// The same blob twice returns the same Peer. The caller validates the
+// address's format (see CheckAddress) before it reaches libfabric.
 func (e *Endpoint) Connect(addr []byte) (Peer, error) {
 	if err := CheckAddress(e.info.Provider, addr); err != nil {
 		return 0, err
@@ -293,7 +306,7 @@ func (e *Endpoint) Connect(addr []byte) (Peer, error) {
 		ca := C.CBytes(addr)
 		defer C.free(ca)
 		var errbuf [C.FERRY_ERRLEN]C.char
-		rc = C.fvb_av_insert(e.c, ca, C.size_t(len(addr)), &fa, &errbuf[0], C.FERRY_ERRLEN)
+		rc = C.fvb_av_insert(e.c, 0, ca, C.size_t(len(addr)), &fa, &errbuf[0], C.FERRY_ERRLEN)
 		if rc != 0 {
 			msg = cstr(errbuf[:])
 			return

@@ -19,30 +19,32 @@ static uint64_t slot_of(fvb_ep *e, void *ctx) {
 	return (p - base) / sizeof(struct fi_context2);
 }
 
-// read_err reads one error completion into c.
-static int read_err(fvb_ep *e, fvb_comp *c) {
+// read_err reads one error completion of a CQ into c.
+static int read_err(fvb_ep *e, struct fid_cq *cq, fvb_comp *c) {
 	struct fi_cq_err_entry ee;
 	memset(&ee, 0, sizeof ee);
-	ssize_t r = fi_cq_readerr(e->cq, &ee, 0);
+	ssize_t r = fi_cq_readerr(cq, &ee, 0);
 	if (r <= 0)
 		return 0;
 	c->slot = slot_of(e, ee.op_context);
 	c->err = ee.err ? ee.err : FI_EOTHER;
 	c->prov_errno = ee.prov_errno;
-	const char *s = fi_cq_strerror(e->cq, ee.prov_errno, ee.err_data, NULL, 0);
+	const char *s = fi_cq_strerror(cq, ee.prov_errno, ee.err_data, NULL, 0);
 	snprintf(c->msg, sizeof c->msg, "%s", s ? s : "");
 	return 1;
 }
 
-// reap appends up to max completions to out. A context-less error is
-// attributed to ctxless (the post just made in drain mode), else dropped.
-// Returns the count, or a negative FI_* code when the CQ itself fails.
-static int reap(fvb_ep *e, fvb_comp *out, int max, uint64_t ctxless) {
+// reap_cq appends up to max completions of one CQ to out. A context-less
+// error is attributed to ctxless (the post just made on this lane in drain
+// mode), else dropped. Returns the count, or a negative FI_* code when the
+// CQ itself fails.
+static int reap_cq(fvb_ep *e, struct fid_cq *cq, fvb_comp *out, int max,
+		   uint64_t ctxless) {
 	struct fi_cq_entry buf[32];
 	int k = 0;
 	while (k < max) {
 		int want = max - k < 32 ? max - k : 32;
-		ssize_t n = fi_cq_read(e->cq, buf, want);
+		ssize_t n = fi_cq_read(cq, buf, want);
 		if (n > 0) {
 			for (ssize_t i = 0; i < n; i++) {
 				out[k].slot = slot_of(e, buf[i].op_context);
@@ -54,7 +56,7 @@ static int reap(fvb_ep *e, fvb_comp *out, int max, uint64_t ctxless) {
 			continue;
 		}
 		if (n == -FI_EAVAIL) {
-			if (!read_err(e, &out[k]))
+			if (!read_err(e, cq, &out[k]))
 				break;
 			if (out[k].slot == NO_SLOT)
 				out[k].slot = ctxless;
@@ -69,11 +71,25 @@ static int reap(fvb_ep *e, fvb_comp *out, int max, uint64_t ctxless) {
 	return k;
 }
 
+// reap reads the completions of every lane.
+static int reap(fvb_ep *e, fvb_comp *out, int max) {
+	int k = 0;
+	for (int l = 0; l < e->nlanes && k < max; l++) {
+		int n = reap_cq(e, e->lane[l].cq, out + k, max - k, NO_SLOT);
+		if (n < 0)
+			return n;
+		k += n;
+	}
+	return k;
+}
+
 static int post_one(fvb_ep *e, const fvb_post *p) {
 	struct iovec iov[FERRY_MAX_IOV];
 	void *desc[FERRY_MAX_IOV];
 	uint64_t total = 0;
-	if (p->count == 0 || p->count > FERRY_MAX_IOV || p->slot >= e->nslots)
+	int lane = FVB_LANE_OF(p->peer);
+	if (p->count == 0 || p->count > FERRY_MAX_IOV || p->slot >= e->nslots ||
+	    lane >= e->nlanes)
 		return -FI_EINVAL;
 	for (uint32_t i = 0; i < p->count; i++) {
 		iov[i].iov_base = (void *)(uintptr_t)p->laddr[i];
@@ -86,15 +102,16 @@ static int post_one(fvb_ep *e, const fvb_post *p) {
 		.msg_iov = iov,
 		.desc = desc,
 		.iov_count = p->count,
-		.addr = p->peer,
+		.addr = FVB_ADDR_OF(p->peer),
 		.rma_iov = &riov,
 		.rma_iov_count = 1,
 		.context = &e->ctx[p->slot],
 		.data = 0,
 	};
+	struct fid_ep *ep = e->lane[lane].ep;
 	if (p->is_write)
-		return (int)fi_writemsg(e->ep, &msg, p->flags | FI_COMPLETION);
-	return (int)fi_readmsg(e->ep, &msg, p->flags | FI_COMPLETION);
+		return (int)fi_writemsg(ep, &msg, p->flags | FI_COMPLETION);
+	return (int)fi_readmsg(ep, &msg, p->flags | FI_COMPLETION);
 }
 
 static void drain_kick(fvb_ep *e) {
@@ -126,7 +143,8 @@ int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
 			continue;
 		}
 		if (e->drain_after_post) {
-			int n = reap(e, out + k, max - k, posts[i].slot);
+			struct fid_cq *cq = e->lane[FVB_LANE_OF(posts[i].peer)].cq;
+			int n = reap_cq(e, cq, out + k, max - k, posts[i].slot);
 			if (n < 0) {
 				*nposted = i + 1;
 				fvb_seterr(errbuf, errlen, "fi_cq_read", n);
@@ -136,7 +154,7 @@ int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
 		}
 	}
 	*nposted = i;
-	int n = reap(e, out + k, max - k, NO_SLOT);
+	int n = reap(e, out + k, max - k);
 	if (n < 0) {
 		fvb_seterr(errbuf, errlen, "fi_cq_read", n);
 		return n;
@@ -148,16 +166,21 @@ int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
 	// Nothing to report: block until the provider or a goroutine has
 	// work for us. fi_trywait says whether blocking on the wait fd is
 	// safe (no events already queued inside the provider).
-	struct pollfd pfd[2] = {{.fd = e->kick_fd, .events = POLLIN}};
+	struct pollfd pfd[1 + FERRY_MAX_LANES] = {
+		{.fd = e->kick_fd, .events = POLLIN}};
+	struct fid *fids[FERRY_MAX_LANES];
 	nfds_t nfds = 1;
-	if (e->wait_fd >= 0) {
-		struct fid *f = &e->cq->fid;
-		if (fi_trywait(e->fabric, &f, 1) != FI_SUCCESS)
-			goto again;
-		pfd[1].fd = e->wait_fd;
-		pfd[1].events = POLLIN;
-		nfds = 2;
+	int nf = 0;
+	for (int l = 0; l < e->nlanes; l++) {
+		if (e->lane[l].wait_fd < 0)
+			continue;
+		fids[nf++] = &e->lane[l].cq->fid;
+		pfd[nfds].fd = e->lane[l].wait_fd;
+		pfd[nfds].events = POLLIN;
+		nfds++;
 	}
+	if (nf > 0 && fi_trywait(e->fabric, fids, nf) != FI_SUCCESS)
+		goto again;
 	struct timespec ts, *tsp = NULL;
 	if (block_ns > 0) {
 		ts.tv_sec = block_ns / 1000000000LL;
@@ -168,7 +191,7 @@ int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
 	if (pfd[0].revents)
 		drain_kick(e);
 again:
-	n = reap(e, out, max, NO_SLOT);
+	n = reap(e, out, max);
 	if (n < 0) {
 		fvb_seterr(errbuf, errlen, "fi_cq_read", n);
 		return n;

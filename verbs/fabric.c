@@ -71,12 +71,15 @@ static struct fi_info *make_hints(const char *prov, int dc) {
 }
 
 static void cleanup(fvb_ep *e) {
-	if (e->ep)
-		fi_close(&e->ep->fid);
-	if (e->av)
-		fi_close(&e->av->fid);
-	if (e->cq)
-		fi_close(&e->cq->fid);
+	for (int l = 0; l < FERRY_MAX_LANES; l++) {
+		struct fvb_lane *ln = &e->lane[l];
+		if (ln->ep)
+			fi_close(&ln->ep->fid);
+		if (ln->av)
+			fi_close(&ln->av->fid);
+		if (ln->cq)
+			fi_close(&ln->cq->fid);
+	}
 	if (e->domain)
 		fi_close(&e->domain->fid);
 	if (e->fabric)
@@ -99,49 +102,91 @@ void fvb_set_drain(fvb_ep *e, int on) { e->drain_after_post = on; }
 
 int fvb_kickfd(fvb_ep *e) { return e->kick_fd; }
 
-static int open_cq(fvb_ep *e, uint32_t nslots) {
+static int open_cq(fvb_ep *e, struct fvb_lane *ln, uint32_t nslots) {
 	struct fi_cq_attr attr = {0};
 	attr.format = FI_CQ_FORMAT_CONTEXT;
 	attr.size = nslots > 1024 ? nslots : 1024;
 	// A wait fd lets the idle owner block in poll(2) together with its
 	// kick eventfd until the provider has work.
 	attr.wait_obj = FI_WAIT_FD;
-	if (fi_cq_open(e->domain, &attr, &e->cq, NULL) == 0) {
+	if (fi_cq_open(e->domain, &attr, &ln->cq, NULL) == 0) {
 		int fd = -1;
-		if (fi_control(&e->cq->fid, FI_GETWAIT, &fd) == 0 && fd >= 0) {
-			e->wait_fd = fd;
+		if (fi_control(&ln->cq->fid, FI_GETWAIT, &fd) == 0 && fd >= 0) {
+			ln->wait_fd = fd;
 			return 0;
 		}
-		fi_close(&e->cq->fid);
-		e->cq = NULL;
+		fi_close(&ln->cq->fid);
+		ln->cq = NULL;
 	}
 	attr.wait_obj = FI_WAIT_NONE;
-	return fi_cq_open(e->domain, &attr, &e->cq, NULL);
+	return fi_cq_open(e->domain, &attr, &ln->cq, NULL);
+}
+
+// open_lane opens one lane's CQ, AV and endpoint and enables it.
+static int open_lane(fvb_ep *e, struct fvb_lane *ln, uint32_t nslots,
+		     char *errbuf, size_t errlen) {
+	int rc = open_cq(e, ln, nslots);
+	if (rc) {
+		fvb_seterr(errbuf, errlen, "fi_cq_open", rc);
+		return rc;
+	}
+	struct fi_av_attr av_attr = {0};
+	av_attr.type = e->info->domain_attr->av_type != FI_AV_UNSPEC
+			       ? e->info->domain_attr->av_type
+			       : FI_AV_TABLE;
+	rc = fi_av_open(e->domain, &av_attr, &ln->av, NULL);
+	if (rc) {
+		fvb_seterr(errbuf, errlen, "fi_av_open", rc);
+		return rc;
+	}
+	// shm installs SIGSEGV/SIGBUS/SIGINT/SIGTERM handlers here; the
+	// caller restores the saved Go handlers.
+	rc = fi_endpoint(e->domain, e->info, &ln->ep, NULL);
+	if (rc) {
+		fvb_seterr(errbuf, errlen, "fi_endpoint", rc);
+		return rc;
+	}
+	rc = fi_ep_bind(ln->ep, &ln->av->fid, 0);
+	if (rc) {
+		fvb_seterr(errbuf, errlen, "fi_ep_bind(av)", rc);
+		return rc;
+	}
+	rc = fi_ep_bind(ln->ep, &ln->cq->fid, FI_TRANSMIT | FI_RECV);
+	if (rc) {
+		fvb_seterr(errbuf, errlen, "fi_ep_bind(cq)", rc);
+		return rc;
+	}
+	rc = fi_enable(ln->ep);
+	if (rc)
+		fvb_seterr(errbuf, errlen, "fi_enable", rc);
+	return rc;
 }
 
 static int open_locked(const char *prov, const char *node, int use_source,
-		       int want_dc, uint32_t nslots, fvb_ep **out, char *errbuf,
-		       size_t errlen);
+		       int want_dc, uint32_t nslots, int nlanes, fvb_ep **out,
+		       char *errbuf, size_t errlen);
 
 int fvb_open(const char *prov, const char *node, int use_source, int want_dc,
-	     uint32_t nslots, fvb_ep **out, char *errbuf, size_t errlen) {
+	     uint32_t nslots, int nlanes, fvb_ep **out, char *errbuf,
+	     size_t errlen) {
 	pthread_mutex_lock(&open_mu);
-	int rc = open_locked(prov, node, use_source, want_dc, nslots, out,
-			     errbuf, errlen);
+	int rc = open_locked(prov, node, use_source, want_dc, nslots, nlanes,
+			     out, errbuf, errlen);
 	pthread_mutex_unlock(&open_mu);
 	return rc;
 }
 
 static int open_locked(const char *prov, const char *node, int use_source,
-		       int want_dc, uint32_t nslots, fvb_ep **out, char *errbuf,
-		       size_t errlen) {
+		       int want_dc, uint32_t nslots, int nlanes, fvb_ep **out,
+		       char *errbuf, size_t errlen) {
 	struct sigaction sa[NSIG_SAVED];
 	int rc;
 	fvb_ep *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -FI_ENOMEM;
 	e->nslots = nslots;
-	e->wait_fd = -1;
+	for (int l = 0; l < FERRY_MAX_LANES; l++)
+		e->lane[l].wait_fd = -1;
 	e->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	e->ctx = calloc(nslots, sizeof(struct fi_context2));
 	if (!e->ctx || e->kick_fd < 0) {
@@ -184,41 +229,16 @@ static int open_locked(const char *prov, const char *node, int use_source,
 		fvb_seterr(errbuf, errlen, "fi_domain", rc);
 		goto fail;
 	}
-	rc = open_cq(e, nslots);
-	if (rc) {
-		fvb_seterr(errbuf, errlen, "fi_cq_open", rc);
-		goto fail;
-	}
-	struct fi_av_attr av_attr = {0};
-	av_attr.type = e->info->domain_attr->av_type != FI_AV_UNSPEC
-			       ? e->info->domain_attr->av_type
-			       : FI_AV_TABLE;
-	rc = fi_av_open(e->domain, &av_attr, &e->av, NULL);
-	if (rc) {
-		fvb_seterr(errbuf, errlen, "fi_av_open", rc);
-		goto fail;
-	}
-	// shm installs SIGSEGV/SIGBUS/SIGINT/SIGTERM handlers here; the
-	// saved Go handlers are restored below.
-	rc = fi_endpoint(e->domain, e->info, &e->ep, NULL);
-	if (rc) {
-		fvb_seterr(errbuf, errlen, "fi_endpoint", rc);
-		goto fail;
-	}
-	rc = fi_ep_bind(e->ep, &e->av->fid, 0);
-	if (rc) {
-		fvb_seterr(errbuf, errlen, "fi_ep_bind(av)", rc);
-		goto fail;
-	}
-	rc = fi_ep_bind(e->ep, &e->cq->fid, FI_TRANSMIT | FI_RECV);
-	if (rc) {
-		fvb_seterr(errbuf, errlen, "fi_ep_bind(cq)", rc);
-		goto fail;
-	}
-	rc = fi_enable(e->ep);
-	if (rc) {
-		fvb_seterr(errbuf, errlen, "fi_enable", rc);
-		goto fail;
+	// Regions bound to one endpoint cannot serve several lanes.
+	if (nlanes < 1 || (e->info->domain_attr->mr_mode & FI_MR_ENDPOINT))
+		nlanes = 1;
+	if (nlanes > FERRY_MAX_LANES)
+		nlanes = FERRY_MAX_LANES;
+	for (int l = 0; l < nlanes; l++) {
+		rc = open_lane(e, &e->lane[l], nslots, errbuf, errlen);
+		if (rc)
+			goto fail;
+		e->nlanes = l + 1;
 	}
 	restore_signals(sa);
 	*out = e;
@@ -246,49 +266,66 @@ void fvb_get_info(fvb_ep *e, fvb_info *i) {
 	i->tx_size = fi->tx_attr->size;
 	i->mode = fi->mode;
 	i->delivery_complete = e->delivery_complete;
-	i->wait_fd = e->wait_fd >= 0;
+	i->wait_fd = e->lane[0].wait_fd >= 0;
+	i->lanes = e->nlanes;
 	i->version = fi_version();
 	i->threading = fi->domain_attr->threading;
 }
 
-int fvb_getname(fvb_ep *e, void *buf, size_t *len) {
-	return fi_getname(&e->ep->fid, buf, len);
+int fvb_getname(fvb_ep *e, int lane, void *buf, size_t *len) {
+	if (lane < 0 || lane >= e->nlanes)
+		return -FI_EINVAL;
+	return fi_getname(&e->lane[lane].ep->fid, buf, len);
 }
 
 int fvb_close_endpoint(fvb_ep *e, char *errbuf, size_t errlen) {
-	int rc = 0;
-	if (e->ep) {
-		rc = fi_close(&e->ep->fid);
-		e->ep = NULL;
-		if (rc)
+	int first = 0;
+	for (int l = 0; l < e->nlanes; l++) {
+		struct fvb_lane *ln = &e->lane[l];
+		if (!ln->ep)
+			continue;
+		int rc = fi_close(&ln->ep->fid);
+		ln->ep = NULL;
+		if (rc && !first) {
+			first = rc;
 			fvb_seterr(errbuf, errlen, "fi_close(endpoint)", rc);
+		}
 	}
-	return rc;
+	return first;
 }
 
 int fvb_straddr(fvb_ep *e, const void *addr, char *buf, size_t len) {
 	size_t l = len;
-	const char *s = fi_av_straddr(e->av, addr, buf, &l);
+	const char *s = fi_av_straddr(e->lane[0].av, addr, buf, &l);
 	return s ? 0 : -1;
 }
 
 int fvb_close(fvb_ep *e, char *errbuf, size_t errlen) {
 	int first = 0;
-	struct fid *fids[] = {e->ep ? &e->ep->fid : NULL,
-			      e->av ? &e->av->fid : NULL,
-			      e->cq ? &e->cq->fid : NULL,
-			      e->domain ? &e->domain->fid : NULL,
-			      e->fabric ? &e->fabric->fid : NULL};
 	const char *names[] = {"endpoint", "av", "cq", "domain", "fabric"};
-	for (int k = 0; k < 5; k++) {
-		if (!fids[k])
-			continue;
-		int rc = fi_close(fids[k]);
-		if (rc && !first) {
-			first = rc;
-			char what[64];
-			snprintf(what, sizeof what, "fi_close(%s)", names[k]);
-			fvb_seterr(errbuf, errlen, what, rc);
+	for (int l = 0; l <= e->nlanes; l++) {
+		// Every lane's endpoint, AV and CQ, then (l == nlanes) the
+		// domain and fabric they were opened on.
+		struct fid *fids[5] = {0};
+		if (l < e->nlanes) {
+			struct fvb_lane *ln = &e->lane[l];
+			fids[0] = ln->ep ? &ln->ep->fid : NULL;
+			fids[1] = ln->av ? &ln->av->fid : NULL;
+			fids[2] = ln->cq ? &ln->cq->fid : NULL;
+		} else {
+			fids[3] = e->domain ? &e->domain->fid : NULL;
+			fids[4] = e->fabric ? &e->fabric->fid : NULL;
+		}
+		for (int k = 0; k < 5; k++) {
+			if (!fids[k])
+				continue;
+			int rc = fi_close(fids[k]);
+			if (rc && !first) {
+				first = rc;
+				char what[64];
+				snprintf(what, sizeof what, "fi_close(%s)", names[k]);
+				fvb_seterr(errbuf, errlen, what, rc);
+			}
 		}
 	}
 	fi_freeinfo(e->info);
@@ -298,24 +335,38 @@ int fvb_close(fvb_ep *e, char *errbuf, size_t errlen) {
 	return first;
 }
 
-int fvb_av_insert(fvb_ep *e, const void *addr, size_t len, uint64_t *fiaddr,
-		  char *errbuf, size_t errlen) {
+int fvb_av_insert(fvb_ep *e, int lane, const void *addr, size_t len,
+		  uint64_t *peer, char *errbuf, size_t errlen) {
 	(void)len;
+	if (lane < 0 || lane >= e->nlanes) {
+		fvb_seterr(errbuf, errlen, "fi_av_insert: no such lane", -FI_EINVAL);
+		return -FI_EINVAL;
+	}
 	fi_addr_t a = FI_ADDR_UNSPEC;
-	int rc = fi_av_insert(e->av, addr, 1, &a, 0, NULL);
+	int rc = fi_av_insert(e->lane[lane].av, addr, 1, &a, 0, NULL);
 	if (rc != 1) {
 		if (rc >= 0)
 			rc = -FI_EADDRNOTAVAIL;
 		fvb_seterr(errbuf, errlen, "fi_av_insert", rc);
 		return rc;
 	}
-	*fiaddr = a;
+	if ((uint64_t)a >> FERRY_LANE_SHIFT) {
+		fi_addr_t ra = a;
+		fi_av_remove(e->lane[lane].av, &ra, 1, 0);
+		fvb_seterr(errbuf, errlen, "fi_av_insert: address too large",
+			   -FI_EADDRNOTAVAIL);
+		return -FI_EADDRNOTAVAIL;
+	}
+	*peer = ((uint64_t)lane << FERRY_LANE_SHIFT) | (uint64_t)a;
 	return 0;
 }
 
-int fvb_av_remove(fvb_ep *e, uint64_t fiaddr) {
-	fi_addr_t a = fiaddr;
-	return fi_av_remove(e->av, &a, 1, 0);
+int fvb_av_remove(fvb_ep *e, uint64_t peer) {
+	int lane = FVB_LANE_OF(peer);
+	if (lane >= e->nlanes)
+		return -FI_EINVAL;
+	fi_addr_t a = FVB_ADDR_OF(peer);
+	return fi_av_remove(e->lane[lane].av, &a, 1, 0);
 }
 
 int fvb_mr_reg(fvb_ep *e, uint64_t addr, uint64_t len, uint64_t access,
@@ -329,7 +380,7 @@ int fvb_mr_reg(fvb_ep *e, uint64_t addr, uint64_t len, uint64_t access,
 		return rc;
 	}
 	if (e->info->domain_attr->mr_mode & FI_MR_ENDPOINT) {
-		rc = fi_mr_bind(mr, &e->ep->fid, 0);
+		rc = fi_mr_bind(mr, &e->lane[0].ep->fid, 0);
 		if (rc) {
 			fvb_seterr(errbuf, errlen, "fi_mr_bind", rc);
 			fi_close(&mr->fid);

@@ -15,6 +15,8 @@
 #define FERRY_ADDRLEN 256
 #define FERRY_MAX_IOV 16
 #define FERRY_COMP_MSG 160
+#define FERRY_MAX_LANES 16
+#define FERRY_LANE_SHIFT 56
 
 typedef struct fvb_comp {
 	uint64_t slot;
@@ -53,18 +55,21 @@ typedef struct fvb_info {
 	uint64_t mode;
 	int delivery_complete;
 	int wait_fd; // the CQ has a wait fd the owner blocks on
+	int lanes;   // endpoints opened on the domain
 	uint32_t version;
 	uint32_t threading;
 } fvb_info;
 
-// fvb_open opens fabric, domain, AV, CQ and an FI_EP_RDM endpoint, plus the
-// eventfd that wakes the owner. node may be NULL (shm). nslots is the
-// number of operation contexts. Returns 0 or a negative FI_* code with a
-// message in errbuf.
+// fvb_open opens fabric and domain and, on them, nlanes lanes (an AV, a CQ
+// and an FI_EP_RDM endpoint each), plus the eventfd that wakes the owner.
+// A provider whose regions bind to one endpoint (FI_MR_ENDPOINT) gets one
+// lane. node may be NULL (shm). nslots is the number of operation
+// contexts. Returns 0 or a negative FI_* code with a message in errbuf.
 int fvb_open(const char *prov, const char *node, int use_source, int want_dc,
-	     uint32_t nslots, fvb_ep **out, char *errbuf, size_t errlen);
+	     uint32_t nslots, int nlanes, fvb_ep **out, char *errbuf,
+	     size_t errlen);
 void fvb_get_info(fvb_ep *ep, fvb_info *info);
-int fvb_getname(fvb_ep *ep, void *buf, size_t *len);
+int fvb_getname(fvb_ep *ep, int lane, void *buf, size_t *len);
 // fvb_close_endpoint closes only the endpoint (memory regions are closed
 // between it and the rest); fvb_close closes everything left and frees ep.
 int fvb_close_endpoint(fvb_ep *ep, char *errbuf, size_t errlen);
@@ -72,9 +77,11 @@ int fvb_close(fvb_ep *ep, char *errbuf, size_t errlen);
 int fvb_straddr(fvb_ep *ep, const void *addr, char *buf, size_t len);
 int fvb_kickfd(fvb_ep *ep);
 
-int fvb_av_insert(fvb_ep *ep, const void *addr, size_t len, uint64_t *fiaddr,
-		  char *errbuf, size_t errlen);
-int fvb_av_remove(fvb_ep *ep, uint64_t fiaddr);
+// fvb_av_insert inserts a peer into a lane's AV; *peer is what posts name
+// it by (lane and fi_addr_t).
+int fvb_av_insert(fvb_ep *ep, int lane, const void *addr, size_t len,
+		  uint64_t *peer, char *errbuf, size_t errlen);
+int fvb_av_remove(fvb_ep *ep, uint64_t peer);
 
 // Memory registration. access is a mask of FI_READ/FI_WRITE/FI_REMOTE_*.
 int fvb_mr_reg(fvb_ep *ep, uint64_t addr, uint64_t len, uint64_t access,
@@ -85,9 +92,9 @@ int fvb_mr_close(void *mr);
 // fvb_run is one turn of the owner's loop. It posts posts[0..npost) in
 // order and stops at the first -FI_EAGAIN (*nposted says how many were
 // taken; a post refused with another error is reported as an error
-// completion of its slot). Then it reads completions into out. When it
-// has nothing to report and block_ns is not 0, it blocks until the
-// provider's wait fd or the kick eventfd is readable, or block_ns passes
+// completion of its slot). Then it reads completions of every lane into
+// out. When it has nothing to report and block_ns is not 0, it blocks
+// until a lane's wait fd or the kick eventfd is readable, or block_ns passes
 // (block_ns < 0: no bound). Returns the number of completions or a
 // negative FI_* code with a message in errbuf.
 int fvb_run(fvb_ep *ep, const fvb_post *posts, int npost, int *nposted,

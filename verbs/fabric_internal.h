@@ -13,13 +13,22 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_rma.h>
 
+// A lane is one endpoint with its own address vector and completion queue
+// on the shared domain: registrations are the domain's, so every lane can
+// use them. Several lanes give peers several targets (see Config.Lanes).
+struct fvb_lane {
+	struct fid_av *av;
+	struct fid_cq *cq;
+	struct fid_ep *ep;
+	int wait_fd; // the CQ's wait fd, or -1
+};
+
 struct fvb_ep {
 	struct fi_info *info;
 	struct fid_fabric *fabric;
 	struct fid_domain *domain;
-	struct fid_av *av;
-	struct fid_cq *cq;
-	struct fid_ep *ep;
+	int nlanes;
+	struct fvb_lane lane[FERRY_MAX_LANES];
 	struct fi_context2 *ctx;
 	uint32_t nslots;
 	int delivery_complete;
@@ -28,9 +37,14 @@ struct fvb_ep {
 	// fast path): each post is followed by a CQ read, and a
 	// context-less error found there belongs to the post just made.
 	int drain_after_post;
-	int wait_fd; // the CQ's wait fd, or -1
 	int kick_fd; // eventfd: new work for the owner
 };
+
+// A peer is its lane in the top bits and its fi_addr_t in the lane's AV
+// below (fi_addr_t values are table indices or user-space pointers, both
+// far below 2^56).
+#define FVB_LANE_OF(peer) ((int)((peer) >> FERRY_LANE_SHIFT))
+#define FVB_ADDR_OF(peer) ((fi_addr_t)((peer) & ((1ULL << FERRY_LANE_SHIFT) - 1)))
 
 void fvb_seterr(char *errbuf, size_t errlen, const char *what, int rc);
 

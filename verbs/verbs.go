@@ -47,7 +47,18 @@ func (a Access) String() string {
 type Config struct {
 	Provider  string // "auto", "tcp" (means tcp;ofi_rxm), "tcp;ofi_rxm", "shm", "verbs;ofi_rxm", "efa", "cxi", ...
 	Interface string // address or interface name for networked providers; default "127.0.0.1"
+	// Lanes is the number of endpoints opened on the one domain (default
+	// 1, at most MaxLanes). Registrations belong to the domain, so every
+	// lane can use them; each lane has its own address (LaneAddress). A
+	// process that many peers target at once gives each peer its own
+	// lane: shm serializes every RMA into one endpoint under that
+	// endpoint's region lock, held for the whole copy. Providers whose
+	// regions bind to one endpoint (FI_MR_ENDPOINT) get one lane.
+	Lanes int
 }
+
+// MaxLanes is the most lanes one endpoint opens.
+const MaxLanes = 16
 
 // DefaultInterface is used by networked providers when Config.Interface is empty.
 const DefaultInterface = "127.0.0.1"
@@ -152,14 +163,16 @@ type Info struct {
 	KeySize          int    // domain_attr->mr_key_size
 	Threading        string // domain_attr->threading as granted
 	WaitFD           bool   // the completion queue has a wait fd the idle owner blocks on
+	Lanes            int    // endpoints opened on the domain (Config.Lanes)
 }
 
 func (i Info) String() string {
-	return fmt.Sprintf("provider=%s fabric=%s domain=%s mr_mode=[%s] delivery=%q remote_checks=%v max_msg=%d iov_limit=%d threading=%s wait_fd=%v libfabric=%s",
-		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Threading, i.WaitFD, i.Version)
+	return fmt.Sprintf("provider=%s fabric=%s domain=%s mr_mode=[%s] delivery=%q remote_checks=%v max_msg=%d iov_limit=%d threading=%s wait_fd=%v lanes=%d libfabric=%s",
+		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Threading, i.WaitFD, i.Lanes, i.Version)
 }
 
-// Peer identifies a connected peer (an fi_addr_t in the endpoint's address vector).
+// Peer identifies a connected peer: the lane it was connected on and its
+// fi_addr_t in that lane's address vector.
 type Peer uint64
 
 // RemoteBuffer is what crosses the wire: a window of a peer's registered

@@ -1,0 +1,96 @@
+//go:build cgo
+
+package verbs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/ferry-hpc/ferry/internal/testenv"
+)
+
+// TestLanes: a target with several lanes is reached on each by a different
+// initiator at once; every byte lands where its initiator aimed it, in a
+// region registered once on the shared domain.
+func TestLanes(t *testing.T) {
+	const lanes, part = 4, 3<<20 + 5
+	for _, prov := range testProviders {
+		t.Run(prov, func(t *testing.T) {
+			b, err := Open(Config{Provider: prov, Lanes: lanes})
+			if errors.Is(err, ErrNotSupported) {
+				testenv.SkipOrFail(t, "provider %s: %v", prov, err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			if got := b.Info().Lanes; got != lanes {
+				t.Fatalf("Info().Lanes = %d, want %d", got, lanes)
+			}
+			seen := map[string]bool{}
+			for l := 0; l < lanes; l++ {
+				seen[string(b.LaneAddress(l))] = true
+			}
+			if len(seen) != lanes || !bytes.Equal(b.LaneAddress(lanes+1), b.LaneAddress(1)) || !bytes.Equal(b.Address(), b.LaneAddress(0)) {
+				t.Fatalf("lane addresses: %d distinct of %d, or lanes do not wrap", len(seen), lanes)
+			}
+			dst := mmapBuf(t, lanes*part)
+			md := reg(t, b, dst, AccessRemoteRead|AccessRemoteWrite)
+			rb, err := md.Remote(0, uint64(len(dst)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := b.Expect()
+			defer done()
+			ctx := testCtx(t)
+			var wg sync.WaitGroup
+			errs := make([]error, lanes)
+			for l := 0; l < lanes; l++ {
+				a := openOrSkip(t, prov)
+				src := mmapBuf(t, part)
+				fill(src, int64(l+1))
+				ms := reg(t, a, src, AccessLocal)
+				peer, err := a.Connect(b.LaneAddress(l))
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					off := uint64(l * part)
+					if err := a.Do(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, 0, part), Remote: rb, Off: off}); err != nil {
+						errs[l] = fmt.Errorf("lane %d write: %w", l, err)
+						return
+					}
+					clear(src)
+					if err := a.Do(ctx, RMA{Kind: Read, Peer: peer, Local: One(ms, 0, part), Remote: rb, Off: off}); err != nil {
+						errs[l] = fmt.Errorf("lane %d read: %w", l, err)
+						return
+					}
+					if !bytes.Equal(src, dst[off:off+part]) {
+						errs[l] = fmt.Errorf("lane %d: read back differs", l)
+					}
+				}()
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			for l := 0; l < lanes; l++ {
+				want := make([]byte, part)
+				fill(want, int64(l+1))
+				if !bytes.Equal(dst[l*part:(l+1)*part], want) {
+					t.Errorf("lane %d: target bytes differ from what its initiator wrote", l)
+				}
+			}
+		})
+	}
+	if _, err := Open(Config{Provider: "shm", Lanes: MaxLanes + 1}); err == nil {
+		t.Error("more than MaxLanes lanes accepted")
+	}
+}
