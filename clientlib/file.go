@@ -101,6 +101,12 @@ func (f *File) run(ctx context.Context, reqs []request, do func(context.Context,
 // server (as server tells); the first error cancels the requests not yet
 // sent and is returned.
 func runPerServer[R any](ctx context.Context, depth int, reqs []R, server func(R) int, do func(context.Context, R) error) error {
+	if len(reqs) == 1 { // nothing to overlap: no goroutine to hand off to
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return do(ctx, reqs[0])
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sems := make(map[int]chan struct{})

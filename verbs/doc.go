@@ -36,12 +36,16 @@
 // (FI_WAIT_FD, checked with fi_trywait): tcp;ofi_rxm has one, so an idle
 // tcp endpoint wakes only for traffic. shm has none (fi_cq_open refuses
 // FI_WAIT_FD, FI_GETWAIT is -FI_ENOSYS in libfabric 1.17); shm needs the
-// target of RMA to progress only when a peer first contacts it (the peer's
+// target of RMA to progress when a peer first contacts it (the peer's
 // posts return -FI_EAGAIN until the target has read its connection
-// request), so an idle shm owner looks at its queue every 100 ms, and while
-// a caller expects peers' RMA (Endpoint.Expect, which the client holds for
-// the length of an RDMA call) it polls every 20 µs to 1 ms, backing off
-// while nothing happens. Posts refused with -FI_EAGAIN stay queued, in
+// request) and to hand back the command slot each RMA into it takes
+// (1.17's fast path queues a response per RMA), so an idle shm owner looks
+// at its queue every 100 ms, and while a caller expects peers' RMA
+// (Endpoint.Expect, which the client holds for the length of an RDMA call)
+// it polls every 20 µs to 4 ms, backing off while nothing happens and
+// starting again from 20 µs at each new Expect. Looking costs: it takes
+// the endpoint's region lock, which a peer holds for each whole copy into
+// us, so the back-off is longer than for an owner's own operations (1 ms). Posts refused with -FI_EAGAIN stay queued, in
 // order, and are retried with the same backoff; a queued post whose
 // context has ended is failed, never posted.
 //

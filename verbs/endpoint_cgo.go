@@ -57,6 +57,7 @@ type Endpoint struct {
 	closing  bool
 	sleeping atomic.Bool  // the owner may be blocked in poll(2): kick it
 	expect   atomic.Int32 // callers expecting peers to move bytes to/from us
+	expectOn atomic.Bool  // an Expect began since the owner last looked
 
 	mu       sync.Mutex
 	peers    map[string]Peer

@@ -34,6 +34,13 @@ const (
 	// maxNap while nothing happens.
 	minNap = 20 * time.Microsecond
 	maxNap = time.Millisecond
+	// When the owner only expects peers' RMA (nothing of its own in
+	// flight) it backs off further: on shm a target's progress is needed
+	// only for a peer's first contact and to return command slots (one
+	// per RMA, rx_size of them), and each look takes the endpoint's region
+	// lock, which a peer holds for the length of each copy into us. A new
+	// Expect starts again from minNap, so first contacts stay quick.
+	maxExpectNap = 4 * time.Millisecond
 )
 
 var (
@@ -44,7 +51,7 @@ var (
 	// Without a wait fd an idle owner still looks at the provider this
 	// often: a peer's first contact on shm waits for the target to
 	// progress once (its posts return -FI_EAGAIN until then). Callers
-	// that expect traffic (Expect) get minNap..maxNap instead.
+	// that expect traffic (Expect) get minNap..maxExpectNap instead.
 	idleNoFD = 100 * time.Millisecond
 )
 
@@ -112,7 +119,9 @@ func (e *Endpoint) exec(f func()) error {
 // without a wait fd need the target of RMA to make progress (shm, when a
 // peer first contacts us): while anyone expects, the owner polls.
 func (e *Endpoint) Expect() (done func()) {
-	e.expect.Add(1)
+	if e.expect.Add(1) == 1 {
+		e.expectOn.Store(true)
+	}
 	e.kick(false)
 	return func() { e.expect.Add(-1) }
 }
@@ -201,10 +210,17 @@ func (e *Endpoint) own(started chan<- struct{}) {
 			case st.inflight > 0 || e.expect.Load() > 0:
 				if e.info.WaitFD {
 					block = idleBlock
-				} else {
-					st.nap = min(max(st.nap*2, minNap), maxNap)
-					block = st.nap
+					break
 				}
+				limit := maxNap
+				if st.inflight == 0 {
+					limit = maxExpectNap
+				}
+				if e.expectOn.Swap(false) {
+					st.nap = 0
+				}
+				st.nap = min(max(st.nap*2, minNap), limit)
+				block = st.nap
 			default:
 				block = idleBlock
 				if !e.info.WaitFD {

@@ -84,12 +84,19 @@ func fallback(ctx context.Context, e *env, j *job, read bool, why error) (Result
 	return p.Write(ctx, e, j)
 }
 
+// sendfilePiece is the most one RMA of the mapping moves. On shm each RMA
+// is one copy made under the client endpoint's lock, which the client's
+// own progress also takes: a piece of tens of MiB made the client spin on
+// that lock for the whole copy (seen in perf), a few MiB bounds that wait
+// while keeping the per-post cost small against the copy.
+const sendfilePiece = 4 << 20
+
 // rmaMapping moves every piece between the registered mapping and the
 // client, all in flight at once, and waits for all of them.
 func rmaMapping(ctx context.Context, e *env, j *job, m *mapping, mr *verbs.MemoryRegion, read bool) error {
 	var ops []*verbs.Op
 	var first error
-	for _, p := range j.pieces(64<<20, read) {
+	for _, p := range j.pieces(sendfilePiece, read) {
 		// Map the range's page-cache pages into our page table in one
 		// call rather than one minor fault per 4 KiB page during the
 		// fabric's copy of a fresh mapping.
