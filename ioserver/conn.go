@@ -169,6 +169,15 @@ func replyHeader(h proto.Header) proto.Header {
 func (c *conn) replyRead(h proto.Header, req *proto.IOReq, r data.Result) error {
 	fj, _ := req.Layout.FileServer(c.s.id)
 	resp := &proto.ReadResp{LogicalEnd: req.Layout.LogicalEnd(fj, r.Size), Lens: r.Lens, Strategy: r.Strategy}
+	if r.Small != nil {
+		defer r.Release()
+		frame := proto.AppendDataFrame(nil, replyHeader(h), resp, len(r.Small))
+		return c.send(func(w net.Conn) error {
+			bufs := net.Buffers{frame, r.Small}
+			_, err := bufs.WriteTo(w)
+			return err
+		})
+	}
 	if r.Inline == nil {
 		c.reply(h, resp)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -107,10 +108,12 @@ func TestSocketsWriteThenRead(t *testing.T) {
 	var got Result
 	err = s.Read(ctx, r, Link{}, func(res Result) error {
 		got = res
-		if res.Inline == nil {
-			t.Fatal("inline read without a stream")
+		if res.Small == nil {
+			t.Fatal("small inline read not handed over as bytes")
 		}
-		return res.Inline(srv)
+		defer res.Release()
+		_, err := srv.Write(res.Small)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +131,43 @@ func TestSocketsWriteThenRead(t *testing.T) {
 	}
 	if stats.get("read.bytes.sockets") != 13 || stats.get("write.bytes.sockets") != int64(len(payload)) {
 		t.Fatalf("counters %v", stats.m)
+	}
+}
+
+// An inline read larger than the small-read buffer is streamed by the
+// connection layer with sendfile, byte for byte.
+func TestSocketsLargeReadStreams(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	payload := make([]byte, smallRead*3+17)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	w := &proto.IOReq{Handle: handle, Layout: oneServer, Extents: []proto.Extent{{Local: 0, Len: int64(len(payload))}}}
+	if _, err := s.Write(ctx, w, Link{}, bytes.NewReader(payload)); err != nil {
+		t.Fatal(err)
+	}
+	r := &proto.IOReq{Handle: handle, Layout: oneServer, Extents: []proto.Extent{{Local: 1, Len: int64(len(payload))}}}
+	srv, cli := tcpPair(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Read(ctx, r, Link{}, func(res Result) error {
+			if res.Inline == nil || res.Small != nil {
+				return fmt.Errorf("large inline read: stream %v, small %d bytes", res.Inline != nil, len(res.Small))
+			}
+			return res.Inline(srv)
+		})
+	}()
+	buf := make([]byte, len(payload)-1)
+	cli.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(cli, buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, payload[1:]) {
+		t.Fatal("streamed bytes differ from the datafile's")
 	}
 }
 

@@ -78,6 +78,12 @@ type Result struct {
 	// connection layer calls it right after the reply's control part,
 	// holding its write lock. An error leaves the frame cut short.
 	Inline func(w net.Conn) error
+	// Small, set instead of Inline for small reads, holds the Lens'
+	// bytes already read, so the reply goes out in one write (one
+	// segment: the client wakes once). Release returns it to its pool
+	// once written.
+	Small   []byte
+	Release func()
 }
 
 // Counter counts events by name: the server's statistics.
