@@ -307,7 +307,7 @@ func (e *Endpoint) Connect(addr []byte) (Peer, error) {
 		ca := C.CBytes(addr)
 		defer C.free(ca)
 		var errbuf [C.FERRY_ERRLEN]C.char
-		rc = C.fvb_av_insert(e.c, 0, ca, C.size_t(len(addr)), &fa, &errbuf[0], C.FERRY_ERRLEN)
+		rc = C.fvb_av_insert(e.c, ca, C.size_t(len(addr)), &fa, &errbuf[0], C.FERRY_ERRLEN)
 		if rc != 0 {
 			msg = cstr(errbuf[:])
 			return

@@ -87,9 +87,7 @@ static int post_one(fvb_ep *e, const fvb_post *p) {
 	struct iovec iov[FERRY_MAX_IOV];
 	void *desc[FERRY_MAX_IOV];
 	uint64_t total = 0;
-	int lane = FVB_LANE_OF(p->peer);
-	if (p->count == 0 || p->count > FERRY_MAX_IOV || p->slot >= e->nslots ||
-	    lane >= e->nlanes)
+	if (p->count == 0 || p->count > FERRY_MAX_IOV || p->slot >= e->nslots)
 		return -FI_EINVAL;
 	for (uint32_t i = 0; i < p->count; i++) {
 		iov[i].iov_base = (void *)(uintptr_t)p->laddr[i];
@@ -102,13 +100,13 @@ static int post_one(fvb_ep *e, const fvb_post *p) {
 		.msg_iov = iov,
 		.desc = desc,
 		.iov_count = p->count,
-		.addr = FVB_ADDR_OF(p->peer),
+		.addr = p->peer,
 		.rma_iov = &riov,
 		.rma_iov_count = 1,
 		.context = &e->ctx[p->slot],
 		.data = 0,
 	};
-	struct fid_ep *ep = e->lane[lane].ep;
+	struct fid_ep *ep = e->lane[0].ep; // our own operations use lane 0
 	if (p->is_write)
 		return (int)fi_writemsg(ep, &msg, p->flags | FI_COMPLETION);
 	return (int)fi_readmsg(ep, &msg, p->flags | FI_COMPLETION);
@@ -143,8 +141,8 @@ int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
 			continue;
 		}
 		if (e->drain_after_post) {
-			struct fid_cq *cq = e->lane[FVB_LANE_OF(posts[i].peer)].cq;
-			int n = reap_cq(e, cq, out + k, max - k, posts[i].slot);
+			int n = reap_cq(e, e->lane[0].cq, out + k, max - k,
+					posts[i].slot);
 			if (n < 0) {
 				*nposted = i + 1;
 				fvb_seterr(errbuf, errlen, "fi_cq_read", n);

@@ -335,38 +335,24 @@ int fvb_close(fvb_ep *e, char *errbuf, size_t errlen) {
 	return first;
 }
 
-int fvb_av_insert(fvb_ep *e, int lane, const void *addr, size_t len,
-		  uint64_t *peer, char *errbuf, size_t errlen) {
+int fvb_av_insert(fvb_ep *e, const void *addr, size_t len, uint64_t *fiaddr,
+		  char *errbuf, size_t errlen) {
 	(void)len;
-	if (lane < 0 || lane >= e->nlanes) {
-		fvb_seterr(errbuf, errlen, "fi_av_insert: no such lane", -FI_EINVAL);
-		return -FI_EINVAL;
-	}
 	fi_addr_t a = FI_ADDR_UNSPEC;
-	int rc = fi_av_insert(e->lane[lane].av, addr, 1, &a, 0, NULL);
+	int rc = fi_av_insert(e->lane[0].av, addr, 1, &a, 0, NULL);
 	if (rc != 1) {
 		if (rc >= 0)
 			rc = -FI_EADDRNOTAVAIL;
 		fvb_seterr(errbuf, errlen, "fi_av_insert", rc);
 		return rc;
 	}
-	if ((uint64_t)a >> FERRY_LANE_SHIFT) {
-		fi_addr_t ra = a;
-		fi_av_remove(e->lane[lane].av, &ra, 1, 0);
-		fvb_seterr(errbuf, errlen, "fi_av_insert: address too large",
-			   -FI_EADDRNOTAVAIL);
-		return -FI_EADDRNOTAVAIL;
-	}
-	*peer = ((uint64_t)lane << FERRY_LANE_SHIFT) | (uint64_t)a;
+	*fiaddr = a;
 	return 0;
 }
 
-int fvb_av_remove(fvb_ep *e, uint64_t peer) {
-	int lane = FVB_LANE_OF(peer);
-	if (lane >= e->nlanes)
-		return -FI_EINVAL;
-	fi_addr_t a = FVB_ADDR_OF(peer);
-	return fi_av_remove(e->lane[lane].av, &a, 1, 0);
+int fvb_av_remove(fvb_ep *e, uint64_t fiaddr) {
+	fi_addr_t a = fiaddr;
+	return fi_av_remove(e->lane[0].av, &a, 1, 0);
 }
 
 int fvb_mr_reg(fvb_ep *e, uint64_t addr, uint64_t len, uint64_t access,

@@ -16,7 +16,6 @@
 #define FERRY_MAX_IOV 16
 #define FERRY_COMP_MSG 160
 #define FERRY_MAX_LANES 16
-#define FERRY_LANE_SHIFT 56
 
 typedef struct fvb_comp {
 	uint64_t slot;
@@ -77,11 +76,11 @@ int fvb_close(fvb_ep *ep, char *errbuf, size_t errlen);
 int fvb_straddr(fvb_ep *ep, const void *addr, char *buf, size_t len);
 int fvb_kickfd(fvb_ep *ep);
 
-// fvb_av_insert inserts a peer into a lane's AV; *peer is what posts name
-// it by (lane and fi_addr_t).
-int fvb_av_insert(fvb_ep *ep, int lane, const void *addr, size_t len,
-		  uint64_t *peer, char *errbuf, size_t errlen);
-int fvb_av_remove(fvb_ep *ep, uint64_t peer);
+// fvb_av_insert inserts a peer into lane 0's AV (the lane this process's
+// own operations use).
+int fvb_av_insert(fvb_ep *ep, const void *addr, size_t len, uint64_t *fiaddr,
+		  char *errbuf, size_t errlen);
+int fvb_av_remove(fvb_ep *ep, uint64_t fiaddr);
 
 // Memory registration. access is a mask of FI_READ/FI_WRITE/FI_REMOTE_*.
 int fvb_mr_reg(fvb_ep *ep, uint64_t addr, uint64_t len, uint64_t access,

@@ -15,7 +15,9 @@
 
 // A lane is one endpoint with its own address vector and completion queue
 // on the shared domain: registrations are the domain's, so every lane can
-// use them. Several lanes give peers several targets (see Config.Lanes).
+// use them. Several lanes give peers several targets (see Config.Lanes);
+// this process's own operations all go out on lane 0, whose AV holds the
+// peers it connects to.
 struct fvb_lane {
 	struct fid_av *av;
 	struct fid_cq *cq;
@@ -40,11 +42,6 @@ struct fvb_ep {
 	int kick_fd; // eventfd: new work for the owner
 };
 
-// A peer is its lane in the top bits and its fi_addr_t in the lane's AV
-// below (fi_addr_t values are table indices or user-space pointers, both
-// far below 2^56).
-#define FVB_LANE_OF(peer) ((int)((peer) >> FERRY_LANE_SHIFT))
-#define FVB_ADDR_OF(peer) ((fi_addr_t)((peer) & ((1ULL << FERRY_LANE_SHIFT) - 1)))
 
 void fvb_seterr(char *errbuf, size_t errlen, const char *what, int rc);
 

@@ -171,8 +171,9 @@ func (i Info) String() string {
 		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Threading, i.WaitFD, i.Lanes, i.Version)
 }
 
-// Peer identifies a connected peer: the lane it was connected on and its
-// fi_addr_t in that lane's address vector.
+// Peer identifies a connected peer (an fi_addr_t in the endpoint's address
+// vector; peers are connected on the first lane, which carries this
+// process's own operations).
 type Peer uint64
 
 // RemoteBuffer is what crosses the wire: a window of a peer's registered
