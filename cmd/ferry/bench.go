@@ -11,17 +11,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ferry-hpc/ferry/bench"
 	"github.com/ferry-hpc/ferry/internal/localcluster"
 	"github.com/ferry-hpc/ferry/internal/units"
 )
 
-func init() {
-	register("bench", "benchmark strategies, providers and baselines; write CSV, Markdown and plots", runBench)
-}
+func init() { addCommand(newBenchCmd) }
 
-func runBench(e *env, args []string) error {
-	fs := newFlags(e, "bench", "", `Starts its own local ferryd servers (or uses --config), sweeps the data path
+func newBenchCmd(e *env) *cobra.Command {
+	cmd := newCommand("bench [flags]", "benchmark strategies, providers and baselines; write CSV, Markdown and plots", `Starts its own local ferryd servers (or uses --config), sweeps the data path
 (strategy x provider x direction x request size x servers x clients x page
 cache x registration cache), measures the baselines in the same run (memcpy,
 local pread, raw fabric write, TCP loopback) and the registration-cost
@@ -33,45 +33,60 @@ warm cache, a few minutes. --full: every
 dimension (8 sizes 4K..64M x 9 strategy/provider series x 2 directions x
 1,2,4 servers x 1,2,4,8 clients x warm,cold x regcache on,off: thousands of
 points, hours); narrow it with the flags below, which override single
-dimensions of either mode (comma-separated lists).`)
-	quick := fs.Bool("quick", false, "quick mode (default when --full is not given)")
-	full := fs.Bool("full", false, "full sweep")
-	out := fs.String("out", "", "results directory (default bench/results/<UTC timestamp>)")
-	cfg := fs.String("config", "", "use the servers of this running configuration instead of starting local ones")
-	strategies := fs.String("strategies", "", "strategies: sockets,copy,pipeline,sendfile,auto")
-	providers := fs.String("providers", "", "fabric providers for the RDMA strategies: shm,tcp")
-	dirs := fs.String("dirs", "", "directions: read,write")
-	sizes := fs.String("sizes", "", "request sizes, e.g. 4K,64K,1M,16M,64M")
-	servers := fs.String("servers", "", "server counts, e.g. 1,2,4")
-	clients := fs.String("clients", "", "client process counts, e.g. 1,2,4,8")
-	caches := fs.String("cache", "", "page cache states: warm,cold")
-	regcaches := fs.String("regcache", "", "client registration cache: on,off")
-	fileSize := fs.String("file-size", "", "bench file size (e.g. 256M, 1G)")
-	volume := fs.String("volume", "", "bytes each client moves per repetition (e.g. 64M)")
-	reps := fs.Int("reps", 0, "repetitions per point")
-	pin := fs.Bool("pin", false, "registration-cost experiment: add a pass that mlocks registered pages (munlock at deregistration), as NIC drivers pin them")
-	noBase := fs.Bool("no-baselines", false, "skip the baselines")
-	noReg := fs.Bool("no-regcost", false, "skip the registration-cost experiment")
-	noPlots := fs.Bool("no-plots", false, "skip the PNG plots")
-	headline := fs.Bool("headline", false, "only the data path's headline case: a page-cache-warm 1 GiB file on 4 servers read and written by one client with the default settings, against dd-like local reads, the sockets strategy, a TCP ping-pong, the C libfabric baseline; server CPU per GiB, an idle server, a fresh process's first ping; Markdown to stdout")
-	worker := fs.Bool("client-worker", false, "internal: run as a client worker process")
-	spec := fs.String("worker-spec", "", "internal: the worker's spec (JSON)")
-	if err := parse(fs, args, 0, 0); err != nil {
-		return err
-	}
+dimensions of either mode (comma-separated lists).`, 0, 0, nil)
+	var f benchFlags
+	fs := cmd.Flags()
+	fs.BoolVar(&f.quick, "quick", false, "quick mode (default when --full is not given)")
+	fs.BoolVar(&f.full, "full", false, "full sweep")
+	fs.StringVar(&f.out, "out", "", "results directory (default bench/results/<UTC timestamp>)")
+	fs.StringVar(&f.cfg, "config", "", "use the servers of this running configuration instead of starting local ones")
+	fs.StringVar(&f.strategies, "strategies", "", "strategies: sockets,copy,pipeline,sendfile,auto")
+	fs.StringVar(&f.providers, "providers", "", "fabric providers for the RDMA strategies: shm,tcp")
+	fs.StringVar(&f.dirs, "dirs", "", "directions: read,write")
+	fs.StringVar(&f.sizes, "sizes", "", "request sizes, e.g. 4K,64K,1M,16M,64M")
+	fs.StringVar(&f.servers, "servers", "", "server counts, e.g. 1,2,4")
+	fs.StringVar(&f.clients, "clients", "", "client process counts, e.g. 1,2,4,8")
+	fs.StringVar(&f.caches, "cache", "", "page cache states: warm,cold")
+	fs.StringVar(&f.regcaches, "regcache", "", "client registration cache: on,off")
+	fs.StringVar(&f.fileSize, "file-size", "", "bench file size (e.g. 256M, 1G)")
+	fs.StringVar(&f.volume, "volume", "", "bytes each client moves per repetition (e.g. 64M)")
+	fs.IntVar(&f.reps, "reps", 0, "repetitions per point")
+	fs.BoolVar(&f.pin, "pin", false, "registration-cost experiment: add a pass that mlocks registered pages (munlock at deregistration), as NIC drivers pin them")
+	fs.BoolVar(&f.noBase, "no-baselines", false, "skip the baselines")
+	fs.BoolVar(&f.noReg, "no-regcost", false, "skip the registration-cost experiment")
+	fs.BoolVar(&f.noPlots, "no-plots", false, "skip the PNG plots")
+	fs.BoolVar(&f.headline, "headline", false, "only the data path's headline case: a page-cache-warm 1 GiB file on 4 servers read and written by one client with the default settings, against dd-like local reads, the sockets strategy, a TCP ping-pong, the C libfabric baseline; server CPU per GiB, an idle server, a fresh process's first ping; Markdown to stdout")
+	fs.BoolVar(&f.worker, "client-worker", false, "internal: run as a client worker process")
+	fs.StringVar(&f.spec, "worker-spec", "", "internal: the worker's spec (JSON)")
+	fs.MarkHidden("client-worker")
+	fs.MarkHidden("worker-spec")
+	cmd.RunE = func(*cobra.Command, []string) error { return runBench(e, &f) }
+	return cmd
+}
+
+type benchFlags struct {
+	quick, full                                                    bool
+	out, cfg, strategies, providers, dirs, sizes, servers, clients string
+	caches, regcaches, fileSize, volume                            string
+	reps                                                           int
+	pin, noBase, noReg, noPlots, headline, worker                  bool
+	spec                                                           string
+}
+
+func runBench(e *env, f *benchFlags) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *worker {
-		return bench.RunWorker(ctx, *cfg, *spec, os.Stdin, e.stdout)
+	if f.worker {
+		return bench.RunWorker(ctx, f.cfg, f.spec, os.Stdin, e.stdout)
 	}
-	if *quick && *full {
+	if f.quick && f.full {
 		return usageError{fmt.Errorf("--quick and --full exclude each other")}
 	}
-	if *headline {
-		return runHeadline(ctx, e, *fileSize, *reps)
+	if f.headline {
+		return runHeadline(ctx, e, f.fileSize, f.reps)
 	}
 	o := bench.QuickOptions()
-	if *full {
+	if f.full {
 		o = bench.FullOptions()
 	}
 	custom := false
@@ -80,15 +95,15 @@ dimensions of either mode (comma-separated lists).`)
 			*dst, custom = splitList(s), true
 		}
 	}
-	list(*strategies, &o.Strategies)
-	list(*providers, &o.Providers)
-	list(*dirs, &o.Dirs)
-	list(*caches, &o.Caches)
-	list(*regcaches, &o.RegCaches)
+	list(f.strategies, &o.Strategies)
+	list(f.providers, &o.Providers)
+	list(f.dirs, &o.Dirs)
+	list(f.caches, &o.Caches)
+	list(f.regcaches, &o.RegCaches)
 	var err error
-	if *sizes != "" {
+	if f.sizes != "" {
 		o.Sizes, custom = nil, true
-		for _, s := range splitList(*sizes) {
+		for _, s := range splitList(f.sizes) {
 			v, err := units.Parse(s)
 			if err != nil {
 				return usageError{err}
@@ -110,36 +125,36 @@ dimensions of either mode (comma-separated lists).`)
 		}
 		return nil
 	}
-	if err := ints(*servers, &o.ServerCounts); err != nil {
+	if err := ints(f.servers, &o.ServerCounts); err != nil {
 		return err
 	}
-	if err := ints(*clients, &o.ClientCounts); err != nil {
+	if err := ints(f.clients, &o.ClientCounts); err != nil {
 		return err
 	}
-	if *fileSize != "" {
-		if o.FileSize, err = units.Parse(*fileSize); err != nil {
+	if f.fileSize != "" {
+		if o.FileSize, err = units.Parse(f.fileSize); err != nil {
 			return usageError{err}
 		}
 		custom = true
 	}
-	if *volume != "" {
-		if o.Volume, err = units.Parse(*volume); err != nil {
+	if f.volume != "" {
+		if o.Volume, err = units.Parse(f.volume); err != nil {
 			return usageError{err}
 		}
 		custom = true
 	}
-	if *reps > 0 {
-		o.Reps, custom = *reps, true
+	if f.reps > 0 {
+		o.Reps, custom = f.reps, true
 	}
 	if custom {
 		o.Mode += "+custom"
 	}
-	o.Pin = *pin
-	o.Baselines = !*noBase
-	o.RegCost = !*noReg
-	o.Plots = !*noPlots
-	o.Config = *cfg
-	o.Out = *out
+	o.Pin = f.pin
+	o.Baselines = !f.noBase
+	o.RegCost = !f.noReg
+	o.Plots = !f.noPlots
+	o.Config = f.cfg
+	o.Out = f.out
 	if o.Out == "" {
 		o.Out = filepath.Join("bench", "results", time.Now().UTC().Format("20060102T150405Z"))
 	}

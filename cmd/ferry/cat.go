@@ -3,23 +3,28 @@ package main
 import (
 	"context"
 	"io"
+
+	"github.com/spf13/cobra"
 )
 
-func init() {
-	register("cat", "write files to standard output", runCat)
+func init() { addCommand(newCatCmd) }
+
+func newCatCmd(e *env) *cobra.Command {
+	var cf clientFlags
+	cmd := newCommand("cat [flags] PATH...", "write files to standard output", "Writes Ferry files to standard output.",
+		1, -1, func(_ *cobra.Command, args []string) error { return runCat(e, &cf, args) })
+	cf.add(cmd.Flags())
+	return cmd
 }
 
-func runCat(e *env, args []string) error {
-	fs := newFlags(e, "cat", "PATH...", "Writes Ferry files to standard output.")
-	var cf clientFlags
-	cf.add(fs)
-	c, err := cf.start(fs, args, 1, -1)
+func runCat(e *env, cf *clientFlags, args []string) error {
+	c, err := cf.mount(context.Background())
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	ctx := context.Background()
-	for _, a := range fs.Args() {
+	for _, a := range args {
 		p, _ := ferryPath(a)
 		f, err := c.Open(ctx, p)
 		if err != nil {

@@ -2,35 +2,41 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/config"
 	"github.com/ferry-hpc/ferry/internal/clientenv"
+	"github.com/ferry-hpc/ferry/internal/units"
 	"github.com/ferry-hpc/ferry/proto"
 )
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// flags makes a flag set whose errors and help go to e.stderr.
-func newFlags(e *env, name, argsUsage, help string) *flag.FlagSet {
-	fs := flag.NewFlagSet("ferry "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: ferry %s [flags] %s\n\n%s\n", name, argsUsage, help)
-		var any bool
-		fs.VisitAll(func(*flag.Flag) { any = true })
-		if any {
-			fmt.Fprintln(e.stderr, "\nFlags:")
-			fs.PrintDefaults()
-		}
+// newCommand makes a subcommand taking between minArgs and maxArgs
+// positional arguments (maxArgs < 0: no limit). use is "name ARGS".
+func newCommand(use, short, long string, minArgs, maxArgs int, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
+	if long == "" {
+		long = short
 	}
-	return fs
+	return &cobra.Command{Use: use, Short: short, Long: long, Args: nargs(minArgs, maxArgs), RunE: run}
+}
+
+// nargs checks the count of positional arguments; a wrong count is a
+// usage error (exit 2).
+func nargs(minArgs, maxArgs int) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if n := len(args); n < minArgs || (maxArgs >= 0 && n > maxArgs) {
+			return usageError{fmt.Errorf("wrong number of arguments (%d)", n)}
+		}
+		return nil
+	}
 }
 
 // clientFlags are the flags every client command takes.
@@ -40,15 +46,15 @@ type clientFlags struct {
 	strategy string
 }
 
-func (c *clientFlags) add(fs *flag.FlagSet) {
-	fs.StringVar(&c.config, "config", "", "config file (default $"+clientenv.Config+", then ./"+config.LocalPath+")")
+func (c *clientFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&c.config, "config", "", "config `FILE` (default $"+clientenv.Config+", then ./"+config.LocalPath+")")
 }
 
 // addData adds the data-path flags.
-func (c *clientFlags) addData(fs *flag.FlagSet) {
+func (c *clientFlags) addData(fs *pflag.FlagSet) {
 	c.add(fs)
-	fs.StringVar(&c.provider, "provider", "", "fabric provider: auto, none (sockets), shm, tcp, verbs, efa, cxi, ... (default $"+clientenv.Provider+", else auto)")
-	fs.StringVar(&c.strategy, "strategy", "", "serving strategy: "+strings.Join(proto.StrategyNames(), ", ")+" (default $"+clientenv.Strategy+", else the servers')")
+	fs.StringVar(&c.provider, "provider", "", "fabric `provider`: auto, none (sockets), shm, tcp, verbs, efa, cxi, ... (default $"+clientenv.Provider+", else auto)")
+	fs.StringVar(&c.strategy, "strategy", "", "serving `strategy`: "+strings.Join(proto.StrategyNames(), ", ")+" (default $"+clientenv.Strategy+", else the servers')")
 }
 
 // mount mounts the file system with the flags, then the environment.
@@ -64,25 +70,39 @@ func (c *clientFlags) mount(ctx context.Context) (*clientlib.Client, error) {
 	return clientlib.Mount(ctx, path, opts)
 }
 
-// start parses a client command's flags and mounts the file system.
-func (c *clientFlags) start(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (*clientlib.Client, error) {
-	if err := parse(fs, args, minArgs, maxArgs); err != nil {
-		return nil, err
-	}
-	return c.mount(context.Background())
+// sizeValue is a byte-count flag that takes units (64K, 1MiB, 2G) through
+// the one parser, internal/units; zero is allowed where it means "default".
+type sizeValue struct {
+	p      *int64
+	zeroOK bool
 }
 
-// parse parses flags and checks the count of positional arguments.
-func parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) error {
-	if err := fs.Parse(args); err != nil {
+func (s sizeValue) String() string {
+	if s.p == nil || *s.p == 0 {
+		return "0"
+	}
+	return strings.ReplaceAll(units.Bytes(*s.p), " ", "")
+}
+
+func (s sizeValue) Set(v string) error {
+	if s.zeroOK && strings.TrimSpace(v) == "0" {
+		*s.p = 0
+		return nil
+	}
+	n, err := units.Parse(v)
+	if err != nil {
 		return err
 	}
-	n := fs.NArg()
-	if n < minArgs || (maxArgs >= 0 && n > maxArgs) {
-		fs.Usage()
-		return usageError{fmt.Errorf("wrong number of arguments (%d)", n)}
-	}
+	*s.p = n
 	return nil
+}
+
+func (sizeValue) Type() string { return "size" }
+
+// sizeVar defines a size flag stored in p; zeroOK lets 0 through.
+func sizeVar(fs *pflag.FlagSet, p *int64, name string, def int64, zeroOK bool, usage string) {
+	*p = def
+	fs.Var(sizeValue{p: p, zeroOK: zeroOK}, name, usage)
 }
 
 // ferryPath strips the ferry: prefix; ok is false for a local path.

@@ -12,41 +12,51 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/internal/units"
 )
 
-func init() {
-	register("cp", "copy a file into, out of, or within Ferry (ferry:/path marks Ferry's side)", runCp)
-}
+func init() { addCommand(newCpCmd) }
 
 type cpSide struct {
 	ferry bool
 	path  string
 }
 
-func runCp(e *env, args []string) error {
-	flags := newFlags(e, "cp", "SRC DST", "Copies SRC to DST; either may be ferry:/path. Shows a progress bar on a terminal.\nA DST that is a directory gets SRC's base name.")
-	var cf clientFlags
-	cf.addData(flags)
-	strip := flags.Int64("strip-size", 0, "strip size of a new Ferry file (0: the file system default)")
-	count := flags.Int("count", 0, "servers a new Ferry file spans (0: the default)")
-	chunk := flags.Int64("chunk", 64<<20, "bytes per read/write call")
-	stats := flags.Bool("stats", false, "print bytes, time and throughput when done (always on a terminal)")
-	if err := parse(flags, args, 2, 2); err != nil {
-		return err
+func newCpCmd(e *env) *cobra.Command {
+	var o cpOptions
+	cmd := newCommand("cp [flags] SRC DST", "copy a file into, out of, or within Ferry (ferry:/path marks Ferry's side)",
+		"Copies SRC to DST; either may be ferry:/path. Shows a progress bar on a terminal.\nA DST that is a directory gets SRC's base name.",
+		2, 2, func(_ *cobra.Command, args []string) error { return runCp(e, &o, args) })
+	fl := cmd.Flags()
+	o.cf.addData(fl)
+	sizeVar(fl, &o.strip, "strip-size", 0, true, "strip size of a new Ferry file, e.g. 1M (0: the file system default)")
+	fl.IntVar(&o.count, "count", 0, "servers a new Ferry file spans (0: the default)")
+	sizeVar(fl, &o.chunk, "chunk", 64<<20, false, "bytes per read/write call")
+	fl.BoolVar(&o.stats, "stats", false, "print bytes, time and throughput when done (always on a terminal)")
+	return cmd
+}
+
+type cpOptions struct {
+	cf           clientFlags
+	strip, chunk int64
+	count        int
+	stats        bool
+}
+
+func runCp(e *env, o *cpOptions, args []string) error {
+	if o.chunk < 4096 || o.chunk > 1<<30 {
+		return usageError{fmt.Errorf("--chunk %d outside [4096, 1 GiB]", o.chunk)}
 	}
-	if *chunk < 4096 || *chunk > 1<<30 {
-		return usageError{fmt.Errorf("--chunk %d outside [4096, 1 GiB]", *chunk)}
-	}
-	src, dst := parseSide(flags.Arg(0)), parseSide(flags.Arg(1))
+	src, dst := parseSide(args[0]), parseSide(args[1])
 	if !src.ferry && !dst.ferry {
 		return usageError{errors.New("one side must be a Ferry path (ferry:/path); use cp(1) for local copies")}
 	}
 	ctx := context.Background()
 	var c *clientlib.Client
-	c, err := cf.mount(ctx)
+	c, err := o.cf.mount(ctx)
 	if err != nil {
 		return err
 	}
@@ -92,7 +102,7 @@ func runCp(e *env, args []string) error {
 		if fi, err := c.Stat(ctx, dst.path); err == nil && fi.IsDir() {
 			dst.path = path.Join(dst.path, path.Base(src.path))
 		}
-		f, err := c.Create(ctx, dst.path, clientlib.CreateOptions{StripSize: *strip, Count: *count})
+		f, err := c.Create(ctx, dst.path, clientlib.CreateOptions{StripSize: o.strip, Count: o.count})
 		if err != nil {
 			return err
 		}
@@ -120,7 +130,7 @@ func runCp(e *env, args []string) error {
 			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
 	}
 	start := time.Now()
-	if err := copyPipelined(r, w, size, *chunk, func(n int64) {
+	if err := copyPipelined(r, w, size, o.chunk, func(n int64) {
 		if bar != nil {
 			bar.Add64(n)
 		}
@@ -133,7 +143,7 @@ func runCp(e *env, args []string) error {
 	if bar != nil {
 		bar.Finish()
 	}
-	if *stats || e.isTerminal {
+	if o.stats || e.isTerminal {
 		el := time.Since(start)
 		fmt.Fprintf(e.stdout, "copied %s in %.2fs: %s\n", units.Bytes(size), el.Seconds(), units.Rate(float64(size)/el.Seconds()))
 	}

@@ -4,33 +4,41 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ferry-hpc/ferry/config"
 )
 
-func init() {
-	register("genconfig", "print a config for a set of servers (TOML)", runGenconfig)
+func init() { addCommand(newGenconfigCmd) }
+
+func newGenconfigCmd(e *env) *cobra.Command {
+	var servers, storage string
+	var count, meta int
+	var strip int64
+	cmd := newCommand("genconfig --servers HOST:PORT,... --storage DIR [flags]", "print a config for a set of servers (TOML)",
+		"Prints a Ferry config for the given servers; server i stores its datafiles in DIR/server<i>.",
+		0, 0, func(*cobra.Command, []string) error {
+			return runGenconfig(e, servers, storage, strip, count, meta)
+		})
+	fs := cmd.Flags()
+	fs.StringVar(&servers, "servers", "", "comma-separated `HOST:PORT` of each server, in id order (required)")
+	fs.StringVar(&storage, "storage", "", "storage directory root `DIR` (required)")
+	sizeVar(fs, &strip, "strip-size", config.DefaultStripSize, false, "default strip size of new files, e.g. 1M")
+	fs.IntVar(&count, "strip-count", 0, "default servers per file (0: all)")
+	fs.IntVar(&meta, "metadata-server", 0, "id of the server that runs the metadata service")
+	return cmd
 }
 
-func runGenconfig(e *env, args []string) error {
-	fs := newFlags(e, "genconfig", "", "Prints a Ferry config for the given servers; server i stores its datafiles in DIR/server<i>.")
-	servers := fs.String("servers", "", "comma-separated HOST:PORT of each server, in id order (required)")
-	storage := fs.String("storage", "", "storage directory root (required)")
-	strip := fs.Int64("strip-size", config.DefaultStripSize, "default strip size of new files, bytes")
-	count := fs.Int("strip-count", 0, "default servers per file (0: all)")
-	meta := fs.Int("metadata-server", 0, "id of the server that runs the metadata service")
-	if err := parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	if *servers == "" || *storage == "" {
-		fs.Usage()
+func runGenconfig(e *env, servers, storage string, strip int64, count, meta int) error {
+	if servers == "" || storage == "" {
 		return usageError{fmt.Errorf("--servers and --storage are required")}
 	}
-	cfg, err := config.Generate(strings.Split(*servers, ","), *storage, *strip)
+	cfg, err := config.Generate(strings.Split(servers, ","), storage, strip)
 	if err != nil {
 		return err
 	}
-	cfg.StripCount = *count
-	cfg.MetadataServer = *meta
+	cfg.StripCount = count
+	cfg.MetadataServer = meta
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

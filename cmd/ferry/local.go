@@ -8,45 +8,56 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/ferry-hpc/ferry/config"
 	"github.com/ferry-hpc/ferry/internal/localcluster"
 )
 
-func init() {
-	register("local", "start (up) or stop (down) local servers on 127.0.0.1", runLocal)
+func init() { addCommand(newLocalCmd) }
+
+func newLocalCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "local up|down [flags]",
+		Short: "start (up) or stop (down) local servers on 127.0.0.1",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown subcommand %q: want up or down", args[0])}
+			}
+			return usageError{errors.New("want up or down")}
+		},
+	}
+	var (
+		n         int
+		dir, ddir string
+		strip     int64
+	)
+	up := newCommand("up [flags]", "start local servers",
+		"Starts N ferryd servers on 127.0.0.1 in the background, with a config in DIR,\nand waits until all answer. An existing config in DIR is reused (its files survive).",
+		0, 0, func(*cobra.Command, []string) error { return localUp(e, n, dir, strip) })
+	up.Flags().IntVar(&n, "servers", 4, "number of servers")
+	up.Flags().StringVar(&dir, "dir", ".ferry-local", "directory for the config, storage, logs and pid files")
+	sizeVar(up.Flags(), &strip, "strip-size", config.DefaultStripSize, false, "default strip size of new files, e.g. 1M")
+	down := newCommand("down [flags]", "stop local servers",
+		"Stops the servers 'ferry local up' started from DIR (SIGTERM, then SIGKILL after 10s). Data stays.",
+		0, 0, func(*cobra.Command, []string) error { return localDown(e, ddir) })
+	down.Flags().StringVar(&ddir, "dir", ".ferry-local", "directory given to 'ferry local up'")
+	cmd.AddCommand(up, down)
+	return cmd
 }
 
-func runLocal(e *env, args []string) error {
-	if len(args) == 0 || (args[0] != "up" && args[0] != "down") {
-		fmt.Fprintln(e.stderr, "usage: ferry local up [--servers N] [--dir DIR] | ferry local down [--dir DIR]")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return nil
-		}
-		return usageError{errors.New("want `up` or `down`")}
+func localUp(e *env, n int, dir string, strip int64) error {
+	if n < 1 {
+		return usageError{fmt.Errorf("--servers %d: want at least 1", n)}
 	}
-	if args[0] == "up" {
-		return localUp(e, args[1:])
-	}
-	return localDown(e, args[1:])
-}
-
-func localUp(e *env, args []string) error {
-	flags := newFlags(e, "local up", "", "Starts N ferryd servers on 127.0.0.1 in the background, with a config in DIR,\nand waits until all answer. An existing config in DIR is reused (its files survive).")
-	n := flags.Int("servers", 4, "number of servers")
-	dir := flags.String("dir", ".ferry-local", "directory for the config, storage, logs and pid files")
-	strip := flags.Int64("strip-size", config.DefaultStripSize, "default strip size of new files, bytes")
-	if err := parse(flags, args, 0, 0); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if *n < 1 {
-		return usageError{fmt.Errorf("--servers %d: want at least 1", *n)}
-	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return err
-	}
-	abs, err := filepath.Abs(*dir)
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
@@ -56,16 +67,21 @@ func localUp(e *env, args []string) error {
 			pids = append(pids, p)
 		}
 		sort.Ints(pids)
-		return fmt.Errorf("servers already running from %s (pids %v): run `ferry local down --dir %s` first", abs, pids, *dir)
+		ps := make([]string, len(pids))
+		for i, p := range pids {
+			ps[i] = strconv.Itoa(p)
+		}
+		return fmt.Errorf("%d servers are already running from %s (pids %s); stop them first with: ferry local down --dir %s",
+			len(pids), abs, strings.Join(ps, ", "), dir)
 	}
 	c, err := localcluster.Load(abs)
 	switch {
 	case err == nil:
-		if len(c.Config.Servers) != *n {
-			return fmt.Errorf("%s describes %d servers, not %d: remove %s to start afresh", c.ConfigPath, len(c.Config.Servers), *n, abs)
+		if len(c.Config.Servers) != n {
+			return fmt.Errorf("%s describes %d servers, not %d: remove %s to start afresh", c.ConfigPath, len(c.Config.Servers), n, abs)
 		}
 	case errors.Is(err, fs.ErrNotExist):
-		if c, err = localcluster.Create(abs, localcluster.Options{Servers: *n, StripSize: *strip}); err != nil {
+		if c, err = localcluster.Create(abs, localcluster.Options{Servers: n, StripSize: strip}); err != nil {
 			return err
 		}
 	default:
@@ -84,17 +100,12 @@ func localUp(e *env, args []string) error {
 		addrs = append(addrs, s.Address)
 	}
 	fmt.Fprintf(e.stdout, "%d Ferry servers up on %s, config %s\n", len(c.Config.Servers), strings.Join(addrs, ","), c.ConfigPath)
-	fmt.Fprintf(e.stdout, "try:  ferry cp /etc/services ferry:/services && ferry ls /\nstop: ferry local down --dir %s\n", *dir)
+	fmt.Fprintf(e.stdout, "try:  ferry cp /etc/services ferry:/services && ferry ls /\nstop: ferry local down --dir %s\n", dir)
 	return nil
 }
 
-func localDown(e *env, args []string) error {
-	fs := newFlags(e, "local down", "", "Stops the servers `ferry local up` started from DIR (SIGTERM, then SIGKILL after 10s). Data stays.")
-	dir := fs.String("dir", ".ferry-local", "directory given to `ferry local up`")
-	if err := parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	n, err := localcluster.Down(*dir)
+func localDown(e *env, dir string) error {
+	n, err := localcluster.Down(dir)
 	fmt.Fprintf(e.stdout, "stopped %d servers\n", n)
 	return err
 }

@@ -5,23 +5,27 @@ import (
 	"fmt"
 	"path"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 )
 
-func init() {
-	register("ls", "list a directory (default /)", runLs)
+func init() { addCommand(newLsCmd) }
+
+func newLsCmd(e *env) *cobra.Command {
+	var cf clientFlags
+	var long bool
+	cmd := newCommand("ls [flags] [PATH]", "list a directory (default /)",
+		"Lists a directory of Ferry's namespace; -l adds mode, size and time.",
+		0, 1, func(_ *cobra.Command, args []string) error { return runLs(e, &cf, long, args) })
+	cf.add(cmd.Flags())
+	cmd.Flags().BoolVarP(&long, "long", "l", false, "long listing: mode, size, modification time")
+	return cmd
 }
 
-func runLs(e *env, args []string) error {
-	fs := newFlags(e, "ls", "[PATH]", "Lists a directory of Ferry's namespace; -l adds mode, size and time.")
-	var cf clientFlags
-	cf.add(fs)
-	long := fs.Bool("l", false, "long listing: mode, size, modification time")
-	if err := parse(fs, args, 0, 1); err != nil {
-		return err
-	}
+func runLs(e *env, cf *clientFlags, long bool, args []string) error {
 	p := "/"
-	if fs.NArg() == 1 {
-		p, _ = ferryPath(fs.Arg(0))
+	if len(args) == 1 {
+		p, _ = ferryPath(args[0])
 	}
 	ctx := context.Background()
 	c, err := cf.mount(ctx)
@@ -47,7 +51,7 @@ func runLs(e *env, args []string) error {
 		if de.IsDir {
 			name += "/"
 		}
-		if !*long {
+		if !long {
 			fmt.Fprintln(e.stdout, name)
 			continue
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,13 +14,16 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/ferry-hpc/ferry/fusefs"
 	"github.com/ferry-hpc/ferry/internal/clientenv"
 )
 
 func init() {
-	register("mount", "mount the file system on a directory (FUSE)", runMount)
-	register("umount", "unmount a ferry mount", runUmount)
+	addCommand(newMountCmd)
+	addCommand(newUmountCmd)
 }
 
 const mountHelp = `Mounts the Ferry file system on MOUNTPOINT through FUSE, so any program
@@ -33,24 +35,37 @@ Names and attributes are cached for --entry-timeout and --attr-timeout;
 every open asks the servers for the file's size (close-to-open
 consistency: see the README's "POSIX mount" section).`
 
-func runMount(e *env, args []string) error {
-	fs := newFlags(e, "mount", "MOUNTPOINT", mountHelp)
-	var cf clientFlags
-	cf.addData(fs)
-	var o fusefs.Options
-	daemon := fs.Bool("daemon", false, "detach once mounted; the log goes to --log")
-	logFile := fs.String("log", "", "log file (default: standard error; none with --daemon)")
+type mountOptions struct {
+	cf      clientFlags
+	fuse    fusefs.Options
+	daemon  bool
+	logFile string
+	readyFD int
+}
+
+func newMountCmd(e *env) *cobra.Command {
+	var mo mountOptions
+	cmd := newCommand("mount [flags] MOUNTPOINT", "mount the file system on a directory (FUSE)", mountHelp,
+		1, 1, func(cmd *cobra.Command, args []string) error { return runMount(e, cmd.Flags(), &mo, args[0]) })
+	fs := cmd.Flags()
+	mo.cf.addData(fs)
+	o := &mo.fuse
+	fs.BoolVar(&mo.daemon, "daemon", false, "detach once mounted; the log goes to --log")
+	fs.StringVar(&mo.logFile, "log", "", "log `FILE` (default: standard error; none with --daemon)")
 	fs.DurationVar(&o.EntryTimeout, "entry-timeout", fusefs.DefaultEntryTimeout, "how long the kernel trusts a name")
 	fs.DurationVar(&o.AttrTimeout, "attr-timeout", fusefs.DefaultAttrTimeout, "how long the kernel trusts attributes")
 	fs.IntVar(&o.ReadAheadKB, "readahead-kb", fusefs.DefaultReadAheadKB, "kernel readahead of the mount in KiB (-1: the kernel's)")
 	fs.BoolVar(&o.WritebackCache, "writeback-cache", false, "let the kernel cache writes (one client only: others' size changes go unseen)")
 	fs.BoolVar(&o.AllowOther, "allow-other", false, "let other users use the mount")
 	fs.BoolVar(&o.Debug, "debug", false, "log every FUSE request")
-	readyFD := fs.Int("ready-fd", -1, "internal (--daemon): report the mount's outcome on this descriptor")
-	if err := parse(fs, args, 1, 1); err != nil {
-		return err
-	}
-	dir, err := filepath.Abs(fs.Arg(0))
+	fs.IntVar(&mo.readyFD, "ready-fd", -1, "internal (--daemon): report the mount's outcome on this descriptor")
+	fs.MarkHidden("ready-fd")
+	return cmd
+}
+
+func runMount(e *env, fs *pflag.FlagSet, mo *mountOptions, mountpoint string) error {
+	cf, o := &mo.cf, mo.fuse
+	dir, err := filepath.Abs(mountpoint)
 	if err != nil {
 		return err
 	}
@@ -61,24 +76,24 @@ func runMount(e *env, args []string) error {
 	if cfgPath, err = filepath.Abs(cfgPath); err != nil {
 		return err
 	}
-	if *daemon {
+	if mo.daemon {
 		// The child gets every flag the user set, as parsed, with the
 		// paths made absolute (it runs in /).
 		var child []string
-		fs.Visit(func(f *flag.Flag) {
+		fs.Visit(func(f *pflag.Flag) {
 			switch f.Name {
 			case "daemon", "config", "log", "ready-fd":
 			default:
 				child = append(child, "--"+f.Name+"="+f.Value.String())
 			}
 		})
-		return detach(e, child, dir, cfgPath, *logFile)
+		return detach(e, child, dir, cfgPath, mo.logFile)
 	}
 
 	// Foreground (or the detached child): log, mount, serve.
 	var logw io.Writer = e.stderr
-	if *logFile != "" {
-		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if mo.logFile != "" {
+		f, err := os.OpenFile(mo.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			return err
 		}
@@ -87,8 +102,8 @@ func runMount(e *env, args []string) error {
 	}
 	o.Log = slog.New(slog.NewTextHandler(logw, nil)).With("cmd", "ferry mount")
 	ready := func(error) {}
-	if *readyFD >= 0 {
-		pipe := os.NewFile(uintptr(*readyFD), "ready")
+	if mo.readyFD >= 0 {
+		pipe := os.NewFile(uintptr(mo.readyFD), "ready")
 		ready = func(err error) {
 			msg := "ok"
 			if err != nil {
@@ -180,10 +195,7 @@ func detach(e *env, flags []string, dir, cfgPath, logFile string) error {
 	return nil
 }
 
-func runUmount(e *env, args []string) error {
-	fs := newFlags(e, "umount", "MOUNTPOINT", "Unmounts a ferry mount; its `ferry mount` process then exits.")
-	if err := parse(fs, args, 1, 1); err != nil {
-		return err
-	}
-	return fusefs.Unmount(fs.Arg(0))
+func newUmountCmd(e *env) *cobra.Command {
+	return newCommand("umount MOUNTPOINT", "unmount a ferry mount", "Unmounts a ferry mount; its 'ferry mount' process then exits.",
+		1, 1, func(_ *cobra.Command, args []string) error { return fusefs.Unmount(args[0]) })
 }

@@ -1,22 +1,29 @@
 package main
 
-import "context"
+import (
+	"context"
 
-func init() {
-	register("mv", "rename a file or directory", runMv)
+	"github.com/spf13/cobra"
+)
+
+func init() { addCommand(newMvCmd) }
+
+func newMvCmd(e *env) *cobra.Command {
+	var cf clientFlags
+	cmd := newCommand("mv [flags] OLD NEW", "rename a file or directory", "Renames OLD to NEW within Ferry; a file at NEW is replaced.",
+		2, 2, func(_ *cobra.Command, args []string) error { return runMv(&cf, args) })
+	cf.add(cmd.Flags())
+	return cmd
 }
 
-func runMv(e *env, args []string) error {
-	fs := newFlags(e, "mv", "OLD NEW", "Renames OLD to NEW within Ferry; a file at NEW is replaced.")
-	var cf clientFlags
-	cf.add(fs)
-	c, err := cf.start(fs, args, 2, 2)
+func runMv(cf *clientFlags, args []string) error {
+	c, err := cf.mount(context.Background())
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	ctx := context.Background()
-	oldp, _ := ferryPath(fs.Arg(0))
-	newp, _ := ferryPath(fs.Arg(1))
+	oldp, _ := ferryPath(args[0])
+	newp, _ := ferryPath(args[1])
 	return c.Rename(ctx, oldp, newp)
 }

@@ -5,17 +5,23 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 )
 
-func init() {
-	register("ping", "check that every server answers, with round-trip times", runPing)
+func init() { addCommand(newPingCmd) }
+
+func newPingCmd(e *env) *cobra.Command {
+	var cf clientFlags
+	cmd := newCommand("ping [flags]", "check that every server answers, with round-trip times",
+		"Sends a hello to every server of the file system and prints what each said.",
+		0, 0, func(*cobra.Command, []string) error { return runPing(e, &cf) })
+	cf.addData(cmd.Flags())
+	return cmd
 }
 
-func runPing(e *env, args []string) error {
-	fs := newFlags(e, "ping", "", "Sends a hello to every server of the file system and prints what each said.")
-	var cf clientFlags
-	cf.addData(fs)
-	c, err := cf.start(fs, args, 0, 0)
+func runPing(e *env, cf *clientFlags) error {
+	c, err := cf.mount(context.Background())
 	if err != nil {
 		return err
 	}

@@ -5,19 +5,26 @@ import (
 	"errors"
 	"io/fs"
 	"path"
+
+	"github.com/spf13/cobra"
 )
 
-func init() {
-	register("rm", "remove files, empty directories, or trees with -r", runRm)
+func init() { addCommand(newRmCmd) }
+
+func newRmCmd(e *env) *cobra.Command {
+	var cf clientFlags
+	var recursive, force bool
+	cmd := newCommand("rm [flags] PATH...", "remove files, empty directories, or trees with -r",
+		"Removes files (and their datafiles on every server) or empty directories.",
+		1, -1, func(_ *cobra.Command, args []string) error { return runRm(&cf, recursive, force, args) })
+	cf.add(cmd.Flags())
+	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "remove directories and their contents")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "ignore missing paths")
+	return cmd
 }
 
-func runRm(e *env, args []string) error {
-	flags := newFlags(e, "rm", "PATH...", "Removes files (and their datafiles on every server) or empty directories.")
-	var cf clientFlags
-	cf.add(flags)
-	recursive := flags.Bool("r", false, "remove directories and their contents")
-	force := flags.Bool("f", false, "ignore missing paths")
-	c, err := cf.start(flags, args, 1, -1)
+func runRm(cf *clientFlags, recursive, force bool, args []string) error {
+	c, err := cf.mount(context.Background())
 	if err != nil {
 		return err
 	}
@@ -25,7 +32,7 @@ func runRm(e *env, args []string) error {
 	ctx := context.Background()
 	var rm func(p string) error
 	rm = func(p string) error {
-		if *recursive {
+		if recursive {
 			fi, err := c.Stat(ctx, p)
 			if err != nil {
 				return err
@@ -44,10 +51,10 @@ func runRm(e *env, args []string) error {
 		}
 		return c.Remove(ctx, p)
 	}
-	for _, a := range flags.Args() {
+	for _, a := range args {
 		p, _ := ferryPath(a)
 		if err := rm(p); err != nil {
-			if *force && errors.Is(err, fs.ErrNotExist) {
+			if force && errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
 			return err

@@ -7,23 +7,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ferry-hpc/ferry/internal/units"
 )
 
-func init() {
-	register("stat", "show a path's attributes and layout, or a server's counters", runStat)
+func init() { addCommand(newStatCmd) }
+
+func newStatCmd(e *env) *cobra.Command {
+	var cf clientFlags
+	var server int
+	cmd := newCommand("stat [flags] PATH | stat --server N", "show a path's attributes and layout, or a server's counters",
+		"Shows a file's size, mode, times and striping layout, or with --server N that server's counters.",
+		0, 1, func(_ *cobra.Command, args []string) error { return runStat(e, &cf, &server, args) })
+	cf.addData(cmd.Flags())
+	cmd.Flags().IntVar(&server, "server", -1, "show the counters of server `N` instead of a path")
+	return cmd
 }
 
-func runStat(e *env, args []string) error {
-	fs := newFlags(e, "stat", "[PATH]", "Shows a file's size, mode, times and striping layout, or with --server N that server's counters.")
-	var cf clientFlags
-	cf.addData(fs)
-	server := fs.Int("server", -1, "show the counters of server N instead of a path")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if (*server < 0) == (fs.NArg() != 1) {
-		fs.Usage()
+func runStat(e *env, cf *clientFlags, server *int, args []string) error {
+	if (*server < 0) == (len(args) != 1) {
 		return usageError{fmt.Errorf("give a PATH or --server N")}
 	}
 	ctx := context.Background()
@@ -48,7 +51,7 @@ func runStat(e *env, args []string) error {
 		}
 		return nil
 	}
-	p, _ := ferryPath(fs.Arg(0))
+	p, _ := ferryPath(args[0])
 	fi, err := c.Stat(ctx, p)
 	if err != nil {
 		return err

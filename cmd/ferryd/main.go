@@ -8,12 +8,15 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ferry-hpc/ferry/config"
 	"github.com/ferry-hpc/ferry/ioserver"
@@ -21,27 +24,31 @@ import (
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			os.Exit(0)
+		}
 		fmt.Fprintln(os.Stderr, "ferryd:", err)
 		os.Exit(1)
 	}
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("ferryd", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("ferryd", pflag.ContinueOnError)
+	fs.SortFlags = false
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: ferryd --config FILE --id N [flags]\n\nRuns Ferry I/O server N of the config in the foreground until SIGTERM/SIGINT.\n\nFlags:")
+		fmt.Fprintln(os.Stdout, "usage: ferryd --config FILE --id N [flags]\n\nRuns Ferry I/O server N of the config in the foreground until SIGTERM/SIGINT.\n\nFlags:")
+		fs.SetOutput(os.Stdout)
 		fs.PrintDefaults()
 	}
-	cfgPath := fs.String("config", "", "config file (TOML), as written by `ferry genconfig`")
+	cfgPath := fs.String("config", "", "config `FILE` (TOML), as written by 'ferry genconfig'")
 	id := fs.Int("id", -1, "this server's id in the config")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	format := fs.String("log-format", "text", "log format: text or json")
-	if err := fs.Parse(args); err != nil {
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	format := fs.String("log-format", "text", "log `format`: text or json")
+	if err := fs.Parse(longDashes(args)); err != nil {
 		return err
 	}
 	if *cfgPath == "" || *id < 0 {
-		fs.Usage()
-		return fmt.Errorf("--config and --id are required")
+		return fmt.Errorf("--config and --id are required (see ferryd --help)")
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
@@ -82,4 +89,22 @@ func run(args []string) error {
 		serveErr = err
 	}
 	return serveErr
+}
+
+// longDashes keeps the one-dash spellings of the Go flag package working
+// (-config FILE, -id=0); arguments after "--" are left alone.
+func longDashes(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			if name, _, _ := strings.Cut(a[1:], "="); len(name) > 1 {
+				a = "-" + a
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }

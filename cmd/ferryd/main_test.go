@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,21 @@ func TestFlagsRequired(t *testing.T) {
 	}
 	if err := run([]string{"--config", "/nonexistent.toml", "--id", "0"}); err == nil || !strings.Contains(err.Error(), "nonexistent") {
 		t.Fatalf("missing config: %v", err)
+	}
+}
+
+// --help exits 0 and lists --log-level; a bad level is refused.
+func TestHelpAndLogLevel(t *testing.T) {
+	bin := testcluster.Binary(t, "ferryd")
+	for _, h := range []string{"--help", "-h"} {
+		out, err := exec.Command(bin, h).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--log-level") {
+			t.Fatalf("ferryd %s: %v\n%s", h, err, out)
+		}
+	}
+	out, err := exec.Command(bin, "-config", "/nonexistent.toml", "-id", "0", "--log-level", "loud").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--log-level") {
+		t.Fatalf("bad level: %v\n%s", err, out)
 	}
 }
 
