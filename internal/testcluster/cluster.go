@@ -46,7 +46,11 @@ func Binary(t testing.TB, name string) string {
 	defer buildMu.Unlock()
 	err, done := built[name]
 	if !done {
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/"+name)
+		args := []string{"build", "-o", dir + "/"}
+		if name == "ferryd" {
+			args = append(args, "-buildmode=pie") // as scripts/build.sh builds it
+		}
+		cmd := exec.Command("go", append(args, "./cmd/"+name)...)
 		cmd.Dir = RepoRoot()
 		if out, e := cmd.CombinedOutput(); e != nil {
 			err = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, e, out)
