@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -165,7 +166,14 @@ func (c *Client) setupFabric(localAddr string, rc regcache.Options) error {
 	if c.opts.Strategy == proto.StrategySockets {
 		return nil
 	}
-	prov, err := chooseProvider(c.opts.Provider, c.hello.Fabrics, isLocal(c.hello.Servers))
+	offered, why := usableFabrics(c.hello.Fabrics)
+	prov, err := chooseProvider(c.opts.Provider, offered, isLocal(c.hello.Servers))
+	if err != nil && why != "" {
+		err = fmt.Errorf("%w (%s)", err, why)
+	}
+	if why != "" && err == nil && (c.opts.Provider == "auto" || c.opts.Provider == prov) {
+		slog.Info("ferry: not using shm", "why", why, "provider", prov)
+	}
 	if err != nil || prov == "" {
 		if c.opts.Provider == "auto" {
 			c.fabErr = err

@@ -36,6 +36,12 @@ func (c *conn) bindShm(addr []byte) error {
 		return fmt.Errorf("shm is served only to clients on the server's Unix socket %s (this connection is %s, whose process the server cannot know)",
 			c.s.self.SocketPath(), c.nc.LocalAddr().Network())
 	}
+	// shm maps each side's region into the other, with locks and queues
+	// both write: a peer of another user could stall or steer the server
+	// through it, and cannot open the server's private region anyway.
+	if me := uint32(os.Geteuid()); c.cred.Uid != me {
+		return fmt.Errorf("shm is served only to processes of the server's own user (uid %d), the client runs as uid %d", me, c.cred.Uid)
+	}
 	pid, uid, err := verbs.ParseShmAddress(addr)
 	if err != nil {
 		return err

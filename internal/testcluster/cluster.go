@@ -74,6 +74,9 @@ type Options struct {
 	Servers   int                  // default 4
 	StripSize int64                // default 64 KiB
 	Edit      func(*config.Config) // adjust the config before it is written
+	// Dir holds the config, sockets and storage (default: a test temp
+	// dir, which only the test's user can enter).
+	Dir string
 }
 
 // FreePorts returns n loopback addresses with ports free right now.
@@ -93,7 +96,11 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.StripSize == 0 {
 		o.StripSize = 64 << 10
 	}
-	lc, err := localcluster.Create(t.TempDir(), localcluster.Options{Servers: o.Servers, StripSize: o.StripSize, Timeout: 10 * time.Second, Edit: o.Edit})
+	dir := o.Dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	lc, err := localcluster.Create(dir, localcluster.Options{Servers: o.Servers, StripSize: o.StripSize, Timeout: 10 * time.Second, Edit: o.Edit})
 	if err != nil {
 		t.Fatal(err)
 	}
