@@ -1,14 +1,11 @@
 package ioserver
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/verbs"
 )
@@ -26,7 +23,7 @@ func (c *conn) bindAddress(provider string, addr []byte) error {
 	case "shm":
 		return c.bindShm(addr)
 	case "tcp;ofi_rxm", "verbs;ofi_rxm", "sockets", "psm3":
-		return c.bindIP(addr)
+		return c.bindIP(provider, addr)
 	}
 	return fmt.Errorf("%s addresses cannot be tied to a connection, so they are not accepted", provider)
 }
@@ -63,13 +60,10 @@ func (c *conn) bindShm(addr []byte) error {
 	return nil
 }
 
-func (c *conn) bindIP(addr []byte) error {
-	var ip net.IP
-	switch binary.NativeEndian.Uint16(addr) {
-	case unix.AF_INET:
-		ip = net.IP(addr[4:8])
-	case unix.AF_INET6:
-		ip = net.IP(addr[8:24])
+func (c *conn) bindIP(provider string, addr []byte) error {
+	ip, err := verbs.AddressIP(provider, addr)
+	if err != nil {
+		return err
 	}
 	if c.cred != nil {
 		if ip.IsLoopback() || isHostIP(ip) {
