@@ -171,8 +171,8 @@ func (c *Client) setupFabric(localAddr string, rc regcache.Options) error {
 	if err != nil && why != "" {
 		err = fmt.Errorf("%w (%s)", err, why)
 	}
-	if why != "" && err == nil && (c.opts.Provider == "auto" || c.opts.Provider == prov) {
-		slog.Info("ferry: not using shm", "why", why, "provider", prov)
+	if why != "" && err == nil && c.opts.Provider == "auto" && isLocal(c.hello.Servers) {
+		slog.Info("ferry: not using shm", "why", why, "instead", prov)
 	}
 	if err != nil || prov == "" {
 		if c.opts.Provider == "auto" {

@@ -43,7 +43,7 @@ type Config struct {
 	// Auth is how servers learn who a client is: "local" (peer
 	// credentials of local clients only), "munge", "key" (hosts that hold
 	// KeyFile are trusted to state their user), or "none" (tests on
-	// loopback only). Empty means the default the server documents.
+	// loopback only). Empty means "local" (see AuthMode).
 	Auth string `toml:"auth,omitempty"`
 	// KeyFile is the file system's secret (see ReadKey): it signs the
 	// capabilities the metadata server issues and, with Auth "key",
