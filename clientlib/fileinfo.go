@@ -12,6 +12,7 @@ import (
 // FileInfo describes a file or directory. It implements fs.FileInfo.
 type FileInfo struct {
 	attr  proto.Attr
+	cap   proto.Cap // a file's, for the sizes of a listing
 	size  int64
 	mtime int64
 }

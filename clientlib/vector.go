@@ -309,7 +309,7 @@ func (f *File) planFor(op string, mem [][]byte, file []Segment) (*vplan, error) 
 // RMA and BufOff is each extent's offset in w; without, BufOff is the
 // offset in the request's inline data.
 func (f *File) vioReq(r *vreq, w *vwindow) *proto.IOReq {
-	req := &proto.IOReq{Handle: f.attr.Handle, Layout: f.attr.Layout, Transport: proto.Inline,
+	req := &proto.IOReq{Handle: f.attr.Handle, Cap: f.capForIO(), Layout: f.attr.Layout, Transport: proto.Inline,
 		Extents: make([]proto.Extent, len(r.exts))}
 	var at uint64
 	for i, x := range r.exts {

@@ -49,6 +49,9 @@ type Config struct {
 	// capabilities the metadata server issues and, with Auth "key",
 	// authenticates hosts. Every server needs it; clients only in mode "key".
 	KeyFile string `toml:"key_file,omitempty"`
+	// RootSquash makes servers treat requests from uid 0 as from user
+	// nobody (65534), so root on a client is not root of the file system.
+	RootSquash bool `toml:"root_squash,omitempty"`
 	// Servers, indexed by id.
 	Servers []Server `toml:"server"`
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +31,8 @@ type conn struct {
 
 	pmu   sync.Mutex
 	peers map[string]verbs.Peer // the client's fabric address, by provider
+
+	cred atomic.Pointer[proto.Cred] // who the client said it is in its hello
 }
 
 func (c *conn) readLoop(ctx context.Context) {
@@ -220,6 +223,9 @@ func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader
 		return fail(err)
 	}
 	if _, err := s.fileServer(req.Handle, req.Layout); err != nil {
+		return fail(err)
+	}
+	if err := s.check(c.caller(), req.Handle, &req.Cap, proto.RightWrite); err != nil {
 		return fail(err)
 	}
 	if req.Transport == proto.RDMA {

@@ -43,6 +43,7 @@ type Server struct {
 	stats    counters
 	timeout  time.Duration
 	fabrics  []*data.Fabric
+	key      []byte // the file system key: signs and checks capabilities
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -72,10 +73,15 @@ func New(opts Options) (*Server, error) {
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
 	}
+	key, err := config.ReadKey(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("server %d: servers need the file system key to sign and check capabilities "+
+			"(key_file in the config: %d random bytes, mode 0600, the same file on every server): %w", opts.ID, config.KeyBytes, err)
+	}
+	s.key = key
 	if err := os.MkdirAll(self.Storage, 0o700); err != nil {
 		return nil, fmt.Errorf("server %d: storage %s: %w", opts.ID, self.Storage, err)
 	}
-	var err error
 	s.data, err = data.Open(data.Options{Dir: self.Storage, Strategy: s.strategy, PipelineDepth: self.PipelineDepth,
 		AutoSendfile: self.AutoSendfile, Timeout: s.timeout, Stats: &s.stats, Log: log})
 	if err != nil {

@@ -243,11 +243,12 @@ func TestRDMAWindowChecked(t *testing.T) {
 		}
 		return h, body
 	}
-	if h, _ := call(proto.OpHello, &proto.HelloReq{Client: "window test", Fabrics: []proto.Fabric{{Provider: "shm", Addr: ep.Address()}}}, false); h.Status != 0 {
+	if h, _ := call(proto.OpHello, &proto.HelloReq{Client: "window test", Fabrics: []proto.Fabric{{Provider: "shm", Addr: ep.Address()}},
+		Cred: proto.Cred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}}, false); h.Status != 0 {
 		t.Fatalf("hello: status %d", h.Status)
 	}
 	l := layout.Layout{StripSize: 64 << 10, Count: 1, Total: 1}
-	req := &proto.IOReq{Handle: f.Handle(), Layout: l, Transport: proto.RDMA, Provider: "shm", Strategy: "pipeline",
+	req := &proto.IOReq{Handle: f.Handle(), Cap: f.Capability(), Layout: l, Transport: proto.RDMA, Provider: "shm", Strategy: "pipeline",
 		Remote:  proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len},
 		Extents: []proto.Extent{{Local: 0, Len: win + 4096, BufOff: 0}}} // one page past the window
 	h, _ := call(proto.OpRead, req, false)

@@ -18,7 +18,13 @@ const testHandle = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 func sampleMessages() []Message {
 	return []Message{
-		&HelloReq{Client: "ferry cp 123", Fabrics: []Fabric{{Provider: "tcp;ofi_rxm", Addr: []byte{9}}}},
+		&HelloReq{Client: "ferry cp 123", Fabrics: []Fabric{{Provider: "tcp;ofi_rxm", Addr: []byte{9}}},
+			Cred: Cred{UID: 1000, GID: 100, Groups: []uint32{100, 27}}},
+		&Cap{UID: 5, Rights: RightRead | RightWrite, Expiry: 1 << 50, MAC: [CapMACSize]byte{1, 2, 3}},
+		&OpenResp{Attr: Attr{Path: "/f", Type: TypeFile, Handle: testHandle, Mode: 0o600, Layout: testLayout},
+			Cap: Cap{UID: 5, Rights: RightRead, Expiry: 7}},
+		&OpenResp{Attr: Attr{Path: "/d", Type: TypeDir, Mode: 0o755}},
+		&RenewReq{Handle: testHandle, Cap: Cap{UID: 1, Rights: RightRemove, Expiry: -1}},
 		&HelloResp{ServerID: 1, MetaServer: 0, Servers: []string{"a:1", "b:2"}, DefaultStrip: 1 << 20, Strategy: "auto",
 			Fabrics: []Fabric{{Provider: "shm", Addr: []byte{1, 2, 3}}}},
 		&PathReq{Path: "/a/b"},
@@ -29,9 +35,9 @@ func sampleMessages() []Message {
 		&SetAttrReq{Path: "/a", Mask: SetMode, Mode: 0o600},
 		&SetAttrReq{Path: "/a", Mask: SetUID | SetGID | SetAtime | SetMtime, UID: 7, GID: 8, Atime: -1, Mtime: 1 << 40},
 		&ReaddirPlusResp{Entries: []Attr{{Path: "/d/f", Type: TypeFile, Handle: testHandle, Mode: 0o644, Layout: testLayout},
-			{Path: "/d/sub", Type: TypeDir, Mode: 0o755}}, More: true},
+			{Path: "/d/sub", Type: TypeDir, Mode: 0o755}}, Caps: []Cap{{UID: 3, Rights: RightRead}, {}}, More: true},
 		&ReaddirPlusResp{},
-		&SizesReq{Files: []DataReq{{Handle: testHandle, Layout: testLayout}}},
+		&SizesReq{Files: []DataReq{{Handle: testHandle, Cap: Cap{UID: 9, Rights: RightRead}, Layout: testLayout}}},
 		&SizesResp{Sizes: []SizeResp{{LocalSize: 1, LogicalEnd: 2, Mtime: 3}, {}}},
 		&StatfsResp{Bytes: 100, Free: 50, Avail: 40, Files: 10, FilesFree: 9},
 		&SetMtimeReq{Handle: testHandle, Layout: testLayout, Mtime: -5},
@@ -47,7 +53,8 @@ func sampleMessages() []Message {
 		&TruncateReq{Handle: testHandle, Layout: testLayout, Size: 77},
 		&Stats{Names: []string{"a"}, Values: []int64{1}},
 		&ErrorBody{Msg: "boom"},
-		&RenameResp{Replaced: true, Attr: Attr{Path: "/f", Type: TypeFile, Handle: testHandle, Layout: testLayout}},
+		&RenameResp{Replaced: true, Attr: Attr{Path: "/f", Type: TypeFile, Handle: testHandle, Layout: testLayout},
+			Cap: Cap{Rights: RightRemove, Expiry: 3}},
 		&RenameResp{},
 		&Empty{},
 	}

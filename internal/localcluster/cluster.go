@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,9 @@ import (
 
 // ConfigName is the config file's name inside a cluster's directory.
 const ConfigName = "ferry.toml"
+
+// KeyName is the file system key's file in a local cluster's directory.
+const KeyName = "ferry.key"
 
 const (
 	// How long a server may take to answer after it starts: it opens its
@@ -105,6 +109,11 @@ func Create(dir string, o Options) (*Cluster, error) {
 	}
 	if o.Timeout > 0 {
 		cfg.Timeout.Duration = o.Timeout
+	}
+	// Servers refuse to start without the key that signs capabilities.
+	cfg.KeyFile = filepath.Join(abs, KeyName)
+	if err := config.WriteKey(cfg.KeyFile); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
 	}
 	if o.Edit != nil {
 		o.Edit(cfg)
