@@ -458,7 +458,12 @@ type FetchAddReq struct {
 	Set    bool // store Delta instead of adding it
 }
 
-func (m *FetchAddReq) encode(e *Encoder) { e.str(m.Handle); m.Cap.encode(e); e.i64(m.Delta); e.bool(m.Set) }
+func (m *FetchAddReq) encode(e *Encoder) {
+	e.str(m.Handle)
+	m.Cap.encode(e)
+	e.i64(m.Delta)
+	e.bool(m.Set)
+}
 func (m *FetchAddReq) decode(d *Decoder) {
 	m.Handle = decodeHandle(d)
 	m.Cap.decode(d)

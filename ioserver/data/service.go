@@ -30,9 +30,9 @@ type Service struct {
 	o       Options
 	store   *store
 	removed *removedSet
-	maps  *mapCache
-	locks fileLocks
-	set   map[string]strategy
+	maps    *mapCache
+	locks   fileLocks
+	set     map[string]strategy
 }
 
 // Open opens (creating it if needed) the storage under o.Dir.
