@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -416,7 +417,36 @@ func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 	return nil
 }
 
-// Chmod sets a file's or directory's permission bits.
+// Chown sets a file's or directory's owner and group; -1 leaves one as
+// it is (as os.Chown). Only root changes the owner; the owner may change
+// the group to one of its own (fs.ErrPermission otherwise).
+func (c *Client) Chown(ctx context.Context, path string, uid, gid int) error {
+	p, err := clean("chown", path)
+	if err != nil {
+		return err
+	}
+	req := &proto.SetAttrReq{Path: p}
+	for _, id := range []struct {
+		v    int
+		bit  uint32
+		dest *uint32
+	}{{uid, proto.SetUID, &req.UID}, {gid, proto.SetGID, &req.GID}} {
+		if id.v < -1 || int64(id.v) > math.MaxUint32 {
+			return &Error{Op: "chown", Path: p, Server: -1, Err: fmt.Errorf("id %d out of range: %w", id.v, syscall.EINVAL)}
+		}
+		if id.v >= 0 {
+			req.Mask |= id.bit
+			*id.dest = uint32(id.v)
+		}
+	}
+	if req.Mask == 0 {
+		return nil
+	}
+	return c.metaCall(ctx, proto.OpSetAttr, p, req, &proto.OpenResp{})
+}
+
+// Chmod sets a file's or directory's permission bits (with setuid, setgid
+// and sticky). Only the owner or root may.
 func (c *Client) Chmod(ctx context.Context, path string, mode fs.FileMode) error {
 	p, err := clean("chmod", path)
 	if err != nil {

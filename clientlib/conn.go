@@ -82,7 +82,7 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 func (sc *serverConn) hello(nc net.Conn) error {
 	nc.SetDeadline(time.Now().Add(sc.timeout))
 	defer nc.SetDeadline(time.Time{})
-	if _, err := nc.Write(proto.Frame(proto.Header{Op: proto.OpHello}, &proto.HelloReq{Client: sc.name, Fabrics: sc.fabrics})); err != nil {
+	if _, err := nc.Write(proto.Frame(proto.Header{Op: proto.OpHello}, &proto.HelloReq{Client: sc.name, Fabrics: sc.fabrics, Cred: processCred()})); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
 	h, err := proto.ReadHeader(nc)

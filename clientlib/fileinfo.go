@@ -3,6 +3,7 @@ package clientlib
 import (
 	"io/fs"
 	"path"
+	"syscall"
 	"time"
 
 	"github.com/ferry-hpc/ferry/layout"
@@ -23,6 +24,15 @@ func (fi *FileInfo) Mode() fs.FileMode {
 	m := fs.FileMode(fi.attr.Mode & 0o777)
 	if fi.attr.Type == proto.TypeDir {
 		m |= fs.ModeDir
+	}
+	if fi.attr.Mode&syscall.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if fi.attr.Mode&syscall.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if fi.attr.Mode&syscall.S_ISVTX != 0 {
+		m |= fs.ModeSticky
 	}
 	return m
 }
