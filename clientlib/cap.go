@@ -2,7 +2,10 @@ package clientlib
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ferry-hpc/ferry/proto"
@@ -27,7 +30,20 @@ func (f *File) current(ctx context.Context) (proto.Cap, error) {
 		return cp, nil
 	}
 	var fresh proto.Cap
-	if err := f.c.meta.control(ctx, proto.OpRenew, &proto.RenewReq{Handle: f.attr.Handle, Cap: cp}, &fresh); err != nil {
+	err := f.c.meta.control(ctx, proto.OpRenew, &proto.RenewReq{Handle: f.attr.Handle, Cap: cp}, &fresh)
+	if errors.Is(err, syscall.EACCES) {
+		// Expired while the file sat idle: open it again by name, if the
+		// name still holds this file (rights as the mode grants them now).
+		var r proto.OpenResp
+		if lerr := f.c.meta.control(ctx, proto.OpLookup, &proto.PathReq{Path: f.attr.Path}, &r); lerr == nil {
+			if r.Attr.Handle != f.attr.Handle {
+				return cp, &Error{Op: "renew capability", Path: f.attr.Path, Server: -1,
+					Err: fmt.Errorf("the name now holds another file: %w", syscall.ESTALE)}
+			}
+			fresh, err = r.Cap, nil
+		}
+	}
+	if err != nil {
 		return cp, wrap("renew capability", f.attr.Path, err)
 	}
 	f.capab.cap = fresh
