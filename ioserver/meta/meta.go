@@ -506,7 +506,8 @@ func (m *Store) scan(c Caller, want uint32, dir, after string, each func(name st
 // SetAttr changes what the request's mask says: mode, owner, times.
 // Only the owner or root changes the mode, only root the owner, and the
 // owner the group to one of its own; a non-root chown or chgrp of a file
-// clears its setuid and setgid bits, as Linux does.
+// clears its setuid and setgid bits, as Linux does (unless the same
+// request sets the mode).
 func (m *Store) SetAttr(c Caller, r *proto.SetAttrReq) (*proto.Attr, error) {
 	var out *proto.Attr
 	err := m.db.Update(func(tx *bolt.Tx) error {
@@ -536,7 +537,7 @@ func (m *Store) SetAttr(c Caller, r *proto.SetAttrReq) (*proto.Attr, error) {
 		if r.Mask&proto.SetGID != 0 {
 			a.GID = r.GID
 		}
-		if r.Mask&(proto.SetUID|proto.SetGID) != 0 && a.Type == proto.TypeFile && !c.root() {
+		if r.Mask&(proto.SetUID|proto.SetGID) != 0 && r.Mask&proto.SetMode == 0 && a.Type == proto.TypeFile && !c.root() {
 			a.Mode &^= unix.S_ISUID | unix.S_ISGID
 		}
 		if r.Mask&proto.SetMode != 0 && a.Type == proto.TypeFile && !c.root() && !c.inGroup(a.GID) {
