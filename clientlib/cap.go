@@ -60,9 +60,10 @@ func (f *File) Rights() proto.Rights {
 }
 
 // capForIO is current for the read and write paths, which build requests
-// where no context is at hand: a renewal that fails leaves the old
-// capability, and the data server's refusal of it is the error the
-// caller sees.
+// where no context is at hand. Those paths call current first, so a
+// renewal here is rare (a long call crossing the renewal point); one that
+// fails leaves the old capability, and the data server's refusal of it is
+// the error the caller sees.
 func (f *File) capForIO() proto.Cap {
 	ctx, cancel := context.WithTimeout(context.Background(), f.c.opts.Timeout)
 	defer cancel()

@@ -219,6 +219,9 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	if err := f.check("read", off); err != nil {
 		return 0, err
 	}
+	if _, err := f.current(ctx); err != nil {
+		return 0, err
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -368,6 +371,9 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 // WriteAtContext is WriteAt with a context that stops requests not yet sent.
 func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if err := f.check("write", off); err != nil {
+		return 0, err
+	}
+	if _, err := f.current(ctx); err != nil {
 		return 0, err
 	}
 	if len(p) == 0 {

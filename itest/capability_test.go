@@ -210,3 +210,29 @@ func TestCapabilities(t *testing.T) {
 		t.Errorf("read of a removed file after a restart: %v, want ESTALE", st)
 	}
 }
+
+// With root_squash, root on a client acts as nobody: its new files belong
+// to nobody, and it cannot give them away.
+func TestRootSquash(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("root squash is about clients running as root")
+	}
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1, Edit: func(c *config.Config) { c.RootSquash = true }})
+	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	f, err := c.Create(ctx, "/squashed", clientlib.CreateOptions{Mode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi := f.Info(); fi.UID() != 65534 || fi.GID() != 65534 {
+		t.Errorf("root's new file under root squash belongs to %d:%d, want nobody", fi.UID(), fi.GID())
+	}
+	if err := c.Chown(ctx, "/squashed", 0, 0); !errors.Is(err, syscall.EPERM) {
+		t.Errorf("chown under root squash: %v, want EPERM", err)
+	}
+	if err := c.Mkdir(ctx, "/d", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Chmod(ctx, "/d", 0o700); err != nil {
+		t.Errorf("squashed root chmods its own directory: %v", err)
+	}
+}
