@@ -70,6 +70,10 @@ int ferry_fstat(int fh, struct ferry_stat *st) { return ferry_go_fstat(fh, st); 
 int ferry_unlink(const char *path) { return ferry_go_unlink((char *)path); }
 int ferry_mkdir(const char *path, mode_t mode) { return ferry_go_mkdir((char *)path, mode); }
 int ferry_rmdir(const char *path) { return ferry_go_rmdir((char *)path); }
+int ferry_chmod(const char *path, mode_t mode) { return ferry_go_chmod((char *)path, mode); }
+int ferry_chown(const char *path, uid_t owner, gid_t group) {
+  return ferry_go_chown((char *)path, owner, group);
+}
 
 int ferry_rename(const char *oldpath, const char *newpath) {
   return ferry_go_rename((char *)oldpath, (char *)newpath);

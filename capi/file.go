@@ -12,13 +12,13 @@ import "C"
 import (
 	"context"
 	"io"
-	"io/fs"
 	"math"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/proto"
 )
 
 // Flags ferry_open understands, and flags it accepts and ignores.
@@ -65,7 +65,7 @@ func ferry_go_open(path *C.char, flags C.int, mode C.mode_t, hints *C.struct_fer
 	p := C.GoString(path)
 	var err error
 	if flags&C.O_CREAT != 0 {
-		o.Mode = fs.FileMode(mode).Perm()
+		o.Mode = fileMode(mode)
 		o.Exclusive = flags&C.O_EXCL != 0
 		h.f, err = c.Create(bg, p, o)
 	} else {
@@ -73,6 +73,12 @@ func ferry_go_open(path *C.char, flags C.int, mode C.mode_t, hints *C.struct_fer
 	}
 	if err != nil {
 		return neg(clientlib.Errno(err))
+	}
+	// The servers would refuse the data calls anyway; refusing the open
+	// is what POSIX callers expect.
+	if r := h.f.Rights(); h.read && r&proto.RightRead == 0 || h.write && r&proto.RightWrite == 0 {
+		h.f.Close()
+		return neg(syscall.EACCES)
 	}
 	if trunc {
 		if err := h.f.Truncate(bg, 0); err != nil {
@@ -360,7 +366,7 @@ func ferry_go_fstat(fh C.int, st *C.struct_ferry_stat) C.int {
 // fillStat copies a FileInfo into the C struct, zeroing what it lacks.
 func fillStat(st *C.struct_ferry_stat, fi *clientlib.FileInfo) {
 	*st = C.struct_ferry_stat{}
-	mode := C.uint32_t(fi.Mode().Perm())
+	mode := C.uint32_t(fi.Sys().(*proto.Attr).Mode & 0o7777)
 	if fi.IsDir() {
 		mode |= C.S_IFDIR
 	} else {

@@ -80,7 +80,55 @@ func ferry_go_mkdir(path *C.char, mode C.mode_t) C.int {
 	if e != 0 {
 		return neg(e)
 	}
-	if err := c.Mkdir(bg, p, fs.FileMode(mode).Perm()); err != nil {
+	if err := c.Mkdir(bg, p, fileMode(mode)); err != nil {
+		return neg(clientlib.Errno(err))
+	}
+	return 0
+}
+
+// fileMode is a C mode's permission bits with setuid, setgid and sticky.
+func fileMode(mode C.mode_t) fs.FileMode {
+	m := fs.FileMode(mode).Perm()
+	if mode&C.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if mode&C.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if mode&C.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+//export ferry_go_chmod
+func ferry_go_chmod(path *C.char, mode C.mode_t) C.int {
+	c, p, e := pathArg(path)
+	if e != 0 {
+		return neg(e)
+	}
+	if mode&^0o7777 != 0 {
+		return neg(syscall.EINVAL)
+	}
+	if err := c.Chmod(bg, p, fileMode(mode)); err != nil {
+		return neg(clientlib.Errno(err))
+	}
+	return 0
+}
+
+//export ferry_go_chown
+func ferry_go_chown(path *C.char, uid C.uid_t, gid C.gid_t) C.int {
+	c, p, e := pathArg(path)
+	if e != 0 {
+		return neg(e)
+	}
+	id := func(v uint32) int { // (uid_t)-1 leaves the id as it is
+		if v == ^uint32(0) {
+			return -1
+		}
+		return int(v)
+	}
+	if err := c.Chown(bg, p, id(uint32(uid)), id(uint32(gid))); err != nil {
 		return neg(clientlib.Errno(err))
 	}
 	return 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -309,30 +310,31 @@ func (c *Client) Create(ctx context.Context, path string, o CreateOptions) (*Fil
 
 // Open opens an existing file.
 func (c *Client) Open(ctx context.Context, path string) (*File, error) {
-	a, err := c.lookup(ctx, "open", path)
+	r, err := c.lookup(ctx, "open", path)
 	if err != nil {
 		return nil, err
 	}
-	if a.Type != proto.TypeFile {
-		return nil, &Error{Op: "open", Path: a.Path, Server: -1, Err: syscall.EISDIR}
+	if r.Attr.Type != proto.TypeFile {
+		return nil, &Error{Op: "open", Path: r.Attr.Path, Server: -1, Err: syscall.EISDIR}
 	}
-	return c.newFile(*a), nil
+	return c.newFile(r.Attr, r.Cap), nil
 }
 
-func (c *Client) lookup(ctx context.Context, op, path string) (*proto.Attr, error) {
+// lookup returns path's attributes and, for a file, the capability the
+// metadata server issued for it.
+func (c *Client) lookup(ctx context.Context, op, path string) (*proto.OpenResp, error) {
 	p, err := clean(op, path)
 	if err != nil {
 		return nil, err
 	}
-	var a proto.Attr
-	if err := c.meta.control(ctx, proto.OpLookup, &proto.PathReq{Path: p}, &a); err != nil {
+	var r proto.OpenResp
+	if err := c.meta.control(ctx, proto.OpLookup, &proto.PathReq{Path: p}, &r); err != nil {
 		return nil, wrap(op, p, err)
 	}
-	if a.Type == proto.TypeFile && a.Layout.Total != len(c.servers) {
-		return nil, &Error{Op: op, Path: p, Server: -1,
-			Err: fmt.Errorf("file laid out over %d servers, mounted system has %d: %w", a.Layout.Total, len(c.servers), syscall.EIO)}
+	if err := c.checkLayout(op, &r.Attr); err != nil {
+		return nil, err
 	}
-	return &a, nil
+	return &r, nil
 }
 
 // Mkdir makes a directory owned by the calling process's user and group.
@@ -396,25 +398,30 @@ func (c *Client) ReadDir(ctx context.Context, path string) ([]DirEntry, error) {
 // Remove removes a file (and its datafiles on every server) or an empty
 // directory.
 func (c *Client) Remove(ctx context.Context, path string) error {
-	a, err := c.lookup(ctx, "remove", path)
+	r, err := c.lookup(ctx, "remove", path)
 	if err != nil {
 		return err
 	}
+	a := &r.Attr
 	if a.Type == proto.TypeDir {
 		return c.metaCall(ctx, proto.OpRmdir, a.Path, &proto.PathReq{Path: a.Path}, &proto.Empty{})
 	}
-	var gone proto.Attr
+	var gone proto.OpenResp
 	if err := c.metaCall(ctx, proto.OpUnlink, a.Path, &proto.PathReq{Path: a.Path}, &gone); err != nil {
 		return err
 	}
-	return c.removeData(ctx, &gone)
+	return c.removeData(ctx, &gone.Attr, gone.Cap)
 }
 
-// removeData deletes a removed file's datafiles on every server it spans.
-func (c *Client) removeData(ctx context.Context, a *proto.Attr) error {
-	f := c.newFile(*a)
+// removeData deletes a removed file's datafiles on every server it spans,
+// with the capability the unlink or rename issued for it.
+func (c *Client) removeData(ctx context.Context, a *proto.Attr, cp proto.Cap) error {
+	if err := c.checkLayout("remove", a); err != nil {
+		return err
+	}
+	f := c.newFile(*a, cp)
 	return wrap("remove", a.Path, f.eachServer(ctx, proto.OpRemove,
-		&proto.DataReq{Handle: a.Handle, Layout: a.Layout}, nil, nil))
+		&proto.DataReq{Handle: a.Handle, Cap: cp, Layout: a.Layout}, nil, nil))
 }
 
 // Rename moves oldpath to newpath, replacing a file there.
@@ -432,28 +439,57 @@ func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 		return err
 	}
 	if r.Replaced {
-		return c.removeData(ctx, &r.Attr)
+		return c.removeData(ctx, &r.Attr, r.Cap)
 	}
 	return nil
 }
 
-// Chmod sets a file's or directory's permission bits.
+// Chown sets a file's or directory's owner and group; -1 leaves one as
+// it is (as os.Chown). Only root changes the owner; the owner may change
+// the group to one of its own (fs.ErrPermission otherwise).
+func (c *Client) Chown(ctx context.Context, path string, uid, gid int) error {
+	p, err := clean("chown", path)
+	if err != nil {
+		return err
+	}
+	req := &proto.SetAttrReq{Path: p}
+	for _, id := range []struct {
+		v    int
+		bit  uint32
+		dest *uint32
+	}{{uid, proto.SetUID, &req.UID}, {gid, proto.SetGID, &req.GID}} {
+		if id.v < -1 || int64(id.v) > math.MaxUint32 {
+			return &Error{Op: "chown", Path: p, Server: -1, Err: fmt.Errorf("id %d out of range: %w", id.v, syscall.EINVAL)}
+		}
+		if id.v >= 0 {
+			req.Mask |= id.bit
+			*id.dest = uint32(id.v)
+		}
+	}
+	if req.Mask == 0 {
+		return nil
+	}
+	return c.metaCall(ctx, proto.OpSetAttr, p, req, &proto.OpenResp{})
+}
+
+// Chmod sets a file's or directory's permission bits (with setuid, setgid
+// and sticky). Only the owner or root may.
 func (c *Client) Chmod(ctx context.Context, path string, mode fs.FileMode) error {
 	p, err := clean("chmod", path)
 	if err != nil {
 		return err
 	}
-	return c.metaCall(ctx, proto.OpSetAttr, p, &proto.SetAttrReq{Path: p, Mask: proto.SetMode, Mode: uint32(mode.Perm())}, &proto.Attr{})
+	return c.metaCall(ctx, proto.OpSetAttr, p, &proto.SetAttrReq{Path: p, Mask: proto.SetMode, Mode: modeBits(mode)}, &proto.OpenResp{})
 }
 
 // Stat returns a path's attributes; a file's size comes from its datafiles.
 func (c *Client) Stat(ctx context.Context, path string) (*FileInfo, error) {
-	a, err := c.lookup(ctx, "stat", path)
+	r, err := c.lookup(ctx, "stat", path)
 	if err != nil {
 		return nil, err
 	}
-	if a.Type != proto.TypeFile {
-		return &FileInfo{attr: *a}, nil
+	if r.Attr.Type != proto.TypeFile {
+		return &FileInfo{attr: r.Attr}, nil
 	}
-	return c.newFile(*a).Stat(ctx)
+	return c.newFile(r.Attr, r.Cap).Stat(ctx)
 }

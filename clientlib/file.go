@@ -18,10 +18,15 @@ import (
 type File struct {
 	c      *Client
 	attr   proto.Attr
+	capab  capability
 	closed atomic.Bool
 }
 
-func (c *Client) newFile(a proto.Attr) *File { return &File{c: c, attr: a} }
+func (c *Client) newFile(a proto.Attr, cp proto.Cap) *File {
+	f := &File{c: c, attr: a}
+	f.capab.cap = cp
+	return f
+}
 
 // Name is the file's path.
 func (f *File) Name() string { return f.attr.Path }
@@ -195,7 +200,7 @@ func (f *File) withRDMA(req *proto.IOReq, reg *registration) {
 }
 
 func (f *File) ioReq(r request, off int64) *proto.IOReq {
-	req := &proto.IOReq{Handle: f.attr.Handle, Layout: f.attr.Layout, Transport: proto.Inline,
+	req := &proto.IOReq{Handle: f.attr.Handle, Cap: f.capForIO(), Layout: f.attr.Layout, Transport: proto.Inline,
 		Extents: make([]proto.Extent, len(r.extents))}
 	for i, e := range r.extents {
 		req.Extents[i] = proto.Extent{Local: e.Local, Len: e.Len, BufOff: uint64(e.Logical - off)}
@@ -212,6 +217,9 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // ReadAtContext is ReadAt with a context that stops requests not yet sent.
 func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if err := f.check("read", off); err != nil {
+		return 0, err
+	}
+	if _, err := f.current(ctx); err != nil {
 		return 0, err
 	}
 	if len(p) == 0 {
@@ -365,6 +373,9 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 	if err := f.check("write", off); err != nil {
 		return 0, err
 	}
+	if _, err := f.current(ctx); err != nil {
+		return 0, err
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -449,7 +460,12 @@ func (f *File) size(ctx context.Context, skip map[int]bool) (int64, error) {
 
 func (f *File) stat(ctx context.Context, skip map[int]bool) (*FileInfo, error) {
 	fi := &FileInfo{attr: f.attr}
-	err := f.eachServer(ctx, proto.OpSize, &proto.DataReq{Handle: f.attr.Handle, Layout: f.attr.Layout}, skip, func(server int, body []byte) error {
+	cp, err := f.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fi.cap = cp
+	err = f.eachServer(ctx, proto.OpSize, &proto.DataReq{Handle: f.attr.Handle, Cap: cp, Layout: f.attr.Layout}, skip, func(server int, body []byte) error {
 		var r proto.SizeResp
 		if err := proto.Unmarshal(body, &r); err != nil {
 			return err
@@ -488,8 +504,12 @@ func (f *File) Truncate(ctx context.Context, size int64) error {
 	if size > layout.MaxFileSize {
 		return &Error{Op: "truncate", Path: f.attr.Path, Server: -1, Err: fmt.Errorf("size %d past the limit: %w", size, syscall.EFBIG)}
 	}
+	cp, err := f.current(ctx)
+	if err != nil {
+		return err
+	}
 	return wrap("truncate", f.attr.Path, f.eachServer(ctx, proto.OpTruncate,
-		&proto.TruncateReq{Handle: f.attr.Handle, Layout: f.attr.Layout, Size: size}, nil, nil))
+		&proto.TruncateReq{Handle: f.attr.Handle, Cap: cp, Layout: f.attr.Layout, Size: size}, nil, nil))
 }
 
 // Sync makes every byte written so far durable on every server.
@@ -497,21 +517,33 @@ func (f *File) Sync(ctx context.Context) error {
 	if err := f.check("fsync", 0); err != nil {
 		return err
 	}
+	cp, err := f.current(ctx)
+	if err != nil {
+		return err
+	}
 	return wrap("fsync", f.attr.Path, f.eachServer(ctx, proto.OpFsync,
-		&proto.DataReq{Handle: f.attr.Handle, Layout: f.attr.Layout}, nil, nil))
+		&proto.DataReq{Handle: f.attr.Handle, Cap: cp, Layout: f.attr.Layout}, nil, nil))
 }
 
 // FetchAdd atomically adds delta to the file's shared counter on the
 // metadata server and returns the old value (MPI-IO shared file pointers).
 func (f *File) FetchAdd(ctx context.Context, delta int64) (int64, error) {
+	cp, err := f.current(ctx)
+	if err != nil {
+		return 0, err
+	}
 	var v proto.Int
-	err := f.c.meta.control(ctx, proto.OpFetchAdd, &proto.FetchAddReq{Handle: f.attr.Handle, Delta: delta}, &v)
+	err = f.c.meta.control(ctx, proto.OpFetchAdd, &proto.FetchAddReq{Handle: f.attr.Handle, Cap: cp, Delta: delta}, &v)
 	return v.V, wrap("fetchadd", f.attr.Path, err)
 }
 
 // SetCounter stores v in the file's shared counter and returns the old value.
 func (f *File) SetCounter(ctx context.Context, v int64) (int64, error) {
+	cp, err := f.current(ctx)
+	if err != nil {
+		return 0, err
+	}
 	var old proto.Int
-	err := f.c.meta.control(ctx, proto.OpFetchAdd, &proto.FetchAddReq{Handle: f.attr.Handle, Delta: v, Set: true}, &old)
+	err = f.c.meta.control(ctx, proto.OpFetchAdd, &proto.FetchAddReq{Handle: f.attr.Handle, Cap: cp, Delta: v, Set: true}, &old)
 	return old.V, wrap("fetchadd", f.attr.Path, err)
 }

@@ -3,6 +3,7 @@ package clientlib
 import (
 	"io/fs"
 	"path"
+	"syscall"
 	"time"
 
 	"github.com/ferry-hpc/ferry/layout"
@@ -12,6 +13,7 @@ import (
 // FileInfo describes a file or directory. It implements fs.FileInfo.
 type FileInfo struct {
 	attr  proto.Attr
+	cap   proto.Cap // a file's, for the sizes of a listing
 	size  int64
 	mtime int64
 }
@@ -22,6 +24,15 @@ func (fi *FileInfo) Mode() fs.FileMode {
 	m := fs.FileMode(fi.attr.Mode & 0o777)
 	if fi.attr.Type == proto.TypeDir {
 		m |= fs.ModeDir
+	}
+	if fi.attr.Mode&syscall.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if fi.attr.Mode&syscall.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if fi.attr.Mode&syscall.S_ISVTX != 0 {
+		m |= fs.ModeSticky
 	}
 	return m
 }

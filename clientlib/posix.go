@@ -58,13 +58,16 @@ func (c *Client) CreateAs(ctx context.Context, path string, o CreateOptions, own
 			return nil, &Error{Op: "create", Path: p, Server: -1, Err: fmt.Errorf("%v: %w", err, syscall.EINVAL)}
 		}
 	}
-	var a proto.Attr
+	var r proto.OpenResp
 	req := &proto.CreateReq{Path: p, Mode: modeBits(o.Mode), UID: owner.UID, GID: owner.GID,
 		Exclusive: o.Exclusive, StripSize: o.StripSize, Count: o.Count}
-	if err := c.metaCall(ctx, proto.OpCreate, p, req, &a); err != nil {
+	if err := c.metaCall(ctx, proto.OpCreate, p, req, &r); err != nil {
 		return nil, err
 	}
-	return c.newFile(a), nil
+	if err := c.checkLayout("create", &r.Attr); err != nil {
+		return nil, err
+	}
+	return c.newFile(r.Attr, r.Cap), nil
 }
 
 // MkdirAs makes a directory owned by owner and returns its attributes.
@@ -92,11 +95,11 @@ func (c *Client) Unlink(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	var gone proto.Attr
+	var gone proto.OpenResp
 	if err := c.metaCall(ctx, proto.OpUnlink, p, &proto.PathReq{Path: p}, &gone); err != nil {
 		return err
 	}
-	return c.removeData(ctx, &gone)
+	return c.removeData(ctx, &gone.Attr, gone.Cap)
 }
 
 // Rmdir removes an empty directory; a file gives ENOTDIR.
@@ -147,19 +150,20 @@ func (c *Client) SetAttr(ctx context.Context, path string, ch AttrChange) (*File
 		req.Mask |= proto.SetMtime
 		req.Mtime = ch.Mtime.UnixNano()
 	}
-	var a proto.Attr
-	if err := c.metaCall(ctx, proto.OpSetAttr, p, req, &a); err != nil {
+	var r proto.OpenResp
+	if err := c.metaCall(ctx, proto.OpSetAttr, p, req, &r); err != nil {
 		return nil, err
 	}
+	a := r.Attr
 	if a.Type != proto.TypeFile {
 		return &FileInfo{attr: a}, nil
 	}
 	if err := c.checkLayout("setattr", &a); err != nil {
 		return nil, err
 	}
-	f := c.newFile(a)
+	f := c.newFile(a, r.Cap)
 	if ch.Mtime != nil {
-		err := f.eachServer(ctx, proto.OpSetMtime, &proto.SetMtimeReq{Handle: a.Handle, Layout: a.Layout, Mtime: req.Mtime}, nil, nil)
+		err := f.eachServer(ctx, proto.OpSetMtime, &proto.SetMtimeReq{Handle: a.Handle, Cap: r.Cap, Layout: a.Layout, Mtime: req.Mtime}, nil, nil)
 		if err != nil {
 			return nil, wrap("setattr", p, err)
 		}
@@ -205,7 +209,11 @@ func (c *Client) ReadDirPlus(ctx context.Context, dir string) ([]*FileInfo, erro
 			if err := c.checkLayout("readdir", &a); err != nil {
 				return nil, err
 			}
-			out = append(out, &FileInfo{attr: a})
+			fi := &FileInfo{attr: a}
+			if i < len(page.Caps) {
+				fi.cap = page.Caps[i]
+			}
+			out = append(out, fi)
 		}
 		if !page.More || len(page.Entries) == 0 {
 			break
@@ -240,7 +248,7 @@ func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) error {
 				per[s] = ws
 			}
 			w := ws[len(ws)-1]
-			w.req.Files = append(w.req.Files, proto.DataReq{Handle: fi.attr.Handle, Layout: l})
+			w.req.Files = append(w.req.Files, proto.DataReq{Handle: fi.attr.Handle, Cap: fi.cap, Layout: l})
 			w.infos = append(w.infos, fi)
 		}
 	}
@@ -329,4 +337,8 @@ func (c *Client) Statfs(ctx context.Context) (*FsStats, error) {
 
 // Info returns the attributes the file had when it was opened or created
 // (its size as of then is not known: Stat asks the servers).
-func (f *File) Info() *FileInfo { return &FileInfo{attr: f.attr} }
+func (f *File) Info() *FileInfo {
+	f.capab.mu.Lock()
+	defer f.capab.mu.Unlock()
+	return &FileInfo{attr: f.attr, cap: f.capab.cap}
+}

@@ -309,7 +309,7 @@ func (f *File) planFor(op string, mem [][]byte, file []Segment) (*vplan, error) 
 // RMA and BufOff is each extent's offset in w; without, BufOff is the
 // offset in the request's inline data.
 func (f *File) vioReq(r *vreq, w *vwindow) *proto.IOReq {
-	req := &proto.IOReq{Handle: f.attr.Handle, Layout: f.attr.Layout, Transport: proto.Inline,
+	req := &proto.IOReq{Handle: f.attr.Handle, Cap: f.capForIO(), Layout: f.attr.Layout, Transport: proto.Inline,
 		Extents: make([]proto.Extent, len(r.exts))}
 	var at uint64
 	for i, x := range r.exts {
@@ -348,6 +348,9 @@ func (f *File) ReadAtv(ctx context.Context, mem [][]byte, file []Segment) (int64
 		return 0, err
 	}
 	defer p.release()
+	if _, err := f.current(ctx); err != nil {
+		return 0, err
+	}
 	type short struct {
 		x   vext
 		got int64
@@ -454,6 +457,9 @@ func (f *File) WriteAtv(ctx context.Context, mem [][]byte, file []Segment) (int6
 		return 0, err
 	}
 	defer p.release()
+	if _, err := f.current(ctx); err != nil {
+		return 0, err
+	}
 	err = runPerServer(ctx, f.c.opts.Depth, p.reqs, func(r *vreq) int { return r.server }, func(ctx context.Context, r *vreq) error {
 		sc := f.c.servers[r.server]
 		w, err := f.window(ctx, p, r)

@@ -51,6 +51,9 @@ type Config struct {
 	KeyFile string `toml:"key_file,omitempty"`
 	// MungeSocket is munged's socket, for Auth "munge" (default: MUNGE's own).
 	MungeSocket string `toml:"munge_socket,omitempty"`
+	// RootSquash makes servers treat requests from uid 0 as from user
+	// nobody (65534), so root on a client is not root of the file system.
+	RootSquash bool `toml:"root_squash,omitempty"`
 	// Servers, indexed by id.
 	Servers []Server `toml:"server"`
 }

@@ -42,12 +42,6 @@ func (s *Server) setupAuth() error {
 				s.self.Address, unix.EINVAL)
 		}
 		s.log.Warn("auth none: every client's claimed uid is trusted (tests only)")
-	case config.AuthKey:
-		key, err := config.ReadKey(s.cfg.KeyFile)
-		if err != nil {
-			return err
-		}
-		s.key = key
 	case config.AuthMunge:
 		// Fails early where MUNGE is missing, not at the first client.
 		if _, err := munge.Encode(context.Background(), s.cfg.MungeSocket, []byte("ferryd")); err != nil {

@@ -227,6 +227,9 @@ func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader
 	if _, err := s.fileServer(req.Handle, req.Layout); err != nil {
 		return fail(err)
 	}
+	if err := s.check(c.caller(), req.Handle, &req.Cap, proto.RightWrite); err != nil {
+		return fail(err)
+	}
 	if req.Transport == proto.RDMA {
 		if n != 0 {
 			return fail(fmt.Errorf("%w: RDMA write frame carries %d data bytes", proto.ErrMalformed, n))

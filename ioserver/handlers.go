@@ -44,6 +44,9 @@ var handlers = map[proto.Op]handler{
 		if err != nil {
 			return nil, err
 		}
+		if err := c.s.check(c.caller(), r.Handle, &r.Cap, anyRight); err != nil {
+			return nil, err
+		}
 		size, mtime, err := c.s.data.Size(r.Handle)
 		if err != nil {
 			return nil, err
@@ -55,19 +58,38 @@ var handlers = map[proto.Op]handler{
 		if err != nil {
 			return nil, err
 		}
+		if err := c.s.check(c.caller(), r.Handle, &r.Cap, proto.RightWrite); err != nil {
+			return nil, err
+		}
 		return &proto.Empty{}, c.s.data.Truncate(r.Handle, r.Layout.LocalSize(j, r.Size))
 	}),
 	proto.OpFsync: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataReq) (proto.Message, error) {
+		if err := c.s.check(c.caller(), r.Handle, &r.Cap, anyRight); err != nil {
+			return nil, err
+		}
 		return &proto.Empty{}, c.s.data.Fsync(r.Handle)
 	}),
 	proto.OpRemove: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataReq) (proto.Message, error) {
+		// A second remove of the same file (a retry) finds the handle
+		// already removed: that is done, not stale.
+		err := c.s.check(c.caller(), r.Handle, &r.Cap, proto.RightRemove)
+		if errors.Is(err, unix.ESTALE) {
+			return &proto.Empty{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 		return &proto.Empty{}, c.s.data.Remove(r.Handle)
 	}),
 	proto.OpSizes: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.SizesReq) (proto.Message, error) {
 		resp := &proto.SizesResp{Sizes: make([]proto.SizeResp, len(r.Files))}
+		who := c.caller()
 		for i, f := range r.Files {
 			j, err := c.s.fileServer(f.Handle, f.Layout)
 			if err != nil {
+				return nil, err
+			}
+			if err := c.s.check(who, f.Handle, &f.Cap, anyRight); err != nil {
 				return nil, err
 			}
 			size, mtime, err := c.s.data.Size(f.Handle)
@@ -82,30 +104,107 @@ var handlers = map[proto.Op]handler{
 		if _, err := c.s.fileServer(r.Handle, r.Layout); err != nil {
 			return nil, err
 		}
+		if err := c.s.check(c.caller(), r.Handle, &r.Cap, proto.RightOwner|proto.RightWrite); err != nil {
+			return nil, err
+		}
 		return &proto.Empty{}, c.s.data.SetMtime(r.Handle, r.Mtime)
 	}),
 	proto.OpStatfs: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.Empty) (proto.Message, error) {
 		return statfs(c.s.self.Storage)
 	}),
 
-	proto.OpLookup: onMeta(func(m *meta.Store, r *proto.PathReq) (proto.Message, error) { return m.Lookup(r.Path) }),
-	proto.OpCreate: onMeta(func(m *meta.Store, r *proto.CreateReq) (proto.Message, error) { return m.Create(r) }),
-	proto.OpMkdir:  onMeta(func(m *meta.Store, r *proto.CreateReq) (proto.Message, error) { return m.Mkdir(r) }),
-	proto.OpRmdir: onMeta(func(m *meta.Store, r *proto.PathReq) (proto.Message, error) {
-		return &proto.Empty{}, m.Rmdir(r.Path)
+	proto.OpLookup: onMeta(func(c *conn, m *meta.Store, r *proto.PathReq) (proto.Message, error) {
+		who := c.caller()
+		a, err := m.Lookup(who, r.Path)
+		if err != nil {
+			return nil, err
+		}
+		return c.s.open(who, a, meta.Rights(who, a)), nil
 	}),
-	proto.OpUnlink: onMeta(func(m *meta.Store, r *proto.PathReq) (proto.Message, error) { return m.Unlink(r.Path) }),
-	proto.OpRename: onMeta(func(m *meta.Store, r *proto.RenameReq) (proto.Message, error) { return m.Rename(r.Old, r.New) }),
-	proto.OpReaddir: onMeta(func(m *meta.Store, r *proto.ReaddirReq) (proto.Message, error) {
-		return m.Readdir(r.Path, r.After, r.Max)
+	proto.OpCreate: onMeta(func(c *conn, m *meta.Store, r *proto.CreateReq) (proto.Message, error) {
+		who := c.caller()
+		a, made, err := m.Create(who, r)
+		if err != nil {
+			return nil, err
+		}
+		rights := meta.Rights(who, a)
+		if made {
+			// The creator may read and write what it made, whatever the
+			// mode says (open(O_CREAT|O_RDWR, 0444) succeeds).
+			rights |= proto.RightRead | proto.RightWrite
+		}
+		return c.s.open(who, a, rights), nil
 	}),
-	proto.OpDirPlus: onMeta(func(m *meta.Store, r *proto.ReaddirReq) (proto.Message, error) {
-		return m.ReaddirPlus(r.Path, r.After, r.Max)
+	proto.OpMkdir: onMeta(func(c *conn, m *meta.Store, r *proto.CreateReq) (proto.Message, error) {
+		return m.Mkdir(c.caller(), r)
 	}),
-	proto.OpSetAttr: onMeta(func(m *meta.Store, r *proto.SetAttrReq) (proto.Message, error) { return m.SetAttr(r) }),
-	proto.OpFetchAdd: onMeta(func(m *meta.Store, r *proto.FetchAddReq) (proto.Message, error) {
+	proto.OpRmdir: onMeta(func(c *conn, m *meta.Store, r *proto.PathReq) (proto.Message, error) {
+		return &proto.Empty{}, m.Rmdir(c.caller(), r.Path)
+	}),
+	proto.OpUnlink: onMeta(func(c *conn, m *meta.Store, r *proto.PathReq) (proto.Message, error) {
+		who := c.caller()
+		a, err := m.Unlink(who, r.Path)
+		if err != nil {
+			return nil, err
+		}
+		return c.s.open(who, a, proto.RightRemove), nil
+	}),
+	proto.OpRename: onMeta(func(c *conn, m *meta.Store, r *proto.RenameReq) (proto.Message, error) {
+		who := c.caller()
+		resp, err := m.Rename(who, r.Old, r.New)
+		if err == nil && resp.Replaced {
+			resp.Cap = c.s.issue(who, resp.Attr.Handle, proto.RightRemove)
+		}
+		return resp, err
+	}),
+	proto.OpReaddir: onMeta(func(c *conn, m *meta.Store, r *proto.ReaddirReq) (proto.Message, error) {
+		return m.Readdir(c.caller(), r.Path, r.After, r.Max)
+	}),
+	proto.OpDirPlus: onMeta(func(c *conn, m *meta.Store, r *proto.ReaddirReq) (proto.Message, error) {
+		who := c.caller()
+		resp, err := m.ReaddirPlus(who, r.Path, r.After, r.Max)
+		if err != nil {
+			return nil, err
+		}
+		resp.Caps = make([]proto.Cap, len(resp.Entries))
+		for i := range resp.Entries {
+			if a := &resp.Entries[i]; a.Type == proto.TypeFile {
+				resp.Caps[i] = c.s.issue(who, a.Handle, meta.Rights(who, a))
+			}
+		}
+		return resp, nil
+	}),
+	proto.OpSetAttr: onMeta(func(c *conn, m *meta.Store, r *proto.SetAttrReq) (proto.Message, error) {
+		// The reply carries a capability, so that a new mtime can be set
+		// on the datafiles too.
+		who := c.caller()
+		a, err := m.SetAttr(who, r)
+		if err != nil {
+			return nil, err
+		}
+		return c.s.open(who, a, meta.Rights(who, a)), nil
+	}),
+	proto.OpFetchAdd: onMeta(func(c *conn, m *meta.Store, r *proto.FetchAddReq) (proto.Message, error) {
+		if err := c.s.check(c.caller(), r.Handle, &r.Cap, proto.RightRead|proto.RightWrite); err != nil {
+			return nil, err
+		}
 		old, err := m.FetchAdd(r.Handle, r.Delta, r.Set)
 		return &proto.Int{V: old}, err
+	}),
+	proto.OpRenew: onMeta(func(c *conn, m *meta.Store, r *proto.RenewReq) (proto.Message, error) {
+		// Renewal keeps the rights the file was opened with, as an open
+		// file descriptor keeps them across a chmod; a removed file's
+		// capability is not renewed.
+		who := c.caller()
+		if err := c.s.check(who, r.Handle, &r.Cap, anyRight); err != nil {
+			return nil, err
+		}
+		if !m.Live(r.Handle) {
+			return nil, fmt.Errorf("renew capability for %s: the file was removed: %w", r.Handle, unix.ESTALE)
+		}
+		rights := r.Cap.Rights &^ proto.RightRemove
+		cp := c.s.issue(who, r.Handle, rights)
+		return &cp, nil
 	}),
 }
 
@@ -128,12 +227,12 @@ func on[T any, P interface {
 func onMeta[T any, P interface {
 	*T
 	proto.Message
-}](f func(m *meta.Store, r P) (proto.Message, error)) handler {
+}](f func(c *conn, m *meta.Store, r P) (proto.Message, error)) handler {
 	return on(func(ctx context.Context, c *conn, h proto.Header, r P) (proto.Message, error) {
 		if c.s.meta == nil {
 			return nil, fmt.Errorf("%s: %w (metadata server is %d)", h.Op, errNotMeta, c.s.cfg.MetadataServer)
 		}
-		return f(c.s.meta, r)
+		return f(c, c.s.meta, r)
 	})
 }
 
@@ -155,6 +254,9 @@ func statfs(dir string) (*proto.StatfsResp, error) {
 // datafile, so the reply is sent from inside the service's call.
 func read(ctx context.Context, c *conn, h proto.Header, r *proto.IOReq) (proto.Message, error) {
 	if _, err := c.s.fileServer(r.Handle, r.Layout); err != nil {
+		return nil, err
+	}
+	if err := c.s.check(c.caller(), r.Handle, &r.Cap, proto.RightRead); err != nil {
 		return nil, err
 	}
 	var link data.Link

@@ -44,7 +44,7 @@ type Server struct {
 	timeout  time.Duration
 	fabrics  []*data.Fabric
 	auth     string // config.AuthMode
-	key      []byte // auth key: the file system's key
+	key      []byte // the file system key: signs and checks capabilities, and answers challenges in auth mode key
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -75,13 +75,18 @@ func New(opts Options) (*Server, error) {
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
 	}
-	if err := os.MkdirAll(self.Storage, 0o700); err != nil {
-		return nil, fmt.Errorf("server %d: storage %s: %w", opts.ID, self.Storage, err)
-	}
 	if err := s.setupAuth(); err != nil {
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
-	var err error
+	key, err := config.ReadKey(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("server %d: servers need the file system key to sign and check capabilities "+
+			"(key_file in the config: %d random bytes, mode 0600, the same file on every server): %w", opts.ID, config.KeyBytes, err)
+	}
+	s.key = key
+	if err := os.MkdirAll(self.Storage, 0o700); err != nil {
+		return nil, fmt.Errorf("server %d: storage %s: %w", opts.ID, self.Storage, err)
+	}
 	s.data, err = data.Open(data.Options{Dir: self.Storage, Strategy: s.strategy, PipelineDepth: self.PipelineDepth,
 		AutoSendfile: self.AutoSendfile, Timeout: s.timeout, Stats: &s.stats, Log: log})
 	if err != nil {

@@ -249,7 +249,7 @@ func TestRDMAWindowChecked(t *testing.T) {
 		t.Fatalf("hello: status %d", h.Status)
 	}
 	l := layout.Layout{StripSize: 64 << 10, Count: 1, Total: 1}
-	req := &proto.IOReq{Handle: f.Handle(), Layout: l, Transport: proto.RDMA, Provider: "shm", Strategy: "pipeline",
+	req := &proto.IOReq{Handle: f.Handle(), Cap: f.Capability(), Layout: l, Transport: proto.RDMA, Provider: "shm", Strategy: "pipeline",
 		Remote:  proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len},
 		Extents: []proto.Extent{{Local: 0, Len: win + 4096, BufOff: 0}}} // one page past the window
 	h, _ := call(proto.OpRead, req, false)

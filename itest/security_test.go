@@ -155,6 +155,7 @@ type attackArg struct {
 	Socket, Addr string
 	Victim       []byte
 	Remote       proto.RemoteBuf
+	Path         string // a file the attacker may read and write (mode 0666)
 	Handle       string
 	Layout       layout.Layout
 }
@@ -188,7 +189,18 @@ func childAttack() int {
 				s.Err = err.Error()
 				return
 			}
-			req := &proto.IOReq{Handle: a.Handle, Layout: a.Layout, Transport: proto.RDMA, Provider: "shm",
+			// A capability of its own: the file is open to everyone, so a
+			// refusal below is the fabric binding's, not the permissions'.
+			var open proto.OpenResp
+			st, body, err := c.call(proto.OpLookup, &proto.PathReq{Path: a.Path}, false)
+			if err == nil && st == 0 {
+				err = proto.Unmarshal(body, &open)
+			}
+			if err != nil || st != 0 {
+				s.Err = fmt.Sprintf("lookup %s: status %d, %v", a.Path, st, err)
+				return
+			}
+			req := &proto.IOReq{Handle: a.Handle, Cap: open.Cap, Layout: a.Layout, Transport: proto.RDMA, Provider: "shm",
 				Remote: a.Remote, Extents: []proto.Extent{{Local: 0, Len: int64(a.Remote.Len), BufOff: 0}}}
 			if s.ReadStatus, _, err = c.call(proto.OpRead, req, false); err != nil {
 				s.Err = err.Error()
@@ -217,7 +229,7 @@ func TestShmAttackOnAnotherProcessRefused(t *testing.T) {
 	root := cl.Mount(t, clientlib.Options{Provider: "none"})
 	const n = 64 << 10
 	fileBytes := bytes.Repeat([]byte("FILEDATA"), n/8)
-	f, err := root.Create(ctx, "/target", clientlib.CreateOptions{})
+	f, err := root.Create(ctx, "/target", clientlib.CreateOptions{Mode: 0o666})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +256,7 @@ func TestShmAttackOnAnotherProcessRefused(t *testing.T) {
 	}
 	srv := cl.Config.Servers[0]
 	arg := attackArg{Socket: srv.SocketPath(), Addr: srv.Address, Victim: ep.Address(),
-		Remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, Handle: f.Handle(), Layout: f.Layout()}
+		Remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, Path: "/target", Handle: f.Handle(), Layout: f.Layout()}
 
 	var steps []attackStep
 	if err := json.Unmarshal(runAsNobody(t, "attack", arg), &steps); err != nil || len(steps) != 2 {
@@ -260,6 +272,9 @@ func TestShmAttackOnAnotherProcessRefused(t *testing.T) {
 		}
 		if s.ReadStatus == 0 || s.WriteStatus == 0 {
 			t.Errorf("%s: RDMA with the victim's window served (read %d, write %d)", s.Network, s.ReadStatus, s.WriteStatus)
+		}
+		if s.ReadStatus == int32(syscall.EACCES) || s.WriteStatus == int32(syscall.EACCES) {
+			t.Errorf("%s: refused by permissions (EACCES), so the fabric binding was not what was tested", s.Network)
 		}
 	}
 	if !bytes.Equal(mem, secret) {
@@ -282,7 +297,7 @@ func TestShmAttackOnAnotherProcessRefused(t *testing.T) {
 	if st, refused, err := c.hello(&proto.HelloReq{Client: "victim", Fabrics: []proto.Fabric{{Provider: "shm", Addr: ep.Address()}}}); err != nil || st != 0 || refused != "" {
 		t.Fatalf("own shm address: status %d refused %q err %v", st, refused, err)
 	}
-	req := &proto.IOReq{Handle: f.Handle(), Layout: f.Layout(), Transport: proto.RDMA, Provider: "shm",
+	req := &proto.IOReq{Handle: f.Handle(), Cap: f.Capability(), Layout: f.Layout(), Transport: proto.RDMA, Provider: "shm",
 		Remote: arg.Remote, Extents: []proto.Extent{{Local: 0, Len: n, BufOff: 0}}}
 	if st, _, err := c.call(proto.OpRead, req, false); err != nil || st != 0 {
 		t.Fatalf("own RDMA read: status %d err %v", st, err)

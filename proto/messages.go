@@ -33,12 +33,13 @@ const (
 	OpStatfs                  // capacity and free space of this server's storage
 	OpSetMtime                // data: set the mtime of this server's datafile
 	OpChallenge               // a fresh nonce for the hello's credential (auth mode key)
+	OpRenew                   // metadata: a fresh capability for an unexpired one
 	opEnd
 )
 
 var opNames = [...]string{"", "hello", "lookup", "create", "mkdir", "rmdir", "unlink", "rename",
 	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats",
-	"readdirplus", "sizes", "statfs", "setmtime", "challenge"}
+	"readdirplus", "sizes", "statfs", "setmtime", "challenge", "renew"}
 
 func (o Op) String() string {
 	if o.Valid() {
@@ -420,7 +421,9 @@ func (m *Attr) decode(d *Decoder) {
 	}
 }
 
-// CreateReq makes a file or a directory.
+// CreateReq makes a file or a directory. The new entry belongs to the
+// caller; UID and GID are honoured only as far as chown would allow the
+// caller (root: any owner; others: a group they are in).
 type CreateReq struct {
 	Path      string
 	Mode      uint32
@@ -549,13 +552,20 @@ func (m *ReaddirResp) decode(d *Decoder) {
 // FetchAddReq adds Delta to the file's shared counter.
 type FetchAddReq struct {
 	Handle string
+	Cap    Cap // with RightRead or RightWrite
 	Delta  int64
 	Set    bool // store Delta instead of adding it
 }
 
-func (m *FetchAddReq) encode(e *Encoder) { e.str(m.Handle); e.i64(m.Delta); e.bool(m.Set) }
+func (m *FetchAddReq) encode(e *Encoder) {
+	e.str(m.Handle)
+	m.Cap.encode(e)
+	e.i64(m.Delta)
+	e.bool(m.Set)
+}
 func (m *FetchAddReq) decode(d *Decoder) {
 	m.Handle = decodeHandle(d)
+	m.Cap.decode(d)
 	m.Delta = d.i64("delta")
 	m.Set = d.bool("set")
 }
@@ -592,6 +602,7 @@ const MaxIOBytes = MaxDataBody
 // IOReq reads or writes extents of one datafile.
 type IOReq struct {
 	Handle    string
+	Cap       Cap // RightRead to read, RightWrite to write
 	Layout    layout.Layout
 	Transport Transport
 	Provider  string    // RDMA: which of the server's fabrics
@@ -611,6 +622,7 @@ func (m *IOReq) Total() int64 {
 
 func (m *IOReq) encode(e *Encoder) {
 	e.str(m.Handle)
+	m.Cap.encode(e)
 	encodeLayout(e, m.Layout)
 	e.u8(uint8(m.Transport))
 	e.str(m.Provider)
@@ -628,6 +640,7 @@ func (m *IOReq) encode(e *Encoder) {
 
 func (m *IOReq) decode(d *Decoder) {
 	m.Handle = decodeHandle(d)
+	m.Cap.decode(d)
 	m.Layout = decodeLayout(d)
 	m.Transport = Transport(d.u8("transport"))
 	m.Provider = d.str("provider")
@@ -696,11 +709,16 @@ func (m *ReadResp) decode(d *Decoder) {
 // DataReq names one datafile.
 type DataReq struct {
 	Handle string
+	Cap    Cap // any rights for size and fsync; RightRemove for remove
 	Layout layout.Layout
 }
 
-func (m *DataReq) encode(e *Encoder) { e.str(m.Handle); encodeLayout(e, m.Layout) }
-func (m *DataReq) decode(d *Decoder) { m.Handle = decodeHandle(d); m.Layout = decodeLayout(d) }
+func (m *DataReq) encode(e *Encoder) { e.str(m.Handle); m.Cap.encode(e); encodeLayout(e, m.Layout) }
+func (m *DataReq) decode(d *Decoder) {
+	m.Handle = decodeHandle(d)
+	m.Cap.decode(d)
+	m.Layout = decodeLayout(d)
+}
 
 // SizeResp describes one server's datafile.
 type SizeResp struct {
@@ -720,13 +738,20 @@ func (m *SizeResp) decode(d *Decoder) {
 // its datafile to its share.
 type TruncateReq struct {
 	Handle string
+	Cap    Cap // with RightWrite
 	Layout layout.Layout
 	Size   int64
 }
 
-func (m *TruncateReq) encode(e *Encoder) { e.str(m.Handle); encodeLayout(e, m.Layout); e.i64(m.Size) }
+func (m *TruncateReq) encode(e *Encoder) {
+	e.str(m.Handle)
+	m.Cap.encode(e)
+	encodeLayout(e, m.Layout)
+	e.i64(m.Size)
+}
 func (m *TruncateReq) decode(d *Decoder) {
 	m.Handle = decodeHandle(d)
+	m.Cap.decode(d)
 	m.Layout = decodeLayout(d)
 	m.Size = d.nonneg("size")
 	if d.err == nil && m.Size > layout.MaxFileSize {
@@ -765,16 +790,18 @@ func (m *ErrorBody) encode(e *Encoder) { e.str(m.Msg) }
 func (m *ErrorBody) decode(d *Decoder) { m.Msg = d.str("message") }
 
 // RenameResp says whether Rename replaced a file, and which: the client
-// removes the replaced file's datafiles.
+// removes the replaced file's datafiles with Cap (RightRemove).
 type RenameResp struct {
 	Replaced bool
 	Attr     Attr // valid when Replaced
+	Cap      Cap  // valid when Replaced
 }
 
 func (m *RenameResp) encode(e *Encoder) {
 	e.bool(m.Replaced)
 	if m.Replaced {
 		m.Attr.encode(e)
+		m.Cap.encode(e)
 	}
 }
 
@@ -782,5 +809,6 @@ func (m *RenameResp) decode(d *Decoder) {
 	m.Replaced = d.bool("replaced")
 	if m.Replaced {
 		m.Attr.decode(d)
+		m.Cap.decode(d)
 	}
 }

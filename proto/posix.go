@@ -15,6 +15,7 @@ import (
 // entry's Path is one component below the listed directory.
 type ReaddirPlusResp struct {
 	Entries []Attr
+	Caps    []Cap // one per entry: a file's capability (zero for directories)
 	More    bool
 }
 
@@ -26,16 +27,23 @@ func (m *ReaddirPlusResp) encode(e *Encoder) {
 	e.u32(uint32(len(m.Entries)))
 	for i := range m.Entries {
 		m.Entries[i].encode(e)
+		var c Cap
+		if i < len(m.Caps) {
+			c = m.Caps[i]
+		}
+		c.encode(e)
 	}
 	e.bool(m.More)
 }
 
 func (m *ReaddirPlusResp) decode(d *Decoder) {
-	n := d.list("entries", minAttrBytes)
+	n := d.list("entries", minAttrBytes+capBytes)
 	m.Entries = make([]Attr, n)
+	m.Caps = make([]Cap, n)
 	dir := ""
 	for i := range m.Entries {
 		m.Entries[i].decode(d)
+		m.Caps[i].decode(d)
 		if d.err != nil {
 			return
 		}
@@ -53,6 +61,10 @@ func (m *ReaddirPlusResp) decode(d *Decoder) {
 	}
 	m.More = d.bool("more")
 }
+
+// CapBytes is the bytes a capability takes on the wire, for callers that
+// budget a page's size.
+const CapBytes = capBytes
 
 // MaxReaddirPlusBytes bounds the encoded entries of one ReaddirPlusResp
 // page, well under MaxControlBody: paths may be long.
@@ -72,7 +84,7 @@ type SizesReq struct {
 }
 
 // minDataReqBytes is an encoded DataReq: a 36-byte handle and a layout.
-const minDataReqBytes = 4 + 36 + 8 + 3*4
+const minDataReqBytes = 4 + 36 + capBytes + 8 + 3*4
 
 func (m *SizesReq) encode(e *Encoder) {
 	e.u32(uint32(len(m.Files)))
@@ -141,13 +153,20 @@ func (m *StatfsResp) decode(d *Decoder) {
 // earlier than its last write.
 type SetMtimeReq struct {
 	Handle string
+	Cap    Cap // with RightOwner or RightWrite
 	Layout layout.Layout
 	Mtime  int64 // ns since the epoch
 }
 
-func (m *SetMtimeReq) encode(e *Encoder) { e.str(m.Handle); encodeLayout(e, m.Layout); e.i64(m.Mtime) }
+func (m *SetMtimeReq) encode(e *Encoder) {
+	e.str(m.Handle)
+	m.Cap.encode(e)
+	encodeLayout(e, m.Layout)
+	e.i64(m.Mtime)
+}
 func (m *SetMtimeReq) decode(d *Decoder) {
 	m.Handle = decodeHandle(d)
+	m.Cap.decode(d)
 	m.Layout = decodeLayout(d)
 	m.Mtime = d.i64("mtime")
 }

@@ -36,6 +36,18 @@
  *     -EBADMSG, -E2BIG  a malformed or oversized protocol frame (client
  *                and server of different versions, or a bug).
  *
+ * PERMISSIONS
+ *
+ *   The servers check every call against the calling user's uid, gid and
+ *   groups with POSIX rules: search permission on every directory of a
+ *   path, write and search on the parent to create, remove or rename a
+ *   name, only the entry's or the directory's owner removes or renames in
+ *   a sticky (S_ISVTX) directory, read or write permission to open a file
+ *   for that access. Refusals are -EACCES, or -EPERM for what only an
+ *   owner or root may do (chmod, chown, sticky directories). An open
+ *   handle keeps the access it was opened with; a handle on a file that
+ *   was since removed fails with -ESTALE.
+ *
  * PATHS
  *
  *   Paths are absolute in Ferry's namespace ("/dir/file"); there is no
@@ -88,7 +100,7 @@
 
 #include <stddef.h>    /* size_t */
 #include <stdint.h>    /* int64_t, uint32_t */
-#include <sys/types.h> /* ssize_t, off_t, mode_t */
+#include <sys/types.h> /* ssize_t, off_t, mode_t, uid_t, gid_t */
 #include <sys/uio.h>   /* struct iovec, for ferry_preadv and ferry_pwritev */
 #include <fcntl.h>     /* O_* flags for ferry_open */
 
@@ -206,8 +218,12 @@ struct ferry_layout {
  *                    each other; appends on one handle are serialized.
  *        O_CLOEXEC, O_NOCTTY and O_LARGEFILE are accepted and ignored. Any
  *        other flag (O_DIRECT, O_SYNC, O_DIRECTORY, ...) gives -EINVAL.
- * mode:  permission bits for a file O_CREAT creates (0 means 0644); ignored
- *        otherwise. Ferry stores them but does not enforce them.
+ * mode:  permission bits (with S_ISUID, S_ISGID, S_ISVTX) for a file
+ *        O_CREAT creates (0 means 0644), used as given (no umask); ignored
+ *        otherwise. The servers enforce them: opening for reading needs
+ *        read permission, for writing write permission (the creator may
+ *        do both on the file it creates, whatever the mode), creating
+ *        needs write and search permission on the parent directory.
  *
  * The handle's position (for ferry_read/ferry_write) starts at 0.
  *
@@ -217,6 +233,9 @@ struct ferry_layout {
  *   -EEXIST   O_CREAT | O_EXCL and the name exists.
  *   -EISDIR   the path is a directory.
  *   -ENOTDIR  a parent component is a file.
+ *   -EACCES   the file's mode does not allow the access asked for, or a
+ *             directory on the way does not allow search, or O_CREAT
+ *             needs to create in a directory the caller may not write.
  *   -EINVAL   bad flags or path.
  *   -EFAULT   path is NULL.
  *   -EMFILE   too many open handles (more than 1048576).
@@ -482,8 +501,9 @@ struct ferry_timespec {
  * struct ferry_stat - a file's or directory's attributes.
  *
  * size:         bytes (files); 0 for directories.
- * mode:         S_IFREG or S_IFDIR (see <sys/stat.h>) | permission bits.
- * uid, gid:     the creator's user and group ids.
+ * mode:         S_IFREG or S_IFDIR (see <sys/stat.h>) | permission bits
+ *               with S_ISUID, S_ISGID, S_ISVTX.
+ * uid, gid:     the owner's user and group ids (see ferry_chown).
  * atime, mtime, ctime: last access, data modification and attribute change.
  * strip_size:   bytes per strip (files); 0 for directories.
  * server_count: servers the file spans (files); 0 for directories.
@@ -535,11 +555,39 @@ int ferry_unlink(const char *path);
 /*
  * ferry_mkdir - make a directory.
  *
- * mode: permission bits (0 means 0755); stored, not enforced.
+ * mode: permission bits with S_ISUID, S_ISGID, S_ISVTX (0 means 0755),
+ *       used as given (no umask). The directory belongs to the calling
+ *       user; in a set-group-ID directory it takes the parent's group.
  * Returns 0, or -EEXIST (the name exists), -ENOENT (no parent), -ENOTDIR,
- * -EINVAL, -EFAULT (path NULL), -ENXIO, -EIO ...
+ * -EACCES (no write or search permission on the parent, or no search
+ * permission on a directory on the way), -EINVAL, -EFAULT (path NULL),
+ * -ENXIO, -EIO ...
  */
 int ferry_mkdir(const char *path, mode_t mode);
+
+/*
+ * ferry_chmod - set a file's or directory's permission bits.
+ *
+ * mode: permission bits with S_ISUID, S_ISGID, S_ISVTX; nothing else.
+ * Only the owner or root may. S_ISGID on a file is dropped when the
+ * caller is not root and not in the file's group.
+ * Returns 0, or -EPERM (not the owner), -ENOENT, -EACCES (search
+ * permission), -EINVAL (other bits in mode, bad path), -EFAULT (path
+ * NULL), -ENXIO, -EIO ...
+ */
+int ferry_chmod(const char *path, mode_t mode);
+
+/*
+ * ferry_chown - set a file's or directory's owner and group.
+ *
+ * owner, group: user and group ids; (uid_t)-1 or (gid_t)-1 leaves that
+ * one as it is. Only root changes the owner; the owner may change the
+ * group to one it is a member of. A change by a non-root caller clears a
+ * file's S_ISUID and S_ISGID.
+ * Returns 0, or -EPERM (not allowed), -ENOENT, -EACCES (search
+ * permission), -EINVAL, -EFAULT (path NULL), -ENXIO, -EIO ...
+ */
+int ferry_chown(const char *path, uid_t owner, gid_t group);
 
 /*
  * ferry_rmdir - remove an empty directory.

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/user"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-hpc/ferry/internal/units"
+	"github.com/ferry-hpc/ferry/proto"
 )
 
 func init() { addCommand(newStatCmd) }
@@ -60,8 +63,8 @@ func runStat(e *env, cf *clientFlags, server *int, args []string) error {
 	if fi.IsDir() {
 		kind = "directory"
 	}
-	fmt.Fprintf(e.stdout, "  path: %s\n  type: %s\n  mode: %s\n", fi.Path(), kind, fi.Mode())
-	fmt.Fprintf(e.stdout, " owner: uid %d gid %d\n", fi.UID(), fi.GID())
+	fmt.Fprintf(e.stdout, "  path: %s\n  type: %s\n  mode: %04o (%s)\n", fi.Path(), kind, fi.Sys().(*proto.Attr).Mode&0o7777, fi.Mode())
+	fmt.Fprintf(e.stdout, " owner: %s\n group: %s\n", idName(fi.UID(), false), idName(fi.GID(), true))
 	fmt.Fprintf(e.stdout, " mtime: %s\n ctime: %s\n", fi.ModTime().Format(time.RFC3339Nano), fi.Ctime().Format(time.RFC3339Nano))
 	if fi.IsDir() {
 		return nil
@@ -86,4 +89,18 @@ func runStat(e *env, cf *clientFlags, server *int, args []string) error {
 		fmt.Fprintf(e.stdout, "  data: %s (servers %s)\n", p, strings.Join(paths[p], " "))
 	}
 	return nil
+}
+
+// idName is "NAME (ID)" with the name this machine knows for the id, or
+// just the id.
+func idName(id uint32, group bool) string {
+	n := strconv.FormatUint(uint64(id), 10)
+	if group {
+		if g, err := user.LookupGroupId(n); err == nil {
+			return g.Name + " (" + n + ")"
+		}
+	} else if u, err := user.LookupId(n); err == nil {
+		return u.Username + " (" + n + ")"
+	}
+	return n
 }

@@ -30,6 +30,9 @@ import (
 // ConfigName is the config file's name inside a cluster's directory.
 const ConfigName = "ferry.toml"
 
+// KeyName is the file system key's file in a local cluster's directory.
+const KeyName = "ferry.key"
+
 const (
 	// How long a server may take to answer after it starts: it opens its
 	// fabrics first, which is slow on a loaded machine. A server that
@@ -114,7 +117,7 @@ func Create(dir string, o Options) (*Cluster, error) {
 	// Unix sockets, which sit beside the config where every user can
 	// reach them; the key signs what the servers issue.
 	cfg.Auth = config.AuthLocal
-	cfg.KeyFile = filepath.Join(abs, "ferry.key")
+	cfg.KeyFile = filepath.Join(abs, KeyName)
 	if err := config.WriteKey(cfg.KeyFile); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, err
 	}

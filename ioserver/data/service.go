@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,11 +27,12 @@ type Options struct {
 // Service serves data requests: it holds one server's datafiles and runs
 // the strategy each request asks for. It is safe for concurrent use.
 type Service struct {
-	o     Options
-	store *store
-	maps  *mapCache
-	locks fileLocks
-	set   map[string]strategy
+	o       Options
+	store   *store
+	removed *removedSet
+	maps    *mapCache
+	locks   fileLocks
+	set     map[string]strategy
 }
 
 // Open opens (creating it if needed) the storage under o.Dir.
@@ -48,7 +50,11 @@ func Open(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{o: o, store: st, maps: newMapCache(256), set: make(map[string]strategy, len(strategies))}
+	rm, err := openRemoved(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{o: o, store: st, removed: rm, maps: newMapCache(256), set: make(map[string]strategy, len(strategies))}
 	for name, mk := range strategies {
 		s.set[name] = mk(o)
 	}
@@ -129,7 +135,11 @@ func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.R
 	if err != nil {
 		return Result{}, err
 	}
-	f, err := s.store.open(req.Handle, true)
+	var f *os.File
+	err = s.removed.creating(req.Handle, func() (err error) {
+		f, err = s.store.open(req.Handle, true)
+		return err
+	})
 	if err != nil {
 		return Result{}, err
 	}
@@ -157,17 +167,24 @@ func (s *Service) Truncate(handle string, size int64) error {
 	unlock := s.locks.lock(handle, true)
 	defer unlock()
 	s.maps.invalidate(handle)
-	return s.store.truncate(handle, size)
+	return s.removed.creating(handle, func() error { return s.store.truncate(handle, size) })
 }
 
 // Remove deletes the datafile (a missing one is not an error), after RMA
-// on its mapping is done.
+// on its mapping is done, and remembers the handle as removed: from then
+// on Removed reports it and writes and truncates refuse it (ESTALE).
 func (s *Service) Remove(handle string) error {
 	unlock := s.locks.lock(handle, true)
 	defer unlock()
+	if err := s.removed.add(handle); err != nil {
+		return err
+	}
 	s.maps.invalidate(handle)
 	return s.store.remove(handle)
 }
+
+// Removed reports whether handle's datafile was removed here.
+func (s *Service) Removed(handle string) bool { return s.removed.has(handle) }
 
 // SetMtime sets the datafile's modification time (ns since the epoch), so
 // a file's mtime, the latest of its datafiles' and the stored one, can be

@@ -28,6 +28,10 @@ import (
 var (
 	bucketNS       = []byte("namespace")
 	bucketCounters = []byte("counters")
+	// bucketHandles holds the handle of every file in the namespace, so
+	// that renewals and shared counters can tell a live file from a
+	// removed one without a path.
+	bucketHandles = []byte("handles")
 )
 
 // Store is the namespace of one file system.
@@ -58,9 +62,15 @@ func Open(file string, total int, strip int64, count int) (*Store, error) {
 		if _, err := tx.CreateBucketIfNotExists(bucketCounters); err != nil {
 			return err
 		}
+		if tx.Bucket(bucketHandles) == nil {
+			if err := indexHandles(tx); err != nil {
+				return err
+			}
+		}
 		if ns.Get(key("/")) == nil {
+			// Like /tmp: everyone may make entries, only their owners remove them.
 			now := time.Now().UnixNano()
-			root := proto.Attr{Path: "/", Type: proto.TypeDir, Mode: 0o777, Atime: now, Mtime: now, Ctime: now}
+			root := proto.Attr{Path: "/", Type: proto.TypeDir, Mode: 0o1777, Atime: now, Mtime: now, Ctime: now}
 			return ns.Put(key("/"), proto.Marshal(&root))
 		}
 		return nil
@@ -70,6 +80,42 @@ func Open(file string, total int, strip int64, count int) (*Store, error) {
 		return nil, fmt.Errorf("initialise metadata store %s: %w", file, err)
 	}
 	return m, nil
+}
+
+// indexHandles builds the handle index of a store made before it had one.
+func indexHandles(tx *bolt.Tx) error {
+	hb, err := tx.CreateBucket(bucketHandles)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketNS).ForEach(func(k, v []byte) error {
+		var a proto.Attr
+		if err := proto.Unmarshal(v, &a); err != nil {
+			return fmt.Errorf("corrupt metadata entry %q: %w", k, err)
+		}
+		if a.Type == proto.TypeFile {
+			return hb.Put([]byte(a.Handle), nil)
+		}
+		return nil
+	})
+}
+
+// Live reports whether handle names a file in the namespace.
+func (m *Store) Live(handle string) bool {
+	live := false
+	m.db.View(func(tx *bolt.Tx) error {
+		live = tx.Bucket(bucketHandles).Get([]byte(handle)) != nil
+		return nil
+	})
+	return live
+}
+
+// forget drops a removed file's handle and shared counter.
+func forget(tx *bolt.Tx, handle string) error {
+	if err := tx.Bucket(bucketHandles).Delete([]byte(handle)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketCounters).Delete([]byte(handle))
 }
 
 // Close closes the store.
@@ -105,38 +151,29 @@ func get(ns *bolt.Bucket, p string) (*proto.Attr, error) {
 
 func put(ns *bolt.Bucket, a *proto.Attr) error { return ns.Put(key(a.Path), proto.Marshal(a)) }
 
-// parentDir checks that p's parent exists and is a directory.
-func parentDir(ns *bolt.Bucket, p string) (*proto.Attr, error) {
-	if p == "/" {
-		return nil, fmt.Errorf("/: %w", unix.EEXIST)
-	}
-	parent, err := get(ns, path.Dir(p))
-	if err != nil {
-		return nil, fmt.Errorf("parent of %s: %w", p, err)
-	}
-	if parent.Type != proto.TypeDir {
-		return nil, fmt.Errorf("parent of %s: %w", p, unix.ENOTDIR)
-	}
-	return parent, nil
-}
-
 func touch(ns *bolt.Bucket, a *proto.Attr, now int64) error {
 	a.Mtime, a.Ctime = now, now
 	return put(ns, a)
 }
 
-// Lookup returns p's attributes.
-func (m *Store) Lookup(p string) (*proto.Attr, error) {
+// Lookup returns p's attributes, if c may search the directories on the way.
+func (m *Store) Lookup(c Caller, p string) (*proto.Attr, error) {
 	var a *proto.Attr
 	err := m.db.View(func(tx *bolt.Tx) (err error) {
-		a, err = get(tx.Bucket(bucketNS), p)
+		ns := tx.Bucket(bucketNS)
+		if _, err := search(ns, c, p); err != nil {
+			return err
+		}
+		a, err = get(ns, p)
 		return err
 	})
 	return a, err
 }
 
-// Create makes a file, or returns the existing file unless Exclusive.
-func (m *Store) Create(r *proto.CreateReq) (*proto.Attr, error) {
+// Create makes a file owned by c, or returns the existing file unless
+// Exclusive (whose rights the caller then checks, as open does); made
+// says which.
+func (m *Store) Create(c Caller, r *proto.CreateReq) (a *proto.Attr, made bool, err error) {
 	strip := r.StripSize
 	if strip == 0 {
 		strip = m.defaultStrip
@@ -146,18 +183,18 @@ func (m *Store) Create(r *proto.CreateReq) (*proto.Attr, error) {
 		count = m.defaultCount
 	}
 	if count > m.total {
-		return nil, fmt.Errorf("create %s: %d servers asked, the file system has %d: %w", r.Path, count, m.total, unix.EINVAL)
+		return nil, false, fmt.Errorf("create %s: %d servers asked, the file system has %d: %w", r.Path, count, m.total, unix.EINVAL)
 	}
 	h := uuid.New()
 	l := layout.Layout{StripSize: strip, Count: count, Total: m.total,
 		First: int(binary.LittleEndian.Uint32(h[:4]) % uint32(m.total))} // spread first strips over servers
 	if err := l.Validate(); err != nil {
-		return nil, fmt.Errorf("create %s: %w: %w", r.Path, err, unix.EINVAL)
+		return nil, false, fmt.Errorf("create %s: %w: %w", r.Path, err, unix.EINVAL)
 	}
 	var out *proto.Attr
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err = m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
-		parent, err := parentDir(ns, r.Path)
+		parent, err := search(ns, c, r.Path)
 		if err != nil {
 			return err
 		}
@@ -171,32 +208,45 @@ func (m *Store) Create(r *proto.CreateReq) (*proto.Attr, error) {
 			out = old
 			return nil
 		}
+		if _, err := writableDir(ns, c, "create", r.Path); err != nil {
+			return err
+		}
 		now := time.Now().UnixNano()
-		out = &proto.Attr{Path: r.Path, Type: proto.TypeFile, Handle: h.String(), Mode: r.Mode & 0o7777,
-			UID: r.UID, GID: r.GID, Atime: now, Mtime: now, Ctime: now, Layout: l}
+		out = &proto.Attr{Path: r.Path, Type: proto.TypeFile, Handle: h.String(), Atime: now, Mtime: now, Ctime: now, Layout: l}
+		owned(c, parent, r, out)
 		if err := put(ns, out); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketHandles).Put([]byte(out.Handle), nil); err != nil {
+			return err
+		}
+		made = true
 		return touch(ns, parent, now)
 	})
-	return out, err
+	return out, made, err
 }
 
-// Mkdir makes a directory.
-func (m *Store) Mkdir(r *proto.CreateReq) (*proto.Attr, error) {
+// Mkdir makes a directory owned by c.
+func (m *Store) Mkdir(c Caller, r *proto.CreateReq) (*proto.Attr, error) {
 	var out *proto.Attr
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
-		parent, err := parentDir(ns, r.Path)
+		if r.Path == "/" {
+			return fmt.Errorf("/: %w", unix.EEXIST)
+		}
+		parent, err := search(ns, c, r.Path)
 		if err != nil {
 			return err
 		}
 		if ns.Get(key(r.Path)) != nil {
 			return fmt.Errorf("%s: %w", r.Path, unix.EEXIST)
 		}
+		if _, err := writableDir(ns, c, "mkdir", r.Path); err != nil {
+			return err
+		}
 		now := time.Now().UnixNano()
-		out = &proto.Attr{Path: r.Path, Type: proto.TypeDir, Mode: r.Mode & 0o7777, UID: r.UID, GID: r.GID,
-			Atime: now, Mtime: now, Ctime: now}
+		out = &proto.Attr{Path: r.Path, Type: proto.TypeDir, Atime: now, Mtime: now, Ctime: now}
+		owned(c, parent, r, out)
 		if err := put(ns, out); err != nil {
 			return err
 		}
@@ -212,12 +262,16 @@ func hasChildren(ns *bolt.Bucket, dir string) bool {
 }
 
 // Rmdir removes an empty directory.
-func (m *Store) Rmdir(p string) error {
+func (m *Store) Rmdir(c Caller, p string) error {
 	if p == "/" {
 		return fmt.Errorf("/: cannot remove the root: %w", unix.EBUSY)
 	}
 	return m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
+		parent, err := writableDir(ns, c, "rmdir", p)
+		if err != nil {
+			return err
+		}
 		a, err := get(ns, p)
 		if err != nil {
 			return err
@@ -225,14 +279,13 @@ func (m *Store) Rmdir(p string) error {
 		if a.Type != proto.TypeDir {
 			return fmt.Errorf("%s: %w", p, unix.ENOTDIR)
 		}
+		if err := sticky(c, parent, a, "rmdir"); err != nil {
+			return err
+		}
 		if hasChildren(ns, p) {
 			return fmt.Errorf("%s: %w", p, unix.ENOTEMPTY)
 		}
 		if err := ns.Delete(key(p)); err != nil {
-			return err
-		}
-		parent, err := get(ns, path.Dir(p))
-		if err != nil {
 			return err
 		}
 		return touch(ns, parent, time.Now().UnixNano())
@@ -240,10 +293,14 @@ func (m *Store) Rmdir(p string) error {
 }
 
 // Unlink removes a file's name and returns what it named.
-func (m *Store) Unlink(p string) (*proto.Attr, error) {
+func (m *Store) Unlink(c Caller, p string) (*proto.Attr, error) {
 	var out *proto.Attr
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
+		parent, err := writableDir(ns, c, "unlink", p)
+		if err != nil {
+			return err
+		}
 		a, err := get(ns, p)
 		if err != nil {
 			return err
@@ -251,14 +308,13 @@ func (m *Store) Unlink(p string) (*proto.Attr, error) {
 		if a.Type != proto.TypeFile {
 			return fmt.Errorf("%s: %w", p, unix.EISDIR)
 		}
+		if err := sticky(c, parent, a, "unlink"); err != nil {
+			return err
+		}
 		if err := ns.Delete(key(p)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketCounters).Delete([]byte(a.Handle)); err != nil {
-			return err
-		}
-		parent, err := get(ns, path.Dir(p))
-		if err != nil {
+		if err := forget(tx, a.Handle); err != nil {
 			return err
 		}
 		out = a
@@ -270,7 +326,7 @@ func (m *Store) Unlink(p string) (*proto.Attr, error) {
 // Rename moves old to new. A file at new is replaced (and returned, so
 // its datafiles can be removed); an empty directory at new is replaced by
 // a directory.
-func (m *Store) Rename(oldp, newp string) (*proto.RenameResp, error) {
+func (m *Store) Rename(c Caller, oldp, newp string) (*proto.RenameResp, error) {
 	if oldp == "/" || newp == "/" {
 		return nil, fmt.Errorf("rename %s to %s: %w", oldp, newp, unix.EBUSY)
 	}
@@ -280,6 +336,10 @@ func (m *Store) Rename(oldp, newp string) (*proto.RenameResp, error) {
 	resp := &proto.RenameResp{}
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
+		oldParent, err := writableDir(ns, c, "rename", oldp)
+		if err != nil {
+			return err
+		}
 		src, err := get(ns, oldp)
 		if err != nil {
 			return err
@@ -287,10 +347,22 @@ func (m *Store) Rename(oldp, newp string) (*proto.RenameResp, error) {
 		if oldp == newp {
 			return nil
 		}
-		if _, err := parentDir(ns, newp); err != nil {
+		newParent, err := writableDir(ns, c, "rename", newp)
+		if err != nil {
 			return err
 		}
+		if err := sticky(c, oldParent, src, "rename"); err != nil {
+			return err
+		}
+		// A directory that changes parent has its ".." rewritten: POSIX
+		// asks for write permission on it.
+		if src.Type == proto.TypeDir && path.Dir(oldp) != path.Dir(newp) && !may(c, src, mayWrite) {
+			return denied("rename", oldp)
+		}
 		if dst, err := get(ns, newp); err == nil {
+			if err := sticky(c, newParent, dst, "rename over"); err != nil {
+				return err
+			}
 			switch {
 			case src.Type == proto.TypeDir && dst.Type != proto.TypeDir:
 				return fmt.Errorf("rename %s to %s: %w", oldp, newp, unix.ENOTDIR)
@@ -301,7 +373,7 @@ func (m *Store) Rename(oldp, newp string) (*proto.RenameResp, error) {
 			}
 			if dst.Type == proto.TypeFile {
 				resp.Replaced, resp.Attr = true, *dst
-				if err := tx.Bucket(bucketCounters).Delete([]byte(dst.Handle)); err != nil {
+				if err := forget(tx, dst.Handle); err != nil {
 					return err
 				}
 			}
@@ -360,9 +432,9 @@ func moveDescendants(ns *bolt.Bucket, oldp, newp string) error {
 }
 
 // Readdir lists up to max names of dir after `after`.
-func (m *Store) Readdir(dir, after string, max int) (*proto.ReaddirResp, error) {
+func (m *Store) Readdir(c Caller, dir, after string, max int) (*proto.ReaddirResp, error) {
 	resp := &proto.ReaddirResp{}
-	err := m.scan(dir, after, func(name string, a *proto.Attr) bool {
+	err := m.scan(c, mayRead, dir, after, func(name string, a *proto.Attr) bool {
 		if len(resp.Entries) == max {
 			resp.More = true
 			return false
@@ -375,11 +447,13 @@ func (m *Store) Readdir(dir, after string, max int) (*proto.ReaddirResp, error) 
 
 // ReaddirPlus lists up to max entries of dir after `after` with their
 // attributes, in pages of at most proto.MaxReaddirPlusBytes.
-func (m *Store) ReaddirPlus(dir, after string, max int) (*proto.ReaddirPlusResp, error) {
+// Listing attributes needs search permission on dir as well as read, as
+// stat of each entry would.
+func (m *Store) ReaddirPlus(c Caller, dir, after string, max int) (*proto.ReaddirPlusResp, error) {
 	resp := &proto.ReaddirPlusResp{}
 	bytes := 0
-	err := m.scan(dir, after, func(name string, a *proto.Attr) bool {
-		n := a.EncodedLen()
+	err := m.scan(c, mayRead|mayExec, dir, after, func(name string, a *proto.Attr) bool {
+		n := a.EncodedLen() + proto.CapBytes
 		if len(resp.Entries) == max || (len(resp.Entries) > 0 && bytes+n > proto.MaxReaddirPlusBytes) {
 			resp.More = true
 			return false
@@ -392,16 +466,22 @@ func (m *Store) ReaddirPlus(dir, after string, max int) (*proto.ReaddirPlusResp,
 }
 
 // scan calls each with dir's entries after `after`, in name order, until
-// it returns false.
-func (m *Store) scan(dir, after string, each func(name string, a *proto.Attr) bool) error {
+// it returns false; c needs want permission on dir.
+func (m *Store) scan(c Caller, want uint32, dir, after string, each func(name string, a *proto.Attr) bool) error {
 	return m.db.View(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
+		if _, err := search(ns, c, dir); err != nil {
+			return err
+		}
 		a, err := get(ns, dir)
 		if err != nil {
 			return err
 		}
 		if a.Type != proto.TypeDir {
 			return fmt.Errorf("%s: %w", dir, unix.ENOTDIR)
+		}
+		if !may(c, a, want) {
+			return denied("list", dir)
 		}
 		pre := childPrefix(dir)
 		c := ns.Cursor()
@@ -424,12 +504,22 @@ func (m *Store) scan(dir, after string, each func(name string, a *proto.Attr) bo
 }
 
 // SetAttr changes what the request's mask says: mode, owner, times.
-func (m *Store) SetAttr(r *proto.SetAttrReq) (*proto.Attr, error) {
+// Only the owner or root changes the mode, only root the owner, and the
+// owner the group to one of its own; a non-root chown or chgrp of a file
+// clears its setuid and setgid bits, as Linux does (unless the same
+// request sets the mode).
+func (m *Store) SetAttr(c Caller, r *proto.SetAttrReq) (*proto.Attr, error) {
 	var out *proto.Attr
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
+		if _, err := search(ns, c, r.Path); err != nil {
+			return err
+		}
 		a, err := get(ns, r.Path)
 		if err != nil {
+			return err
+		}
+		if err := setAttrAllowed(c, a, r); err != nil {
 			return err
 		}
 		if r.Mask&proto.SetMode != 0 {
@@ -447,6 +537,12 @@ func (m *Store) SetAttr(r *proto.SetAttrReq) (*proto.Attr, error) {
 		if r.Mask&proto.SetGID != 0 {
 			a.GID = r.GID
 		}
+		if r.Mask&(proto.SetUID|proto.SetGID) != 0 && r.Mask&proto.SetMode == 0 && a.Type == proto.TypeFile && !c.root() {
+			a.Mode &^= unix.S_ISUID | unix.S_ISGID
+		}
+		if r.Mask&proto.SetMode != 0 && a.Type == proto.TypeFile && !c.root() && !c.inGroup(a.GID) {
+			a.Mode &^= unix.S_ISGID
+		}
 		a.Ctime = time.Now().UnixNano()
 		out = a
 		return put(ns, a)
@@ -455,10 +551,15 @@ func (m *Store) SetAttr(r *proto.SetAttrReq) (*proto.Attr, error) {
 }
 
 // FetchAdd adds delta to (or, with set, stores delta in) the file's shared
-// counter and returns the old value: MPI-IO's shared file pointer.
+// counter and returns the old value: MPI-IO's shared file pointer. Only
+// files in the namespace have counters (ESTALE for a removed one), so a
+// counter cannot outlive its file or be made for a made-up handle.
 func (m *Store) FetchAdd(handle string, delta int64, set bool) (int64, error) {
 	var old int64
 	err := m.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketHandles).Get([]byte(handle)) == nil {
+			return fmt.Errorf("shared counter of %s: no such file: %w", handle, unix.ESTALE)
+		}
 		b := tx.Bucket(bucketCounters)
 		if v := b.Get([]byte(handle)); len(v) == 8 {
 			old = int64(binary.LittleEndian.Uint64(v))

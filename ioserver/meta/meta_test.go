@@ -25,33 +25,33 @@ func open(t *testing.T) *Store {
 // A directory renamed with its contents keeps them, under the new name.
 func TestNamespace(t *testing.T) {
 	m := open(t)
-	if _, err := m.Mkdir(&proto.CreateReq{Path: "/d", Mode: 0o755}); err != nil {
+	if _, err := m.Mkdir(Root, &proto.CreateReq{Path: "/d", Mode: 0o755}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := m.Create(&proto.CreateReq{Path: "/d/f", Mode: 0o644})
+	f, _, err := m.Create(Root, &proto.CreateReq{Path: "/d/f", Mode: 0o644})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.Layout.Total != 4 || f.Layout.Count != 4 || !proto.ValidHandle(f.Handle) {
 		t.Fatalf("new file %+v", f)
 	}
-	if _, err := m.Create(&proto.CreateReq{Path: "/d/f", Exclusive: true}); !errors.Is(err, syscall.EEXIST) {
+	if _, _, err := m.Create(Root, &proto.CreateReq{Path: "/d/f", Exclusive: true}); !errors.Is(err, syscall.EEXIST) {
 		t.Fatalf("exclusive create of an existing name: %v", err)
 	}
-	if err := m.Rmdir("/d"); !errors.Is(err, syscall.ENOTEMPTY) {
+	if err := m.Rmdir(Root, "/d"); !errors.Is(err, syscall.ENOTEMPTY) {
 		t.Fatalf("rmdir of a full directory: %v", err)
 	}
-	if _, err := m.Rename("/d", "/e"); err != nil {
+	if _, err := m.Rename(Root, "/d", "/e"); err != nil {
 		t.Fatal(err)
 	}
-	a, err := m.Lookup("/e/f")
+	a, err := m.Lookup(Root, "/e/f")
 	if err != nil || a.Handle != f.Handle {
 		t.Fatalf("lookup after rename: %+v, %v", a, err)
 	}
-	if _, err := m.Lookup("/d/f"); !errors.Is(err, syscall.ENOENT) {
+	if _, err := m.Lookup(Root, "/d/f"); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("old name after rename: %v", err)
 	}
-	ls, err := m.Readdir("/e", "", 10)
+	ls, err := m.Readdir(Root, "/e", "", 10)
 	if err != nil || len(ls.Entries) != 1 || ls.Entries[0].Name != "f" {
 		t.Fatalf("readdir: %+v, %v", ls, err)
 	}
@@ -61,10 +61,10 @@ func TestNamespace(t *testing.T) {
 	if old, _ := m.FetchAdd(f.Handle, 1, false); old != 5 {
 		t.Fatalf("second fetch-add saw %d", old)
 	}
-	if _, err := m.Unlink("/e/f"); err != nil {
+	if _, err := m.Unlink(Root, "/e/f"); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Rmdir("/e"); err != nil {
+	if err := m.Rmdir(Root, "/e"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -74,7 +74,7 @@ func TestNamespace(t *testing.T) {
 func TestReaddirPlus(t *testing.T) {
 	m := open(t)
 	long := strings.Repeat("d", 200)
-	if _, err := m.Mkdir(&proto.CreateReq{Path: "/" + long, Mode: 0o755}); err != nil {
+	if _, err := m.Mkdir(Root, &proto.CreateReq{Path: "/" + long, Mode: 0o755}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 1200 // 1200 entries of ~500 bytes: more than one page by bytes
@@ -84,17 +84,17 @@ func TestReaddirPlus(t *testing.T) {
 		want[name] = true
 		req := &proto.CreateReq{Path: "/" + long + "/" + name, Mode: 0o640, UID: 7, GID: 9}
 		if i%2 == 0 {
-			_, err := m.Create(req)
+			_, _, err := m.Create(Root, req)
 			if err != nil {
 				t.Fatal(err)
 			}
-		} else if _, err := m.Mkdir(req); err != nil {
+		} else if _, err := m.Mkdir(Root, req); err != nil {
 			t.Fatal(err)
 		}
 	}
 	after, pages := "", 0
 	for {
-		r, err := m.ReaddirPlus("/"+long, after, proto.MaxList)
+		r, err := m.ReaddirPlus(Root, "/"+long, after, proto.MaxList)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestReaddirPlus(t *testing.T) {
 	if len(want) != 0 || pages < 2 {
 		t.Fatalf("%d names missing after %d pages", len(want), pages)
 	}
-	if _, err := m.ReaddirPlus("/nope", "", 10); !errors.Is(err, syscall.ENOENT) {
+	if _, err := m.ReaddirPlus(Root, "/nope", "", 10); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("listing a missing directory: %v", err)
 	}
 }
@@ -125,21 +125,21 @@ func TestReaddirPlus(t *testing.T) {
 // SetAttr changes exactly what its mask names.
 func TestSetAttr(t *testing.T) {
 	m := open(t)
-	if _, err := m.Create(&proto.CreateReq{Path: "/f", Mode: 0o644, UID: 1, GID: 2}); err != nil {
+	if _, _, err := m.Create(Root, &proto.CreateReq{Path: "/f", Mode: 0o644, UID: 1, GID: 2}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := m.SetAttr(&proto.SetAttrReq{Path: "/f", Mask: proto.SetUID | proto.SetAtime, UID: 42, GID: 99, Atime: 5, Mtime: 6})
+	a, err := m.SetAttr(Root, &proto.SetAttrReq{Path: "/f", Mask: proto.SetUID | proto.SetAtime, UID: 42, GID: 99, Atime: 5, Mtime: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.UID != 42 || a.GID != 2 || a.Atime != 5 || a.Mtime == 6 || a.Mode != 0o644 {
 		t.Fatalf("after setattr: %+v", a)
 	}
-	a, err = m.SetAttr(&proto.SetAttrReq{Path: "/f", Mask: proto.SetGID | proto.SetMtime | proto.SetMode, GID: 99, Mtime: 6, Mode: 0o600})
+	a, err = m.SetAttr(Root, &proto.SetAttrReq{Path: "/f", Mask: proto.SetGID | proto.SetMtime | proto.SetMode, GID: 99, Mtime: 6, Mode: 0o600})
 	if err != nil || a.GID != 99 || a.Mtime != 6 || a.Mode != 0o600 || a.UID != 42 {
 		t.Fatalf("after setattr: %+v, %v", a, err)
 	}
-	if b, _ := m.Lookup("/f"); *b != *a {
+	if b, _ := m.Lookup(Root, "/f"); *b != *a {
 		t.Fatalf("stored %+v, returned %+v", b, a)
 	}
 }
