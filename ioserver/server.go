@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/version"
 	"github.com/ferry-hpc/ferry/ioserver/data"
 	"github.com/ferry-hpc/ferry/ioserver/meta"
 	"github.com/ferry-hpc/ferry/layout"
@@ -43,6 +44,7 @@ type Server struct {
 	stats    counters
 	timeout  time.Duration
 	fabrics  []*data.Fabric
+	started  time.Time
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -68,7 +70,7 @@ func New(opts Options) (*Server, error) {
 	}
 	log = log.With("server", opts.ID)
 	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, strategy: self.Strategy,
-		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{})}
+		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{}), started: time.Now()}
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
 	}
@@ -173,7 +175,8 @@ func (s *Server) hello() *proto.HelloResp {
 	return r
 }
 
-// statsSnapshot is the counters plus each fabric's pool figures.
+// statsSnapshot is the counters plus each fabric's pool figures and the
+// server's state (the server.* names), which ferry status reads.
 func (s *Server) statsSnapshot() *proto.Stats {
 	st := s.stats.snapshot()
 	for _, f := range s.fabrics {
@@ -181,7 +184,31 @@ func (s *Server) statsSnapshot() *proto.Stats {
 		st.Names = append(st.Names, "pool.waits."+f.Provider(), "pool.buffers."+f.Provider(), "fabric.peers."+f.Provider())
 		st.Values = append(st.Values, waits, buffers, int64(f.Peers()))
 	}
+	conns, inflight := s.load()
+	// The version rides in a name (value 1), as a Prometheus build_info
+	// gauge carries it in a label: OpStats has no string values.
+	st.Names = append(st.Names, "server.uptime_seconds", "server.connections", "server.requests_in_flight",
+		"server.pid", "server.version."+version.String())
+	st.Values = append(st.Values, int64(time.Since(s.started).Seconds()), int64(conns), int64(inflight), int64(os.Getpid()), 1)
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		// The kernel's 1-minute load average, fixed point with 16 bits
+		// of fraction; in thousandths here.
+		st.Names = append(st.Names, "server.loadavg1_milli")
+		st.Values = append(st.Values, int64(si.Loads[0]*1000>>16))
+	}
 	return st
+}
+
+// load counts the open connections and the requests they have in
+// progress (the asking one included).
+func (s *Server) load() (conns, inflight int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		inflight += len(c.slots)
+	}
+	return len(s.conns), inflight
 }
 
 // fileServer checks that the layout fits this file system and puts strips

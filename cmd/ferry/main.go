@@ -64,7 +64,7 @@ func newRoot(e *env) *cobra.Command {
 Client commands find the config in --config, then $FERRY_CONFIG, then
 ./.ferry-local/ferry.toml. Paths inside Ferry are absolute; cp marks them
 with a ferry: prefix (ferry:/dir/file).`,
-		Version:       version(),
+		Version:       versionLine(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.ArbitraryArgs,

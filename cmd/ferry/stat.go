@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,5 +86,22 @@ func runStat(e *env, cf *clientFlags, server *int, args []string) error {
 	for _, p := range order {
 		fmt.Fprintf(e.stdout, "  data: %s (servers %s)\n", p, strings.Join(paths[p], " "))
 	}
-	return nil
+	// What each server holds: the length of its datafile.
+	f, err := c.Open(ctx, fi.Path())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sizes, err := f.ServerSizes(ctx)
+	if err != nil {
+		return err
+	}
+	addrs := c.Servers()
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "strips:\tSERVER\tADDRESS\tBYTES")
+	for j := 0; j < l.Count; j++ {
+		id := l.Server(j)
+		fmt.Fprintf(tw, "\t%d\t%s\t%d (%s)\n", id, addrs[id], sizes[id], units.Bytes(sizes[id]))
+	}
+	return tw.Flush()
 }
