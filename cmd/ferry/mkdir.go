@@ -26,7 +26,7 @@ func runMkdir(e *env, cf *clientFlags, parents bool, args []string) error {
 	defer c.Close()
 	ctx := context.Background()
 	for _, a := range args {
-		p, _ := ferryPath(a)
+		p := nsPath(a)
 		if parents {
 			err = c.MkdirAll(ctx, p, 0o755)
 		} else {

@@ -52,7 +52,7 @@ func runStat(e *env, cf *clientFlags, server *int, args []string) error {
 		}
 		return nil
 	}
-	p, _ := ferryPath(args[0])
+	p := nsPath(args[0])
 	fi, err := c.Stat(ctx, p)
 	if err != nil {
 		return err
