@@ -41,7 +41,7 @@ type Server struct {
 	data     *data.Service
 	meta     *meta.Store // nil unless this server runs the metadata service
 	strategy string      // the default strategy, for the hello
-	stats    counters
+	stats    *counters
 	timeout  time.Duration
 	fabrics  []*data.Fabric
 	started  time.Time
@@ -70,7 +70,8 @@ func New(opts Options) (*Server, error) {
 	}
 	log = log.With("server", opts.ID)
 	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, strategy: self.Strategy,
-		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{}), started: time.Now()}
+		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{}), started: time.Now(), stats: newCounters()}
+	s.registerServer()
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
 	}
@@ -79,7 +80,7 @@ func New(opts Options) (*Server, error) {
 	}
 	var err error
 	s.data, err = data.Open(data.Options{Dir: self.Storage, Strategy: s.strategy, PipelineDepth: self.PipelineDepth,
-		AutoSendfile: self.AutoSendfile, Timeout: s.timeout, Stats: &s.stats, Log: log})
+		AutoSendfile: self.AutoSendfile, Timeout: s.timeout, Stats: s.stats, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
