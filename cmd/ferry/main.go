@@ -2,7 +2,7 @@
 //
 //	ferry genconfig --servers HOST:PORT,... --storage DIR [--strip-size S]
 //	ferry local up [--servers 4] [--dir .ferry-local] | ferry local down [--dir DIR]
-//	ferry ping | ls | stat | mkdir | rm | mv | cat | cp
+//	ferry status | df | ping | ls | stat | mkdir | rm | mv | cat | cp
 //	ferry mount [--daemon] MOUNTPOINT | ferry umount MOUNTPOINT
 //	ferry completion bash|zsh|fish|powershell
 //
