@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -171,6 +172,9 @@ func (cp *copier) copy(src, dst cpSide, top bool) error {
 	}
 	if !cp.o.recursive {
 		return fmt.Errorf("%s is a directory (use -r)", src.path)
+	}
+	if src.ferry && dst.ferry && (dst.path == src.path || strings.HasPrefix(dst.path, strings.TrimSuffix(src.path, "/")+"/")) {
+		return fmt.Errorf("cannot copy directory %s into itself (%s)", src.path, dst.path)
 	}
 	if err := cp.mkdir(dst, in.perm|0o700); err != nil {
 		return err

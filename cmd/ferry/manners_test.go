@@ -76,6 +76,9 @@ func TestCpRecursivePreserve(t *testing.T) {
 		t.Fatalf("cp of a directory without -r: %d %q", code, errs)
 	}
 	mustRun(t, "cp", "-r", "-p", src, "ferry:/t", "--config", cfg)
+	if code, _, errs := run(t, "cp", "-r", "ferry:/t", "ferry:/t/a", "--config", cfg); code != 1 || !strings.Contains(errs, "into itself") {
+		t.Fatalf("cp -r of a tree into itself: %d %q", code, errs)
+	}
 	mustRun(t, "mkdir", "out", "--config", cfg) // relative: /out
 	mustRun(t, "cp", "-rp", "ferry:/t", "ferry:out", "--config", cfg)
 	dst := filepath.Join(t.TempDir(), "back")
