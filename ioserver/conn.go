@@ -102,6 +102,7 @@ func (c *conn) smallReadInLine(ctx context.Context, h proto.Header, body []byte,
 	if proto.Unmarshal(body, &req) != nil || req.Transport != proto.Inline || req.Total() > smallInline {
 		return false // the handler table answers it, errors included
 	}
+	defer c.s.stats.observe(h.Op, time.Now())
 	c.s.stats.Add("op."+h.Op.String(), 1)
 	if _, err := read(ctx, c, h, &req); err != nil && !errors.Is(err, errReplied) {
 		c.replyErr(h, err)

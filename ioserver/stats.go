@@ -36,8 +36,11 @@ type counters struct {
 	dropped   prometheus.Counter       // conn.dropped
 	latency   *prometheus.HistogramVec // per op, not in OpStats
 
-	mu sync.Mutex
-	m  map[string]prometheus.Counter // by dotted name
+	// The request path looks its counters up under a read lock; only a
+	// name's first use takes the write lock.
+	mu  sync.RWMutex
+	m   map[string]prometheus.Counter // by dotted name
+	lat map[proto.Op]prometheus.Observer
 }
 
 func newCounters() *counters {
@@ -63,7 +66,8 @@ func newCounters() *counters {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "ferry", Name: "request_duration_seconds",
 			Help:    "Time from a request's arrival to its reply, by operation.",
 			Buckets: prometheus.ExponentialBuckets(10e-6, 4, 11)}, []string{"op"}),
-		m: make(map[string]prometheus.Counter),
+		m:   make(map[string]prometheus.Counter),
+		lat: make(map[proto.Op]prometheus.Observer),
 	}
 	reg.MustRegister(c.dropped, c.latency, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -72,12 +76,17 @@ func newCounters() *counters {
 
 // counter maps a dotted name to its labelled counter.
 func (c *counters) counter(name string) prometheus.Counter {
+	c.mu.RLock()
+	v, ok := c.m[name]
+	c.mu.RUnlock()
+	if ok {
+		return v
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v, ok := c.m[name]; ok {
 		return v
 	}
-	var v prometheus.Counter
 	parts := strings.SplitN(name, ".", 3)
 	switch {
 	case name == "conn.dropped":
@@ -114,12 +123,22 @@ func (c *counters) Add(name string, d int64) { c.counter(name).Add(float64(d)) }
 
 // observe records one request's latency.
 func (c *counters) observe(op proto.Op, since time.Time) {
-	c.latency.WithLabelValues(op.String()).Observe(time.Since(since).Seconds())
+	d := time.Since(since).Seconds()
+	c.mu.RLock()
+	o, ok := c.lat[op]
+	c.mu.RUnlock()
+	if !ok {
+		o = c.latency.WithLabelValues(op.String())
+		c.mu.Lock()
+		c.lat[op] = o
+		c.mu.Unlock()
+	}
+	o.Observe(d)
 }
 
 func (c *counters) snapshot() *proto.Stats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	st := &proto.Stats{}
 	for n := range c.m {
 		st.Names = append(st.Names, n)
