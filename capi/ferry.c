@@ -82,6 +82,7 @@ int ferry_rename(const char *oldpath, const char *newpath) {
 int ferry_opendir(const char *path) { return ferry_go_opendir((char *)path); }
 int ferry_readdir(int dh, struct ferry_dirent *ent) { return ferry_go_readdir(dh, ent); }
 int ferry_closedir(int dh) { return ferry_go_closedir(dh); }
+int ferry_statfs(struct ferry_statfs *st) { return ferry_go_statfs(st); }
 
 /* ferry_strerror is plain C: it needs no Go and works before ferry_init.
  * strerrordesc_np (glibc >= 2.32) returns static strings and is

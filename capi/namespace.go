@@ -228,3 +228,27 @@ func ferry_go_closedir(dh C.int) C.int {
 	lib.dirs[dh] = nil
 	return 0
 }
+
+//export ferry_go_statfs
+func ferry_go_statfs(st *C.struct_ferry_statfs) C.int {
+	c, e := mounted()
+	if e == 0 && st == nil {
+		e = syscall.EFAULT
+	}
+	if e != 0 {
+		return neg(e)
+	}
+	fs, err := c.Statfs(bg)
+	if err != nil {
+		return neg(clientlib.Errno(err))
+	}
+	*st = C.struct_ferry_statfs{
+		bytes:       C.uint64_t(fs.Bytes),
+		bytes_free:  C.uint64_t(fs.Free),
+		bytes_avail: C.uint64_t(fs.Avail),
+		files:       C.uint64_t(fs.Files),
+		files_free:  C.uint64_t(fs.FilesFree),
+		servers:     C.int32_t(fs.Servers),
+	}
+	return 0
+}

@@ -74,6 +74,9 @@ type Server struct {
 	// Interface is the address the fabric binds to for networked providers
 	// (default: the host of Address).
 	Interface string `toml:"fabric_interface,omitempty"`
+	// MetricsAddress is host:port of the server's Prometheus endpoint
+	// (/metrics); empty (the default) serves none.
+	MetricsAddress string `toml:"metrics_address,omitempty"`
 	// PoolBytes is the registered memory the server keeps for bounce
 	// buffers, per fabric (default 64 MiB).
 	PoolBytes int64 `toml:"pool_bytes,omitempty"`

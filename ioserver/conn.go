@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -106,6 +107,7 @@ func (c *conn) smallReadInLine(ctx context.Context, h proto.Header, body []byte,
 	if proto.Unmarshal(body, &req) != nil || req.Transport != proto.Inline || req.Total() > smallInline {
 		return false // the handler table answers it, errors included
 	}
+	defer c.s.stats.observe(h.Op, time.Now())
 	c.s.stats.Add("op."+h.Op.String(), 1)
 	if _, err := read(ctx, c, h, &req); err != nil && !errors.Is(err, errReplied) {
 		c.replyErr(h, err)
@@ -115,6 +117,7 @@ func (c *conn) smallReadInLine(ctx context.Context, h proto.Header, body []byte,
 
 // handle runs one control request by the handler table and replies.
 func (c *conn) handle(ctx context.Context, h proto.Header, body []byte) {
+	defer c.s.stats.observe(h.Op, time.Now())
 	c.s.stats.Add("op."+h.Op.String(), 1)
 	run, ok := handlers[h.Op]
 	if !ok {
@@ -151,9 +154,9 @@ func (c *conn) reply(h proto.Header, m proto.Message) {
 }
 
 func (c *conn) replyErr(h proto.Header, err error) {
-	c.s.stats.Add("errors", 1)
 	rh := replyHeader(h)
 	rh.Status = int32(errno.Of(err))
+	c.s.stats.Add("errors."+errnoName(syscall.Errno(rh.Status)), 1)
 	msg := err.Error()
 	if len(msg) > 4096 {
 		msg = msg[:4096]
@@ -200,6 +203,7 @@ func (c *conn) replyRead(h proto.Header, req *proto.IOReq, r data.Result) error 
 // no longer be trusted and the connection must close.
 func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader) error {
 	s := c.s
+	start := time.Now()
 	s.stats.Add("op.write", 1)
 	body := &io.LimitedReader{R: br, N: int64(h.BodyLen)}
 	ctl, n, err := proto.ReadDataControl(body, h)
@@ -244,11 +248,13 @@ func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader
 		c.wg.Add(1)
 		go func() {
 			defer func() { <-c.slots; c.wg.Done() }()
+			defer s.stats.observe(h.Op, start)
 			r, err := s.data.Write(ctx, &req, link, nil)
 			if err != nil {
 				c.replyErr(h, err)
 				return
 			}
+			s.countTransport("write", &req, r.Bytes)
 			c.reply(h, &proto.Int{V: r.Bytes})
 		}()
 		return nil
@@ -256,10 +262,31 @@ func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader
 	if req.Total() != n {
 		return fail(fmt.Errorf("%w: extents total %d bytes, frame carries %d", proto.ErrMalformed, req.Total(), n))
 	}
+	defer s.stats.observe(h.Op, start)
 	r, err := s.data.Write(ctx, &req, data.Link{}, body)
 	if err != nil {
 		return fail(err)
 	}
+	s.countTransport("write", &req, r.Bytes)
 	c.reply(h, &proto.Int{V: r.Bytes})
 	return nil
+}
+
+// countTransport counts a read's or write's request and bytes by the way
+// its bytes moved: the fabric provider, or inline.
+func (s *Server) countTransport(dir string, req *proto.IOReq, n int64) {
+	p := "inline"
+	if req.Transport == proto.RDMA {
+		p = req.Provider
+	}
+	s.stats.Add(dir+".transport_requests."+p, 1)
+	s.stats.Add(dir+".transport_bytes."+p, n)
+}
+
+// errnoName is an errno's symbol (ENOENT), or its number.
+func errnoName(e syscall.Errno) string {
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return fmt.Sprintf("errno%d", int(e))
 }

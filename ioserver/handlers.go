@@ -269,6 +269,7 @@ func read(ctx context.Context, c *conn, h proto.Header, r *proto.IOReq) (proto.M
 	replied := false
 	err := c.s.data.Read(ctx, r, link, func(res data.Result) error {
 		replied = true
+		c.s.countTransport("read", r, res.Bytes)
 		return c.replyRead(h, r, res)
 	})
 	if replied {

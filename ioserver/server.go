@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/version"
 	"github.com/ferry-hpc/ferry/ioserver/data"
 	"github.com/ferry-hpc/ferry/ioserver/meta"
 	"github.com/ferry-hpc/ferry/layout"
@@ -40,11 +41,12 @@ type Server struct {
 	data     *data.Service
 	meta     *meta.Store // nil unless this server runs the metadata service
 	strategy string      // the default strategy, for the hello
-	stats    counters
+	stats    *counters
 	timeout  time.Duration
 	fabrics  []*data.Fabric
 	auth     string // config.AuthMode
 	key      []byte // the file system key: signs and checks capabilities, and answers challenges in auth mode key
+	started  time.Time
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -71,7 +73,8 @@ func New(opts Options) (*Server, error) {
 	}
 	log = log.With("server", opts.ID)
 	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, strategy: self.Strategy,
-		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{})}
+		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{}), started: time.Now(), stats: newCounters()}
+	s.registerServer()
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
 	}
@@ -88,7 +91,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server %d: storage %s: %w", opts.ID, self.Storage, err)
 	}
 	s.data, err = data.Open(data.Options{Dir: self.Storage, Strategy: s.strategy, PipelineDepth: self.PipelineDepth,
-		AutoSendfile: self.AutoSendfile, Timeout: s.timeout, Stats: &s.stats, Log: log})
+		AutoSendfile: self.AutoSendfile, Timeout: s.timeout, Stats: s.stats, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
@@ -267,7 +270,8 @@ func (s *Server) hello() *proto.HelloResp {
 	return r
 }
 
-// statsSnapshot is the counters plus each fabric's pool figures.
+// statsSnapshot is the counters plus each fabric's pool figures and the
+// server's state (the server.* names), which ferry status reads.
 func (s *Server) statsSnapshot() *proto.Stats {
 	st := s.stats.snapshot()
 	for _, f := range s.fabrics {
@@ -275,7 +279,31 @@ func (s *Server) statsSnapshot() *proto.Stats {
 		st.Names = append(st.Names, "pool.waits."+f.Provider(), "pool.buffers."+f.Provider(), "fabric.peers."+f.Provider())
 		st.Values = append(st.Values, waits, buffers, int64(f.Peers()))
 	}
+	conns, inflight := s.load()
+	// The version rides in a name (value 1), as a Prometheus build_info
+	// gauge carries it in a label: OpStats has no string values.
+	st.Names = append(st.Names, "server.uptime_seconds", "server.connections", "server.requests_in_flight",
+		"server.pid", "server.version."+version.String())
+	st.Values = append(st.Values, int64(time.Since(s.started).Seconds()), int64(conns), int64(inflight), int64(os.Getpid()), 1)
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		// The kernel's 1-minute load average, fixed point with 16 bits
+		// of fraction; in thousandths here.
+		st.Names = append(st.Names, "server.loadavg1_milli")
+		st.Values = append(st.Values, int64(si.Loads[0]*1000>>16))
+	}
 	return st
+}
+
+// load counts the open connections and the requests they have in
+// progress (the asking one included).
+func (s *Server) load() (conns, inflight int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		inflight += len(c.slots)
+	}
+	return len(s.conns), inflight
 }
 
 // fileServer checks that the layout fits this file system and puts strips

@@ -98,6 +98,7 @@
 #ifndef FERRY_H
 #define FERRY_H
 
+#include <errno.h>     /* the E* values the calls return negated */
 #include <stddef.h>    /* size_t */
 #include <stdint.h>    /* int64_t, uint32_t */
 #include <sys/types.h> /* ssize_t, off_t, mode_t, uid_t, gid_t */
@@ -660,6 +661,47 @@ int ferry_readdir(int dh, struct ferry_dirent *ent);
  * Returns 0, or -EBADF (dh not open), -ENXIO.
  */
 int ferry_closedir(int dh);
+
+/* ------------------------------------------------------------------------
+ * File system
+ * ------------------------------------------------------------------------ */
+
+/*
+ * struct ferry_statfs - the file system's capacity: its servers' storage,
+ * summed (what `ferry df` prints as the total).
+ *
+ * bytes:        total size of every server's storage.
+ * bytes_free:   free bytes.
+ * bytes_avail:  free bytes that unprivileged users may take.
+ * files, files_free: inodes, total and free, of the server with the fewest
+ *               free (every new file takes a datafile on each server it
+ *               spans, so that server bounds how many more files fit).
+ * servers:      the number of servers summed (all of them).
+ * reserved:     zero; room for future fields.
+ *
+ * Servers whose storage shares one local file system are each counted.
+ */
+struct ferry_statfs {
+  uint64_t bytes;
+  uint64_t bytes_free;
+  uint64_t bytes_avail;
+  uint64_t files;
+  uint64_t files_free;
+  int32_t servers;
+  int32_t reserved0;
+  int64_t reserved[4];
+};
+
+/*
+ * ferry_statfs - the file system's capacity and free space.
+ *
+ * st: out, caller-owned; filled only on success.
+ *
+ * Asks every server in parallel. Returns 0, or -EFAULT (st NULL), -ENXIO,
+ * or the error of a server that did not answer (-ECONNREFUSED,
+ * -ETIMEDOUT, -EIO ...): the call fails rather than report a partial sum.
+ */
+int ferry_statfs(struct ferry_statfs *st);
 
 /* ------------------------------------------------------------------------
  * Errors

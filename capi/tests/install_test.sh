@@ -22,4 +22,10 @@ flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs ferry)
 echo "pkg-config: $flags"
 "$cc" "$src/consumer.c" $flags -o "$work/consumer-pc"
 LD_LIBRARY_PATH=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir ferry) "$work/consumer-pc" pkg-config
+
+# 3. pkg-config ferry-rpath: runs without LD_LIBRARY_PATH.
+flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs ferry-rpath)
+echo "pkg-config ferry-rpath: $flags"
+"$cc" "$src/consumer.c" $flags -o "$work/consumer-rpath"
+env -u LD_LIBRARY_PATH "$work/consumer-rpath" pkg-config-rpath
 rm -rf "$work"

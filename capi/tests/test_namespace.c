@@ -105,7 +105,21 @@ int main(void) {
   CHECK_OK(ferry_rmdir(dir));
   CHECK_ERR(ferry_stat(dir, &st), ENOENT);
 
+  /* statfs: a sum over the servers that holds together. */
+  struct ferry_statfs fs;
+  memset(&fs, 0x7F, sizeof fs);
+  CHECK_OK(ferry_statfs(&fs));
+  CHECK(fs.servers > 0);
+  CHECK(fs.bytes > 0);
+  CHECK(fs.bytes_free <= fs.bytes);
+  CHECK(fs.bytes_avail <= fs.bytes_free);
+  CHECK(fs.files_free <= fs.files);
+  CHECK_EQ(fs.reserved0, 0);
+  CHECK_EQ(fs.reserved[0], 0);
+  CHECK_ERR(ferry_statfs(NULL), EFAULT);
+
   CHECK_OK(ferry_finalize());
+  CHECK_ERR(ferry_statfs(&fs), ENXIO);
   printf("test_namespace: ok\n");
   return 0;
 }

@@ -25,7 +25,7 @@ func runCat(e *env, cf *clientFlags, args []string) error {
 	defer c.Close()
 	ctx := context.Background()
 	for _, a := range args {
-		p, _ := ferryPath(a)
+		p := nsPath(a)
 		f, err := c.Open(ctx, p)
 		if err != nil {
 			return err

@@ -105,10 +105,25 @@ func sizeVar(fs *pflag.FlagSet, p *int64, name string, def int64, zeroOK bool, u
 	fs.Var(sizeValue{p: p, zeroOK: zeroOK}, name, usage)
 }
 
-// ferryPath strips the ferry: prefix; ok is false for a local path.
+// ferryPath strips the ferry: prefix and roots the rest (ferry:x is /x);
+// ok is false for a local path, returned as it is.
 func ferryPath(s string) (string, bool) {
-	if strings.HasPrefix(s, "ferry:") {
-		return strings.TrimPrefix(s, "ferry:"), true
+	if p, ok := strings.CutPrefix(s, "ferry:"); ok {
+		return rooted(p), true
 	}
 	return s, false
+}
+
+// nsPath is an argument of a command that takes only Ferry paths: an
+// optional ferry: prefix, and a path taken from the root when relative
+// (Ferry has no current directory).
+func nsPath(s string) string {
+	return rooted(strings.TrimPrefix(s, "ferry:"))
+}
+
+func rooted(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return "/" + p
+	}
+	return p
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -20,30 +22,55 @@ import (
 
 func init() { addCommand(newCpCmd) }
 
-type cpSide struct {
-	ferry bool
-	path  string
+type cpOptions struct {
+	cf                         clientFlags
+	strip, chunk               int64
+	count                      int
+	stats, recursive, preserve bool
 }
 
 func newCpCmd(e *env) *cobra.Command {
 	var o cpOptions
-	cmd := newCommand("cp [flags] SRC DST", "copy a file into, out of, or within Ferry (ferry:/path marks Ferry's side)",
-		"Copies SRC to DST; either may be ferry:/path. Shows a progress bar on a terminal.\nA DST that is a directory gets SRC's base name.",
+	cmd := newCommand("cp [flags] SRC DST", "copy files or trees into, out of, or within Ferry (ferry:/path marks Ferry's side)",
+		`Copies SRC to DST; either may be ferry:/path (ferry:path is taken from the
+root). A local SRC of - is standard input, a local DST of - standard
+output. A DST that is a directory gets SRC's base name. A new file gets
+SRC's permission bits; -p also keeps its modification and access times.
+-r copies directories and everything in them. Shows a progress bar on a
+terminal.`,
 		2, 2, func(_ *cobra.Command, args []string) error { return runCp(e, &o, args) })
 	fl := cmd.Flags()
 	o.cf.addData(fl)
 	sizeVar(fl, &o.strip, "strip-size", 0, true, "strip size of a new Ferry file, e.g. 1M (0: the file system default)")
 	fl.IntVar(&o.count, "count", 0, "servers a new Ferry file spans (0: the default)")
-	sizeVar(fl, &o.chunk, "chunk", 64<<20, false, "bytes per read/write call")
+	sizeVar(fl, &o.chunk, "chunk", 64<<20, false, "bytes per read/write call, e.g. 16M")
 	fl.BoolVar(&o.stats, "stats", false, "print bytes, time and throughput when done (always on a terminal)")
+	fl.BoolVarP(&o.recursive, "recursive", "r", false, "copy directories and their contents")
+	fl.BoolVarP(&o.preserve, "preserve", "p", false, "keep permission bits, modification and access times")
 	return cmd
 }
 
-type cpOptions struct {
-	cf           clientFlags
-	strip, chunk int64
-	count        int
-	stats        bool
+// cpSide is one end of a copy: a Ferry path, a local path, or - (the
+// standard stream of the local side).
+type cpSide struct {
+	ferry bool
+	path  string
+}
+
+func (s cpSide) std() bool { return !s.ferry && s.path == "-" }
+
+func parseSide(s string) cpSide {
+	p, ok := ferryPath(s)
+	return cpSide{ferry: ok, path: p}
+}
+
+// copier copies files and trees between the two namespaces.
+type copier struct {
+	e     *env
+	o     *cpOptions
+	ctx   context.Context
+	c     *clientlib.Client
+	bytes int64
 }
 
 func runCp(e *env, o *cpOptions, args []string) error {
@@ -55,104 +82,324 @@ func runCp(e *env, o *cpOptions, args []string) error {
 		return usageError{errors.New("one side must be a Ferry path (ferry:/path); use cp(1) for local copies")}
 	}
 	ctx := context.Background()
-	var c *clientlib.Client
 	c, err := o.cf.mount(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-
-	// Open the source and learn its size.
-	var (
-		r    io.ReaderAt
-		size int64
-	)
-	if src.ferry {
-		f, err := c.Open(ctx, src.path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if size, err = f.Size(ctx); err != nil {
-			return err
-		}
-		r = f
-	} else {
-		f, err := os.Open(src.path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if st.IsDir() {
-			return fmt.Errorf("%s is a directory", src.path)
-		}
-		size, r = st.Size(), f
-	}
-
-	// Open (create, truncate) the destination.
-	var (
-		w      io.WriterAt
-		finish func() error
-	)
-	if dst.ferry {
-		if fi, err := c.Stat(ctx, dst.path); err == nil && fi.IsDir() {
-			dst.path = path.Join(dst.path, path.Base(src.path))
-		}
-		f, err := c.Create(ctx, dst.path, clientlib.CreateOptions{StripSize: o.strip, Count: o.count})
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := f.Truncate(ctx, 0); err != nil {
-			return err
-		}
-		w, finish = f, func() error { return nil }
-	} else {
-		if st, err := os.Stat(dst.path); err == nil && st.IsDir() {
-			dst.path = filepath.Join(dst.path, path.Base(src.path))
-		}
-		f, err := os.OpenFile(dst.path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w, finish = f, f.Close
-	}
-
-	var bar *progressbar.ProgressBar
-	if e.isTerminal {
-		bar = progressbar.NewOptions64(size, progressbar.OptionSetWriter(e.stderr), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("copy"), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-	}
+	cp := &copier{e: e, o: o, ctx: ctx, c: c}
 	start := time.Now()
-	if err := copyPipelined(r, w, size, o.chunk, func(n int64) {
-		if bar != nil {
-			bar.Add64(n)
-		}
-	}); err != nil {
-		return err
+	switch {
+	case src.std():
+		err = cp.fromStdin(dst)
+	case dst.std():
+		err = cp.toStdout(src)
+	default:
+		err = cp.copy(src, dst, true)
 	}
-	if err := finish(); err != nil && !errors.Is(err, fs.ErrClosed) {
+	if err != nil {
 		return err
-	}
-	if bar != nil {
-		bar.Finish()
 	}
 	if o.stats || e.isTerminal {
 		el := time.Since(start)
-		fmt.Fprintf(e.stdout, "copied %s in %.2fs: %s\n", units.Bytes(size), el.Seconds(), units.Rate(float64(size)/el.Seconds()))
+		out := e.stdout
+		if dst.std() {
+			out = e.stderr // stdout carries the file
+		}
+		fmt.Fprintf(out, "copied %s in %.2fs: %s\n", units.Bytes(cp.bytes), el.Seconds(), units.Rate(float64(cp.bytes)/el.Seconds()))
 	}
 	return nil
 }
 
-func parseSide(s string) cpSide {
-	p, ok := ferryPath(s)
-	return cpSide{ferry: ok, path: p}
+// info is what a copy needs to know of a path, on either side.
+type info struct {
+	dir          bool
+	size         int64
+	perm         fs.FileMode
+	atime, mtime time.Time
+}
+
+func (cp *copier) stat(s cpSide) (info, error) {
+	if s.ferry {
+		fi, err := cp.c.Stat(cp.ctx, s.path)
+		if err != nil {
+			return info{}, err
+		}
+		return info{dir: fi.IsDir(), size: fi.Size(), perm: fi.Mode().Perm(), atime: fi.Atime(), mtime: fi.ModTime()}, nil
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return info{}, err
+	}
+	in := info{dir: fi.IsDir(), size: fi.Size(), perm: fi.Mode().Perm(), mtime: fi.ModTime(), atime: fi.ModTime()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		in.atime = time.Unix(st.Atim.Sec, st.Atim.Nsec)
+	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		return in, fmt.Errorf("%s is not a regular file or directory", s.path)
+	}
+	return in, nil
+}
+
+func (s cpSide) join(name string) cpSide {
+	if s.ferry {
+		return cpSide{ferry: true, path: path.Join(s.path, name)}
+	}
+	return cpSide{path: filepath.Join(s.path, name)}
+}
+
+func (s cpSide) base() string {
+	if s.ferry {
+		return path.Base(s.path)
+	}
+	return filepath.Base(s.path)
+}
+
+// copy copies src (a file, or with -r a tree) to dst. At the top level a
+// dst that is a directory gets src's base name, as cp(1) does.
+func (cp *copier) copy(src, dst cpSide, top bool) error {
+	in, err := cp.stat(src)
+	if err != nil {
+		return err
+	}
+	if top {
+		if d, err := cp.stat(dst); err == nil && d.dir {
+			dst = dst.join(src.base())
+		}
+	}
+	if !in.dir {
+		return cp.copyFile(src, dst, in)
+	}
+	if !cp.o.recursive {
+		return fmt.Errorf("%s is a directory (use -r)", src.path)
+	}
+	if src.ferry && dst.ferry && (dst.path == src.path || strings.HasPrefix(dst.path, strings.TrimSuffix(src.path, "/")+"/")) {
+		return fmt.Errorf("cannot copy directory %s into itself (%s)", src.path, dst.path)
+	}
+	if err := cp.mkdir(dst, in.perm|0o700); err != nil {
+		return err
+	}
+	names, err := cp.readDir(src)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := cp.copy(src.join(n), dst.join(n), false); err != nil {
+			return err
+		}
+	}
+	// The directory's own mode and times last: adding entries changed them.
+	return cp.setAttrs(dst, in, true)
+}
+
+func (cp *copier) mkdir(d cpSide, perm fs.FileMode) error {
+	var err error
+	if d.ferry {
+		err = cp.c.Mkdir(cp.ctx, d.path, perm)
+	} else {
+		err = os.Mkdir(d.path, perm)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		if in, serr := cp.stat(d); serr == nil && in.dir {
+			return nil
+		}
+	}
+	return err
+}
+
+func (cp *copier) readDir(d cpSide) ([]string, error) {
+	var names []string
+	if d.ferry {
+		ents, err := cp.c.ReadDir(cp.ctx, d.path)
+		if err != nil {
+			return nil, err
+		}
+		for _, de := range ents {
+			names = append(names, de.Name)
+		}
+		return names, nil
+	}
+	ents, err := os.ReadDir(d.path)
+	if err != nil {
+		return nil, err
+	}
+	for _, de := range ents {
+		names = append(names, de.Name())
+	}
+	return names, nil
+}
+
+// setAttrs gives dst src's permission bits, and with -p its times; dir
+// says whether to set the mode without -p too (a new directory's mode was
+// widened to let the copy fill it).
+func (cp *copier) setAttrs(dst cpSide, src info, dir bool) error {
+	if !cp.o.preserve {
+		if !dir {
+			return nil
+		}
+		if dst.ferry {
+			m := uint32(src.perm)
+			_, err := cp.c.SetAttr(cp.ctx, dst.path, clientlib.AttrChange{Mode: &m})
+			return err
+		}
+		return os.Chmod(dst.path, src.perm)
+	}
+	if dst.ferry {
+		m := uint32(src.perm)
+		_, err := cp.c.SetAttr(cp.ctx, dst.path, clientlib.AttrChange{Mode: &m, Atime: &src.atime, Mtime: &src.mtime})
+		return err
+	}
+	if err := os.Chmod(dst.path, src.perm); err != nil {
+		return err
+	}
+	return os.Chtimes(dst.path, src.atime, src.mtime)
+}
+
+// open opens a source file for reading at offsets.
+func (cp *copier) open(s cpSide) (io.ReaderAt, func() error, error) {
+	if s.ferry {
+		f, err := cp.c.Open(cp.ctx, s.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, f.Close, nil
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+// create creates (or truncates) a destination file. Its finish closes
+// it and reports the error a close can bring.
+func (cp *copier) create(d cpSide, perm fs.FileMode) (io.WriterAt, func() error, error) {
+	if d.ferry {
+		f, err := cp.c.Create(cp.ctx, d.path, clientlib.CreateOptions{Mode: perm, StripSize: cp.o.strip, Count: cp.o.count})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := f.Truncate(cp.ctx, 0); err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		return f, f.Close, nil
+	}
+	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+func (cp *copier) copyFile(src, dst cpSide, in info) error {
+	r, closeR, err := cp.open(src)
+	if err != nil {
+		return err
+	}
+	defer closeR()
+	w, finish, err := cp.create(dst, in.perm)
+	if err != nil {
+		return err
+	}
+	bar := cp.bar(src.base(), in.size)
+	err = copyPipelined(r, w, in.size, cp.o.chunk, bar)
+	if ferr := finish(); err == nil && ferr != nil && !errors.Is(ferr, fs.ErrClosed) {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	cp.bytes += in.size
+	return cp.setAttrs(dst, in, false)
+}
+
+// bar returns the progress callback: a bar on a terminal, with sizes in
+// the same IEC units as the summary.
+func (cp *copier) bar(name string, size int64) func(int64) {
+	if !cp.e.isTerminal {
+		return func(int64) {}
+	}
+	b := progressbar.NewOptions64(size, progressbar.OptionSetWriter(cp.e.stderr), progressbar.OptionShowBytes(true),
+		progressbar.OptionUseIECUnits(true), progressbar.OptionSetDescription(name),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+	return func(n int64) {
+		b.Add64(n)
+		if size >= 0 && b.State().CurrentNum >= size {
+			b.Finish()
+		}
+	}
+}
+
+// fromStdin copies standard input, read to its end, into a Ferry file.
+func (cp *copier) fromStdin(dst cpSide) error {
+	if d, err := cp.stat(dst); err == nil && d.dir {
+		return fmt.Errorf("%s is a directory: name the file to write standard input to", dst.path)
+	}
+	w, finish, err := cp.create(dst, 0o644)
+	if err != nil {
+		return err
+	}
+	bar := cp.bar("stdin", -1)
+	buf := make([]byte, cp.o.chunk)
+	var off int64
+	for {
+		n, rerr := io.ReadFull(cp.e.stdin, buf)
+		if n > 0 {
+			if _, err := w.WriteAt(buf[:n], off); err != nil {
+				finish()
+				return err
+			}
+			off += int64(n)
+			bar(int64(n))
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			finish()
+			return fmt.Errorf("read standard input: %w", rerr)
+		}
+	}
+	cp.bytes = off
+	return finish()
+}
+
+// toStdout writes a Ferry file to standard output.
+func (cp *copier) toStdout(src cpSide) error {
+	in, err := cp.stat(src)
+	if err != nil {
+		return err
+	}
+	if in.dir {
+		return fmt.Errorf("%s is a directory: only a file can go to standard output", src.path)
+	}
+	r, closeR, err := cp.open(src)
+	if err != nil {
+		return err
+	}
+	defer closeR()
+	if err := copyPipelined(r, &seqWriter{w: cp.e.stdout}, in.size, cp.o.chunk, func(int64) {}); err != nil {
+		return err
+	}
+	cp.bytes = in.size
+	return nil
+}
+
+// seqWriter is a WriterAt over a stream, for a writer that writes in
+// order (copyPipelined does).
+type seqWriter struct {
+	w   io.Writer
+	off int64
+}
+
+func (s *seqWriter) WriteAt(p []byte, off int64) (int, error) {
+	if off != s.off {
+		return 0, fmt.Errorf("write at %d to a stream at %d", off, s.off)
+	}
+	n, err := s.w.Write(p)
+	s.off += int64(n)
+	return n, err
 }
 
 // copyPipelined copies size bytes with two buffers: chunk i+1 is read

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/clientenv"
 	"github.com/ferry-hpc/ferry/internal/localcluster"
 )
 
@@ -100,8 +102,31 @@ func localUp(e *env, n int, dir string, strip int64) error {
 		addrs = append(addrs, s.Address)
 	}
 	fmt.Fprintf(e.stdout, "%d Ferry servers up on %s, config %s\n", len(c.Config.Servers), strings.Join(addrs, ","), c.ConfigPath)
-	fmt.Fprintf(e.stdout, "try:  ferry cp /etc/services ferry:/services && ferry ls /\nstop: ferry local down --dir %s\n", dir)
+	ferry := selfName(self)
+	fmt.Fprintf(e.stdout, "try:  export %s=%s\n      %s cp /etc/services ferry:/services && %s ls -l /\nstop: %s local down --dir %s\n",
+		clientenv.Config, c.ConfigPath, ferry, ferry, ferry, dir)
 	return nil
+}
+
+// selfName is how a user reaches this program: "ferry" when that is what
+// PATH finds, else its path (build/bin/ferry before an install).
+func selfName(self string) string {
+	if p, err := exec.LookPath("ferry"); err == nil {
+		if a, err := filepath.EvalSymlinks(p); err == nil {
+			if b, err := filepath.EvalSymlinks(self); err == nil && a == b {
+				return "ferry"
+			}
+		}
+	}
+	if self == "" {
+		return "ferry"
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, self); err == nil && !strings.HasPrefix(r, "..") {
+			return "./" + r
+		}
+	}
+	return self
 }
 
 func localDown(e *env, dir string) error {

@@ -3,32 +3,45 @@ package main
 import (
 	"context"
 	"fmt"
-	"path"
-	"text/tabwriter"
+	"os/user"
+	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/units"
 )
 
 func init() { addCommand(newLsCmd) }
 
+type lsOptions struct {
+	cf          clientFlags
+	long, human bool
+}
+
 func newLsCmd(e *env) *cobra.Command {
-	var cf clientFlags
-	var long bool
+	var o lsOptions
 	cmd := newCommand("ls [flags] [PATH]", "list a directory (default /)",
-		"Lists a directory of Ferry's namespace; -l adds mode, size and time.",
-		0, 1, func(_ *cobra.Command, args []string) error { return runLs(e, &cf, long, args) })
-	cf.add(cmd.Flags())
-	cmd.Flags().BoolVarP(&long, "long", "l", false, "long listing: mode, size, modification time")
+		`Lists a directory of Ferry's namespace, or names a file; -l adds mode,
+owner, group, size and modification time, -h sizes in KiB, MiB, GiB.
+A PATH without a leading / is taken from the root.`,
+		0, 1, func(_ *cobra.Command, args []string) error { return runLs(e, &o, args) })
+	fl := cmd.Flags()
+	o.cf.add(fl)
+	fl.BoolVarP(&o.long, "long", "l", false, "long listing: mode, owner, group, size, modification time")
+	fl.BoolVarP(&o.human, "human-readable", "h", false, "with -l, sizes in KiB, MiB, GiB")
+	// -h is ls's human-readable flag, as in ls(1); help stays --help.
+	fl.Bool("help", false, "help for ls")
 	return cmd
 }
 
-func runLs(e *env, cf *clientFlags, long bool, args []string) error {
+func runLs(e *env, o *lsOptions, args []string) error {
 	p := "/"
 	if len(args) == 1 {
-		p, _ = ferryPath(args[0])
+		p = nsPath(args[0])
 	}
 	ctx := context.Background()
-	c, err := cf.mount(ctx)
+	c, err := o.cf.mount(ctx)
 	if err != nil {
 		return err
 	}
@@ -37,29 +50,72 @@ func runLs(e *env, cf *clientFlags, long bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !fi.IsDir() {
-		fmt.Fprintln(e.stdout, fi.Path())
-		return nil
-	}
-	ents, err := c.ReadDir(ctx, p)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 1, ' ', tabwriter.AlignRight)
-	for _, de := range ents {
-		name := de.Name
-		if de.IsDir {
-			name += "/"
-		}
-		if !long {
-			fmt.Fprintln(e.stdout, name)
-			continue
-		}
-		st, err := c.Stat(ctx, path.Join(fi.Path(), de.Name))
-		if err != nil {
+	var infos []*clientlib.FileInfo
+	if fi.IsDir() {
+		if infos, err = c.ReadDirPlus(ctx, p); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%d\t %s\t %s\t\n", st.Mode(), st.Size(), st.ModTime().Format("2006-01-02 15:04"), name)
+	} else {
+		infos = []*clientlib.FileInfo{fi}
 	}
-	return tw.Flush()
+	name := func(x *clientlib.FileInfo) string {
+		if !fi.IsDir() {
+			return x.Path() // a file is named as asked, like ls(1)
+		}
+		if x.IsDir() {
+			return x.Name() + "/"
+		}
+		return x.Name()
+	}
+	if !o.long {
+		for _, x := range infos {
+			fmt.Fprintln(e.stdout, name(x))
+		}
+		return nil
+	}
+	// Columns as ls -l: owner and group left-aligned, size right-aligned,
+	// the name last and unpadded.
+	type row struct{ mode, owner, group, size, mtime, name string }
+	rows := make([]row, len(infos))
+	var wo, wg, ws int
+	for i, x := range infos {
+		size := strconv.FormatInt(x.Size(), 10)
+		if o.human {
+			size = units.Bytes(x.Size())
+		}
+		rows[i] = row{x.Mode().String(), userName(x.UID()), groupName(x.GID()), size, x.ModTime().Format("2006-01-02 15:04"), name(x)}
+		wo, wg, ws = max(wo, len(rows[i].owner)), max(wg, len(rows[i].group)), max(ws, len(size))
+	}
+	for _, r := range rows {
+		fmt.Fprintf(e.stdout, "%s %-*s %-*s %*s %s %s\n", r.mode, wo, r.owner, wg, r.group, ws, r.size, r.mtime, r.name)
+	}
+	return nil
+}
+
+var userNames, groupNames = map[uint32]string{}, map[uint32]string{}
+
+// userName is uid's login name on this host, else the number.
+func userName(uid uint32) string {
+	if n, ok := userNames[uid]; ok {
+		return n
+	}
+	n := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(n); err == nil {
+		n = u.Username
+	}
+	userNames[uid] = n
+	return n
+}
+
+// groupName is gid's group name on this host, else the number.
+func groupName(gid uint32) string {
+	if n, ok := groupNames[gid]; ok {
+		return n
+	}
+	n := strconv.FormatUint(uint64(gid), 10)
+	if g, err := user.LookupGroupId(n); err == nil {
+		n = g.Name
+	}
+	groupNames[gid] = n
+	return n
 }

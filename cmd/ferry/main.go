@@ -2,7 +2,7 @@
 //
 //	ferry genconfig --servers HOST:PORT,... --storage DIR [--strip-size S]
 //	ferry local up [--servers 4] [--dir .ferry-local] | ferry local down [--dir DIR]
-//	ferry ping | ls | stat | mkdir | rm | mv | cat | cp
+//	ferry status | df | ping | ls | stat | mkdir | rm | mv | cat | cp
 //	ferry mount [--daemon] MOUNTPOINT | ferry umount MOUNTPOINT
 //	ferry completion bash|zsh|fish|powershell
 //
@@ -64,7 +64,7 @@ func newRoot(e *env) *cobra.Command {
 Client commands find the config in --config, then $FERRY_CONFIG, then
 ./.ferry-local/ferry.toml. Paths inside Ferry are absolute; cp marks them
 with a ferry: prefix (ferry:/dir/file).`,
-		Version:       version(),
+		Version:       versionLine(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.ArbitraryArgs,

@@ -32,7 +32,7 @@ func runMkdir(e *env, cf *clientFlags, parents bool, modeArg string, args []stri
 	defer c.Close()
 	ctx := context.Background()
 	for _, a := range args {
-		p, _ := ferryPath(a)
+		p := nsPath(a)
 		if parents {
 			err = c.MkdirAll(ctx, p, mode)
 		} else {

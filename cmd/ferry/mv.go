@@ -23,7 +23,7 @@ func runMv(cf *clientFlags, args []string) error {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	oldp, _ := ferryPath(args[0])
-	newp, _ := ferryPath(args[1])
+	oldp := nsPath(args[0])
+	newp := nsPath(args[1])
 	return c.Rename(ctx, oldp, newp)
 }

@@ -52,7 +52,7 @@ func runRm(cf *clientFlags, recursive, force bool, args []string) error {
 		return c.Remove(ctx, p)
 	}
 	for _, a := range args {
-		p, _ := ferryPath(a)
+		p := nsPath(a)
 		if err := rm(p); err != nil {
 			if force && errors.Is(err, fs.ErrNotExist) {
 				continue

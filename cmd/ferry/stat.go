@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,7 +55,7 @@ func runStat(e *env, cf *clientFlags, server *int, args []string) error {
 		}
 		return nil
 	}
-	p, _ := ferryPath(args[0])
+	p := nsPath(args[0])
 	fi, err := c.Stat(ctx, p)
 	if err != nil {
 		return err
@@ -88,7 +89,24 @@ func runStat(e *env, cf *clientFlags, server *int, args []string) error {
 	for _, p := range order {
 		fmt.Fprintf(e.stdout, "  data: %s (servers %s)\n", p, strings.Join(paths[p], " "))
 	}
-	return nil
+	// What each server holds: the length of its datafile.
+	f, err := c.Open(ctx, fi.Path())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sizes, err := f.ServerSizes(ctx)
+	if err != nil {
+		return err
+	}
+	addrs := c.Servers()
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "strips:\tSERVER\tADDRESS\tBYTES")
+	for j := 0; j < l.Count; j++ {
+		id := l.Server(j)
+		fmt.Fprintf(tw, "\t%d\t%s\t%d (%s)\n", id, addrs[id], sizes[id], units.Bytes(sizes[id]))
+	}
+	return tw.Flush()
 }
 
 // idName is "NAME (ID)" with the name this machine knows for the id, or

@@ -11,10 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -44,6 +47,7 @@ func run(args []string) error {
 	id := fs.Int("id", -1, "this server's id in the config")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log `format`: text or json")
+	metrics := fs.String("metrics-address", "", "serve Prometheus metrics on `HOST:PORT`/metrics (default the config's metrics_address; none if both are empty)")
 	if err := fs.Parse(longDashes(args)); err != nil {
 		return err
 	}
@@ -83,12 +87,44 @@ func run(args []string) error {
 		srv.Close()
 		return err
 	}
+	maddr := *metrics
+	if maddr == "" {
+		maddr = cfg.Servers[*id].MetricsAddress
+	}
+	if maddr != "" {
+		stopMetrics, err := serveMetrics(maddr, srv, log)
+		if err != nil {
+			ln.Close()
+			srv.Close()
+			return err
+		}
+		defer stopMetrics()
+	}
 	serveErr := srv.Serve(ctx, ln)
 	log.Info("shutting down")
 	if err := srv.Close(); err != nil && serveErr == nil {
 		serveErr = err
 	}
 	return serveErr
+}
+
+// serveMetrics serves the server's metrics on addr until the returned
+// function is called.
+func serveMetrics(addr string, srv *ioserver.Server, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", srv.MetricsHandler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics endpoint stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "address", ln.Addr().String(), "path", "/metrics")
+	return func() { hs.Close() }, nil
 }
 
 // longDashes keeps the one-dash spellings of the Go flag package working

@@ -1,4 +1,5 @@
-/* consumer - writes and reads back one file through an installed libferry. */
+/* consumer - writes and reads back one file through an installed libferry
+ * (or the build tree's). It includes no <errno.h>: ferry.h must. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   ferry_close(fh);
+  /* ferry.h alone brings the E* values its calls return. */
+  if (ferry_open(path, O_CREAT | O_RDWR | O_EXCL, 0644) != -EEXIST) {
+    fprintf(stderr, "consumer (%s): second O_EXCL create did not fail with -EEXIST\n", how);
+    return 1;
+  }
+  struct ferry_statfs fs;
+  if (ferry_statfs(&fs) != 0 || fs.servers < 1 || fs.bytes_avail > fs.bytes) {
+    fprintf(stderr, "consumer (%s): ferry_statfs failed\n", how);
+    return 1;
+  }
   ferry_unlink(path);
   ferry_finalize();
   printf("consumer (%s): ok, library %s, header %s\n", how, ferry_version(), FERRY_VERSION);
