@@ -185,6 +185,13 @@ func (e *Endpoint) own(started chan<- struct{}) {
 					Bytes: p.op.bytes, Msg: "not posted: the caller's deadline passed", Err: err})
 				continue
 			}
+			// Disconnect runs on this thread, so a peer seen connected
+			// here is still in the address vector when posted.
+			if !e.Connected(p.peer) {
+				p.op.pieceDone(&OpError{Op: p.op.kind, Peer: p.peer, PeerAddr: "disconnected", Provider: e.info.Provider,
+					Bytes: p.op.bytes, Msg: "not posted: the peer was disconnected", Err: ErrClosed})
+				continue
+			}
 			slot := st.free[len(st.free)-1]
 			st.free = st.free[:len(st.free)-1]
 			st.slots[slot] = p
@@ -285,7 +292,7 @@ func (e *Endpoint) napOnEAGAIN(d time.Duration) {
 
 func fillPost(c *C.fvb_post, p *post, slot uint32) {
 	c.slot = C.uint64_t(slot)
-	c.peer = C.uint64_t(p.peer)
+	c.peer = C.uint64_t(p.peer.index())
 	c.raddr = C.uint64_t(p.raddr)
 	c.key = C.uint64_t(p.key)
 	c.flags = 0
