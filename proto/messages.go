@@ -3,6 +3,7 @@ package proto
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ferry-hpc/ferry/layout"
 )
@@ -496,6 +497,11 @@ type IOReq struct {
 	Strategy  string    // RDMA: requested strategy, "" for the server's choice
 	Remote    RemoteBuf // RDMA: the client's window
 	Extents   []Extent
+	// Budget is how long the server may work on the request, counted
+	// from its arrival: the client's remaining time less a margin for
+	// the trip. No RMA is posted after it, so a buffer the client has
+	// given up on is never touched; 0 leaves the server's own timeout.
+	Budget time.Duration
 }
 
 // Total is the bytes the request moves.
@@ -522,6 +528,7 @@ func (m *IOReq) encode(e *Encoder) {
 		e.i64(x.Len)
 		e.u64(x.BufOff)
 	}
+	e.u32(uint32(m.Budget / time.Millisecond))
 }
 
 func (m *IOReq) decode(d *Decoder) {
@@ -550,6 +557,7 @@ func (m *IOReq) decode(d *Decoder) {
 		}
 		m.Extents[i] = x
 	}
+	m.Budget = time.Duration(d.u32("budget")) * time.Millisecond
 	switch m.Transport {
 	case Inline:
 	case RDMA:
