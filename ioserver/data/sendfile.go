@@ -102,9 +102,14 @@ func rmaMapping(ctx context.Context, e *env, j *job, m *mapping, mr *verbs.Memor
 		ops = append(ops, op)
 	}
 	for _, op := range ops {
-		if err := wait(ctx, op); err != nil && first == nil {
+		if err := wait(ctx, e.link, op); err != nil && first == nil {
 			first = err
 		}
+	}
+	for _, op := range ops {
+		// A dropped client's transfers may outlive the grace: the mapping
+		// and the file's lock stay with them, or the pages could go.
+		<-op.Done()
 	}
 	return first
 }
