@@ -65,14 +65,14 @@ func (b bounce) run(ctx context.Context, e *env, j *job, read bool) error {
 	var queue []inflight
 	// finish waits for the oldest transfer in flight and, for writes,
 	// stores its bytes; the buffer comes back to the caller, unless the
-	// provider still holds it (a dropped client): then it goes back to the
-	// pool when the provider lets go, and the caller gets none (idx -1).
+	// provider still holds it (a dropped client): then the pool replaces
+	// it, and the caller gets none (idx -1).
 	finish := func() (slot, error) {
 		f := queue[0]
 		queue = queue[1:]
 		err := wait(ctx, e.link, f.op)
 		if !settled(f.op) {
-			go func() { <-f.op.Done(); pool.put(who, f.slot) }()
+			pool.lose(who, f.slot, f.op)
 			return slot{idx: -1}, err
 		}
 		if err == nil && !read {

@@ -13,8 +13,13 @@ import (
 
 // pool is a bounded set of registered bounce buffers, shared by every
 // request on one fabric: a burst of clients waits for buffers rather than
-// making the server allocate without limit. Its memory (pool_bytes per
-// fabric) is the server's whole registered memory for bounce buffers.
+// making the server allocate without limit. n buffers (pool_bytes) are in
+// circulation; as many again are registered as spares, touched only when
+// a buffer is lost to a dropped client's transfer that the provider has
+// not given back (it may still write into it, so it cannot be reused):
+// a spare takes its place, and the lost buffer becomes a spare when the
+// transfer ends. Registered memory is thus 2 × pool_bytes per fabric, of
+// which pool_bytes is resident until clients are dropped.
 //
 // Buffers are shared among clients (fabric peers): a client may take a
 // buffer only while it holds fewer than n / (others + 2), others being the
@@ -30,10 +35,12 @@ type pool struct {
 	n     int
 	waits atomic.Int64 // times a request found no buffer it could take
 
-	mu   sync.Mutex
-	free []int
-	held map[verbs.Peer]int
-	wake chan struct{} // closed (and replaced) when a buffer comes back
+	mu    sync.Mutex
+	free  []int
+	spare []int // registered, not in circulation
+	lost  int   // buffers held by transfers of dropped clients, with no spare to replace them
+	held  map[verbs.Peer]int
+	wake  chan struct{} // closed (and replaced) when a buffer comes back
 }
 
 type slot struct {
@@ -43,21 +50,26 @@ type slot struct {
 
 func newPool(ep *verbs.Endpoint, bytes, chunk int64) (*pool, error) {
 	n := int(bytes / chunk)
-	// MAP_POPULATE: touch the pool once now, not on the first requests
-	// (first touch of fresh memory is expensive on VMs).
-	mem, err := unix.Mmap(-1, 0, n*int(chunk), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+	size := 2 * n * int(chunk)
+	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
-		return nil, fmt.Errorf("map %d-byte buffer pool: %w", n*int(chunk), err)
+		return nil, fmt.Errorf("map %d-byte buffer pool: %w", size, err)
+	}
+	// Touch the buffers in circulation once now, not on the first
+	// requests (first touch of fresh memory is expensive on VMs).
+	for i := 0; i < n*int(chunk); i += 4096 {
+		mem[i] = 0
 	}
 	mr, err := register(ep, mem)
 	if err != nil {
 		unix.Munmap(mem)
 		return nil, fmt.Errorf("register buffer pool: %w", err)
 	}
-	p := &pool{mem: mem, mr: mr, chunk: int(chunk), n: n, free: make([]int, 0, n),
+	p := &pool{mem: mem, mr: mr, chunk: int(chunk), n: n, free: make([]int, 0, n), spare: make([]int, 0, n),
 		held: make(map[verbs.Peer]int), wake: make(chan struct{})}
 	for i := n - 1; i >= 0; i-- {
 		p.free = append(p.free, i)
+		p.spare = append(p.spare, n+i)
 	}
 	return p, nil
 }
@@ -115,12 +127,49 @@ func (p *pool) get(ctx context.Context, who verbs.Peer) (slot, error) {
 func (p *pool) put(who verbs.Peer, s slot) {
 	p.mu.Lock()
 	p.free = append(p.free, s.idx)
+	p.unholdLocked(who)
+	p.wakeLocked()
+	p.mu.Unlock()
+}
+
+// lose takes who's buffer out of circulation while the provider may still
+// use it for op, a transfer of a dropped client: a spare replaces it, and
+// it comes back (as a spare, or in circulation if none replaced it) when
+// op ends.
+func (p *pool) lose(who verbs.Peer, s slot, op *verbs.Op) {
+	p.mu.Lock()
+	p.unholdLocked(who)
+	if k := len(p.spare); k > 0 {
+		p.free = append(p.free, p.spare[k-1])
+		p.spare = p.spare[:k-1]
+		p.wakeLocked()
+	} else {
+		p.lost++
+	}
+	p.mu.Unlock()
+	go func() {
+		<-op.Done()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.lost > 0 {
+			p.lost--
+			p.free = append(p.free, s.idx)
+			p.wakeLocked()
+			return
+		}
+		p.spare = append(p.spare, s.idx)
+	}()
+}
+
+func (p *pool) unholdLocked(who verbs.Peer) {
 	if p.held[who]--; p.held[who] <= 0 {
 		delete(p.held, who)
 	}
+}
+
+func (p *pool) wakeLocked() {
 	close(p.wake)
 	p.wake = make(chan struct{})
-	p.mu.Unlock()
 }
 
 // off is the slot's offset in the pool's registration.

@@ -53,8 +53,11 @@ func post(ctx context.Context, l Link, read bool, mr *verbs.MemoryRegion, off, n
 var ErrPeerDropped = errors.New("client dropped: a transfer did not complete within the request's budget")
 
 // dropGrace bounds the wait for a dropped client's transfers to fail,
-// after which their memory is left to them (see waitFree).
-const dropGrace = 5 * time.Second
+// after which their memory is left to them (see pool.lose): providers
+// need not fail transfers in flight when a peer leaves the address
+// vector (tcp;ofi_rxm does not), and the request must not outlast its
+// budget by much.
+const dropGrace = 200 * time.Millisecond
 
 // wait waits for a posted transfer to complete. When ctx ends first (the
 // request's budget is over) the client is stopped, slow or gone: it is
