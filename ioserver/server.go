@@ -128,11 +128,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			// Out of descriptors (or the like): wait for connections to
 			// close rather than exit, as net/http does.
+			if (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) && s.makeRoom() {
+				continue
+			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			s.stats.Add("accept.backoff", 1)
-			if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
-				s.evictIdle() // make room for whoever is waiting
-			}
 			if backoff == time.Second {
 				s.log.Warn("accept failing; backing off", "err", err)
 			}
@@ -190,15 +190,28 @@ func (s *Server) admit(c *conn) bool {
 	return true
 }
 
-// evictIdle closes the longest-idle connection, if any.
-func (s *Server) evictIdle() {
+// makeRoom answers running out of descriptors: it lowers the connection
+// cap to what the descriptor limit allows now (it may have been lowered
+// since the start) and closes the longest-idle connections past it, or
+// one if none is past it. It reports whether it closed any.
+func (s *Server) makeRoom() bool {
+	l := connLimits(s.cfg, raiseNofile())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v := s.longestIdleLocked(""); v != nil {
-		s.stats.Add("conn.evicted_idle", 1)
+	s.limits.maxConns = min(s.limits.maxConns, l.maxConns)
+	s.limits.perHost = min(s.limits.perHost, s.limits.maxConns)
+	closed := 0
+	for closed == 0 || len(s.conns) > s.limits.maxConns {
+		v := s.longestIdleLocked("")
+		if v == nil {
+			break
+		}
 		v.nc.Close()
 		s.forgetLocked(v)
+		closed++
 	}
+	s.stats.Add("conn.evicted_idle", int64(closed))
+	return closed > 0
 }
 
 // forgetLocked takes c out of the connection table (once).
