@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
@@ -189,6 +190,7 @@ func (f *File) withRDMA(req *proto.IOReq, reg *registration) {
 	req.Strategy = f.c.opts.Strategy
 	req.Remote = reg.remote
 	req.Budget = rmaBudget(f.c.opts.Timeout)
+	req.Deadline = time.Now().Add(req.Budget).UnixNano()
 }
 
 func (f *File) ioReq(r request, off int64) *proto.IOReq {

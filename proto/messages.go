@@ -2,6 +2,7 @@ package proto
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -502,6 +503,11 @@ type IOReq struct {
 	// the trip. No RMA is posted after it, so a buffer the client has
 	// given up on is never touched; 0 leaves the server's own timeout.
 	Budget time.Duration
+	// Deadline is the same limit on the client's clock (Unix ns, 0 for
+	// none). Only a server on the client's host (a host-local provider,
+	// one clock) holds to it: it also covers the time a request waited
+	// unread, say in a stopped server's socket.
+	Deadline int64
 }
 
 // Total is the bytes the request moves.
@@ -528,7 +534,8 @@ func (m *IOReq) encode(e *Encoder) {
 		e.i64(x.Len)
 		e.u64(x.BufOff)
 	}
-	e.u32(uint32(m.Budget / time.Millisecond))
+	e.u32(uint32(min(max(m.Budget/time.Millisecond, 0), math.MaxUint32)))
+	e.i64(m.Deadline)
 }
 
 func (m *IOReq) decode(d *Decoder) {
@@ -558,6 +565,7 @@ func (m *IOReq) decode(d *Decoder) {
 		m.Extents[i] = x
 	}
 	m.Budget = time.Duration(d.u32("budget")) * time.Millisecond
+	m.Deadline = d.nonneg("deadline")
 	switch m.Transport {
 	case Inline:
 	case RDMA:

@@ -10,6 +10,7 @@ package verbs
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -180,7 +181,7 @@ func (e *Endpoint) own(started chan<- struct{}) {
 			p := st.ready[0]
 			st.ready[0] = nil
 			st.ready = st.ready[1:]
-			if err := p.op.ctx.Err(); err != nil {
+			if err := expired(p.op.ctx); err != nil {
 				p.op.pieceDone(&OpError{Op: p.op.kind, Peer: p.peer, PeerAddr: e.peerString(p.peer), Provider: e.info.Provider,
 					Bytes: p.op.bytes, Msg: "not posted: the caller's deadline passed", Err: err})
 				continue
@@ -281,6 +282,19 @@ func (e *Endpoint) own(started chan<- struct{}) {
 			p.op.pieceDone(err)
 		}
 	}
+}
+
+// expired is ctx's error, or DeadlineExceeded once its deadline has
+// passed even if its timer has not fired yet (a process resumed after a
+// stop runs before its timers do).
+func expired(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // napOnEAGAIN waits before retrying posts the provider refused, while

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 // Options configure a Service.
@@ -96,7 +97,20 @@ func (s *Service) budget(ctx context.Context, req *proto.IOReq) (context.Context
 	if d <= 0 {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, d)
+	deadline := time.Now().Add(d)
+	if req.Deadline > 0 && verbs.HostLocal(req.Provider) {
+		// One clock with the client: its deadline also counts the time
+		// the request waited before the server read it.
+		deadline = minTime(deadline, time.Unix(0, req.Deadline))
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // Read serves a read request: bytes past the datafile's end are not
