@@ -1,0 +1,15 @@
+package itest
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain runs the test binary as a client process when the tests ask
+// for one (see clientproc_test.go), and as the tests otherwise.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(clientModeEnv); mode != "" {
+		os.Exit(clientMain(mode))
+	}
+	os.Exit(m.Run())
+}
