@@ -107,9 +107,9 @@ func toBytes(ss []string) [][]byte {
 	return out
 }
 
-// Client processes come and go, one after another, more than the shm
-// address vector's first table holds: each leaves the server's address
-// vector when its connection closes, so the server keeps serving.
+// Client processes come and go, 300 in all, more than the shm address
+// vector holds (256): each leaves the server's address vector when its
+// connection closes, so the server keeps serving.
 func TestSequentialShmClients(t *testing.T) {
 	needProvider(t, "shm")
 	if testing.Short() {
@@ -118,10 +118,18 @@ func TestSequentialShmClients(t *testing.T) {
 	cl := testcluster.Start(t, testcluster.Options{Servers: 1, StripSize: 64 << 10, Edit: func(c *config.Config) {
 		c.Servers[0].Provider = "shm"
 	}})
-	for i := range 300 {
-		p := startClient(t, "once", cl.ConfigPath, fmt.Sprintf("/seq%d", i%8), 256<<10, "FERRY_PROVIDER=shm")
-		if err := p.wait(60 * time.Second); err != nil {
-			t.Fatalf("client %d: %v", i, err)
+	// A few at a time, so that the test takes less than a process's
+	// life times 300; never more than 8 are connected at once.
+	const total, atOnce = 300, 8
+	for i := 0; i < total; i += atOnce {
+		var procs []*clientProc
+		for k := i; k < min(i+atOnce, total); k++ {
+			procs = append(procs, startClient(t, "once", cl.ConfigPath, fmt.Sprintf("/seq%d", k%atOnce), 256<<10, "FERRY_PROVIDER=shm"))
+		}
+		for k, p := range procs {
+			if err := p.wait(60 * time.Second); err != nil {
+				t.Fatalf("client %d: %v", i+k, err)
+			}
 		}
 	}
 	c := cl.Mount(t, clientlib.Options{Provider: "shm"})
