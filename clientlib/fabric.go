@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/ferry-hpc/ferry/proto"
@@ -152,7 +153,30 @@ func (c *Client) RegCacheStats() regcache.Stats {
 // registration is a buffer registered for one call.
 type registration struct {
 	remote proto.RemoteBuf // the buffer as the servers address it
-	done   func()
+	done   func()          // release, keeping the registration cached
+	revoke func()          // deregister now: no server can reach the buffer any more
+}
+
+// end finishes a call's use of the registration. After a failed call a
+// server may still hold the key (a request that timed out is still being
+// served), so the registration is revoked before the call returns: on
+// providers that check keys (tcp) a late transfer then fails instead of
+// touching memory the caller owns again. Where keys are not checked (shm)
+// the request's budget is what keeps late transfers out (see rmaBudget).
+func (r *registration) end(failed bool) {
+	if failed {
+		r.revoke()
+		return
+	}
+	r.done()
+}
+
+// rmaBudget is how long a server may work on an RDMA request: the call's
+// timeout less a margin for the request's trip and for a transfer posted
+// just before the budget ends, so the server's last transfer is done
+// before the call can time out and return.
+func rmaBudget(timeout time.Duration) time.Duration {
+	return timeout - min(timeout/4, 2*time.Second)
 }
 
 // register makes p available to the servers for RMA: the servers write

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
@@ -167,9 +168,11 @@ func (l *lazyReg) get() (*registration, error) {
 	return l.reg, l.err
 }
 
-func (l *lazyReg) release() {
+// release ends the call's use of the buffer; failed revokes it (see
+// registration.end).
+func (l *lazyReg) release(failed bool) {
 	if l.reg != nil {
-		l.reg.done()
+		l.reg.end(failed)
 	}
 }
 
@@ -197,6 +200,8 @@ func (f *File) withRDMA(req *proto.IOReq, reg *registration) {
 	req.Provider = f.c.fab.provider
 	req.Strategy = f.c.opts.Strategy
 	req.Remote = reg.remote
+	req.Budget = rmaBudget(f.c.opts.Timeout)
+	req.Deadline = time.Now().Add(req.Budget).UnixNano()
 }
 
 func (f *File) ioReq(r request, off int64) *proto.IOReq {
@@ -237,7 +242,7 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 		shortExt []layout.Extent // extents with their delivered length in Len
 	)
 	reg := &lazyReg{c: f.c, p: p, access: verbs.AccessRemoteWrite}
-	defer reg.release()
+	defer func() { reg.release(err != nil) }()
 	err = f.run(ctx, reqs, func(ctx context.Context, r request) error {
 		req := f.ioReq(r, off)
 		var resp proto.ReadResp
@@ -384,7 +389,7 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 		return 0, &Error{Op: "write", Path: f.attr.Path, Server: -1, Err: err}
 	}
 	reg := &lazyReg{c: f.c, p: p, access: verbs.AccessRemoteRead}
-	defer reg.release()
+	defer func() { reg.release(err != nil) }()
 	err = f.run(ctx, reqs, func(ctx context.Context, r request) error {
 		req := f.ioReq(r, off)
 		sc := f.c.servers[r.server]

@@ -98,10 +98,12 @@ type vplan struct {
 	maxEnd int64 // the largest end of a file segment
 }
 
-func (p *vplan) release() {
+// release lets go of the plan's registrations; failed (some request
+// got no reply) revokes them, see registration.end.
+func (p *vplan) release(failed bool) {
 	for _, w := range p.wins {
 		if w.reg != nil {
-			w.reg.done()
+			w.reg.end(failed)
 		}
 	}
 }
@@ -282,7 +284,8 @@ func (c *Client) registerRange(p unsafe.Pointer, n int, access verbs.Access) (*r
 	// expects their RMA (shm needs the target to progress).
 	expect := c.fab.ep.Expect()
 	done := func() { expect(); h.Release() }
-	return &registration{remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: done}, nil
+	revoke := func() { expect(); h.Revoke() }
+	return &registration{remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: done, revoke: revoke}, nil
 }
 
 // planFor plans a list I/O call on f.
@@ -347,7 +350,7 @@ func (f *File) ReadAtv(ctx context.Context, mem [][]byte, file []Segment) (int64
 	if err != nil || p.total == 0 {
 		return 0, err
 	}
-	defer p.release()
+	defer func() { p.release(err != nil) }()
 	if _, err := f.current(ctx); err != nil {
 		return 0, err
 	}
@@ -456,7 +459,7 @@ func (f *File) WriteAtv(ctx context.Context, mem [][]byte, file []Segment) (int6
 	if err != nil || p.total == 0 {
 		return 0, err
 	}
-	defer p.release()
+	defer func() { p.release(err != nil) }()
 	if _, err := f.current(ctx); err != nil {
 		return 0, err
 	}

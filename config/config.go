@@ -54,9 +54,23 @@ type Config struct {
 	// RootSquash makes servers treat requests from uid 0 as from user
 	// nobody (65534), so root on a client is not root of the file system.
 	RootSquash bool `toml:"root_squash,omitempty"`
+	// Limits on client connections, per server; 0 means the default
+	// (see the Default* constants below).
+	MaxConns        int      `toml:"max_conns,omitempty"`          // connections a server holds
+	MaxConnsPerHost int      `toml:"max_conns_per_host,omitempty"` // of them, from one client address
+	IdleTimeout     Duration `toml:"idle_timeout,omitempty"`       // a connection with nothing in flight closes after this long
 	// Servers, indexed by id.
 	Servers []Server `toml:"server"`
 }
+
+// Defaults of the connection limits. At the limit a server closes its
+// longest-idle connection to make room, and refuses a new one only when
+// none is idle; a client whose idle connection was closed redials.
+const (
+	DefaultMaxConns        = 8192
+	DefaultMaxConnsPerHost = 2048
+	DefaultIdleTimeout     = 5 * time.Minute
+)
 
 // Server is one I/O server.
 type Server struct {
@@ -243,6 +257,10 @@ func (c *Config) validate() error {
 		}
 	default:
 		return fmt.Errorf("auth %q: want local, munge, key or none", c.Auth)
+	}
+	if c.MaxConns < 0 || c.MaxConnsPerHost < 0 || c.IdleTimeout.Duration < 0 {
+		return fmt.Errorf("negative connection limit (max_conns %d, max_conns_per_host %d, idle_timeout %v)",
+			c.MaxConns, c.MaxConnsPerHost, c.IdleTimeout.Duration)
 	}
 	return nil
 }

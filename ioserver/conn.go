@@ -1,13 +1,13 @@
 package ioserver
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,9 +25,11 @@ import (
 type conn struct {
 	s     *Server
 	nc    net.Conn
+	host  string
 	wmu   sync.Mutex // one reply frame at a time
 	slots chan struct{}
 	wg    sync.WaitGroup
+	last  atomic.Int64 // unix ns of the last frame's start or request's end
 
 	pmu   sync.Mutex
 	peers map[string]verbs.Peer // the client's fabric address, by provider
@@ -38,6 +40,15 @@ type conn struct {
 	nonce []byte // the challenge the next hello's credential answers
 }
 
+// idleFor is how long the connection has had nothing in flight (0 when
+// something is).
+func (c *conn) idleFor(now time.Time) time.Duration {
+	if len(c.slots) > 0 {
+		return 0
+	}
+	return now.Sub(time.Unix(0, c.last.Load()))
+}
+
 func (c *conn) readLoop(ctx context.Context) {
 	defer func() {
 		c.wg.Wait()
@@ -45,47 +56,52 @@ func (c *conn) readLoop(ctx context.Context) {
 		c.releaseFabrics()
 	}()
 	peer := c.nc.RemoteAddr().String()
-	br := bufio.NewReaderSize(c.nc, 256<<10)
+	in := &frameIn{nc: c.nc}
+	defer in.release()
+	busy := func() bool { return len(c.slots) > 0 }
 	for {
-		c.nc.SetReadDeadline(time.Time{}) // idle connections may wait forever
-		h, err := proto.ReadHeader(br)
+		h, err := in.header(c.s.limits.idle, c.s.timeout, busy)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
+			switch {
+			case errors.Is(err, errIdle):
+				c.s.stats.Add("conn.idle_closed", 1)
+			case !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil:
 				c.s.log.Warn("dropping connection", "peer", peer, "err", err)
 				c.s.stats.Add("conn.dropped", 1)
 			}
 			return
 		}
+		c.last.Store(time.Now().UnixNano())
 		if h.IsReply() {
 			c.s.log.Warn("dropping connection: client sent a reply frame", "peer", peer, "op", h.Op)
 			return
 		}
-		// Once a header is in, its body must follow promptly.
-		c.nc.SetReadDeadline(time.Now().Add(c.s.timeout))
+		// The header is in (its read set a deadline of one timeout): the
+		// body must follow as promptly.
 		c.slots <- struct{}{}
 		if h.Op == proto.OpWrite {
 			// The bytes to write follow on the stream: handle in line.
-			err := c.handleWrite(ctx, h, br)
-			<-c.slots
+			err := c.handleWrite(ctx, h, in)
+			c.done()
 			if err != nil {
 				c.s.log.Warn("dropping connection", "peer", peer, "err", err)
 				return
 			}
 			continue
 		}
-		body, err := proto.ReadBody(br, h)
+		body, err := proto.ReadBody(in, h)
 		if err != nil {
-			<-c.slots
+			c.done()
 			c.s.log.Warn("dropping connection", "peer", peer, "err", err)
 			return
 		}
-		if c.smallReadInLine(ctx, h, body, br) {
-			<-c.slots
+		if c.smallReadInLine(ctx, h, body, in) {
+			c.done()
 			continue
 		}
 		c.wg.Add(1)
 		go func() {
-			defer func() { <-c.slots; c.wg.Done() }()
+			defer func() { c.done(); c.wg.Done() }()
 			c.handle(ctx, h, body)
 		}()
 	}
@@ -99,8 +115,8 @@ const smallInline = 64 << 10
 // it): a client reading one small piece at a time then costs no goroutine
 // hand-off here, which was most of a 4 KiB read's latency. It reports
 // whether it served the request.
-func (c *conn) smallReadInLine(ctx context.Context, h proto.Header, body []byte, br *bufio.Reader) bool {
-	if h.Op != proto.OpRead || len(c.slots) != 1 || br.Buffered() > 0 {
+func (c *conn) smallReadInLine(ctx context.Context, h proto.Header, body []byte, in *frameIn) bool {
+	if h.Op != proto.OpRead || len(c.slots) != 1 || in.buffered() {
 		return false
 	}
 	var req proto.IOReq
@@ -113,6 +129,12 @@ func (c *conn) smallReadInLine(ctx context.Context, h proto.Header, body []byte,
 		c.replyErr(h, err)
 	}
 	return true
+}
+
+// done ends one request's hold on a slot.
+func (c *conn) done() {
+	c.last.Store(time.Now().UnixNano())
+	<-c.slots
 }
 
 // handle runs one control request by the handler table and replies.
@@ -154,6 +176,15 @@ func (c *conn) reply(h proto.Header, m proto.Message) {
 }
 
 func (c *conn) replyErr(h proto.Header, err error) {
+	if errors.Is(err, data.ErrPeerDropped) {
+		// The client stopped completing transfers and left the address
+		// vector; it gets no more of the server's time on this
+		// connection, and reconnects (with a new hello) if it is alive.
+		c.s.stats.Add("conn.dropped.stalled", 1)
+		c.s.log.Warn("dropping a client that stalled its transfers", "peer", c.nc.RemoteAddr().String(), "err", err)
+		c.nc.Close()
+		return
+	}
 	rh := replyHeader(h)
 	rh.Status = int32(errno.Of(err))
 	c.s.stats.Add("errors."+errnoName(syscall.Errno(rh.Status)), 1)
@@ -201,7 +232,7 @@ func (c *conn) replyRead(h proto.Header, req *proto.IOReq, r data.Result) error 
 // handleWrite reads a write request's control part and, for inline data,
 // its bytes from the stream. It returns an error only when the stream can
 // no longer be trusted and the connection must close.
-func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader) error {
+func (c *conn) handleWrite(ctx context.Context, h proto.Header, br io.Reader) error {
 	s := c.s
 	start := time.Now()
 	s.stats.Add("op.write", 1)
@@ -247,7 +278,7 @@ func (c *conn) handleWrite(ctx context.Context, h proto.Header, br *bufio.Reader
 		c.slots <- struct{}{}
 		c.wg.Add(1)
 		go func() {
-			defer func() { <-c.slots; c.wg.Done() }()
+			defer func() { c.done(); c.wg.Done() }()
 			defer s.stats.observe(h.Op, start)
 			r, err := s.data.Write(ctx, &req, link, nil)
 			if err != nil {

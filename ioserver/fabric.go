@@ -181,5 +181,8 @@ func (c *conn) link(provider string) (data.Link, error) {
 	if !ok {
 		return data.Link{}, fmt.Errorf("client sent no %q address in its hello: %w", provider, unix.ENOTCONN)
 	}
+	if !f.Usable(p) {
+		return data.Link{}, fmt.Errorf("client was dropped from the %q fabric for stalled transfers; reconnect: %w", provider, unix.ENOTCONN)
+	}
 	return data.Link{Fabric: f, Peer: p}, nil
 }

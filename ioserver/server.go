@@ -43,6 +43,7 @@ type Server struct {
 	strategy string      // the default strategy, for the hello
 	stats    *counters
 	timeout  time.Duration
+	limits   limits
 	fabrics  []*data.Fabric
 	auth     string // config.AuthMode
 	key      []byte // the file system key: signs and checks capabilities, and answers challenges in auth mode key
@@ -52,6 +53,7 @@ type Server struct {
 	ln    net.Listener
 	uln   *net.UnixListener // nil: no Unix socket
 	conns map[*conn]struct{}
+	hosts map[string]int // connections by client address
 	wg    sync.WaitGroup
 }
 
@@ -73,8 +75,9 @@ func New(opts Options) (*Server, error) {
 	}
 	log = log.With("server", opts.ID)
 	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, strategy: self.Strategy,
-		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{}), started: time.Now(), stats: newCounters()}
+		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{}), started: time.Now(), stats: newCounters(), hosts: make(map[string]int)}
 	s.registerServer()
+	s.limits = connLimits(cfg, raiseNofile())
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
 	}
@@ -141,7 +144,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		})
 	}
 	s.log.Info("serving", "address", ln.Addr().String(), "socket", s.self.SocketPath(), "storage", s.self.Storage,
-		"metadata", s.meta != nil, "strategy", s.strategy, "auth", s.auth)
+		"metadata", s.meta != nil, "strategy", s.strategy, "auth", s.auth,
+		"max_conns", s.limits.maxConns, "max_conns_per_host", s.limits.perHost, "idle_timeout", s.limits.idle)
 	return s.acceptLoop(ctx, ln)
 }
 
@@ -176,19 +180,36 @@ func (s *Server) listenUnix() (*net.UnixListener, error) {
 }
 
 func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
+	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if !acceptBackoff(err) {
+				return fmt.Errorf("server %d: accept: %w", s.id, err)
+			}
+			// Out of descriptors (or the like): wait for connections to
+			// close rather than exit, as net/http does.
+			if (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) && s.makeRoom() {
 				continue
 			}
-			return fmt.Errorf("server %d: accept: %w", s.id, err)
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.stats.Add("accept.backoff", 1)
+			if backoff == time.Second {
+				s.log.Warn("accept failing; backing off", "err", err)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
 		}
-		c := &conn{s: s, nc: nc, slots: make(chan struct{}, maxInFlight)}
+		backoff = 0
+		c := &conn{s: s, nc: nc, host: hostOf(nc), slots: make(chan struct{}, maxInFlight)}
+		c.last.Store(time.Now().UnixNano())
 		if uc, ok := nc.(*net.UnixConn); ok {
 			cred, err := peerCred(uc)
 			if err != nil {
@@ -198,15 +219,17 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
 			}
 			c.cred = cred
 		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
+		if !s.admit(c) {
+			s.stats.Add("conn.refused", 1)
+			nc.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			c.readLoop(ctx)
 			s.mu.Lock()
-			delete(s.conns, c)
+			s.forgetLocked(c)
 			s.mu.Unlock()
 		}()
 	}
@@ -230,6 +253,86 @@ func peerCred(uc *net.UnixConn) (*unix.Ucred, error) {
 		return nil, fmt.Errorf("SO_PEERCRED: %w", cerr)
 	}
 	return cred, nil
+}
+
+// admit enters c in the connection table within the limits. At a limit
+// it closes the longest-idle connection that counts toward it (of c's
+// host when the host is at its limit) to make room; with none idle, c is
+// refused. The closed connection leaves the table when its loop ends, so
+// the table may briefly hold more than the limit.
+func (s *Server) admit(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var victim *conn
+	switch {
+	case len(s.conns) >= s.limits.maxConns:
+		victim = s.longestIdleLocked("")
+	case s.hosts[c.host] >= s.limits.perHost:
+		victim = s.longestIdleLocked(c.host)
+	}
+	if victim == nil && (len(s.conns) >= s.limits.maxConns || s.hosts[c.host] >= s.limits.perHost) {
+		return false
+	}
+	if victim != nil {
+		s.stats.Add("conn.evicted_idle", 1)
+		victim.nc.Close()
+		s.forgetLocked(victim)
+	}
+	s.conns[c] = struct{}{}
+	s.hosts[c.host]++
+	return true
+}
+
+// makeRoom answers running out of descriptors: it lowers the connection
+// cap to what the descriptor limit allows now (it may have been lowered
+// since the start) and closes the longest-idle connections past it, or
+// one if none is past it. It reports whether it closed any.
+func (s *Server) makeRoom() bool {
+	l := connLimits(s.cfg, raiseNofile())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits.maxConns = min(s.limits.maxConns, l.maxConns)
+	s.limits.perHost = min(s.limits.perHost, s.limits.maxConns)
+	closed := 0
+	for closed == 0 || len(s.conns) > s.limits.maxConns {
+		v := s.longestIdleLocked("")
+		if v == nil {
+			break
+		}
+		v.nc.Close()
+		s.forgetLocked(v)
+		closed++
+	}
+	s.stats.Add("conn.evicted_idle", int64(closed))
+	return closed > 0
+}
+
+// forgetLocked takes c out of the connection table (once).
+func (s *Server) forgetLocked(c *conn) {
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	if s.hosts[c.host]--; s.hosts[c.host] <= 0 {
+		delete(s.hosts, c.host)
+	}
+}
+
+// longestIdleLocked is the connection (of host, unless "") with nothing
+// in flight for the longest, nil if none is idle.
+func (s *Server) longestIdleLocked(host string) *conn {
+	now := time.Now()
+	var best *conn
+	var bestIdle time.Duration
+	for c := range s.conns {
+		if host != "" && c.host != host {
+			continue
+		}
+		if d := c.idleFor(now); d > bestIdle {
+			best, bestIdle = c, d
+		}
+	}
+	return best
 }
 
 // Close stops accepting, closes every connection, waits for handlers and
@@ -276,8 +379,9 @@ func (s *Server) statsSnapshot() *proto.Stats {
 	st := s.stats.snapshot()
 	for _, f := range s.fabrics {
 		waits, buffers := f.PoolStats()
-		st.Names = append(st.Names, "pool.waits."+f.Provider(), "pool.buffers."+f.Provider(), "fabric.peers."+f.Provider())
-		st.Values = append(st.Values, waits, buffers, int64(f.Peers()))
+		st.Names = append(st.Names, "pool.waits."+f.Provider(), "pool.buffers."+f.Provider(), "fabric.peers."+f.Provider(),
+			"fabric.dropped."+f.Provider())
+		st.Values = append(st.Values, waits, buffers, int64(f.Peers()), f.Dropped())
 	}
 	conns, inflight := s.load()
 	// The version rides in a name (value 1), as a Prometheus build_info

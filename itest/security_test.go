@@ -29,18 +29,16 @@ import (
 
 // TestMain lets the security tests run this binary again as another user:
 // FERRY_ITEST_CHILD names what the child does.
-func TestMain(m *testing.M) {
-	switch os.Getenv("FERRY_ITEST_CHILD") {
-	case "":
-		os.Exit(m.Run())
+// securityChild runs the child modes of the security tests (see TestMain).
+func securityChild(mode string) int {
+	switch mode {
 	case "attack":
-		os.Exit(childAttack())
+		return childAttack()
 	case "client":
-		os.Exit(childClient())
-	default:
-		fmt.Fprintln(os.Stderr, "unknown FERRY_ITEST_CHILD")
-		os.Exit(2)
+		return childClient()
 	}
+	fmt.Fprintln(os.Stderr, "unknown FERRY_ITEST_CHILD")
+	return 2
 }
 
 // publicDir is a directory every user can enter, removed when the test ends.

@@ -2,7 +2,9 @@ package proto
 
 import (
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/ferry-hpc/ferry/layout"
 )
@@ -609,6 +611,16 @@ type IOReq struct {
 	Strategy  string    // RDMA: requested strategy, "" for the server's choice
 	Remote    RemoteBuf // RDMA: the client's window
 	Extents   []Extent
+	// Budget is how long the server may work on the request, counted
+	// from its arrival: the client's remaining time less a margin for
+	// the trip. No RMA is posted after it, so a buffer the client has
+	// given up on is never touched; 0 leaves the server's own timeout.
+	Budget time.Duration
+	// Deadline is the same limit on the client's clock (Unix ns, 0 for
+	// none). Only a server on the client's host (a host-local provider,
+	// one clock) holds to it: it also covers the time a request waited
+	// unread, say in a stopped server's socket.
+	Deadline int64
 }
 
 // Total is the bytes the request moves.
@@ -636,6 +648,8 @@ func (m *IOReq) encode(e *Encoder) {
 		e.i64(x.Len)
 		e.u64(x.BufOff)
 	}
+	e.u32(uint32(min(max(m.Budget/time.Millisecond, 0), math.MaxUint32)))
+	e.i64(m.Deadline)
 }
 
 func (m *IOReq) decode(d *Decoder) {
@@ -665,6 +679,8 @@ func (m *IOReq) decode(d *Decoder) {
 		}
 		m.Extents[i] = x
 	}
+	m.Budget = time.Duration(d.u32("budget")) * time.Millisecond
+	m.Deadline = d.nonneg("deadline")
 	switch m.Transport {
 	case Inline:
 	case RDMA:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ferry-hpc/ferry/layout"
 )
@@ -47,7 +48,7 @@ func sampleMessages() []Message {
 		&ReaddirResp{Entries: []Dirent{{Name: "a", Type: TypeFile}, {Name: "b", Type: TypeDir}}, More: true},
 		&FetchAddReq{Handle: testHandle, Delta: -5},
 		&Int{V: 42},
-		&IOReq{Handle: testHandle, Layout: testLayout, Transport: RDMA, Provider: "shm", Remote: RemoteBuf{Addr: 4096, Key: 7, Len: 1 << 20},
+		&IOReq{Handle: testHandle, Layout: testLayout, Transport: RDMA, Provider: "shm", Budget: 1500 * time.Millisecond, Deadline: 1764547200e9, Remote: RemoteBuf{Addr: 4096, Key: 7, Len: 1 << 20},
 			Extents: []Extent{{Local: 0, Len: 100, BufOff: 0}, {Local: 1 << 20, Len: 5, BufOff: 100}}},
 		&ReadResp{LogicalEnd: 99, Lens: []int64{1, 2}, Strategy: "sockets"},
 		&DataReq{Handle: testHandle, Layout: testLayout},

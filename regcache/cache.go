@@ -179,6 +179,31 @@ func (h *Handle) Remote(n uint64) (verbs.RemoteBuffer, error) { return h.e.mr.Re
 // describes live memory) until evicted or invalidated.
 func (h *Handle) Release() { h.c.release(h) }
 
+// Revoke deregisters the handle's registration now and releases the
+// handle: a peer still holding the key can no longer reach the memory
+// (where the provider checks keys), which is what a caller that gave up
+// on a peer needs before it lets the memory go. Other handles on the same
+// registration lose remote access too; theirs is deregistered again (a
+// no-op) at their Release.
+func (h *Handle) Revoke() error {
+	c := h.c
+	c.mu.Lock()
+	e := h.e
+	if e == nil {
+		c.mu.Unlock()
+		panic("regcache: Revoke of a released Handle")
+	}
+	if e.inIndex {
+		c.idx.remove(e)
+		e.inIndex = false
+		c.unwatch = append(c.unwatch, invRange{e.start, e.end})
+	}
+	c.unlockAndReap()
+	err := e.mr.Close()
+	h.Release()
+	return err
+}
+
 type invRange struct{ a, b uintptr }
 
 const invLogSize = 64

@@ -61,7 +61,8 @@ type Endpoint struct {
 
 	mu       sync.Mutex
 	peers    map[string]Peer
-	peerAddr map[Peer]string
+	peerAddr map[Peer]string // the peers in the address vector
+	peerGen  uint64          // generation of the next Peer (see peerGenShift)
 	mrs      map[*MemoryRegion]struct{}
 
 	done     chan struct{} // the owner has exited
@@ -324,12 +325,16 @@ func (e *Endpoint) Connect(addr []byte) (Peer, error) {
 	if name == "" {
 		name = fmt.Sprintf("%x", addr)
 	}
-	p := Peer(fa)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if old, ok := e.peers[string(addr)]; ok {
 		return old, nil // a concurrent Connect of the same address won
 	}
+	if uint64(fa) > peerAddrMask {
+		return 0, fmt.Errorf("verbs: connect on %s: address index %d past %d", e.info.Provider, uint64(fa), peerAddrMask)
+	}
+	e.peerGen++
+	p := Peer(uint64(fa) | e.peerGen<<peerGenShift)
 	e.peers[string(addr)] = p
 	e.peerAddr[p] = name
 	return p, nil
@@ -337,8 +342,9 @@ func (e *Endpoint) Connect(addr []byte) (Peer, error) {
 
 // Disconnect removes a peer from the address vector, so a long-running
 // server's table does not grow with every client that ever connected.
-// Operations still queued for the peer fail; the caller must not start
-// new ones.
+// Operations still queued for the peer fail, and so does any started
+// later with this Peer value, even once the provider reuses its address
+// index for another peer. Disconnecting a peer not connected is a no-op.
 func (e *Endpoint) Disconnect(p Peer) error {
 	e.mu.Lock()
 	name, ok := e.peerAddr[p]
@@ -355,13 +361,21 @@ func (e *Endpoint) Disconnect(p Peer) error {
 		return nil
 	}
 	var rc C.int
-	if err := e.exec(func() { rc = C.fvb_av_remove(e.c, C.uint64_t(p)) }); err != nil {
+	if err := e.exec(func() { rc = C.fvb_av_remove(e.c, C.uint64_t(p.index())) }); err != nil {
 		return fmt.Errorf("verbs: disconnect %s: %w", name, err)
 	}
 	if rc != 0 {
 		return fmt.Errorf("verbs: disconnect %s on %s: %s", name, e.info.Provider, C.GoString(C.fvb_strerror(rc)))
 	}
 	return nil
+}
+
+// Connected reports whether p is in the address vector.
+func (e *Endpoint) Connected(p Peer) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.peerAddr[p]
+	return ok
 }
 
 func (e *Endpoint) peerString(p Peer) string {

@@ -10,6 +10,7 @@ package verbs
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -189,9 +190,16 @@ func (e *Endpoint) own(started chan<- struct{}) {
 			p := st.ready[0]
 			st.ready[0] = nil
 			st.ready = st.ready[1:]
-			if err := p.op.ctx.Err(); err != nil {
+			if err := expired(p.op.ctx); err != nil {
 				p.op.pieceDone(&OpError{Op: p.op.kind, Peer: p.peer, PeerAddr: e.peerString(p.peer), Provider: e.info.Provider,
 					Bytes: p.op.bytes, Msg: "not posted: the caller's deadline passed", Err: err})
+				continue
+			}
+			// Disconnect runs on this thread, so a peer seen connected
+			// here is still in the address vector when posted.
+			if !e.Connected(p.peer) {
+				p.op.pieceDone(&OpError{Op: p.op.kind, Peer: p.peer, PeerAddr: "disconnected", Provider: e.info.Provider,
+					Bytes: p.op.bytes, Msg: "not posted: the peer was disconnected", Err: ErrClosed})
 				continue
 			}
 			slot := st.free[len(st.free)-1]
@@ -292,6 +300,19 @@ func (e *Endpoint) own(started chan<- struct{}) {
 	}
 }
 
+// expired is ctx's error, or DeadlineExceeded once its deadline has
+// passed even if its timer has not fired yet (a process resumed after a
+// stop runs before its timers do).
+func expired(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
 // napOnEAGAIN waits before retrying posts the provider refused, while
 // still letting a kick cut it short.
 func (e *Endpoint) napOnEAGAIN(d time.Duration) {
@@ -301,7 +322,7 @@ func (e *Endpoint) napOnEAGAIN(d time.Duration) {
 
 func fillPost(c *C.fvb_post, p *post, slot uint32) {
 	c.slot = C.uint64_t(slot)
-	c.peer = C.uint64_t(p.peer)
+	c.peer = C.uint64_t(p.peer.index())
 	c.raddr = C.uint64_t(p.raddr)
 	c.key = C.uint64_t(p.key)
 	c.flags = 0

@@ -171,10 +171,18 @@ func (i Info) String() string {
 		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Threading, i.WaitFD, i.Lanes, i.Version)
 }
 
-// Peer identifies a connected peer (an fi_addr_t in the endpoint's address
-// vector; peers are connected on the first lane, which carries this
-// process's own operations).
+// Peer identifies a connected peer: its fi_addr_t in the endpoint's
+// address vector, and in the high bits a generation, so that a Peer
+// disconnected never reaches whoever the provider later gives its index.
 type Peer uint64
+
+const (
+	peerGenShift        = 40
+	peerAddrMask uint64 = 1<<peerGenShift - 1
+)
+
+// index is the peer's fi_addr_t.
+func (p Peer) index() uint64 { return uint64(p) & peerAddrMask }
 
 // RemoteBuffer is what crosses the wire: a window of a peer's registered
 // region. Addr is already in the provider's addressing (virtual address or
@@ -202,7 +210,7 @@ type OpError struct {
 }
 
 func (e *OpError) Error() string {
-	s := fmt.Sprintf("verbs: %s of %d bytes with peer %d (%s) on %s", e.Op, e.Bytes, e.Peer, e.PeerAddr, e.Provider)
+	s := fmt.Sprintf("verbs: %s of %d bytes with peer %d (%s) on %s", e.Op, e.Bytes, e.Peer.index(), e.PeerAddr, e.Provider)
 	if e.Msg != "" {
 		s += ": " + e.Msg
 	}

@@ -70,6 +70,24 @@
  *   before, during and after the call, and may free or reuse it as soon as
  *   the call returns. Do not change a buffer while a call that uses it runs.
  *
+ *   This holds for calls that fail too, -ETIMEDOUT included, even though a
+ *   server may still be working on a request the client gave up on:
+ *
+ *   - Every data request tells the server how long it may take (the
+ *     client's timeout less a margin for the trip). Past that budget the
+ *     server starts no transfer into or out of the caller's memory, and
+ *     drops a client whose transfers do not complete.
+ *   - On fabrics whose registrations the client can revoke (tcp, and RDMA
+ *     NICs), a call that fails revokes its buffer's registration before it
+ *     returns: a transfer still in flight then fails instead of touching
+ *     the buffer.
+ *   - On shm (memory of processes on the same host) a registration cannot
+ *     be revoked, so the budget alone keeps the promise. The one exception:
+ *     a transfer the server had already started before its budget ended,
+ *     whose copy the server's host then stalled past the margin (2 s by
+ *     default; the server process stopped or starved of CPU in mid-copy),
+ *     can still land after the call returned.
+ *
  * THREADS
  *
  *   Every call is thread-safe: any thread may call any function at any time,

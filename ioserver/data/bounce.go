@@ -61,13 +61,20 @@ type inflight struct {
 
 func (b bounce) run(ctx context.Context, e *env, j *job, read bool) error {
 	pool := e.link.Fabric.pool
+	who := e.link.Peer
 	var queue []inflight
 	// finish waits for the oldest transfer in flight and, for writes,
-	// stores its bytes; the buffer comes back to the caller.
+	// stores its bytes; the buffer comes back to the caller, unless the
+	// provider still holds it (a dropped client): then the pool replaces
+	// it, and the caller gets none (idx -1).
 	finish := func() (slot, error) {
 		f := queue[0]
 		queue = queue[1:]
-		err := wait(ctx, f.op)
+		err := wait(ctx, e.link, f.op)
+		if !settled(f.op) {
+			pool.lose(who, f.slot, f.op)
+			return slot{idx: -1}, err
+		}
 		if err == nil && !read {
 			if _, werr := j.file.WriteAt(f.slot.buf[:f.p.n], f.p.local); werr != nil {
 				err = fmt.Errorf("write datafile %s at %d: %w", j.req.Handle, f.p.local, werr)
@@ -75,10 +82,15 @@ func (b bounce) run(ctx context.Context, e *env, j *job, read bool) error {
 		}
 		return f.slot, err
 	}
+	put := func(sl slot) {
+		if sl.idx >= 0 {
+			pool.put(who, sl)
+		}
+	}
 	fail := func(err error) error {
 		for len(queue) > 0 {
 			sl, _ := finish()
-			pool.put(sl)
+			put(sl)
 		}
 		return err
 	}
@@ -90,7 +102,7 @@ func (b bounce) run(ctx context.Context, e *env, j *job, read bool) error {
 			sl, err = finish()
 		default:
 			var ok bool
-			if sl, ok = pool.tryGet(); ok {
+			if sl, ok = pool.tryGet(who); ok {
 				break
 			}
 			pool.waits.Add(1)
@@ -100,27 +112,27 @@ func (b bounce) run(ctx context.Context, e *env, j *job, read bool) error {
 				// Recycle our own oldest buffer instead.
 				sl, err = finish()
 			} else {
-				sl, err = pool.get(ctx, e.timeout)
+				sl, err = pool.get(ctx, who)
 				if err != nil {
 					return err
 				}
 			}
 		}
 		if err != nil {
-			pool.put(sl)
+			put(sl)
 			return fail(err)
 		}
 		if read {
 			m, rerr := j.file.ReadAt(sl.buf[:p.n], p.local)
 			if rerr != nil && rerr != io.EOF {
-				pool.put(sl)
+				put(sl)
 				return fail(fmt.Errorf("read datafile %s at %d: %w", j.req.Handle, p.local, rerr))
 			}
 			clear(sl.buf[m:p.n]) // the file shrank under us: deliver zeros, never stale bytes
 		}
 		op, err := post(ctx, e.link, read, pool.mr, pool.off(sl), uint64(p.n), j.req.Remote, p.bufOff)
 		if err != nil {
-			pool.put(sl)
+			put(sl)
 			return fail(err)
 		}
 		queue = append(queue, inflight{op: op, slot: sl, p: p})
@@ -128,7 +140,7 @@ func (b bounce) run(ctx context.Context, e *env, j *job, read bool) error {
 	var first error
 	for len(queue) > 0 {
 		sl, err := finish()
-		pool.put(sl)
+		put(sl)
 		if err != nil && first == nil {
 			first = err
 		}

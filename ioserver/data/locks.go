@@ -1,6 +1,10 @@
 package data
 
-import "sync"
+import (
+	"fmt"
+	"os"
+	"sync"
+)
 
 // fileLocks order RMA from a file's mapping against cutting the file: a
 // provider that reads a mapped page past the file's end in user space
@@ -13,6 +17,7 @@ type fileLocks struct {
 
 type fileLock struct {
 	sync.RWMutex
+	grow  sync.Mutex // see extend
 	users int
 }
 
@@ -47,4 +52,27 @@ func (c *fileLocks) lock(handle string, exclusive bool) func() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// extend grows handle's datafile f to at least end bytes; the caller holds
+// handle's lock. Holders of the shared lock run side by side, and two that
+// each found the file short and truncated it to their own end could
+// shrink it under the other's mapping (whose copy then faults: EIO on
+// shm, SIGBUS on tcp), so the look and the growth are one step.
+func (c *fileLocks) extend(handle string, f *os.File, end int64) error {
+	c.mu.Lock()
+	l := c.locks[handle]
+	c.mu.Unlock()
+	l.grow.Lock()
+	defer l.grow.Unlock()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < end {
+		if err := f.Truncate(end); err != nil {
+			return fmt.Errorf("extend datafile %s to %d: %w", handle, end, err)
+		}
+	}
+	return nil
 }

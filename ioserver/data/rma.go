@@ -2,7 +2,11 @@ package data
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
@@ -43,9 +47,51 @@ func post(ctx context.Context, l Link, read bool, mr *verbs.MemoryRegion, off, n
 	return op, nil
 }
 
-// wait waits for a posted transfer to complete. A cancelled ctx does not
-// cut it short: the memory stays in use until the fabric is done with it.
-func wait(ctx context.Context, op *verbs.Op) error { return op.Wait(context.WithoutCancel(ctx)) }
+// ErrPeerDropped is wrapped by the error of a request whose client did
+// not complete a transfer within the request's budget: the client has
+// left the address vector and its connection must close.
+var ErrPeerDropped = errors.New("client dropped: a transfer did not complete within the request's budget")
+
+// dropGrace bounds the wait for a dropped client's transfers to fail,
+// after which their memory is left to them (see pool.lose): providers
+// need not fail transfers in flight when a peer leaves the address
+// vector (tcp;ofi_rxm does not), and the request must not outlast its
+// budget by much.
+const dropGrace = 200 * time.Millisecond
+
+// wait waits for a posted transfer to complete. When ctx ends first (the
+// request's budget is over) the client is stopped, slow or gone: it is
+// dropped from the address vector, which fails its transfers in flight
+// and keeps any more from being posted, and the wait goes on at most
+// dropGrace for the provider to let go of the memory.
+func wait(ctx context.Context, l Link, op *verbs.Op) error {
+	select {
+	case <-op.Done():
+		return op.Err()
+	case <-ctx.Done():
+		if settled(op) {
+			return op.Err()
+		}
+	}
+	l.Fabric.drop(l.Peer)
+	t := time.NewTimer(dropGrace)
+	defer t.Stop()
+	select {
+	case <-op.Done():
+	case <-t.C:
+	}
+	return fmt.Errorf("%w: %w", ErrPeerDropped, unix.ETIMEDOUT)
+}
+
+// settled reports whether the provider is done with op's memory.
+func settled(op *verbs.Op) bool {
+	select {
+	case <-op.Done():
+		return true
+	default:
+		return false
+	}
+}
 
 // Provider is the fabric's canonical provider name.
 func (f *Fabric) Provider() string { return f.ep.Provider() }
@@ -86,6 +132,24 @@ func (f *Fabric) Release(p verbs.Peer) error {
 	delete(f.peerRefs, p)
 	return f.ep.Disconnect(p)
 }
+
+// drop takes a client that stopped completing transfers out of the
+// address vector. Its connection still holds the peer, and gives it back
+// when it closes (Release); meanwhile nothing more is posted to it.
+func (f *Fabric) drop(p verbs.Peer) {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
+	if f.ep.Connected(p) {
+		f.dropped.Add(1)
+		f.ep.Disconnect(p)
+	}
+}
+
+// Usable reports whether p is still in the address vector (not dropped).
+func (f *Fabric) Usable(p verbs.Peer) bool { return f.ep.Connected(p) }
+
+// Dropped is how many clients were dropped for stalled transfers.
+func (f *Fabric) Dropped() int64 { return f.dropped.Load() }
 
 // Peers is the number of peers in the fabric's address vector.
 func (f *Fabric) Peers() int {

@@ -2,7 +2,7 @@ package data
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
@@ -40,7 +40,7 @@ func (sendfile) Read(ctx context.Context, e *env, j *job) (Result, error) {
 	}
 	defer e.maps.release(m)
 	if err := rmaMapping(ctx, e, j, m, mr, true); err != nil {
-		return Result{}, err
+		return retry(ctx, e, j, true, err)
 	}
 	return Result{Lens: j.lens, Bytes: sum(j.lens)}, nil
 }
@@ -53,14 +53,8 @@ func (sendfile) Write(ctx context.Context, e *env, j *job) (Result, error) {
 	unlock := e.locks.lock(j.req.Handle, false)
 	defer unlock()
 	// The mapping may only cover the file: extend it first.
-	fi, err := j.file.Stat()
-	if err != nil {
+	if err := e.locks.extend(j.req.Handle, j.file, end); err != nil {
 		return Result{}, err
-	}
-	if fi.Size() < end {
-		if err := j.file.Truncate(end); err != nil {
-			return Result{}, fmt.Errorf("extend datafile %s to %d: %w", j.req.Handle, end, err)
-		}
 	}
 	m, mr, err := e.maps.get(j.req.Handle, j.file, end, e.link.Fabric.ep)
 	if err != nil {
@@ -68,7 +62,7 @@ func (sendfile) Write(ctx context.Context, e *env, j *job) (Result, error) {
 	}
 	defer e.maps.release(m)
 	if err := rmaMapping(ctx, e, j, m, mr, false); err != nil {
-		return Result{}, err
+		return retry(ctx, e, j, false, err)
 	}
 	return Result{Bytes: j.req.Total()}, nil
 }
@@ -91,6 +85,23 @@ func fallback(ctx context.Context, e *env, j *job, read bool, why error) (Result
 // while keeping the per-post cost small against the copy.
 const sendfilePiece = 4 << 20
 
+// retry serves the job again by pipeline after a transfer from or into
+// the mapping failed (a provider that cannot take the mapping at some
+// size), counted; moving the bytes again is harmless both ways. A dropped
+// client or an ended budget is final.
+func retry(ctx context.Context, e *env, j *job, read bool, why error) (Result, error) {
+	if errors.Is(why, ErrPeerDropped) || ctx.Err() != nil {
+		return Result{}, why
+	}
+	e.stats.Add("fallback.sendfile.rma", 1)
+	e.log.Warn("sendfile transfer failed; serving the request by pipeline", "handle", j.req.Handle, "err", why)
+	p := e.strategy(proto.StrategyPipeline)
+	if read {
+		return p.Read(ctx, e, j)
+	}
+	return p.Write(ctx, e, j)
+}
+
 // rmaMapping moves every piece between the registered mapping and the
 // client, all in flight at once, and waits for all of them.
 func rmaMapping(ctx context.Context, e *env, j *job, m *mapping, mr *verbs.MemoryRegion, read bool) error {
@@ -109,9 +120,14 @@ func rmaMapping(ctx context.Context, e *env, j *job, m *mapping, mr *verbs.Memor
 		ops = append(ops, op)
 	}
 	for _, op := range ops {
-		if err := wait(ctx, op); err != nil && first == nil {
+		if err := wait(ctx, e.link, op); err != nil && first == nil {
 			first = err
 		}
+	}
+	for _, op := range ops {
+		// A dropped client's transfers may outlive the grace: the mapping
+		// and the file's lock stay with them, or the pages could go.
+		<-op.Done()
 	}
 	return first
 }

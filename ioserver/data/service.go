@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 // Options configure a Service.
@@ -19,7 +20,7 @@ type Options struct {
 	Strategy      string        // for requests that name none ("": auto)
 	PipelineDepth int           // K, bounce buffers one pipelined request keeps in flight
 	AutoSendfile  bool          // auto sends page-cache-resident reads by sendfile
-	Timeout       time.Duration // longest wait for a bounce buffer
+	Timeout       time.Duration // the most an RDMA request may take (less when the client's budget is shorter)
 	Stats         Counter
 	Log           *slog.Logger
 }
@@ -84,8 +85,38 @@ func (s *Service) pick(req *proto.IOReq) (strategy, string, error) {
 }
 
 func (s *Service) env(l Link) *env {
-	return &env{link: l, maps: s.maps, locks: &s.locks, stats: s.o.Stats, log: s.o.Log, timeout: s.o.Timeout,
+	return &env{link: l, maps: s.maps, locks: &s.locks, stats: s.o.Stats, log: s.o.Log,
 		strategy: func(name string) strategy { return s.set[name] }}
+}
+
+// budget bounds an RDMA request by the client's budget, or the server's
+// timeout when that is shorter or the client sent none: past it nothing
+// more is posted and a client still holding transfers is dropped.
+func (s *Service) budget(ctx context.Context, req *proto.IOReq) (context.Context, context.CancelFunc) {
+	if req.Transport != proto.RDMA {
+		return ctx, func() {}
+	}
+	d := s.o.Timeout
+	if req.Budget > 0 && (d <= 0 || req.Budget < d) {
+		d = req.Budget
+	}
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	deadline := time.Now().Add(d)
+	if req.Deadline > 0 && verbs.HostLocal(req.Provider) {
+		// One clock with the client: its deadline also counts the time
+		// the request waited before the server read it.
+		deadline = minTime(deadline, time.Unix(0, req.Deadline))
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // Read serves a read request: bytes past the datafile's end are not
@@ -117,6 +148,8 @@ func (s *Service) Read(ctx context.Context, req *proto.IOReq, l Link, reply func
 	s.o.Stats.Add("read.requests."+name, 1)
 	res := Result{Lens: j.lens}
 	if sum(j.lens) > 0 || req.Transport == proto.Inline {
+		ctx, cancel := s.budget(ctx, req)
+		defer cancel()
 		if res, err = st.Read(ctx, s.env(l), j); err != nil {
 			return fmt.Errorf("read %s by %s: %w", req.Handle, name, err)
 		}
@@ -145,6 +178,8 @@ func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.R
 	}
 	defer f.Close()
 	s.o.Stats.Add("write.requests."+name, 1)
+	ctx, cancel := s.budget(ctx, req)
+	defer cancel()
 	res, err := st.Write(ctx, s.env(l), &job{req: req, file: f, body: body})
 	if err != nil {
 		return Result{}, fmt.Errorf("write %s by %s: %w", req.Handle, name, err)

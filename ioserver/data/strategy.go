@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"time"
 
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
@@ -63,7 +62,6 @@ type env struct {
 	locks    *fileLocks // held around RMA from a mapping
 	stats    Counter
 	log      *slog.Logger
-	timeout  time.Duration              // the longest a wait for a pool buffer may take
 	strategy func(name string) strategy // the others, for fallback and auto
 }
 

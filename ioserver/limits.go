@@ -1,0 +1,162 @@
+package ioserver
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/proto"
+)
+
+// Memory a server spends on connections: each holds a goroutine, its
+// socket and, only while a frame is being read, one pooled read buffer of
+// readBufSize bytes, so idle connections cost a few KiB each and
+// MaxConns bounds the total. Registered memory is the pools' pool_bytes
+// per fabric, plus the registered mappings of the sendfile strategy
+// (address space backed by the page cache, not allocated memory).
+const readBufSize = 64 << 10
+
+var readBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
+
+// limits are a server's connection limits, defaults filled in.
+type limits struct {
+	maxConns, perHost int
+	idle              time.Duration
+}
+
+func connLimits(cfg *config.Config, nofile uint64) limits {
+	l := limits{maxConns: cfg.MaxConns, perHost: cfg.MaxConnsPerHost, idle: cfg.IdleTimeout.Duration}
+	if l.maxConns == 0 {
+		l.maxConns = config.DefaultMaxConns
+	}
+	if l.perHost == 0 {
+		l.perHost = config.DefaultMaxConnsPerHost
+	}
+	if l.idle == 0 {
+		l.idle = config.DefaultIdleTimeout
+	}
+	// Keep descriptors for datafiles, the store and the fabrics.
+	if nofile > 0 {
+		l.maxConns = min(l.maxConns, max(16, int(nofile)-256))
+	}
+	l.perHost = min(l.perHost, l.maxConns)
+	return l
+}
+
+// raiseNofile lifts the soft RLIMIT_NOFILE to the hard limit and returns
+// it (0 when unknown): every connection is a descriptor.
+func raiseNofile() uint64 {
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+		return 0
+	}
+	if r.Cur < r.Max {
+		want := r
+		want.Cur = want.Max
+		if unix.Setrlimit(unix.RLIMIT_NOFILE, &want) == nil {
+			r = want
+		}
+	}
+	return r.Cur
+}
+
+// acceptBackoff reports whether an accept error is one to wait out (out of
+// descriptors or memory, a connection reset before it was accepted)
+// rather than a broken listener.
+func acceptBackoff(err error) bool {
+	for _, e := range []error{unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM, unix.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// hostOf is the client address a per-host limit counts.
+func hostOf(nc net.Conn) string {
+	a := nc.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(a); err == nil {
+		return h
+	}
+	return a
+}
+
+// errIdle ends a connection that sent nothing for the idle timeout.
+var errIdle = errors.New("idle connection")
+
+// frameIn reads a connection's frames. Between frames it holds no buffer:
+// a read buffer comes from a pool when a frame starts and goes back once
+// all it read is consumed.
+type frameIn struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func (f *frameIn) Read(p []byte) (int, error) {
+	if f.br == nil {
+		if len(p) >= readBufSize {
+			return f.nc.Read(p)
+		}
+		f.br = readBufs.Get().(*bufio.Reader)
+		f.br.Reset(f.nc)
+	}
+	return f.br.Read(p)
+}
+
+// release gives the read buffer back if nothing is left in it.
+// buffered reports whether bytes of a next frame are already read.
+func (f *frameIn) buffered() bool { return f.br != nil && f.br.Buffered() > 0 }
+
+func (f *frameIn) release() {
+	if f.br != nil && f.br.Buffered() == 0 {
+		f.br.Reset(nil)
+		readBufs.Put(f.br)
+		f.br = nil
+	}
+}
+
+// header waits for the next frame's header. The wait for its first byte
+// ends after idle unless busy says requests are still in flight (their
+// clients are waiting, not idle); once it starts, the whole header must
+// arrive within timeout.
+func (f *frameIn) header(idle, timeout time.Duration, busy func() bool) (proto.Header, error) {
+	var b [proto.HeaderSize]byte
+	n := 0
+	f.release()
+	if f.br == nil {
+		for {
+			f.nc.SetReadDeadline(time.Now().Add(idle))
+			m, err := f.nc.Read(b[:1]) // no buffer held while idle
+			if m == 1 {
+				n = 1
+				break
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && busy() {
+				continue
+			}
+			if err == nil {
+				continue
+			}
+			if errors.As(err, &ne) && ne.Timeout() {
+				return proto.Header{}, errIdle
+			}
+			return proto.Header{}, err
+		}
+	}
+	f.nc.SetReadDeadline(time.Now().Add(timeout))
+	if _, err := io.ReadFull(f, b[n:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return proto.Header{}, err
+	}
+	return proto.ParseHeader(b[:])
+}

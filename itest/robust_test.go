@@ -1,0 +1,381 @@
+package itest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/testcluster"
+	"github.com/ferry-hpc/ferry/layout"
+	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
+)
+
+// Clients stopped (SIGSTOP) in the middle of their transfers hold the
+// server's registered buffers; a new client still completes within its
+// timeout: shares keep the stopped ones from taking the whole pool, and
+// their requests' budgets end, which drops them and frees what they held.
+func TestStoppedClientsDoNotStarve(t *testing.T) {
+	const prov = "tcp;ofi_rxm"
+	needProvider(t, prov)
+	const timeout = 10 * time.Second
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1, StripSize: 1 << 20, Edit: func(c *config.Config) {
+		c.Timeout.Duration = timeout
+		c.Servers[0].Provider = prov
+		c.Servers[0].Strategy = "pipeline"
+		c.Servers[0].PoolBytes = 4 << 20 // fewer buffers than stopped clients
+	}})
+	var procs []*clientProc
+	for i := range 16 {
+		procs = append(procs, startClient(t, "loop", cl.ConfigPath, fmt.Sprintf("/stopped%d", i), 4<<20, "FERRY_PROVIDER="+prov))
+	}
+	for i, p := range procs {
+		select {
+		case <-p.ready:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("client %d: no first round within 60s: %s", i, p.stderr.Bytes())
+		}
+	}
+	for _, p := range procs {
+		p.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+	time.Sleep(time.Second) // stopped mid-transfer, not just now
+	c := cl.Mount(t, clientlib.Options{Provider: prov, Timeout: timeout})
+	f, err := c.Create(ctx, "/newcomer", clientlib.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 4<<20)
+	fillSeeded(want, 42)
+	for round := range 3 {
+		if _, err := f.WriteAt(want, 0); err != nil {
+			st, _ := c.ServerStats(ctx, 0)
+			log, _ := os.ReadFile(cl.LogPath(0))
+			t.Fatalf("round %d: write with 16 clients stopped: %v (server: %d clients dropped, %d peers)\n%s", round, err,
+				st["fabric.dropped."+prov], st["fabric.peers."+prov], log)
+		}
+		got := make([]byte, len(want))
+		if _, err := f.ReadAt(got, 0); err != nil {
+			t.Fatalf("round %d: read with 16 clients stopped: %v", round, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("round %d: bytes differ", round)
+		}
+	}
+	st, err := c.ServerStats(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pool waits %d, clients dropped %d", st["pool.waits."+prov], st["fabric.dropped."+prov])
+}
+
+// Many clients at once on the default path (shm here): every byte
+// written is read back, and not one call fails.
+func TestManyConcurrentClients(t *testing.T) {
+	needProvider(t, "shm")
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2, StripSize: 256 << 10})
+	const n = 64
+	procs := make([]*clientProc, n)
+	for i := range procs {
+		procs[i] = startClient(t, "once", cl.ConfigPath, fmt.Sprintf("/many%d", i), 4<<20)
+	}
+	var failed []string
+	for i, p := range procs {
+		if err := p.wait(120 * time.Second); err != nil {
+			failed = append(failed, fmt.Sprintf("client %d: %v", i, err))
+		}
+	}
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d clients failed:\n%s", len(failed), n, bytes.Join(toBytes(failed), []byte("\n")))
+	}
+}
+
+func toBytes(ss []string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
+}
+
+// Client processes come and go, 300 in all, more than the shm address
+// vector holds (256): each leaves the server's address vector when its
+// connection closes, so the server keeps serving.
+func TestSequentialShmClients(t *testing.T) {
+	needProvider(t, "shm")
+	if testing.Short() {
+		t.Skip("300 client processes one after another")
+	}
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1, StripSize: 64 << 10, Edit: func(c *config.Config) {
+		c.Servers[0].Provider = "shm"
+	}})
+	// A few at a time, so that the test takes less than a process's
+	// life times 300; never more than 8 are connected at once.
+	const total, atOnce = 300, 8
+	for i := 0; i < total; i += atOnce {
+		var procs []*clientProc
+		for k := i; k < min(i+atOnce, total); k++ {
+			procs = append(procs, startClient(t, "once", cl.ConfigPath, fmt.Sprintf("/seq%d", k%atOnce), 256<<10, "FERRY_PROVIDER=shm"))
+		}
+		for k, p := range procs {
+			if err := p.wait(60 * time.Second); err != nil {
+				t.Fatalf("client %d: %v", i+k, err)
+			}
+		}
+	}
+	c := cl.Mount(t, clientlib.Options{Provider: "shm"})
+	st, err := c.ServerStats(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peers := st["fabric.peers.shm"]; peers > 2 {
+		t.Fatalf("%d shm peers in the server's address vector with one client connected", peers)
+	}
+}
+
+// Thousands of idle and half-sent connections, and a server out of
+// descriptors: the server closes idle connections to make room, backs
+// off on EMFILE, keeps serving, and does not exit.
+func TestManyIdleConnections(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1, StripSize: 64 << 10, Edit: func(c *config.Config) {
+		c.Timeout.Duration = 3 * time.Second
+		c.MaxConnsPerHost = 1000
+	}})
+	addr := cl.Config.Servers[0].Address
+	var conns []net.Conn
+	defer func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}()
+	half := proto.AppendHeader(nil, proto.Header{Op: proto.OpStats})[:10]
+	for i := range 5000 {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		if i%10 == 0 {
+			nc.Write(half) // a header cut short: closed after the timeout
+		}
+		conns = append(conns, nc)
+	}
+	check := func(when string) {
+		t.Helper()
+		c := cl.Mount(t, clientlib.Options{Provider: "none"})
+		f, err := c.Create(ctx, "/idle-"+when, clientlib.CreateOptions{})
+		if err != nil {
+			t.Fatalf("%s: create: %v", when, err)
+		}
+		want := bytes.Repeat([]byte("idle"), 1<<16)
+		if _, err := f.WriteAt(want, 0); err != nil {
+			t.Fatalf("%s: write: %v", when, err)
+		}
+		got := make([]byte, len(want))
+		if _, err := f.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: read: %v", when, err)
+		}
+		st, err := c.ServerStats(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: idle connections evicted %d, accept back-offs %d", when, st["conn.evicted_idle"], st["accept.backoff"])
+	}
+	check("flood")
+
+	// Out of descriptors: the server must back off, not exit.
+	pid := cl.Pids()[0]
+	lim := unix.Rlimit{Cur: 200, Max: 200}
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		t.Skipf("prlimit on the server: %v", err)
+	}
+	for i := range 400 {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial %d past the server's descriptor limit: %v", i, err)
+		}
+		conns = append(conns, nc)
+	}
+	check("emfile")
+}
+
+// A client that sends a bogus (well-formed, nobody's) shm address in its
+// hello and then asks for an RDMA read gets an error reply within the
+// budget it sent, not a server that retries forever.
+func TestBogusPeerBounded(t *testing.T) {
+	needProvider(t, "shm")
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1, StripSize: 64 << 10, Edit: func(c *config.Config) {
+		c.Servers[0].Provider = "shm"
+		c.Servers[0].Strategy = "pipeline"
+	}})
+	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	f, err := c.Create(ctx, "/bogus", clientlib.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(bytes.Repeat([]byte{1}, 256<<10), 0)
+	nc, err := net.Dial("tcp", cl.Config.Servers[0].Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	send := func(op proto.Op, m proto.Message) (proto.Header, error) {
+		t.Helper()
+		if _, err := nc.Write(proto.Frame(proto.Header{Op: op, ID: 1}, m)); err != nil {
+			t.Fatal(err)
+		}
+		h, err := proto.ReadHeader(nc)
+		if err != nil {
+			return h, err
+		}
+		_, err = proto.ReadBody(nc, h)
+		return h, err
+	}
+	bogus := fmt.Appendf(nil, "fi_shm://%d:%d:77\x00", unix.Getpid(), unix.Getuid()) // this process has no such endpoint
+	if _, _, err := verbs.ParseShmAddress(bogus); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := send(proto.OpHello, &proto.HelloReq{Client: "bogus", Fabrics: []proto.Fabric{{Provider: "shm", Addr: bogus}}}); err != nil || h.Status != 0 {
+		t.Fatalf("hello: status %d, %v", h.Status, err)
+	}
+	req := &proto.IOReq{Handle: f.Handle(), Layout: layout.Layout{StripSize: 64 << 10, Count: 1, Total: 1},
+		Transport: proto.RDMA, Provider: "shm", Remote: proto.RemoteBuf{Addr: 1 << 30, Key: 1, Len: 256 << 10},
+		Extents: []proto.Extent{{Local: 0, Len: 256 << 10}}, Budget: 2 * time.Second}
+	start := time.Now()
+	// An error reply, or the connection closed (the peer dropped), both
+	// within the budget and a little; never a hang.
+	h, err := send(proto.OpRead, req)
+	if err == nil && h.Status == 0 {
+		t.Fatal("RDMA read into a bogus peer succeeded")
+	}
+	t.Logf("after %v: errno %d, %v", time.Since(start).Round(time.Millisecond), h.Status, err)
+	if _, err := c.Stat(ctx, "/bogus"); err != nil {
+		t.Fatalf("server after the bogus peer: %v", err)
+	}
+}
+
+// Writes by sendfile land straight in the datafile's mapping: concurrent
+// requests that each extend the file must never shrink it under another's
+// mapping (the copy then fails with EIO on shm). A large file written in
+// parallel pieces, several times over, reads back byte for byte.
+func TestSendfileWritesRepeated(t *testing.T) {
+	needProvider(t, "shm")
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2, StripSize: 1 << 20, Edit: func(c *config.Config) {
+		for i := range c.Servers {
+			c.Servers[i].Provider = "shm"
+		}
+	}})
+	c := cl.Mount(t, clientlib.Options{Provider: "shm", Strategy: "sendfile", Timeout: 60 * time.Second})
+	const size, piece = 64 << 20, 1 << 20
+	want := make([]byte, size)
+	got := make([]byte, size)
+	for round := range 4 {
+		f, err := c.Create(ctx, fmt.Sprintf("/sendfile%d", round), clientlib.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fillSeeded(want, uint64(round))
+		var wg sync.WaitGroup
+		errs := make(chan error, size/piece)
+		sem := make(chan struct{}, 16)
+		for off := 0; off < size; off += piece {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if _, err := f.WriteAt(want[off:off+piece], int64(off)); err != nil {
+					errs <- fmt.Errorf("write at %d: %w", off, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		clear(got)
+		if _, err := f.ReadAt(got, 0); err != nil {
+			t.Fatalf("round %d: read: %v", round, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("round %d: bytes read differ from bytes written", round)
+		}
+	}
+	for i := range 2 {
+		st, err := c.ServerStats(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("server %d: %d bytes written by sendfile, %d fallbacks", i, st["write.bytes.sendfile"], st["fallback.sendfile"])
+	}
+}
+
+// A read that times out because its server stopped must not change the
+// caller's buffer after it returned, when the server resumes and finds
+// the request: on shm the request's deadline keeps the server from
+// posting; on tcp the client also revoked the buffer's registration.
+func TestTimedOutReadLeavesBufferAlone(t *testing.T) {
+	for _, prov := range rdmaProviders {
+		t.Run(prov, func(t *testing.T) {
+			needProvider(t, prov)
+			cl := testcluster.Start(t, testcluster.Options{Servers: 1, StripSize: 1 << 20, Edit: func(c *config.Config) {
+				c.Servers[0].Provider = prov
+				c.Servers[0].Strategy = "pipeline"
+			}})
+			t.Cleanup(func() { cl.Signal(0, syscall.SIGCONT) }) // before the cluster stops, if a check fails
+			const timeout = 2 * time.Second
+			c := cl.Mount(t, clientlib.Options{Provider: prov, Timeout: timeout})
+			f, err := c.Create(ctx, "/stopped-server", clientlib.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const size = 16 << 20
+			if _, err := f.WriteAt(bytes.Repeat([]byte{0xab}, size), 0); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, size)
+			if _, err := f.ReadAt(buf, 0); err != nil { // registers buf (and caches it)
+				t.Fatal(err)
+			}
+			// Stopped before the request arrives (deterministic) and,
+			// second round, a moment after (mid-request, when it lands).
+			for round, delay := range []time.Duration{0, 5 * time.Millisecond} {
+				clear(buf)
+				if delay == 0 {
+					cl.Signal(0, syscall.SIGSTOP)
+				} else {
+					time.AfterFunc(delay, func() { cl.Signal(0, syscall.SIGSTOP) })
+				}
+				_, err := f.ReadAt(buf, 0)
+				if err == nil {
+					cl.Signal(0, syscall.SIGCONT)
+					t.Logf("round %d: the read finished before the server stopped", round)
+					continue
+				}
+				for i := range buf {
+					buf[i] = 0x5a
+				}
+				cl.Signal(0, syscall.SIGCONT)
+				// The server now finds the request; give it time to act.
+				time.Sleep(timeout)
+				if _, err := c.Stat(ctx, "/stopped-server"); err != nil {
+					t.Fatalf("round %d: server after resume: %v", round, err)
+				}
+				for i, b := range buf {
+					if b != 0x5a {
+						t.Fatalf("round %d: byte %d of the buffer changed to %#x after the read returned (%v)", round, i, b, err)
+					}
+				}
+			}
+		})
+	}
+}
