@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -54,6 +55,10 @@ type Options struct {
 	// RegCacheUserModeOnly opens the cache's userfaultfd monitor in user
 	// mode only (see regcache.Options.UserModeOnly).
 	RegCacheUserModeOnly bool
+	// Logger gets the client's warnings: things that went wrong without
+	// failing the call, such as datafiles an unlink had to leave for
+	// fsck (default slog.Default()).
+	Logger *slog.Logger
 }
 
 const (
@@ -96,6 +101,9 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	opts.MaxRequest = min(opts.MaxRequest, proto.MaxIOBytes-(1<<20))
 	if opts.Depth <= 0 {
 		opts.Depth = defaultDepth
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	if opts.Name == "" {
 		opts.Name = fmt.Sprintf("%s[%d]", filepath.Base(os.Args[0]), os.Getpid())
@@ -367,7 +375,9 @@ func (c *Client) ReadDir(ctx context.Context, path string) ([]DirEntry, error) {
 }
 
 // Remove removes a file (and its datafiles on every server) or an empty
-// directory.
+// directory. Once the name is gone the call succeeds: a server that
+// cannot remove its datafile leaves an orphan for `ferry fsck --repair`,
+// with a warning to Options.Logger.
 func (c *Client) Remove(ctx context.Context, path string) error {
 	a, err := c.lookup(ctx, "remove", path)
 	if err != nil {
@@ -380,17 +390,26 @@ func (c *Client) Remove(ctx context.Context, path string) error {
 	if err := c.metaCall(ctx, proto.OpUnlink, a.Path, &proto.PathReq{Path: a.Path}, &gone); err != nil {
 		return err
 	}
-	return c.removeData(ctx, &gone)
+	c.removeData(ctx, "remove", &gone)
+	return nil
 }
 
-// removeData deletes a removed file's datafiles on every server it spans.
-func (c *Client) removeData(ctx context.Context, a *proto.Attr) error {
+// removeData deletes the datafiles of a file whose name is gone, on every
+// server it spans. The name's removal was the operation, and it happened:
+// a server that fails here leaves an orphan datafile (space, not data),
+// which is reported as a warning and left for fsck, not returned as an
+// error that would say the name is still there.
+func (c *Client) removeData(ctx context.Context, op string, a *proto.Attr) {
 	f := c.newFile(*a)
-	return wrap("remove", a.Path, f.eachServer(ctx, proto.OpRemove,
-		&proto.DataReq{Handle: a.Handle, Layout: a.Layout}, nil, nil))
+	err := f.eachServer(ctx, proto.OpRemove, &proto.DataReq{Handle: a.Handle, Layout: a.Layout}, nil, nil)
+	if err != nil {
+		c.opts.Logger.Warn("name removed, but datafiles were left behind; `ferry fsck --repair` removes them",
+			"op", op, "path", a.Path, "handle", a.Handle, "err", wrap(op, a.Path, err).Error())
+	}
 }
 
-// Rename moves oldpath to newpath, replacing a file there.
+// Rename moves oldpath to newpath, replacing a file there (whose datafiles
+// are then removed as Remove removes them).
 func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 	op, err := clean("rename", oldpath)
 	if err != nil {
@@ -405,7 +424,7 @@ func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 		return err
 	}
 	if r.Replaced {
-		return c.removeData(ctx, &r.Attr)
+		c.removeData(ctx, "rename", &r.Attr)
 	}
 	return nil
 }

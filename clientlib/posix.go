@@ -86,7 +86,9 @@ func (c *Client) MkdirAs(ctx context.Context, path string, mode fs.FileMode, own
 
 // Unlink removes a file: its name, then its datafiles on every server. A
 // directory gives EISDIR. Unlike Remove it trusts the metadata server to
-// check the type, so it is one round trip shorter.
+// check the type, so it is one round trip shorter. As with Remove, once
+// the name is gone the call succeeds; datafiles a server could not remove
+// are left for fsck, with a warning.
 func (c *Client) Unlink(ctx context.Context, path string) error {
 	p, err := clean("unlink", path)
 	if err != nil {
@@ -96,7 +98,8 @@ func (c *Client) Unlink(ctx context.Context, path string) error {
 	if err := c.metaCall(ctx, proto.OpUnlink, p, &proto.PathReq{Path: p}, &gone); err != nil {
 		return err
 	}
-	return c.removeData(ctx, &gone)
+	c.removeData(ctx, "unlink", &gone)
+	return nil
 }
 
 // Rmdir removes an empty directory; a file gives ENOTDIR.

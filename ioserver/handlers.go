@@ -49,10 +49,20 @@ var handlers = map[proto.Op]handler{
 		return &proto.Empty{}, c.s.data.Truncate(r.Handle, r.Layout.LocalSize(j, r.Size))
 	}),
 	proto.OpFsync: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataReq) (proto.Message, error) {
+		if _, err := c.s.fileServer(r.Handle, r.Layout); err != nil {
+			return nil, err
+		}
 		return &proto.Empty{}, c.s.data.Fsync(r.Handle)
 	}),
 	proto.OpRemove: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataReq) (proto.Message, error) {
+		if _, err := c.s.fileServer(r.Handle, r.Layout); err != nil {
+			return nil, err
+		}
 		return &proto.Empty{}, c.s.data.Remove(r.Handle)
+	}),
+	proto.OpDataList: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataListReq) (proto.Message, error) {
+		files, more, err := c.s.data.List(r.After, r.Max)
+		return &proto.DataListResp{Files: files, More: more}, err
 	}),
 	proto.OpSizes: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.SizesReq) (proto.Message, error) {
 		resp := &proto.SizesResp{Sizes: make([]proto.SizeResp, len(r.Files))}
@@ -92,6 +102,12 @@ var handlers = map[proto.Op]handler{
 	}),
 	proto.OpDirPlus: onMeta(func(m *meta.Store, r *proto.ReaddirReq) (proto.Message, error) {
 		return m.ReaddirPlus(r.Path, r.After, r.Max)
+	}),
+	proto.OpFileList: onMeta(func(m *meta.Store, r *proto.FileListReq) (proto.Message, error) {
+		return m.FileList(r.After, r.Max)
+	}),
+	proto.OpHandlesKnown: onMeta(func(m *meta.Store, r *proto.HandlesKnownReq) (proto.Message, error) {
+		return m.HandlesKnown(r.Handles)
 	}),
 	proto.OpSetAttr: onMeta(func(m *meta.Store, r *proto.SetAttrReq) (proto.Message, error) { return m.SetAttr(r) }),
 	proto.OpFetchAdd: onMeta(func(m *meta.Store, r *proto.FetchAddReq) (proto.Message, error) {

@@ -3,6 +3,8 @@ package proto
 import (
 	"fmt"
 	"strings"
+	"syscall"
+	"unicode/utf8"
 
 	"github.com/ferry-hpc/ferry/layout"
 )
@@ -32,12 +34,15 @@ const (
 	OpSizes                  // data: sizes of many of this server's datafiles at once
 	OpStatfs                 // capacity and free space of this server's storage
 	OpSetMtime               // data: set the mtime of this server's datafile
+	OpDataList               // data: list this server's datafiles, paged (fsck)
+	OpFileList               // metadata: list every file of the namespace, paged (fsck)
+	OpHandlesKnown           // metadata: which of these handles a name refers to, in one snapshot (fsck)
 	opEnd
 )
 
 var opNames = [...]string{"", "hello", "lookup", "create", "mkdir", "rmdir", "unlink", "rename",
 	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats",
-	"readdirplus", "sizes", "statfs", "setmtime"}
+	"readdirplus", "sizes", "statfs", "setmtime", "datalist", "filelist", "handlesknown"}
 
 func (o Op) String() string {
 	if o.Valid() {
@@ -134,6 +139,11 @@ func CleanPath(p string) (string, error) {
 	if strings.IndexByte(p, 0) >= 0 {
 		return "", fmt.Errorf("path %q contains a NUL byte", p)
 	}
+	if !utf8.ValidString(p) {
+		// Names travel to tools and logs that expect text; EINVAL, as a
+		// file system that stores names as UTF-8 answers.
+		return "", fmt.Errorf("path %q is not valid UTF-8: %w", p, syscall.EINVAL)
+	}
 	if p == "/" {
 		return p, nil
 	}
@@ -158,7 +168,7 @@ func decodePath(d *Decoder) string {
 	}
 	c, err := CleanPath(p)
 	if err != nil {
-		d.fail("%v", err)
+		d.failErr(err)
 	}
 	return c
 }
