@@ -399,12 +399,26 @@ func (c *Client) Remove(ctx context.Context, path string) error {
 // a server that fails here leaves an orphan datafile (space, not data),
 // which is reported as a warning and left for fsck, not returned as an
 // error that would say the name is still there.
+//
+// Every server is asked, whatever the others answer (no first error
+// cancels the rest), so only the failed servers' datafiles stay behind.
 func (c *Client) removeData(ctx context.Context, op string, a *proto.Attr) {
-	f := c.newFile(*a)
-	err := f.eachServer(ctx, proto.OpRemove, &proto.DataReq{Handle: a.Handle, Layout: a.Layout}, nil, nil)
-	if err != nil {
-		c.opts.Logger.Warn("name removed, but datafiles were left behind; `ferry fsck --repair` removes them",
-			"op", op, "path", a.Path, "handle", a.Handle, "err", wrap(op, a.Path, err).Error())
+	req := &proto.DataReq{Handle: a.Handle, Layout: a.Layout}
+	errs := make([]error, a.Layout.Count)
+	var wg sync.WaitGroup
+	for j := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[j] = c.servers[a.Layout.Server(j)].roundTrip(ctx, proto.OpRemove, req, nil, nil)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			c.opts.Logger.Warn("name removed, but a datafile was left behind; `ferry fsck --repair` removes it",
+				"op", op, "path", a.Path, "handle", a.Handle, "err", wrap(op, a.Path, err).Error())
+		}
 	}
 }
 
