@@ -72,7 +72,7 @@ func (c *Client) HandlesKnown(ctx context.Context, handles []string) (map[string
 	for len(handles) > 0 {
 		n := min(len(handles), proto.MaxHandlesKnown)
 		var r proto.HandlesKnownResp
-		if err := c.metaCall(ctx, proto.OpHandlesKnown, "", &proto.HandlesKnownReq{Handles: handles[:n]}, &r); err != nil {
+		if err := c.metaCall(ctx, proto.OpKnown, "", &proto.HandlesKnownReq{Handles: handles[:n]}, &r); err != nil {
 			return nil, err
 		}
 		if len(r.Known) != n {

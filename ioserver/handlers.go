@@ -106,7 +106,7 @@ var handlers = map[proto.Op]handler{
 	proto.OpFileList: onMeta(func(m *meta.Store, r *proto.FileListReq) (proto.Message, error) {
 		return m.FileList(r.After, r.Max)
 	}),
-	proto.OpHandlesKnown: onMeta(func(m *meta.Store, r *proto.HandlesKnownReq) (proto.Message, error) {
+	proto.OpKnown: onMeta(func(m *meta.Store, r *proto.HandlesKnownReq) (proto.Message, error) {
 		return m.HandlesKnown(r.Handles)
 	}),
 	proto.OpSetAttr: onMeta(func(m *meta.Store, r *proto.SetAttrReq) (proto.Message, error) { return m.SetAttr(r) }),

@@ -125,7 +125,7 @@ func (m *FileListResp) decode(d *Decoder) {
 }
 
 // HandlesKnownReq asks the metadata server which of Handles a name
-// refers to (OpHandlesKnown). It answers from one snapshot of the
+// refers to (OpKnown). It answers from one snapshot of the
 // namespace, so a handle it calls unknown named no file at that instant,
 // and never will again: handles are made once, at create.
 type HandlesKnownReq struct {

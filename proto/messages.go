@@ -36,13 +36,13 @@ const (
 	OpSetMtime               // data: set the mtime of this server's datafile
 	OpDataList               // data: list this server's datafiles, paged (fsck)
 	OpFileList               // metadata: list every file of the namespace, paged (fsck)
-	OpHandlesKnown           // metadata: which of these handles a name refers to, in one snapshot (fsck)
+	OpKnown           // metadata: which of these handles a name refers to, in one snapshot (fsck)
 	opEnd
 )
 
 var opNames = [...]string{"", "hello", "lookup", "create", "mkdir", "rmdir", "unlink", "rename",
 	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats",
-	"readdirplus", "sizes", "statfs", "setmtime", "datalist", "filelist", "handlesknown"}
+	"readdirplus", "sizes", "statfs", "setmtime", "datalist", "filelist", "known"}
 
 func (o Op) String() string {
 	if o.Valid() {
