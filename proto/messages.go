@@ -36,7 +36,7 @@ const (
 	OpSetMtime               // data: set the mtime of this server's datafile
 	OpDataList               // data: list this server's datafiles, paged (fsck)
 	OpFileList               // metadata: list every file of the namespace, paged (fsck)
-	OpKnown           // metadata: which of these handles a name refers to, in one snapshot (fsck)
+	OpKnown                  // metadata: which of these handles a name refers to, in one snapshot (fsck)
 	opEnd
 )
 
