@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-hpc/ferry/ioserver/meta"
 	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 // maxInFlight bounds the requests one connection may have in progress;
@@ -74,6 +75,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if err := os.MkdirAll(self.Storage, 0o700); err != nil {
 		return nil, fmt.Errorf("server %d: storage %s: %w", opts.ID, self.Storage, err)
+	}
+	// Regions of dead processes in /dev/shm, any user's: clients remove
+	// only their own user's, so the server is what frees the rest.
+	if gone, err := verbs.RemoveStaleShm(true); err != nil {
+		log.Warn("removing stale shm regions", "err", err, "removed", len(gone))
+	} else if len(gone) > 0 {
+		log.Info("removed stale shm regions of dead processes", "count", len(gone))
 	}
 	var err error
 	s.data, err = data.Open(data.Options{Dir: self.Storage, Strategy: s.strategy, PipelineDepth: self.PipelineDepth,

@@ -1,0 +1,84 @@
+package itest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/testcluster"
+	"github.com/ferry-hpc/ferry/internal/testenv"
+)
+
+// clientChildEnv makes the test binary a client process that mounts the
+// config it names with the shm provider, says READY and waits to be
+// killed: a client that never closes its endpoint.
+const clientChildEnv = "FERRY_ITEST_SHM_CLIENT"
+
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv(clientChildEnv); cfg != "" {
+		c, err := clientlib.Mount(context.Background(), cfg, clientlib.Options{Provider: "shm"})
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		f, err := c.Create(context.Background(), "/child", clientlib.CreateOptions{})
+		if err == nil {
+			_, err = f.WriteAt(make([]byte, 1<<20), 0) // by RMA: the endpoint is in use
+		}
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println("READY")
+		time.Sleep(time.Hour)
+	}
+	os.Exit(m.Run())
+}
+
+// A client killed with -9 leaves its shm region in /dev/shm; a server
+// starting removes it (and, in the verbs tests, a new client does).
+func TestKilledClientShmRemovedAtServerStart(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), clientChildEnv+"="+cl.ConfigPath)
+	cmd.Stderr = os.Stderr
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if strings.Contains(line, "not supported") {
+		testenv.SkipOrFail(t, "shm client: %s", line)
+	}
+	if strings.TrimSpace(line) != "READY" {
+		t.Fatalf("client child said %q", line)
+	}
+	pid := cmd.Process.Pid
+	regions := func() []string {
+		m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/%d:*", pid))
+		return m
+	}
+	if len(regions()) == 0 {
+		t.Fatalf("client %d has no shm region", pid)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if len(regions()) == 0 {
+		t.Fatal("the killed client's region vanished by itself; nothing to test")
+	}
+	cl.Stop(1)
+	cl.StartServer(1)
+	if r := regions(); len(r) != 0 {
+		t.Fatalf("regions of dead client %s left after a server started: %v", strconv.Itoa(pid), r)
+	}
+}
