@@ -16,9 +16,9 @@ func TestRemoveStaleShmRules(t *testing.T) {
 	dir := t.TempDir()
 	me := os.Getuid()
 	names := []string{
-		"100:" + strconv.Itoa(me) + ":0",   // dead, mine: removed
-		"100:" + strconv.Itoa(me+1) + ":1", // dead, another uid by name: only for allUsers
-		"200:" + strconv.Itoa(me) + ":0",   // alive: kept
+		"100:" + strconv.Itoa(me) + ":0",    // dead, mine: removed
+		"100:" + strconv.Itoa(me+1) + ":1",  // dead, another uid by name: only for allUsers
+		"200:" + strconv.Itoa(me) + ":0",    // alive: kept
 		"300:x:0", "notshm", "0:0:0", "1:2", // not regions: kept
 	}
 	for _, n := range names {
