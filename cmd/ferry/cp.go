@@ -28,7 +28,7 @@ type cpSide struct {
 func newCpCmd(e *env) *cobra.Command {
 	var o cpOptions
 	cmd := newCommand("cp [flags] SRC DST", "copy a file into, out of, or within Ferry (ferry:/path marks Ferry's side)",
-		"Copies SRC to DST; either may be ferry:/path. Shows a progress bar on a terminal.\nA DST that is a directory gets SRC's base name.",
+		"Copies SRC to DST; either may be ferry:/path. Shows a progress bar on a terminal.\nA DST that is a directory gets SRC's base name.\nThe copy is fsynced before cp reports success (--no-fsync skips that).",
 		2, 2, func(_ *cobra.Command, args []string) error { return runCp(e, &o, args) })
 	fl := cmd.Flags()
 	o.cf.addData(fl)
@@ -36,6 +36,7 @@ func newCpCmd(e *env) *cobra.Command {
 	fl.IntVar(&o.count, "count", 0, "servers a new Ferry file spans (0: the default)")
 	sizeVar(fl, &o.chunk, "chunk", 64<<20, false, "bytes per read/write call")
 	fl.BoolVar(&o.stats, "stats", false, "print bytes, time and throughput when done (always on a terminal)")
+	fl.BoolVar(&o.noFsync, "no-fsync", false, "report success once the servers (or the local file system) hold the bytes, without making them durable")
 	return cmd
 }
 
@@ -44,6 +45,7 @@ type cpOptions struct {
 	strip, chunk int64
 	count        int
 	stats        bool
+	noFsync      bool
 }
 
 func runCp(e *env, o *cpOptions, args []string) error {
@@ -110,7 +112,12 @@ func runCp(e *env, o *cpOptions, args []string) error {
 		if err := f.Truncate(ctx, 0); err != nil {
 			return err
 		}
-		w, finish = f, func() error { return nil }
+		w, finish = f, func() error {
+			if o.noFsync {
+				return nil
+			}
+			return f.Sync(ctx)
+		}
 	} else {
 		if st, err := os.Stat(dst.path); err == nil && st.IsDir() {
 			dst.path = filepath.Join(dst.path, path.Base(src.path))
@@ -120,7 +127,14 @@ func runCp(e *env, o *cpOptions, args []string) error {
 			return err
 		}
 		defer f.Close()
-		w, finish = f, f.Close
+		w, finish = f, func() error {
+			if !o.noFsync {
+				if err := f.Sync(); err != nil {
+					return fmt.Errorf("fsync %s: %w", dst.path, err)
+				}
+			}
+			return f.Close()
+		}
 	}
 
 	var bar *progressbar.ProgressBar
