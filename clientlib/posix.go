@@ -188,6 +188,23 @@ const sizesBatch = 4096
 // page of entries and then one round trip per server, all servers at once,
 // for the sizes of every file in the directory, however many there are.
 func (c *Client) ReadDirPlus(ctx context.Context, dir string) ([]*FileInfo, error) {
+	out, err := c.ReadDirPlusPartial(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, fi := range out {
+		if fi.sizeErr != nil {
+			return nil, wrap("readdir", fi.attr.Path, fi.sizeErr)
+		}
+	}
+	return out, nil
+}
+
+// ReadDirPlusPartial is ReadDirPlus that lists what it can when data
+// servers do not answer: it fails only when the metadata server does.
+// Files whose size a server could not give have SizeErr set (and a size
+// and modification time from the servers that answered).
+func (c *Client) ReadDirPlusPartial(ctx context.Context, dir string) ([]*FileInfo, error) {
 	p, err := clean("readdir", dir)
 	if err != nil {
 		return nil, err
@@ -215,16 +232,15 @@ func (c *Client) ReadDirPlus(ctx context.Context, dir string) ([]*FileInfo, erro
 		}
 		after = path.Base(page.Entries[len(page.Entries)-1].Path)
 	}
-	if err := c.fillSizes(ctx, out); err != nil {
-		return nil, wrap("readdir", p, err)
-	}
+	c.fillSizes(ctx, out)
 	return out, nil
 }
 
 // fillSizes asks every server, in parallel, for the datafile sizes of the
 // files in infos that have strips there, and sets each file's size and
-// data modification time.
-func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) error {
+// data modification time; a file a server failed to answer for gets that
+// error as its sizeErr.
+func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) {
 	type want struct {
 		req   proto.SizesReq
 		infos []*FileInfo
@@ -248,16 +264,15 @@ func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) error {
 		}
 	}
 	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
+		wg sync.WaitGroup
+		mu sync.Mutex
 	)
 	for s, ws := range per {
 		wg.Add(1)
 		go func() { // one goroutine per server: its batches go in order
 			defer wg.Done()
 			sc := c.servers[s]
-			for _, w := range ws {
+			for b, w := range ws {
 				var resp proto.SizesResp
 				err := sc.control(ctx, proto.OpSizes, &w.req, &resp)
 				if err == nil && len(resp.Sizes) != len(w.infos) {
@@ -265,8 +280,12 @@ func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) error {
 				}
 				mu.Lock()
 				if err != nil {
-					if firstErr == nil {
-						firstErr = err
+					for _, w := range ws[b:] {
+						for _, fi := range w.infos {
+							if fi.sizeErr == nil {
+								fi.sizeErr = err
+							}
+						}
 					}
 					mu.Unlock()
 					return
@@ -280,7 +299,6 @@ func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) error {
 		}()
 	}
 	wg.Wait()
-	return firstErr
 }
 
 // FsStats is the capacity of a file system: its servers' storage summed.

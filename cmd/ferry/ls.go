@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -41,25 +40,48 @@ func runLs(e *env, cf *clientFlags, long bool, args []string) error {
 		fmt.Fprintln(e.stdout, fi.Path())
 		return nil
 	}
-	ents, err := c.ReadDir(ctx, p)
+	if !long {
+		ents, err := c.ReadDir(ctx, p)
+		if err != nil {
+			return err
+		}
+		for _, de := range ents {
+			if de.IsDir {
+				fmt.Fprintln(e.stdout, de.Name+"/")
+			} else {
+				fmt.Fprintln(e.stdout, de.Name)
+			}
+		}
+		return nil
+	}
+	// A data server that is down costs the sizes of the files it holds
+	// strips of, not the listing: those show "?", and ls exits 1.
+	infos, err := c.ReadDirPlusPartial(ctx, p)
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 1, ' ', tabwriter.AlignRight)
-	for _, de := range ents {
-		name := de.Name
-		if de.IsDir {
+	var unknown int
+	var why error
+	for _, st := range infos {
+		name, size := st.Name(), fmt.Sprint(st.Size())
+		if st.IsDir() {
 			name += "/"
 		}
-		if !long {
-			fmt.Fprintln(e.stdout, name)
-			continue
+		if err := st.SizeErr(); err != nil {
+			size = "?"
+			unknown++
+			if why == nil {
+				why = err
+			}
 		}
-		st, err := c.Stat(ctx, path.Join(fi.Path(), de.Name))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "%s\t%d\t %s\t %s\t\n", st.Mode(), st.Size(), st.ModTime().Format("2006-01-02 15:04"), name)
+		fmt.Fprintf(tw, "%s\t%s\t %s\t %s\t\n", st.Mode(), size, st.ModTime().Format("2006-01-02 15:04"), name)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if unknown > 0 {
+		return fmt.Errorf("sizes of %d of %d entries unknown (shown as ?): %w", unknown, len(infos), why)
+	}
+	return nil
 }
