@@ -55,6 +55,12 @@ type Options struct {
 	// RegCacheUserModeOnly opens the cache's userfaultfd monitor in user
 	// mode only (see regcache.Options.UserModeOnly).
 	RegCacheUserModeOnly bool
+	// KeyFile is the file system's key, for servers in auth mode key
+	// (Mount: the config's key_file).
+	KeyFile string
+	// MungeSocket is munged's socket, for servers in auth mode munge
+	// (Mount: the config's munge_socket; default: MUNGE's own).
+	MungeSocket string
 	// Logger gets the client's warnings: things that went wrong without
 	// failing the call, such as datafiles an unlink had to leave for
 	// fsck (default slog.Default()).
@@ -85,6 +91,12 @@ func Mount(ctx context.Context, configPath string, opts Options) (*Client, error
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = cfg.Timeout.Duration
+	}
+	if opts.KeyFile == "" {
+		opts.KeyFile = cfg.KeyFile
+	}
+	if opts.MungeSocket == "" {
+		opts.MungeSocket = cfg.MungeSocket
 	}
 	return Dial(ctx, cfg.Servers[cfg.MetadataServer].Address, opts)
 }
@@ -139,7 +151,11 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		return nil, &Error{Op: "mount", Server: -1, Err: err}
 	}
 	for i, a := range hello.Servers {
-		sc := &serverConn{id: i, addr: a, timeout: opts.Timeout, name: opts.Name}
+		sc := &serverConn{id: i, addr: a, timeout: opts.Timeout, name: opts.Name,
+			auth: authConfig{Mode: hello.Auth, KeyFile: opts.KeyFile, MungeSocket: opts.MungeSocket}}
+		if i < len(hello.Sockets) {
+			sc.socket = hello.Sockets[i]
+		}
 		if c.fab != nil {
 			sc.fabrics = []proto.Fabric{{Provider: c.fab.provider, Addr: c.fab.ep.LaneAddress(i)}}
 		}
@@ -157,7 +173,14 @@ func (c *Client) setupFabric(localAddr string, rc regcache.Options) error {
 	if c.opts.Strategy == proto.StrategySockets {
 		return nil
 	}
-	prov, err := chooseProvider(c.opts.Provider, c.hello.Fabrics, isLocal(c.hello.Servers))
+	offered, why := usableFabrics(c.hello.Fabrics)
+	prov, err := chooseProvider(c.opts.Provider, offered, isLocal(c.hello.Servers))
+	if err != nil && why != "" {
+		err = fmt.Errorf("%w (%s)", err, why)
+	}
+	if why != "" && err == nil && c.opts.Provider == "auto" && isLocal(c.hello.Servers) {
+		slog.Info("ferry: not using shm", "why", why, "instead", prov)
+	}
 	if err != nil || prov == "" {
 		if c.opts.Provider == "auto" {
 			c.fabErr = err
@@ -201,6 +224,9 @@ func (c *Client) DataPath(id int) string {
 	}
 	if id >= 0 && id < len(c.servers) {
 		if ok, known := c.servers[id].rdmaState(); known && !ok {
+			if r := c.servers[id].refusedWhy(); r != "" {
+				return "sockets (server " + fmt.Sprint(id) + " refused our " + c.fab.provider + " address: " + r + ")"
+			}
 			return "sockets (server " + fmt.Sprint(id) + " lacks " + c.fab.provider + ")"
 		}
 	}

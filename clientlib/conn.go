@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"syscall"
@@ -23,6 +24,11 @@ type serverConn struct {
 	timeout time.Duration
 	name    string         // client name for the hello; "" skips the hello
 	fabrics []proto.Fabric // the client's fabric addresses, sent in the hello
+	socket  string         // the server's Unix socket, tried first when it is on this host
+	auth    authConfig
+
+	unixErr error  // why the last connection is not on the Unix socket
+	refused string // why the server did not take our fabric address
 
 	rdmaKnown bool // a hello has told whether the server shares our fabric
 	rdma      bool
@@ -56,13 +62,9 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 	if sc.nc != nil {
 		return sc.nc, nil
 	}
-	d := net.Dialer{Timeout: min(sc.timeout, 10*time.Second), KeepAlive: 15 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", sc.addr)
+	nc, err := sc.dial(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
 	}
 	sc.local = nc.LocalAddr().String()
 	if sc.name != "" {
@@ -77,29 +79,18 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 	return nc, nil
 }
 
-// hello is the first exchange on every connection: it gives the server
-// our fabric address, and tells us whether the server shares our fabric.
+// hello is the first exchange on every connection: it says who we are,
+// gives the server our fabric address, and tells us whether the server
+// shares our fabric and took our address.
 func (sc *serverConn) hello(nc net.Conn) error {
 	nc.SetDeadline(time.Now().Add(sc.timeout))
 	defer nc.SetDeadline(time.Time{})
-	if _, err := nc.Write(proto.Frame(proto.Header{Op: proto.OpHello}, &proto.HelloReq{Client: sc.name, Fabrics: sc.fabrics})); err != nil {
-		return fmt.Errorf("hello: %w", err)
-	}
-	h, err := proto.ReadHeader(nc)
+	req, err := sc.helloReq(nc)
 	if err != nil {
 		return fmt.Errorf("hello: %w", err)
-	}
-	body, err := proto.ReadBody(nc, h)
-	if err != nil {
-		return err
-	}
-	if h.Status != 0 {
-		var eb proto.ErrorBody
-		proto.Unmarshal(body, &eb)
-		return &RemoteError{Errno: syscall.Errno(h.Status), Msg: "hello: " + eb.Msg}
 	}
 	var r proto.HelloResp
-	if err := proto.Unmarshal(body, &r); err != nil {
+	if err := exchange(nc, proto.OpHello, req, &r); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
 	if r.ServerID != sc.id {
@@ -113,6 +104,16 @@ func (sc *serverConn) hello(nc net.Conn) error {
 			}
 		}
 	}
+	sc.refused = ""
+	if sc.rdma && r.Refused != "" {
+		// The bytes then travel on this connection: slower, never wrong.
+		sc.rdma = false
+		sc.refused = r.Refused
+		if sc.unixErr != nil {
+			sc.refused += fmt.Sprintf(" (the Unix socket %s: %v)", sc.socket, sc.unixErr)
+		}
+		slog.Warn("ferry: server refused this client's fabric address; using sockets", "server", sc.id, "why", sc.refused)
+	}
 	sc.rdmaKnown = true
 	return nil
 }
@@ -123,6 +124,12 @@ func (sc *serverConn) rdmaState() (ok, known bool) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return sc.rdma, sc.rdmaKnown
+}
+
+func (sc *serverConn) refusedWhy() string {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.refused
 }
 
 func (sc *serverConn) localAddr() string {

@@ -1,9 +1,11 @@
 package clientlib
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"unsafe"
@@ -47,6 +49,25 @@ func chooseProvider(want string, offered []proto.Fabric, serversLocal bool) (str
 		return "", fmt.Errorf("provider %q asked for, the servers offer [%s]: %w", want, strings.Join(names, ", "), verbs.ErrNotSupported)
 	}
 	return want, nil
+}
+
+// usableFabrics drops the server's shm fabric when the server runs as
+// another user: shm serves only processes of the server's own user (its
+// endpoint name says which), so the client picks another provider instead
+// of having its address refused. why says what was dropped.
+func usableFabrics(offered []proto.Fabric) ([]proto.Fabric, string) {
+	var out []proto.Fabric
+	var why string
+	for _, f := range offered {
+		if f.Provider == "shm" {
+			if _, uid, err := verbs.ParseShmAddress(f.Addr); err != nil || uid != os.Getuid() {
+				why = fmt.Sprintf("the servers' shm endpoint %q belongs to another user (shm serves only the server's own user)", bytes.TrimRight(f.Addr, "\x00"))
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	return out, why
 }
 
 // isLocal reports whether every address is on this host.

@@ -43,12 +43,14 @@ type Config struct {
 	// Auth is how servers learn who a client is: "local" (peer
 	// credentials of local clients only), "munge", "key" (hosts that hold
 	// KeyFile are trusted to state their user), or "none" (tests on
-	// loopback only). Empty means the default the server documents.
+	// loopback only). Empty means "local" (see AuthMode).
 	Auth string `toml:"auth,omitempty"`
 	// KeyFile is the file system's secret (see ReadKey): it signs the
 	// capabilities the metadata server issues and, with Auth "key",
 	// authenticates hosts. Every server needs it; clients only in mode "key".
 	KeyFile string `toml:"key_file,omitempty"`
+	// MungeSocket is munged's socket, for Auth "munge" (default: MUNGE's own).
+	MungeSocket string `toml:"munge_socket,omitempty"`
 	// Servers, indexed by id.
 	Servers []Server `toml:"server"`
 }
@@ -58,6 +60,10 @@ type Server struct {
 	ID      int    `toml:"id"`
 	Address string `toml:"address"` // host:port of the control connection
 	Storage string `toml:"storage"` // directory for datafiles (and metadata)
+	// Socket is the Unix socket clients on the server's host connect to,
+	// so the server knows which process it serves (default: ferryd.sock in
+	// Storage, which only the server's user can reach).
+	Socket string `toml:"socket,omitempty"`
 	// Strategy that serves data: auto, sockets, copy, pipeline, sendfile.
 	Strategy string `toml:"strategy,omitempty"`
 	// Provider is the libfabric provider: auto, shm, tcp, none (sockets only).
@@ -79,6 +85,31 @@ type Server struct {
 	// more than faulting page-cache pages into a registration, measure with
 	// it on.
 	AutoSendfile bool `toml:"auto_sendfile,omitempty"`
+}
+
+// SocketPath is the server's Unix socket: Socket, else ferryd.sock in its
+// storage directory.
+func (s Server) SocketPath() string {
+	if s.Socket != "" {
+		return s.Socket
+	}
+	return filepath.Join(s.Storage, "ferryd.sock")
+}
+
+// Auth modes (see Config.Auth).
+const (
+	AuthLocal = "local"
+	AuthMunge = "munge"
+	AuthKey   = "key"
+	AuthNone  = "none"
+)
+
+// AuthMode is the configured auth mode, AuthLocal when none is set.
+func (c *Config) AuthMode() string {
+	if c.Auth == "" {
+		return AuthLocal
+	}
+	return c.Auth
 }
 
 // Defaults of the RDMA data path (pool, bounce buffer size, pipeline depth).
@@ -197,6 +228,15 @@ func (c *Config) validate() error {
 	}
 	if c.Timeout.Duration < 0 {
 		return fmt.Errorf("negative timeout %v", c.Timeout.Duration)
+	}
+	switch c.AuthMode() {
+	case AuthLocal, AuthMunge, AuthNone:
+	case AuthKey:
+		if c.KeyFile == "" {
+			return errors.New("auth \"key\" needs key_file")
+		}
+	default:
+		return fmt.Errorf("auth %q: want local, munge, key or none", c.Auth)
 	}
 	return nil
 }

@@ -30,6 +30,11 @@ type conn struct {
 
 	pmu   sync.Mutex
 	peers map[string]verbs.Peer // the client's fabric address, by provider
+
+	cred  *unix.Ucred // the peer process, for Unix socket connections
+	amu   sync.Mutex
+	id    *ident // nil until a hello authenticates the connection
+	nonce []byte // the challenge the next hello's credential answers
 }
 
 func (c *conn) readLoop(ctx context.Context) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -113,17 +114,28 @@ func (s *Server) closeFabrics() {
 }
 
 // connectFabrics inserts the client's fabric addresses in the server's
-// address vectors, for the providers both sides have: the connection's
-// peer table, which RDMA requests on it use.
-func (c *conn) connectFabrics(req *proto.HelloReq) {
+// address vectors, for the providers both sides have, once each is bound
+// to the process on the other end of the connection (bindAddress): the
+// connection's peer table, which RDMA requests on it use. It returns why
+// addresses were refused, "" when none was.
+func (c *conn) connectFabrics(req *proto.HelloReq) string {
+	var refused []string
 	for _, cf := range req.Fabrics {
 		f := c.s.fabric(cf.Provider)
 		if f == nil {
 			continue
 		}
+		if err := c.bindAddress(cf.Provider, cf.Addr); err != nil {
+			c.s.stats.Add("fabric.refused", 1)
+			c.s.log.Warn("client fabric address refused", "provider", cf.Provider, "client", req.Client,
+				"peer", c.nc.RemoteAddr().String(), "err", err)
+			refused = append(refused, cf.Provider+": "+err.Error())
+			continue
+		}
 		p, err := f.Connect(cf.Addr)
 		if err != nil {
 			c.s.log.Warn("client fabric address refused", "provider", cf.Provider, "client", req.Client, "err", err)
+			refused = append(refused, cf.Provider+": "+err.Error())
 			continue
 		}
 		c.pmu.Lock()
@@ -137,6 +149,7 @@ func (c *conn) connectFabrics(req *proto.HelloReq) {
 			f.Release(old) // a second hello on one connection
 		}
 	}
+	return strings.Join(refused, "; ")
 }
 
 // releaseFabrics gives back the connection's peers once its requests are

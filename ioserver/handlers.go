@@ -23,8 +23,17 @@ var errReplied = errors.New("replied")
 // bytes follow on the stream, so the read loop runs it (handleWrite).
 var handlers = map[proto.Op]handler{
 	proto.OpHello: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.HelloReq) (proto.Message, error) {
-		c.connectFabrics(r)
-		return c.s.hello(), nil
+		if err := c.authenticate(ctx, r); err != nil {
+			c.s.stats.Add("auth.refused", 1)
+			c.s.log.Warn("hello refused", "peer", c.nc.RemoteAddr().String(), "client", r.Client, "err", err)
+			return nil, err
+		}
+		resp := c.s.hello()
+		resp.Refused = c.connectFabrics(r)
+		return resp, nil
+	}),
+	proto.OpChallenge: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.Empty) (proto.Message, error) {
+		return c.challenge()
 	}),
 	proto.OpStats: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.Empty) (proto.Message, error) {
 		return c.s.statsSnapshot(), nil

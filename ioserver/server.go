@@ -44,9 +44,12 @@ type Server struct {
 	stats    counters
 	timeout  time.Duration
 	fabrics  []*data.Fabric
+	auth     string // config.AuthMode
+	key      []byte // auth key: the file system's key
 
 	mu    sync.Mutex
 	ln    net.Listener
+	uln   *net.UnixListener // nil: no Unix socket
 	conns map[*conn]struct{}
 	wg    sync.WaitGroup
 }
@@ -83,6 +86,9 @@ func New(opts Options) (*Server, error) {
 	} else if len(gone) > 0 {
 		log.Info("removed stale shm regions of dead processes", "count", len(gone))
 	}
+	if err := s.setupAuth(); err != nil {
+		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+	}
 	var err error
 	s.data, err = data.Open(data.Options{Dir: self.Storage, Strategy: s.strategy, PipelineDepth: self.PipelineDepth,
 		AutoSendfile: self.AutoSendfile, Timeout: s.timeout, Stats: &s.stats, Log: log})
@@ -111,15 +117,65 @@ func (s *Server) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve accepts connections until ctx is done or Close is called.
+// Serve accepts connections until ctx is done or Close is called, on ln
+// and on the server's Unix socket (which it makes, if it can).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	s.log.Info("serving", "address", ln.Addr().String(), "storage", s.self.Storage,
-		"metadata", s.meta != nil, "strategy", s.strategy)
+	if uln, err := s.listenUnix(); err != nil {
+		// Clients on this host then connect by TCP and get no shm.
+		s.log.Warn("no Unix socket; local clients cannot use shm", "err", err)
+	} else {
+		s.mu.Lock()
+		s.uln = uln
+		s.mu.Unlock()
+		stopU := context.AfterFunc(ctx, func() { uln.Close() })
+		defer stopU()
+		s.wg.Go(func() {
+			if err := s.acceptLoop(ctx, uln); err != nil {
+				s.log.Error("unix socket", "err", err)
+			}
+		})
+	}
+	s.log.Info("serving", "address", ln.Addr().String(), "socket", s.self.SocketPath(), "storage", s.self.Storage,
+		"metadata", s.meta != nil, "strategy", s.strategy, "auth", s.auth)
+	return s.acceptLoop(ctx, ln)
+}
+
+// listenUnix makes the server's Unix socket, replacing a stale one. It is
+// open to every user: the kernel's peer credentials, not the file's mode,
+// say who each client is.
+func (s *Server) listenUnix() (*net.UnixListener, error) {
+	path := s.self.SocketPath()
+	if len(path) >= len(unix.RawSockaddrUnix{}.Path) {
+		return nil, fmt.Errorf("socket path %s is longer than %d bytes", path, len(unix.RawSockaddrUnix{}.Path)-1)
+	}
+	if st, err := os.Lstat(path); err == nil {
+		if st.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: another server listens there: %w", path, unix.EADDRINUSE)
+		}
+		os.Remove(path)
+	}
+	uln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	uln.SetUnlinkOnClose(true)
+	if err := os.Chmod(path, 0o666); err != nil {
+		uln.Close()
+		return nil, err
+	}
+	return uln, nil
+}
+
+func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -133,6 +189,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("server %d: accept: %w", s.id, err)
 		}
 		c := &conn{s: s, nc: nc, slots: make(chan struct{}, maxInFlight)}
+		if uc, ok := nc.(*net.UnixConn); ok {
+			cred, err := peerCred(uc)
+			if err != nil {
+				s.log.Warn("unix connection without peer credentials", "err", err)
+				nc.Close()
+				continue
+			}
+			c.cred = cred
+		}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
@@ -147,12 +212,35 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
+// peerCred is the process on the other end of a Unix socket, as the
+// kernel saw it at connect.
+func peerCred(uc *net.UnixConn) (*unix.Ucred, error) {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	if cerr != nil {
+		return nil, fmt.Errorf("SO_PEERCRED: %w", cerr)
+	}
+	return cred, nil
+}
+
 // Close stops accepting, closes every connection, waits for handlers and
 // closes the stores and fabrics.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.ln != nil {
 		s.ln.Close()
+	}
+	if s.uln != nil {
+		s.uln.Close()
 	}
 	for c := range s.conns {
 		c.nc.Close()
@@ -171,9 +259,10 @@ func (s *Server) Close() error {
 // defaults, and this server's fabrics.
 func (s *Server) hello() *proto.HelloResp {
 	r := &proto.HelloResp{ServerID: s.id, MetaServer: s.cfg.MetadataServer, DefaultStrip: s.cfg.StripSize,
-		DefaultCount: s.cfg.StripCount, Strategy: s.strategy}
+		DefaultCount: s.cfg.StripCount, Strategy: s.strategy, Auth: s.auth}
 	for _, sv := range s.cfg.Servers {
 		r.Servers = append(r.Servers, sv.Address)
+		r.Sockets = append(r.Sockets, sv.SocketPath())
 	}
 	for _, f := range s.fabrics {
 		r.Fabrics = append(r.Fabrics, proto.Fabric{Provider: f.Provider(), Addr: f.Address()})

@@ -216,7 +216,9 @@ func TestRDMAWindowChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := net.Dial("tcp", cl.Config.Servers[0].Address)
+	// shm is served only on the Unix socket, where the server knows the
+	// process it writes to.
+	nc, err := net.Dial("unix", cl.Config.Servers[0].SocketPath())
 	if err != nil {
 		t.Fatal(err)
 	}

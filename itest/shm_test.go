@@ -18,30 +18,29 @@ import (
 	"github.com/ferry-hpc/ferry/internal/testenv"
 )
 
-// clientChildEnv makes the test binary a client process that mounts the
-// config it names with the shm provider, says READY and waits to be
-// killed: a client that never closes its endpoint.
-const clientChildEnv = "FERRY_ITEST_SHM_CLIENT"
+// shmClientConfig names the config of the test binary run as
+// FERRY_ITEST_CHILD=shmclient: a client process that mounts it with the
+// shm provider, says READY and waits to be killed, never closing its
+// endpoint.
+const shmClientConfig = "FERRY_ITEST_SHM_CONFIG"
 
-func TestMain(m *testing.M) {
-	if cfg := os.Getenv(clientChildEnv); cfg != "" {
-		c, err := clientlib.Mount(context.Background(), cfg, clientlib.Options{Provider: "shm"})
-		if err != nil {
-			fmt.Println("ERR", err)
-			os.Exit(1)
-		}
-		f, err := c.Create(context.Background(), "/child", clientlib.CreateOptions{})
-		if err == nil {
-			_, err = f.WriteAt(make([]byte, 1<<20), 0) // by RMA: the endpoint is in use
-		}
-		if err != nil {
-			fmt.Println("ERR", err)
-			os.Exit(1)
-		}
-		fmt.Println("READY")
-		time.Sleep(time.Hour)
+func childShmClient() int {
+	c, err := clientlib.Mount(context.Background(), os.Getenv(shmClientConfig), clientlib.Options{Provider: "shm"})
+	if err != nil {
+		fmt.Println("ERR", err)
+		return 1
 	}
-	os.Exit(m.Run())
+	f, err := c.Create(context.Background(), "/child", clientlib.CreateOptions{})
+	if err == nil {
+		_, err = f.WriteAt(make([]byte, 1<<20), 0) // by RMA: the endpoint is in use
+	}
+	if err != nil {
+		fmt.Println("ERR", err)
+		return 1
+	}
+	fmt.Println("READY")
+	time.Sleep(time.Hour)
+	return 0
 }
 
 // A client killed with -9 leaves its shm region in /dev/shm; a server
@@ -49,7 +48,7 @@ func TestMain(m *testing.M) {
 func TestKilledClientShmRemovedAtServerStart(t *testing.T) {
 	cl := testcluster.Start(t, testcluster.Options{Servers: 2})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), clientChildEnv+"="+cl.ConfigPath)
+	cmd.Env = append(os.Environ(), "FERRY_ITEST_CHILD=shmclient", shmClientConfig+"="+cl.ConfigPath)
 	cmd.Stderr = os.Stderr
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

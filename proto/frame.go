@@ -22,7 +22,7 @@ import (
 
 const (
 	Magic      uint32 = 0x31595246 // "FRY1" on the wire
-	Version    uint8  = 3          // 3: OpDataList, OpFileList, OpKnown; 2: OpDirPlus, OpSizes, OpStatfs, OpSetMtime, SetAttrReq with owner and atime
+	Version    uint8  = 4          // 4: OpDataList, OpFileList, OpKnown; 3: hello credentials, OpChallenge; 2: OpDirPlus, OpSizes, OpStatfs, OpSetMtime, SetAttrReq with owner and atime
 	HeaderSize        = 24
 
 	// MaxControlBody caps the body of every frame that is not bulk data.

@@ -13,36 +13,37 @@ import (
 type Op uint16
 
 const (
-	OpHello    Op = iota + 1 // who are you: server id, server list, defaults, fabric addresses
-	OpLookup                 // metadata: path → Attr
-	OpCreate                 // metadata: make a file → Attr
-	OpMkdir                  // metadata: make a directory → Attr
-	OpRmdir                  // metadata: remove an empty directory
-	OpUnlink                 // metadata: remove a file's name → Attr of the removed file
-	OpRename                 // metadata: move a name
-	OpReaddir                // metadata: list a directory, paged
-	OpFetchAdd               // metadata: atomic add to a file's shared counter → old value
-	OpSetAttr                // metadata: change mode, owner or times
-	OpRead                   // data: read extents of a datafile
-	OpWrite                  // data: write extents of a datafile
-	OpSize                   // data: size of this server's datafile
-	OpTruncate               // data: cut or extend this server's datafile
-	OpFsync                  // data: flush this server's datafile to stable storage
-	OpRemove                 // data: delete this server's datafile
-	OpStats                  // counters of the server
-	OpDirPlus                // metadata: list a directory with every entry's Attr, paged (READDIRPLUS)
-	OpSizes                  // data: sizes of many of this server's datafiles at once
-	OpStatfs                 // capacity and free space of this server's storage
-	OpSetMtime               // data: set the mtime of this server's datafile
-	OpDataList               // data: list this server's datafiles, paged (fsck)
-	OpFileList               // metadata: list every file of the namespace, paged (fsck)
-	OpKnown                  // metadata: which of these handles a name refers to, in one snapshot (fsck)
+	OpHello     Op = iota + 1 // who are you: server id, server list, defaults, fabric addresses
+	OpLookup                  // metadata: path → Attr
+	OpCreate                  // metadata: make a file → Attr
+	OpMkdir                   // metadata: make a directory → Attr
+	OpRmdir                   // metadata: remove an empty directory
+	OpUnlink                  // metadata: remove a file's name → Attr of the removed file
+	OpRename                  // metadata: move a name
+	OpReaddir                 // metadata: list a directory, paged
+	OpFetchAdd                // metadata: atomic add to a file's shared counter → old value
+	OpSetAttr                 // metadata: change mode, owner or times
+	OpRead                    // data: read extents of a datafile
+	OpWrite                   // data: write extents of a datafile
+	OpSize                    // data: size of this server's datafile
+	OpTruncate                // data: cut or extend this server's datafile
+	OpFsync                   // data: flush this server's datafile to stable storage
+	OpRemove                  // data: delete this server's datafile
+	OpStats                   // counters of the server
+	OpDirPlus                 // metadata: list a directory with every entry's Attr, paged (READDIRPLUS)
+	OpSizes                   // data: sizes of many of this server's datafiles at once
+	OpStatfs                  // capacity and free space of this server's storage
+	OpSetMtime                // data: set the mtime of this server's datafile
+	OpChallenge               // a fresh nonce for the hello's credential (auth mode key)
+	OpDataList                // data: list this server's datafiles, paged (fsck)
+	OpFileList                // metadata: list every file of the namespace, paged (fsck)
+	OpKnown                   // metadata: which of these handles a name refers to, in one snapshot (fsck)
 	opEnd
 )
 
 var opNames = [...]string{"", "hello", "lookup", "create", "mkdir", "rmdir", "unlink", "rename",
 	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats",
-	"readdirplus", "sizes", "statfs", "setmtime", "datalist", "filelist", "known"}
+	"readdirplus", "sizes", "statfs", "setmtime", "challenge", "datalist", "filelist", "known"}
 
 func (o Op) String() string {
 	if o.Valid() {
@@ -187,21 +188,93 @@ type Fabric struct {
 
 // HelloReq opens a session. It is the first request on every
 // connection; a client that wants RMA sends its fabric addresses here, and
-// the server inserts them in its address vectors.
+// the server inserts them in its address vectors once they are bound to
+// the process on the other end. It also says who the client is: the
+// identity it claims and a credential proving it (see Auth*).
 type HelloReq struct {
 	Client  string   // free text for logs: program and pid
 	Fabrics []Fabric // the client's fabric endpoints
+	Auth    string   // the mechanism of Cred: AuthNone, AuthMunge or AuthKey
+	UID     uint32   // the claimed user (trusted only in modes key and none)
+	GID     uint32
+	Groups  []uint32
+	Cred    []byte // a MUNGE credential, or the HMAC answer to the connection's challenge
 }
+
+// Credential mechanisms a HelloReq may carry.
+const (
+	AuthNone  = ""      // no credential: peer credentials, or nothing
+	AuthMunge = "munge" // Cred is a MUNGE credential
+	AuthKey   = "key"   // Cred is HMAC-SHA256(key, KeyProofInput(...))
+)
+
+// MaxGroups bounds the supplementary groups a hello may claim (NGROUPS_MAX
+// of Linux is 65536; NFS sec=sys carries 16).
+const MaxGroups = 1024
 
 func (m *HelloReq) encode(e *Encoder) {
 	e.str(m.Client)
 	encodeFabrics(e, m.Fabrics)
+	e.str(m.Auth)
+	e.u32(m.UID)
+	e.u32(m.GID)
+	e.u32(uint32(len(m.Groups)))
+	for _, g := range m.Groups {
+		e.u32(g)
+	}
+	e.bytes(m.Cred)
 }
 
 func (m *HelloReq) decode(d *Decoder) {
 	m.Client = d.str("client")
 	m.Fabrics = decodeFabrics(d)
+	m.Auth = d.str("auth")
+	m.UID = d.u32("uid")
+	m.GID = d.u32("gid")
+	n := d.list("groups", 4)
+	if n > MaxGroups {
+		d.fail("%d groups, at most %d", n, MaxGroups)
+		return
+	}
+	if n > 0 {
+		m.Groups = make([]uint32, n)
+		for i := range m.Groups {
+			m.Groups[i] = d.u32("group")
+		}
+	}
+	m.Cred = d.bytes("credential")
+	if d.err == nil && len(m.Cred) == 0 {
+		m.Cred = nil
+	}
 }
+
+// KeyProofInput is what a client in auth mode key signs: the server's
+// challenge and every claim of the hello, so neither can be replayed or
+// swapped.
+func KeyProofInput(challenge []byte, m *HelloReq) []byte {
+	e := &Encoder{}
+	e.str("ferry hello v1")
+	e.bytes(challenge)
+	e.str(m.Client)
+	e.u32(m.UID)
+	e.u32(m.GID)
+	e.u32(uint32(len(m.Groups)))
+	for _, g := range m.Groups {
+		e.u32(g)
+	}
+	encodeFabrics(e, m.Fabrics)
+	return e.b
+}
+
+// MungePayload is what a client's MUNGE credential carries: the server's
+// challenge in hex, so the credential is good for that connection only.
+func MungePayload(nonce []byte) []byte { return fmt.Appendf(nil, "%x", nonce) }
+
+// Challenge is the server's nonce for one connection's hello.
+type Challenge struct{ Nonce []byte }
+
+func (m *Challenge) encode(e *Encoder) { e.bytes(m.Nonce) }
+func (m *Challenge) decode(d *Decoder) { m.Nonce = d.bytes("nonce") }
 
 func encodeFabrics(e *Encoder, fs []Fabric) {
 	e.u32(uint32(len(fs)))
@@ -236,6 +309,17 @@ type HelloResp struct {
 	DefaultCount int // 0: all servers
 	Strategy     string
 	Fabrics      []Fabric
+	// Sockets are the servers' Unix socket paths ("" for none), indexed
+	// by server id: a client on a server's host connects there, so the
+	// server knows which process it serves.
+	Sockets []string
+	// Auth is how the server authenticates connections that are not on
+	// its Unix socket: "local" (it does not), "munge", "key" or "none".
+	Auth string
+	// Refused says why the client's fabric addresses were not accepted
+	// ("" when they all were, or none were sent): the client then moves
+	// bytes on the control connection.
+	Refused string
 }
 
 func (m *HelloResp) encode(e *Encoder) {
@@ -249,6 +333,12 @@ func (m *HelloResp) encode(e *Encoder) {
 	e.u32(uint32(m.DefaultCount))
 	e.str(m.Strategy)
 	encodeFabrics(e, m.Fabrics)
+	e.u32(uint32(len(m.Sockets)))
+	for _, s := range m.Sockets {
+		e.str(s)
+	}
+	e.str(m.Auth)
+	e.str(m.Refused)
 }
 
 func (m *HelloResp) decode(d *Decoder) {
@@ -266,6 +356,18 @@ func (m *HelloResp) decode(d *Decoder) {
 	m.DefaultCount = d.int32("default count", 0, layout.MaxServers)
 	m.Strategy = d.str("strategy")
 	m.Fabrics = decodeFabrics(d)
+	ns := d.list("sockets", 4)
+	if ns != 0 && ns != n && d.err == nil {
+		d.fail("%d sockets for %d servers", ns, n)
+	}
+	if ns > 0 && d.err == nil {
+		m.Sockets = make([]string, ns)
+		for i := range m.Sockets {
+			m.Sockets[i] = d.str("socket")
+		}
+	}
+	m.Auth = d.str("auth")
+	m.Refused = d.str("refused")
 	if d.err == nil && (m.ServerID >= n || m.MetaServer >= n) {
 		d.fail("server id %d or metadata server %d outside the %d-server list", m.ServerID, m.MetaServer, n)
 	}

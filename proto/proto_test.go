@@ -19,8 +19,11 @@ const testHandle = "0f8fad5b-d9cb-469f-a165-70867728950e"
 func sampleMessages() []Message {
 	return []Message{
 		&HelloReq{Client: "ferry cp 123", Fabrics: []Fabric{{Provider: "tcp;ofi_rxm", Addr: []byte{9}}}},
+		&HelloReq{Client: "c", Auth: AuthKey, UID: 1000, GID: 100, Groups: []uint32{4, 27}, Cred: []byte{1, 2}},
 		&HelloResp{ServerID: 1, MetaServer: 0, Servers: []string{"a:1", "b:2"}, DefaultStrip: 1 << 20, Strategy: "auto",
 			Fabrics: []Fabric{{Provider: "shm", Addr: []byte{1, 2, 3}}}},
+		&HelloResp{ServerID: 0, MetaServer: 0, Servers: []string{"a:1"}, Sockets: []string{"/run/ferry/0.sock"}, Refused: "why"},
+		&Challenge{Nonce: []byte{7, 7}},
 		&PathReq{Path: "/a/b"},
 		&Attr{Path: "/f", Type: TypeFile, Handle: testHandle, Mode: 0o644, UID: 1, GID: 2, Atime: 3, Mtime: 4, Ctime: 5, Layout: testLayout},
 		&Attr{Path: "/d", Type: TypeDir, Mode: 0o755},

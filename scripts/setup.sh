@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything Ferry needs on a Debian 12 machine, idempotently:
 # the C toolchain, libfabric (tcp, shm providers), CMake, both MPIs, valgrind,
-# FUSE 3 and fio (for `ferry mount` and its tests), and the Go modules.
+# FUSE 3 and fio (for `ferry mount` and its tests), MUNGE (auth mode munge;
+# the tests start their own munged), and the Go modules.
 # Run as root (or with sudo available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config cmake libfabric-dev libfabric-bin
       mpich libmpich-dev openmpi-bin libopenmpi-dev gfortran
-      libhdf5-mpich-dev valgrind iproute2 util-linux procps fuse3 fio)
+      libhdf5-mpich-dev valgrind iproute2 util-linux procps fuse3 fio
+      munge libmunge-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -3,6 +3,7 @@ package verbs
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 )
 
 // CheckAddress validates a peer's fabric address blob for a provider
@@ -48,4 +49,22 @@ func checkSockaddr(provider string, addr []byte) error {
 		return fmt.Errorf("verbs: %s address of family %d: %w", provider, fam, ErrBadAddress)
 	}
 	return nil
+}
+
+// AddressIP is the IP address inside an IP provider's fabric address (a
+// sockaddr_in or sockaddr_in6), which a server compares with where the
+// client's connection comes from. Other providers' addresses have none.
+func AddressIP(provider string, addr []byte) (net.IP, error) {
+	switch provider {
+	case "tcp;ofi_rxm", "verbs;ofi_rxm", "sockets", "psm3":
+	default:
+		return nil, fmt.Errorf("verbs: %s addresses carry no IP address: %w", provider, ErrBadAddress)
+	}
+	if err := checkSockaddr(provider, addr); err != nil {
+		return nil, err
+	}
+	if binary.NativeEndian.Uint16(addr) == afInet {
+		return net.IP(append([]byte(nil), addr[4:8]...)), nil
+	}
+	return net.IP(append([]byte(nil), addr[8:24]...)), nil
 }

@@ -3,6 +3,7 @@ package verbs
 import (
 	"encoding/binary"
 	"errors"
+	"net"
 	"testing"
 )
 
@@ -75,6 +76,45 @@ func FuzzCheckAddress(f *testing.F) {
 			if pid, _, perr := ParseShmAddress(addr); perr != nil || pid <= 0 {
 				t.Fatalf("accepted shm address %q that does not parse: %v", addr, perr)
 			}
+		}
+	})
+}
+
+func TestAddressIP(t *testing.T) {
+	ip, err := AddressIP("tcp;ofi_rxm", sockaddr4())
+	if err != nil || !ip.Equal(net.IPv4(127, 0, 0, 1)) {
+		t.Fatalf("IPv4: %v %v", ip, err)
+	}
+	six := append([]byte{afInet6, 0}, make([]byte, 26)...)
+	six[23] = 1 // ::1
+	if ip, err := AddressIP("tcp;ofi_rxm", six); err != nil || !ip.Equal(net.IPv6loopback) {
+		t.Fatalf("IPv6: %v %v", ip, err)
+	}
+	if _, err := AddressIP("shm", []byte("fi_shm://1:0:0")); !errors.Is(err, ErrBadAddress) {
+		t.Fatalf("shm: %v", err)
+	}
+}
+
+func FuzzAddressIP(f *testing.F) {
+	f.Add("tcp;ofi_rxm", sockaddr4())
+	f.Add("tcp;ofi_rxm", append([]byte{afInet6, 0}, make([]byte, 26)...))
+	f.Fuzz(func(t *testing.T, prov string, addr []byte) {
+		ip, err := AddressIP(prov, addr)
+		if err != nil && !errors.Is(err, ErrBadAddress) {
+			t.Fatalf("error without ErrBadAddress: %v", err)
+		}
+		if err == nil && len(ip) != 4 && len(ip) != 16 {
+			t.Fatalf("IP of %d bytes", len(ip))
+		}
+	})
+}
+
+func FuzzParseShmAddress(f *testing.F) {
+	f.Add([]byte("fi_shm://1234:0:0\x00"))
+	f.Fuzz(func(t *testing.T, addr []byte) {
+		pid, uid, err := ParseShmAddress(addr)
+		if err == nil && (pid <= 0 || uid < 0 || CheckAddress("shm", addr) != nil && len(addr) <= maxAddrLen) {
+			t.Fatalf("%q: pid %d uid %d accepted", addr, pid, uid)
 		}
 	})
 }

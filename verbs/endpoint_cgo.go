@@ -63,7 +63,6 @@ type Endpoint struct {
 	peers    map[string]Peer
 	peerAddr map[Peer]string
 	mrs      map[*MemoryRegion]struct{}
-	nextKey  uint64
 
 	done     chan struct{} // the owner has exited
 	closeErr error
@@ -206,7 +205,6 @@ func openProvider(prov string, cfg Config) (*Endpoint, error) {
 		peers:    map[string]Peer{},
 		peerAddr: map[Peer]string{},
 		mrs:      map[*MemoryRegion]struct{}{},
-		nextKey:  randomKey(),
 		done:     make(chan struct{}),
 		kickFD:   int(C.fvb_kickfd(cep)),
 	}

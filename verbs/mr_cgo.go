@@ -34,8 +34,10 @@ type MemoryRegion struct {
 	closed bool
 }
 
-// randomKey starts an endpoint's key sequence at a random point, so keys
-// chosen by us (providers with mr_mode 0) are not guessable from 1 up.
+// randomKey is a fresh key for a region where the application chooses
+// keys (providers without FI_MR_PROV_KEY, such as tcp;ofi_rxm): on such a
+// provider the key is all that stands between a peer and the region, so
+// it must not be guessable from another key the peer has seen.
 func randomKey() uint64 {
 	var b [8]byte
 	rand.Read(b[:])
@@ -94,10 +96,7 @@ func (e *Endpoint) register(p unsafe.Pointer, n int, acc Access, pin *runtime.Pi
 	for attempt := 0; ; attempt++ {
 		var key uint64
 		if !e.provKey {
-			e.mu.Lock()
-			key = e.nextKey & e.keyMask
-			e.nextKey++
-			e.mu.Unlock()
+			key = randomKey() & e.keyMask
 		}
 		err := e.exec(func() {
 			var errbuf [C.FERRY_ERRLEN]C.char
@@ -111,7 +110,7 @@ func (e *Endpoint) register(p unsafe.Pointer, n int, acc Access, pin *runtime.Pi
 			return nil, fmt.Errorf("verbs: register: %w", err)
 		}
 		if rc == -C.FI_ENOKEY && !e.provKey && attempt < 16 {
-			continue // key in use; take the next one
+			continue // key in use; draw another
 		}
 		if rc != 0 {
 			return nil, fmt.Errorf("verbs: register %d bytes (%s) on %s: %s", n, acc, e.info.Provider, msg)

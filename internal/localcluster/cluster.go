@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,9 @@ type proc struct {
 	waitErr error         // how it exited, once done is closed
 }
 
+// maxSocketPath is the room for a Unix socket's path (sun_path, with its NUL).
+const maxSocketPath = 108
+
 // Create writes a new config for o into dir (created if needed), with
 // storage under dir and ports free right now.
 func Create(dir string, o Options) (*Cluster, error) {
@@ -105,6 +109,19 @@ func Create(dir string, o Options) (*Cluster, error) {
 	}
 	if o.Timeout > 0 {
 		cfg.Timeout.Duration = o.Timeout
+	}
+	// Local clients are known by their peer credentials on the servers'
+	// Unix sockets, which sit beside the config where every user can
+	// reach them; the key signs what the servers issue.
+	cfg.Auth = config.AuthLocal
+	cfg.KeyFile = filepath.Join(abs, "ferry.key")
+	if err := config.WriteKey(cfg.KeyFile); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	for i := range cfg.Servers {
+		if sock := filepath.Join(abs, fmt.Sprintf("server%d.sock", i)); len(sock) < maxSocketPath {
+			cfg.Servers[i].Socket = sock
+		}
 	}
 	if o.Edit != nil {
 		o.Edit(cfg)

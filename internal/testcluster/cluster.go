@@ -46,7 +46,11 @@ func Binary(t testing.TB, name string) string {
 	defer buildMu.Unlock()
 	err, done := built[name]
 	if !done {
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/"+name)
+		args := []string{"build", "-o", dir + "/"}
+		if name == "ferryd" {
+			args = append(args, "-buildmode=pie") // as scripts/build.sh builds it
+		}
+		cmd := exec.Command("go", append(args, "./cmd/"+name)...)
 		cmd.Dir = RepoRoot()
 		if out, e := cmd.CombinedOutput(); e != nil {
 			err = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, e, out)
@@ -70,6 +74,9 @@ type Options struct {
 	Servers   int                  // default 4
 	StripSize int64                // default 64 KiB
 	Edit      func(*config.Config) // adjust the config before it is written
+	// Dir holds the config, sockets and storage (default: a test temp
+	// dir, which only the test's user can enter).
+	Dir string
 }
 
 // FreePorts returns n loopback addresses with ports free right now.
@@ -89,7 +96,11 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.StripSize == 0 {
 		o.StripSize = 64 << 10
 	}
-	lc, err := localcluster.Create(t.TempDir(), localcluster.Options{Servers: o.Servers, StripSize: o.StripSize, Timeout: 10 * time.Second, Edit: o.Edit})
+	dir := o.Dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	lc, err := localcluster.Create(dir, localcluster.Options{Servers: o.Servers, StripSize: o.StripSize, Timeout: 10 * time.Second, Edit: o.Edit})
 	if err != nil {
 		t.Fatal(err)
 	}

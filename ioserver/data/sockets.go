@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,14 +93,15 @@ func (sockets) Write(ctx context.Context, e *env, j *job) (Result, error) {
 // rather than allocated per request.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
-// sendfileTo copies n bytes of the file at off onto a TCP connection with
-// sendfile(2); it returns fewer than n only at the file's end.
+// sendfileTo copies n bytes of the file at off onto a TCP or Unix socket
+// connection with sendfile(2); it returns fewer than n only at the file's
+// end.
 func sendfileTo(c net.Conn, f *os.File, off, n int64) (int64, error) {
-	tcp, ok := c.(*net.TCPConn)
+	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return 0, fmt.Errorf("sendfile needs a TCP connection, have %T", c)
+		return 0, fmt.Errorf("sendfile needs a socket, have %T", c)
 	}
-	rc, err := tcp.SyscallConn()
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return 0, err
 	}
