@@ -1,6 +1,6 @@
 # Thin targets: each calls one script, so the README, CI and a user run
 # the same thing.
-.PHONY: all setup build test demo bench bench-mpiio clean
+.PHONY: all setup build test demo bench bench-mpiio soak clean
 all: build
 setup:
 	scripts/setup.sh
@@ -14,5 +14,7 @@ bench:
 	scripts/bench.sh
 bench-mpiio:
 	scripts/bench_mpiio.sh
+soak:
+	scripts/soak.sh
 clean:
 	rm -rf build

@@ -62,6 +62,10 @@ type Options struct {
 	// MungeSocket is munged's socket, for servers in auth mode munge
 	// (Mount: the config's munge_socket; default: MUNGE's own).
 	MungeSocket string
+	// Logger gets the client's warnings: things that went wrong without
+	// failing the call, such as datafiles an unlink had to leave for
+	// fsck (default slog.Default()).
+	Logger *slog.Logger
 }
 
 const (
@@ -110,6 +114,9 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	opts.MaxRequest = min(opts.MaxRequest, proto.MaxIOBytes-(1<<20))
 	if opts.Depth <= 0 {
 		opts.Depth = defaultDepth
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	if opts.Name == "" {
 		opts.Name = fmt.Sprintf("%s[%d]", filepath.Base(os.Args[0]), os.Getpid())
@@ -396,7 +403,9 @@ func (c *Client) ReadDir(ctx context.Context, path string) ([]DirEntry, error) {
 }
 
 // Remove removes a file (and its datafiles on every server) or an empty
-// directory.
+// directory. Once the name is gone the call succeeds: a server that
+// cannot remove its datafile leaves an orphan for `ferry fsck --repair`,
+// with a warning to Options.Logger.
 func (c *Client) Remove(ctx context.Context, path string) error {
 	r, err := c.lookup(ctx, "remove", path)
 	if err != nil {
@@ -410,21 +419,46 @@ func (c *Client) Remove(ctx context.Context, path string) error {
 	if err := c.metaCall(ctx, proto.OpUnlink, a.Path, &proto.PathReq{Path: a.Path}, &gone); err != nil {
 		return err
 	}
-	return c.removeData(ctx, &gone.Attr, gone.Cap)
+	c.removeData(ctx, "remove", &gone.Attr, gone.Cap)
+	return nil
 }
 
-// removeData deletes a removed file's datafiles on every server it spans,
-// with the capability the unlink or rename issued for it.
-func (c *Client) removeData(ctx context.Context, a *proto.Attr, cp proto.Cap) error {
-	if err := c.checkLayout("remove", a); err != nil {
-		return err
+// removeData deletes the datafiles of a file whose name is gone, on every
+// server it spans. The name's removal was the operation, and it happened:
+// a server that fails here leaves an orphan datafile (space, not data),
+// which is reported as a warning and left for fsck, not returned as an
+// error that would say the name is still there.
+//
+// Every server is asked, whatever the others answer (no first error
+// cancels the rest), so only the failed servers' datafiles stay behind.
+// cp is the capability the unlink or rename issued for the removal.
+func (c *Client) removeData(ctx context.Context, op string, a *proto.Attr, cp proto.Cap) {
+	if err := c.checkLayout(op, a); err != nil {
+		c.opts.Logger.Warn("name removed, but its layout is not this file system's; datafiles left for fsck",
+			"op", op, "path", a.Path, "handle", a.Handle, "err", err.Error())
+		return
 	}
-	f := c.newFile(*a, cp)
-	return wrap("remove", a.Path, f.eachServer(ctx, proto.OpRemove,
-		&proto.DataReq{Handle: a.Handle, Cap: cp, Layout: a.Layout}, nil, nil))
+	req := &proto.DataReq{Handle: a.Handle, Cap: cp, Layout: a.Layout}
+	errs := make([]error, a.Layout.Count)
+	var wg sync.WaitGroup
+	for j := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[j] = c.servers[a.Layout.Server(j)].roundTrip(ctx, proto.OpRemove, req, nil, nil)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			c.opts.Logger.Warn("name removed, but a datafile was left behind; `ferry fsck --repair` removes it",
+				"op", op, "path", a.Path, "handle", a.Handle, "err", wrap(op, a.Path, err).Error())
+		}
+	}
 }
 
-// Rename moves oldpath to newpath, replacing a file there.
+// Rename moves oldpath to newpath, replacing a file there (whose datafiles
+// are then removed as Remove removes them).
 func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 	op, err := clean("rename", oldpath)
 	if err != nil {
@@ -439,7 +473,7 @@ func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 		return err
 	}
 	if r.Replaced {
-		return c.removeData(ctx, &r.Attr, r.Cap)
+		c.removeData(ctx, "rename", &r.Attr, r.Cap)
 	}
 	return nil
 }

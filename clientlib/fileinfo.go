@@ -12,11 +12,16 @@ import (
 
 // FileInfo describes a file or directory. It implements fs.FileInfo.
 type FileInfo struct {
-	attr  proto.Attr
-	cap   proto.Cap // a file's, for the sizes of a listing
-	size  int64
-	mtime int64
+	attr    proto.Attr
+	cap     proto.Cap // a file's, for the sizes of a listing
+	size    int64
+	mtime   int64
+	sizeErr error // why size and mtime lack a server's part (ReadDirPlusPartial)
 }
+
+// SizeErr is why Size and ModTime may be short: a server that holds
+// strips of the file did not answer (nil when every server did).
+func (fi *FileInfo) SizeErr() error { return fi.sizeErr }
 
 func (fi *FileInfo) Name() string { return path.Base(fi.attr.Path) }
 func (fi *FileInfo) Size() int64  { return fi.size }

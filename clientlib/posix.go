@@ -89,7 +89,9 @@ func (c *Client) MkdirAs(ctx context.Context, path string, mode fs.FileMode, own
 
 // Unlink removes a file: its name, then its datafiles on every server. A
 // directory gives EISDIR. Unlike Remove it trusts the metadata server to
-// check the type, so it is one round trip shorter.
+// check the type, so it is one round trip shorter. As with Remove, once
+// the name is gone the call succeeds; datafiles a server could not remove
+// are left for fsck, with a warning.
 func (c *Client) Unlink(ctx context.Context, path string) error {
 	p, err := clean("unlink", path)
 	if err != nil {
@@ -99,7 +101,8 @@ func (c *Client) Unlink(ctx context.Context, path string) error {
 	if err := c.metaCall(ctx, proto.OpUnlink, p, &proto.PathReq{Path: p}, &gone); err != nil {
 		return err
 	}
-	return c.removeData(ctx, &gone.Attr, gone.Cap)
+	c.removeData(ctx, "unlink", &gone.Attr, gone.Cap)
+	return nil
 }
 
 // Rmdir removes an empty directory; a file gives ENOTDIR.
@@ -189,6 +192,23 @@ const sizesBatch = 4096
 // page of entries and then one round trip per server, all servers at once,
 // for the sizes of every file in the directory, however many there are.
 func (c *Client) ReadDirPlus(ctx context.Context, dir string) ([]*FileInfo, error) {
+	out, err := c.ReadDirPlusPartial(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, fi := range out {
+		if fi.sizeErr != nil {
+			return nil, wrap("readdir", fi.attr.Path, fi.sizeErr)
+		}
+	}
+	return out, nil
+}
+
+// ReadDirPlusPartial is ReadDirPlus that lists what it can when data
+// servers do not answer: it fails only when the metadata server does.
+// Files whose size a server could not give have SizeErr set (and a size
+// and modification time from the servers that answered).
+func (c *Client) ReadDirPlusPartial(ctx context.Context, dir string) ([]*FileInfo, error) {
 	p, err := clean("readdir", dir)
 	if err != nil {
 		return nil, err
@@ -220,16 +240,15 @@ func (c *Client) ReadDirPlus(ctx context.Context, dir string) ([]*FileInfo, erro
 		}
 		after = path.Base(page.Entries[len(page.Entries)-1].Path)
 	}
-	if err := c.fillSizes(ctx, out); err != nil {
-		return nil, wrap("readdir", p, err)
-	}
+	c.fillSizes(ctx, out)
 	return out, nil
 }
 
 // fillSizes asks every server, in parallel, for the datafile sizes of the
 // files in infos that have strips there, and sets each file's size and
-// data modification time.
-func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) error {
+// data modification time; a file a server failed to answer for gets that
+// error as its sizeErr.
+func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) {
 	type want struct {
 		req   proto.SizesReq
 		infos []*FileInfo
@@ -253,16 +272,15 @@ func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) error {
 		}
 	}
 	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
+		wg sync.WaitGroup
+		mu sync.Mutex
 	)
 	for s, ws := range per {
 		wg.Add(1)
 		go func() { // one goroutine per server: its batches go in order
 			defer wg.Done()
 			sc := c.servers[s]
-			for _, w := range ws {
+			for b, w := range ws {
 				var resp proto.SizesResp
 				err := sc.control(ctx, proto.OpSizes, &w.req, &resp)
 				if err == nil && len(resp.Sizes) != len(w.infos) {
@@ -270,8 +288,12 @@ func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) error {
 				}
 				mu.Lock()
 				if err != nil {
-					if firstErr == nil {
-						firstErr = err
+					for _, w := range ws[b:] {
+						for _, fi := range w.infos {
+							if fi.sizeErr == nil {
+								fi.sizeErr = err
+							}
+						}
 					}
 					mu.Unlock()
 					return
@@ -285,7 +307,6 @@ func (c *Client) fillSizes(ctx context.Context, infos []*FileInfo) error {
 		}()
 	}
 	wg.Wait()
-	return firstErr
 }
 
 // FsStats is the capacity of a file system: its servers' storage summed.

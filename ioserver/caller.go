@@ -1,6 +1,10 @@
 package ioserver
 
 import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
 	"github.com/ferry-hpc/ferry/ioserver/meta"
 )
 
@@ -18,4 +22,14 @@ func (c *conn) caller() meta.Caller {
 		who = meta.Caller{UID: meta.Nobody, GID: meta.Nobody}
 	}
 	return who
+}
+
+// admin refuses what only root may do (the whole file system's listings
+// for fsck, removing datafiles without a capability): root after
+// squashing, as authenticated.
+func (c *conn) admin(what string) error {
+	if c.caller().UID != 0 {
+		return fmt.Errorf("%s: for root only (fsck): %w", what, unix.EPERM)
+	}
+	return nil
 }

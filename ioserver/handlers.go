@@ -64,22 +64,38 @@ var handlers = map[proto.Op]handler{
 		return &proto.Empty{}, c.s.data.Truncate(r.Handle, r.Layout.LocalSize(j, r.Size))
 	}),
 	proto.OpFsync: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataReq) (proto.Message, error) {
+		if _, err := c.s.fileServer(r.Handle, r.Layout); err != nil {
+			return nil, err
+		}
 		if err := c.s.check(c.caller(), r.Handle, &r.Cap, anyRight); err != nil {
 			return nil, err
 		}
 		return &proto.Empty{}, c.s.data.Fsync(r.Handle)
 	}),
 	proto.OpRemove: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataReq) (proto.Message, error) {
+		if _, err := c.s.fileServer(r.Handle, r.Layout); err != nil {
+			return nil, err
+		}
 		// A second remove of the same file (a retry) finds the handle
 		// already removed: that is done, not stale.
 		err := c.s.check(c.caller(), r.Handle, &r.Cap, proto.RightRemove)
 		if errors.Is(err, unix.ESTALE) {
 			return &proto.Empty{}, nil
 		}
-		if err != nil {
+		// Root may remove a datafile without a capability: that is how
+		// fsck --repair removes orphans, whose names (and so whose
+		// capabilities) are gone. The removal is recorded like any other.
+		if err != nil && c.admin("remove without a capability") != nil {
 			return nil, err
 		}
 		return &proto.Empty{}, c.s.data.Remove(r.Handle)
+	}),
+	proto.OpDataList: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataListReq) (proto.Message, error) {
+		if err := c.admin("datalist"); err != nil {
+			return nil, err
+		}
+		files, more, err := c.s.data.List(r.After, r.Max)
+		return &proto.DataListResp{Files: files, More: more}, err
 	}),
 	proto.OpSizes: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.SizesReq) (proto.Message, error) {
 		resp := &proto.SizesResp{Sizes: make([]proto.SizeResp, len(r.Files))}
@@ -173,6 +189,18 @@ var handlers = map[proto.Op]handler{
 			}
 		}
 		return resp, nil
+	}),
+	proto.OpFileList: onMeta(func(c *conn, m *meta.Store, r *proto.FileListReq) (proto.Message, error) {
+		if err := c.admin("filelist"); err != nil {
+			return nil, err
+		}
+		return m.FileList(r.After, r.Max)
+	}),
+	proto.OpKnown: onMeta(func(c *conn, m *meta.Store, r *proto.HandlesKnownReq) (proto.Message, error) {
+		if err := c.admin("known"); err != nil {
+			return nil, err
+		}
+		return m.HandlesKnown(r.Handles)
 	}),
 	proto.OpSetAttr: onMeta(func(c *conn, m *meta.Store, r *proto.SetAttrReq) (proto.Message, error) {
 		// The reply carries a capability, so that a new mtime can be set

@@ -19,6 +19,7 @@ import (
 	"github.com/ferry-hpc/ferry/ioserver/meta"
 	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 // maxInFlight bounds the requests one connection may have in progress;
@@ -80,6 +81,13 @@ func New(opts Options) (*Server, error) {
 	s.limits = connLimits(cfg, raiseNofile())
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
+	}
+	// Regions of dead processes in /dev/shm, any user's: clients remove
+	// only their own user's, so the server is what frees the rest.
+	if gone, err := verbs.RemoveStaleShm(true); err != nil {
+		log.Warn("removing stale shm regions", "err", err, "removed", len(gone))
+	} else if len(gone) > 0 {
+		log.Info("removed stale shm regions of dead processes", "count", len(gone))
 	}
 	if err := s.setupAuth(); err != nil {
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)

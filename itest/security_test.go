@@ -36,6 +36,8 @@ func securityChild(mode string) int {
 		return childAttack()
 	case "client":
 		return childClient()
+	case "shmclient":
+		return childShmClient()
 	}
 	fmt.Fprintln(os.Stderr, "unknown FERRY_ITEST_CHILD")
 	return 2

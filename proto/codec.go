@@ -42,6 +42,15 @@ func (d *Decoder) fail(format string, args ...any) {
 	}
 }
 
+// failErr records err as malformed input, keeping an errno it wraps, so
+// the reply says EINVAL rather than EBADMSG for a well-formed frame that
+// carries an invalid value.
+func (d *Decoder) failErr(err error) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+}
+
 func (d *Decoder) need(n int, what string) bool {
 	if d.err != nil {
 		return false

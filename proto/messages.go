@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ferry-hpc/ferry/layout"
 )
@@ -36,12 +38,15 @@ const (
 	OpSetMtime                // data: set the mtime of this server's datafile
 	OpChallenge               // a fresh nonce for the hello's credential (auth mode key)
 	OpRenew                   // metadata: a fresh capability for an unexpired one
+	OpDataList                // data: list this server's datafiles, paged (fsck)
+	OpFileList                // metadata: list every file of the namespace, paged (fsck)
+	OpKnown                   // metadata: which of these handles a name refers to, in one snapshot (fsck)
 	opEnd
 )
 
 var opNames = [...]string{"", "hello", "lookup", "create", "mkdir", "rmdir", "unlink", "rename",
 	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats",
-	"readdirplus", "sizes", "statfs", "setmtime", "challenge", "renew"}
+	"readdirplus", "sizes", "statfs", "setmtime", "challenge", "renew", "datalist", "filelist", "known"}
 
 func (o Op) String() string {
 	if o.Valid() {
@@ -138,6 +143,11 @@ func CleanPath(p string) (string, error) {
 	if strings.IndexByte(p, 0) >= 0 {
 		return "", fmt.Errorf("path %q contains a NUL byte", p)
 	}
+	if !utf8.ValidString(p) {
+		// Names travel to tools and logs that expect text; EINVAL, as a
+		// file system that stores names as UTF-8 answers.
+		return "", fmt.Errorf("path %q is not valid UTF-8: %w", p, syscall.EINVAL)
+	}
 	if p == "/" {
 		return p, nil
 	}
@@ -162,7 +172,7 @@ func decodePath(d *Decoder) string {
 	}
 	c, err := CleanPath(p)
 	if err != nil {
-		d.fail("%v", err)
+		d.failErr(err)
 	}
 	return c
 }

@@ -60,6 +60,16 @@ func sampleMessages() []Message {
 			Cap: Cap{Rights: RightRemove, Expiry: 3}},
 		&RenameResp{},
 		&Empty{},
+		&DataListReq{After: testHandle, Max: 100},
+		&DataListReq{Max: 1},
+		&DataListResp{Files: []Datafile{{Handle: testHandle, Size: 5, Mtime: 6}}, More: true},
+		&DataListResp{},
+		&FileListReq{After: "/d/f", Max: 10},
+		&FileListReq{Max: 10},
+		&FileListResp{Files: []Attr{{Path: "/d/f", Type: TypeFile, Handle: testHandle, Mode: 0o644, Layout: testLayout}}, Last: "/d/z", More: true},
+		&FileListResp{},
+		&HandlesKnownReq{Handles: []string{testHandle, testHandle}},
+		&HandlesKnownResp{Known: []bool{true, false}},
 	}
 }
 
@@ -226,6 +236,24 @@ func TestPosixMessageChecks(t *testing.T) {
 		got := reflect.New(reflect.TypeOf(m).Elem()).Interface().(Message)
 		if err := Unmarshal(Marshal(m), got); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+// Names must be UTF-8: a path that is not is refused as EINVAL, by the
+// decoder of every message that carries one.
+func TestInvalidUTF8Path(t *testing.T) {
+	if _, err := CleanPath("/ok/\xff\xfe"); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("CleanPath of invalid UTF-8: %v, want EINVAL", err)
+	}
+	if _, err := CleanPath("/naïve/日本"); err != nil {
+		t.Fatalf("CleanPath of valid UTF-8: %v", err)
+	}
+	for _, m := range []Message{&PathReq{Path: "/a\xc3"}, &CreateReq{Path: "/\x80"}, &RenameReq{Old: "/a", New: "/b\xff"},
+		&FileListReq{After: "/\xff", Max: 1}} {
+		err := Unmarshal(Marshal(m), reflect.New(reflect.TypeOf(m).Elem()).Interface().(Message))
+		if !errors.Is(err, syscall.EINVAL) || !errors.Is(err, ErrMalformed) {
+			t.Errorf("%T with invalid UTF-8: %v, want EINVAL and ErrMalformed", m, err)
 		}
 	}
 }

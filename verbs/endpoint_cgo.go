@@ -176,6 +176,12 @@ func openProvider(prov string, cfg Config) (*Endpoint, error) {
 	// inside the post call and completes after the copy, so the
 	// completion already means delivery. FI_DELIVERY_COMPLETE (as an op
 	// flag or a default tx flag) would force shm's slow path.
+	if prov == "shm" {
+		// Regions of this user's dead processes would otherwise pile up,
+		// 16 MiB each: a process killed before fi_close leaks its own.
+		// Best effort: a region left here costs memory, not correctness.
+		RemoveStaleShm(false)
+	}
 	initiatorCopy := initiatorCopies(prov) && C.fvb_cma_available() != 0 && !shmCMADisabled()
 	wantDC := C.int(1)
 	if initiatorCopy {

@@ -566,6 +566,11 @@ int ferry_fstat(int fh, struct ferry_stat *st);
  * ferry_unlink - remove a file and its data on every server.
  *
  * Handles open on the file become unusable (their calls fail).
+ * Returns 0 once the name is gone: a data server that cannot remove its
+ * datafile then (it is down) does not make it fail; the datafile is left
+ * as an orphan, a warning goes to stderr, and `ferry fsck --repair`
+ * removes it later. An error means the name was not removed (or, after a
+ * timeout, that whether it was is unknown).
  * Returns 0, or -ENOENT, -EISDIR (path is a directory: use ferry_rmdir),
  * -EINVAL, -EFAULT (path NULL), -ENXIO, -EIO ...
  */

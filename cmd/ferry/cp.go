@@ -27,6 +27,7 @@ type cpOptions struct {
 	strip, chunk               int64
 	count                      int
 	stats, recursive, preserve bool
+	noFsync                    bool
 }
 
 func newCpCmd(e *env) *cobra.Command {
@@ -36,8 +37,9 @@ func newCpCmd(e *env) *cobra.Command {
 root). A local SRC of - is standard input, a local DST of - standard
 output. A DST that is a directory gets SRC's base name. A new file gets
 SRC's permission bits; -p also keeps its modification and access times.
--r copies directories and everything in them. Shows a progress bar on a
-terminal.`,
+-r copies directories and everything in them. Every file written is
+fsynced before cp reports success (--no-fsync skips that). Shows a
+progress bar on a terminal.`,
 		2, 2, func(_ *cobra.Command, args []string) error { return runCp(e, &o, args) })
 	fl := cmd.Flags()
 	o.cf.addData(fl)
@@ -47,6 +49,7 @@ terminal.`,
 	fl.BoolVar(&o.stats, "stats", false, "print bytes, time and throughput when done (always on a terminal)")
 	fl.BoolVarP(&o.recursive, "recursive", "r", false, "copy directories and their contents")
 	fl.BoolVarP(&o.preserve, "preserve", "p", false, "keep permission bits, modification and access times")
+	fl.BoolVar(&o.noFsync, "no-fsync", false, "report success once the servers (or the local file system) hold the bytes, without making them durable")
 	return cmd
 }
 
@@ -271,8 +274,9 @@ func (cp *copier) open(s cpSide) (io.ReaderAt, func() error, error) {
 	return f, f.Close, nil
 }
 
-// create creates (or truncates) a destination file. Its finish closes
-// it and reports the error a close can bring.
+// create creates (or truncates) a destination file. Its finish makes the
+// bytes durable (unless --no-fsync), closes the file, and reports the
+// first error either brings.
 func (cp *copier) create(d cpSide, perm fs.FileMode) (io.WriterAt, func() error, error) {
 	if d.ferry {
 		f, err := cp.c.Create(cp.ctx, d.path, clientlib.CreateOptions{Mode: perm, StripSize: cp.o.strip, Count: cp.o.count})
@@ -283,13 +287,27 @@ func (cp *copier) create(d cpSide, perm fs.FileMode) (io.WriterAt, func() error,
 			f.Close()
 			return nil, nil, err
 		}
-		return f, f.Close, nil
+		return f, func() error {
+			var err error
+			if !cp.o.noFsync {
+				err = f.Sync(cp.ctx)
+			}
+			return errors.Join(err, f.Close())
+		}, nil
 	}
 	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, perm)
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, f.Close, nil
+	return f, func() error {
+		var err error
+		if !cp.o.noFsync {
+			if err = f.Sync(); err != nil {
+				err = fmt.Errorf("fsync %s: %w", d.path, err)
+			}
+		}
+		return errors.Join(err, f.Close())
+	}, nil
 }
 
 func (cp *copier) copyFile(src, dst cpSide, in info) error {

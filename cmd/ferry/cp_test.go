@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ferry-hpc/ferry/clientlib"
 )
 
 func TestCpRoundTrip(t *testing.T) {
@@ -55,5 +58,38 @@ func TestCpRoundTrip(t *testing.T) {
 	}
 	if code, _, _ := run(t, "cp", "--config", cfg, "ferry:/missing", filepath.Join(dir, "z")); code != 1 {
 		t.Fatal("cp of a missing file succeeded")
+	}
+}
+
+// cp into Ferry fsyncs the copy on every server the file spans before it
+// reports success; --no-fsync does not.
+func TestCpFsyncs(t *testing.T) {
+	cl := startCluster(t, 4)
+	cfg := cl.ConfigPath
+	src := filepath.Join(t.TempDir(), "src")
+	os.WriteFile(src, bytes.Repeat([]byte("durable "), 64<<10), 0o644) // 512 KiB: strips on all 4
+	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	fsyncs := func() (n int64) {
+		for id := range c.Servers() {
+			st, err := c.ServerStats(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += st["op.fsync"]
+		}
+		return n
+	}
+	mustRun(t, "cp", "--config", cfg, "--no-fsync", src, "ferry:/nosync")
+	if n := fsyncs(); n != 0 {
+		t.Fatalf("cp --no-fsync: %d fsyncs on the servers, want 0", n)
+	}
+	mustRun(t, "cp", "--config", cfg, src, "ferry:/synced")
+	if n := fsyncs(); n != 4 {
+		t.Fatalf("cp: %d fsyncs on the servers, want 4 (one per server the file spans)", n)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	mustRun(t, "cp", "--config", cfg, "ferry:/synced", out)
+	if b, _ := os.ReadFile(out); !bytes.Equal(b, bytes.Repeat([]byte("durable "), 64<<10)) {
+		t.Fatal("copy out differs")
 	}
 }

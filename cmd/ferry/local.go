@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,36 +22,49 @@ func init() { addCommand(newLocalCmd) }
 
 func newLocalCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "local up|down [flags]",
-		Short: "start (up) or stop (down) local servers on 127.0.0.1",
+		Use:   "local up|restart|down [flags]",
+		Short: "start (up), restart one (restart --id N) or stop (down) local servers on 127.0.0.1",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError{fmt.Errorf("unknown subcommand %q: want up or down", args[0])}
+				return usageError{fmt.Errorf("unknown subcommand %q: want up, restart or down", args[0])}
 			}
-			return usageError{errors.New("want up or down")}
+			return usageError{errors.New("want up, restart or down")}
 		},
 	}
 	var (
-		n         int
-		dir, ddir string
-		strip     int64
+		n               int
+		dir, rdir, ddir string
+		strip           int64
+		id              int
 	)
-	up := newCommand("up [flags]", "start local servers",
-		"Starts N ferryd servers on 127.0.0.1 in the background, with a config in DIR,\nand waits until all answer. An existing config in DIR is reused (its files survive).",
-		0, 0, func(*cobra.Command, []string) error { return localUp(e, n, dir, strip) })
-	up.Flags().IntVar(&n, "servers", 4, "number of servers")
+	up := newCommand("up [flags]", "start the local servers that are not running",
+		"Starts the ferryd servers of DIR that are not running (N of them on 127.0.0.1, with a new\n"+
+			"config, the first time), in the background, and waits until each answers. An existing config is\n"+
+			"reused (its files survive); servers already running, by 'local up' or by hand, are left alone.\n"+
+			"A server that fails to start is an error (its log's end is shown).",
+		0, 0, func(cmd *cobra.Command, _ []string) error {
+			return localUp(e, n, cmd.Flags().Changed("servers"), dir, strip)
+		})
+	up.Flags().IntVar(&n, "servers", 4, "number of servers (of a new config; an existing one must match if given)")
 	up.Flags().StringVar(&dir, "dir", ".ferry-local", "directory for the config, storage, logs and pid files")
 	sizeVar(up.Flags(), &strip, "strip-size", config.DefaultStripSize, false, "default strip size of new files, e.g. 1M")
+	restart := newCommand("restart --id N [flags]", "restart one local server",
+		"Restarts server N of DIR: stops it if it runs (SIGTERM, SIGKILL after 10s; also one\n"+
+			"started by hand), starts it in the background and waits until it answers. Its data stays.",
+		0, 0, func(*cobra.Command, []string) error { return localRestart(e, id, rdir) })
+	restart.Flags().IntVar(&id, "id", -1, "the server to restart")
+	restart.Flags().StringVar(&rdir, "dir", ".ferry-local", "directory given to 'ferry local up'")
 	down := newCommand("down [flags]", "stop local servers",
-		"Stops the servers 'ferry local up' started from DIR (SIGTERM, then SIGKILL after 10s). Data stays.",
+		"Stops every server of DIR: those 'ferry local up' started and any started by hand with its\n"+
+			"config (SIGTERM, then SIGKILL after 10s). Data stays.",
 		0, 0, func(*cobra.Command, []string) error { return localDown(e, ddir) })
 	down.Flags().StringVar(&ddir, "dir", ".ferry-local", "directory given to 'ferry local up'")
-	cmd.AddCommand(up, down)
+	cmd.AddCommand(up, restart, down)
 	return cmd
 }
 
-func localUp(e *env, n int, dir string, strip int64) error {
+func localUp(e *env, n int, serversGiven bool, dir string, strip int64) error {
 	if n < 1 {
 		return usageError{fmt.Errorf("--servers %d: want at least 1", n)}
 	}
@@ -63,23 +75,10 @@ func localUp(e *env, n int, dir string, strip int64) error {
 	if err != nil {
 		return err
 	}
-	if running := localcluster.Running(abs); len(running) > 0 {
-		var pids []int
-		for _, p := range running {
-			pids = append(pids, p)
-		}
-		sort.Ints(pids)
-		ps := make([]string, len(pids))
-		for i, p := range pids {
-			ps[i] = strconv.Itoa(p)
-		}
-		return fmt.Errorf("%d servers are already running from %s (pids %s); stop them first with: ferry local down --dir %s",
-			len(pids), abs, strings.Join(ps, ", "), dir)
-	}
 	c, err := localcluster.Load(abs)
 	switch {
 	case err == nil:
-		if len(c.Config.Servers) != n {
+		if serversGiven && len(c.Config.Servers) != n {
 			return fmt.Errorf("%s describes %d servers, not %d: remove %s to start afresh", c.ConfigPath, len(c.Config.Servers), n, abs)
 		}
 	case errors.Is(err, fs.ErrNotExist):
@@ -89,19 +88,34 @@ func localUp(e *env, n int, dir string, strip int64) error {
 	default:
 		return err
 	}
-	self, _ := os.Executable()
-	if c.Ferryd, err = localcluster.FindProgram(self, "ferryd"); err != nil {
+	if err := findFerryd(c); err != nil {
 		return err
 	}
-	c.Detach = true
+	before := c.Pids()
+	if len(before) == len(c.Config.Servers) {
+		fmt.Fprintf(e.stdout, "all %d servers of %s already running (pids %v)\n", len(before), abs, sortedPids(before))
+		return nil
+	}
 	if err := c.Start(context.Background()); err != nil {
 		return err
+	}
+	var started []int
+	for id := range c.Config.Servers {
+		if _, ok := before[id]; !ok {
+			started = append(started, id)
+		}
+	}
+	if len(before) > 0 {
+		fmt.Fprintf(e.stdout, "started servers %v; %d were already running; all %d servers up, config %s\n",
+			started, len(before), len(c.Config.Servers), c.ConfigPath)
+		return nil
 	}
 	var addrs []string
 	for _, s := range c.Config.Servers {
 		addrs = append(addrs, s.Address)
 	}
 	fmt.Fprintf(e.stdout, "%d Ferry servers up on %s, config %s\n", len(c.Config.Servers), strings.Join(addrs, ","), c.ConfigPath)
+	self, _ := os.Executable()
 	ferry := selfName(self)
 	fmt.Fprintf(e.stdout, "try:  export %s=%s\n      %s cp /etc/services ferry:/services && %s ls -l /\nstop: %s local down --dir %s\n",
 		clientenv.Config, c.ConfigPath, ferry, ferry, ferry, dir)
@@ -127,6 +141,50 @@ func selfName(self string) string {
 		}
 	}
 	return self
+}
+
+// localRestart stops one server (if it runs) and starts it again.
+func localRestart(e *env, id int, dir string) error {
+	c, err := localcluster.Load(dir)
+	if err != nil {
+		return err
+	}
+	if id < 0 || id >= len(c.Config.Servers) {
+		return usageError{fmt.Errorf("--id %d: %s has servers 0..%d", id, c.ConfigPath, len(c.Config.Servers)-1)}
+	}
+	if err := findFerryd(c); err != nil {
+		return err
+	}
+	if _, ok := c.Pids()[id]; ok {
+		if err := c.Stop(id); err != nil && !errors.Is(err, localcluster.ErrKilled) {
+			return fmt.Errorf("stop server %d: %w", id, err)
+		}
+	}
+	if err := c.StartServer(context.Background(), id); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "server %d restarted on %s (pid %d)\n", id, c.Config.Servers[id].Address, c.Pids()[id])
+	return nil
+}
+
+// findFerryd points c at the ferryd beside this program, detached.
+func findFerryd(c *localcluster.Cluster) error {
+	self, _ := os.Executable()
+	var err error
+	if c.Ferryd, err = localcluster.FindProgram(self, "ferryd"); err != nil {
+		return err
+	}
+	c.Detach = true
+	return nil
+}
+
+func sortedPids(m map[int]int) []int {
+	var pids []int
+	for _, p := range m {
+		pids = append(pids, p)
+	}
+	sort.Ints(pids)
+	return pids
 }
 
 func localDown(e *env, dir string) error {

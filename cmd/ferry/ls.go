@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os/user"
@@ -52,7 +53,10 @@ func runLs(e *env, o *lsOptions, args []string) error {
 	}
 	var infos []*clientlib.FileInfo
 	if fi.IsDir() {
-		if infos, err = c.ReadDirPlus(ctx, p); err != nil {
+		// A data server that is down costs the sizes of the files it
+		// holds strips of, not the listing: those show "?", and ls
+		// exits 1.
+		if infos, err = c.ReadDirPlusPartial(ctx, p); err != nil {
 			return err
 		}
 	} else {
@@ -77,17 +81,26 @@ func runLs(e *env, o *lsOptions, args []string) error {
 	// the name last and unpadded.
 	type row struct{ mode, owner, group, size, mtime, name string }
 	rows := make([]row, len(infos))
-	var wo, wg, ws int
+	var wo, wg, ws, unknown int
+	var why error
 	for i, x := range infos {
 		size := strconv.FormatInt(x.Size(), 10)
 		if o.human {
 			size = units.Bytes(x.Size())
+		}
+		if err := x.SizeErr(); err != nil {
+			size = "?"
+			unknown++
+			why = cmp.Or(why, err)
 		}
 		rows[i] = row{x.Mode().String(), userName(x.UID()), groupName(x.GID()), size, x.ModTime().Format("2006-01-02 15:04"), name(x)}
 		wo, wg, ws = max(wo, len(rows[i].owner)), max(wg, len(rows[i].group)), max(ws, len(size))
 	}
 	for _, r := range rows {
 		fmt.Fprintf(e.stdout, "%s %-*s %-*s %*s %s %s\n", r.mode, wo, r.owner, wg, r.group, ws, r.size, r.mtime, r.name)
+	}
+	if unknown > 0 {
+		return fmt.Errorf("sizes of %d of %d entries unknown (shown as ?): %w", unknown, len(infos), why)
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/ferry-hpc/ferry/clientlib"
 )
 
 func TestLs(t *testing.T) {
@@ -20,5 +23,45 @@ func TestLs(t *testing.T) {
 	}
 	if code, _, errs := run(t, "ls", "--config", cfg, "/missing"); code != 1 || !strings.Contains(errs, "no such file") {
 		t.Fatalf("ls missing: %d %q", code, errs)
+	}
+}
+
+// ls -l with a data server down lists every entry, shows "?" for the
+// sizes that server holds part of, says so on stderr and exits 1.
+func TestLsLongServerDown(t *testing.T) {
+	cl := startCluster(t, 4)
+	cfg := cl.ConfigPath
+	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	ctx := context.Background()
+	mustRun(t, "mkdir", "--config", cfg, "/dir")
+	wide, err := c.Create(ctx, "/wide", clientlib.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := c.Create(ctx, "/single", clientlib.CreateOptions{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*clientlib.File{wide, single} {
+		if _, err := f.WriteAt(make([]byte, 300000), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := 0
+	for victim == c.MetaServer() || victim == single.Layout().Server(0) {
+		victim++
+	}
+	cl.Kill(victim)
+	code, out, errs := run(t, "ls", "--config", cfg, "-l", "/")
+	if code != 1 || !strings.Contains(errs, "sizes of 1 of 3 entries unknown") {
+		t.Fatalf("ls -l with server %d down: exit %d, stderr %q; want 1 and a warning", victim, code, errs)
+	}
+	lines := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(l)
+		lines[f[len(f)-1]] = f[1]
+	}
+	if lines["wide"] != "?" || lines["single"] != "300000" || lines["dir/"] == "" {
+		t.Fatalf("ls -l with server %d down: %q, want wide with ?, single with 300000, dir/", victim, out)
 	}
 }

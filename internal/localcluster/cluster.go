@@ -289,7 +289,14 @@ func (c *Cluster) wait(ctx context.Context, i int) error {
 		cancel()
 		if err == nil {
 			cl.Close()
-			return nil
+			// Another process on the port (a server started by hand,
+			// another cluster) answers as well as ours would: it is ours
+			// only if our process holds the listening socket. Ours then
+			// fails to bind and exits, which the next round reports.
+			if listens(p.pid, addr) {
+				return nil
+			}
+			err = fmt.Errorf("%s is answered by another process, not pid %d", addr, p.pid)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -410,11 +417,12 @@ func procState(statPath string) (byte, error) {
 	return b[i+2], nil
 }
 
-// Running returns the servers that pid files in dir record and that are
-// still ferryd processes, as server id to pid.
+// Running returns the servers of the cluster in dir that run, as server
+// id to pid: those its pid files record and that are still ferryd
+// processes, and any ferryd started by hand with dir's config.
 func Running(dir string) map[int]int {
+	out := serversOf(filepath.Join(dir, ConfigName))
 	files, _ := filepath.Glob(filepath.Join(dir, "server*.pid"))
-	out := map[int]int{}
 	for _, f := range files {
 		id, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "server"), ".pid"))
 		if err != nil {
@@ -434,6 +442,9 @@ func Running(dir string) map[int]int {
 		if err != nil || !bytes.Contains(cmdline, []byte("ferryd")) {
 			continue
 		}
+		if _, found := out[id]; found {
+			continue // the process that runs it now
+		}
 		if p := (&proc{pid: pid}); p.alive() {
 			out[id] = pid
 		}
@@ -441,9 +452,10 @@ func Running(dir string) map[int]int {
 	return out
 }
 
-// Down stops the detached servers whose pid files are in dir (SIGTERM,
-// SIGKILL after 10 s), removes the pid files and returns how many servers
-// were running. Their data stays.
+// Down stops the servers of the cluster in dir (Running: those it
+// started and those started by hand with its config; SIGTERM, SIGKILL
+// after 10 s), removes the pid files and returns how many servers were
+// running. Their data stays.
 func Down(dir string) (int, error) {
 	running := Running(dir)
 	var ps []*proc

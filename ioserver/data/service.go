@@ -225,3 +225,9 @@ func (s *Service) Removed(handle string) bool { return s.removed.has(handle) }
 // a file's mtime, the latest of its datafiles' and the stored one, can be
 // set back (utimens, tar, cp -p). A missing datafile is not an error.
 func (s *Service) SetMtime(handle string, mtime int64) error { return s.store.setMtime(handle, mtime) }
+
+// List returns up to max of the datafiles whose handles sort after
+// `after`, in handle order, and whether more follow.
+func (s *Service) List(after string, max int) ([]proto.Datafile, bool, error) {
+	return s.store.list(after, max)
+}

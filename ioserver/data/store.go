@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"golang.org/x/sys/unix"
 
@@ -147,4 +148,44 @@ func (s *store) setMtime(handle string, mtime int64) error {
 		return fmt.Errorf("set mtime of datafile %s: %w", handle, err)
 	}
 	return nil
+}
+
+// list returns up to max of the datafiles whose handles sort after
+// `after`, in handle order, and whether more follow. It reads the whole
+// directory per page (the kernel gives no order to resume from): fsck's
+// cost, not the data path's. Names that are not handles are skipped.
+func (s *store) list(after string, max int) ([]proto.Datafile, bool, error) {
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return nil, false, fmt.Errorf("list datafiles: %w", err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, false, fmt.Errorf("list datafiles in %s: %w", s.dir, err)
+	}
+	sort.Strings(names)
+	i := sort.SearchStrings(names, after)
+	var out []proto.Datafile
+	for ; i < len(names); i++ {
+		n := names[i]
+		if n <= after || !proto.ValidHandle(n) {
+			continue
+		}
+		if len(out) == max {
+			return out, true, nil
+		}
+		st, err := os.Lstat(filepath.Join(s.dir, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since the directory was read
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("stat datafile %s: %w", n, err)
+		}
+		if !st.Mode().IsRegular() {
+			continue
+		}
+		out = append(out, proto.Datafile{Handle: n, Size: st.Size(), Mtime: st.ModTime().UnixNano()})
+	}
+	return out, false, nil
 }

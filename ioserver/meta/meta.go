@@ -12,6 +12,7 @@ package meta
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -170,10 +171,30 @@ func (m *Store) Lookup(c Caller, p string) (*proto.Attr, error) {
 	return a, err
 }
 
+// checkName refuses a path that proto's decoders would not have let
+// through: the store is also used without them, and a name written once
+// is served to every client after.
+func checkName(op, p string) error {
+	c, err := proto.CleanPath(p)
+	if err != nil {
+		if !errors.Is(err, unix.EINVAL) {
+			err = fmt.Errorf("%w: %w", err, unix.EINVAL)
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if c != p {
+		return fmt.Errorf("%s %q: not a clean path (%q): %w", op, p, c, unix.EINVAL)
+	}
+	return nil
+}
+
 // Create makes a file owned by c, or returns the existing file unless
 // Exclusive (whose rights the caller then checks, as open does); made
 // says which.
 func (m *Store) Create(c Caller, r *proto.CreateReq) (a *proto.Attr, made bool, err error) {
+	if err := checkName("create", r.Path); err != nil {
+		return nil, false, err
+	}
 	strip := r.StripSize
 	if strip == 0 {
 		strip = m.defaultStrip
@@ -228,6 +249,9 @@ func (m *Store) Create(c Caller, r *proto.CreateReq) (a *proto.Attr, made bool, 
 
 // Mkdir makes a directory owned by c.
 func (m *Store) Mkdir(c Caller, r *proto.CreateReq) (*proto.Attr, error) {
+	if err := checkName("mkdir", r.Path); err != nil {
+		return nil, err
+	}
 	var out *proto.Attr
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		ns := tx.Bucket(bucketNS)
@@ -329,6 +353,9 @@ func (m *Store) Unlink(c Caller, p string) (*proto.Attr, error) {
 func (m *Store) Rename(c Caller, oldp, newp string) (*proto.RenameResp, error) {
 	if oldp == "/" || newp == "/" {
 		return nil, fmt.Errorf("rename %s to %s: %w", oldp, newp, unix.EBUSY)
+	}
+	if err := checkName("rename", newp); err != nil {
+		return nil, err
 	}
 	if strings.HasPrefix(newp, oldp+"/") {
 		return nil, fmt.Errorf("rename %s into itself (%s): %w", oldp, newp, unix.EINVAL)
@@ -574,4 +601,77 @@ func (m *Store) FetchAdd(handle string, delta int64, set bool) (int64, error) {
 		return b.Put([]byte(handle), binary.LittleEndian.AppendUint64(nil, uint64(nv)))
 	})
 	return old, err
+}
+
+// FileList returns up to max files of the whole namespace whose entries
+// come after the path `after` ("" from the start) in the store's key
+// order, and the path to resume after. Each page is its own transaction:
+// a file renamed between pages may be listed twice or not at all, which
+// is why fsck confirms with HandlesKnown before it removes anything.
+func (m *Store) FileList(after string, max int) (*proto.FileListResp, error) {
+	resp := &proto.FileListResp{}
+	size := 0
+	err := m.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketNS).Cursor()
+		var k, v []byte
+		if after == "" {
+			k, v = c.First()
+		} else {
+			start := key(after)
+			k, v = c.Seek(start)
+			if k != nil && bytes.Equal(k, start) {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil; k, v = c.Next() {
+			var a proto.Attr
+			if err := proto.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("corrupt metadata entry %q: %w", k, err)
+			}
+			if a.Type != proto.TypeFile {
+				resp.Last = a.Path
+				continue
+			}
+			n := a.EncodedLen()
+			if len(resp.Files) == max || (len(resp.Files) > 0 && size+n > proto.MaxReaddirPlusBytes) {
+				resp.More = true
+				return nil
+			}
+			size += n
+			resp.Files = append(resp.Files, a)
+			resp.Last = a.Path
+		}
+		return nil
+	})
+	if !resp.More {
+		resp.Last = ""
+	}
+	return resp, err
+}
+
+// HandlesKnown reports, for each handle, whether a file of the namespace
+// has it, from one snapshot: a scan of every entry, so its cost is the
+// size of the namespace (fsck asks it only about suspected orphans).
+func (m *Store) HandlesKnown(handles []string) (*proto.HandlesKnownResp, error) {
+	want := make(map[string]bool, len(handles))
+	for _, h := range handles {
+		want[h] = false
+	}
+	err := m.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNS).ForEach(func(k, v []byte) error {
+			var a proto.Attr
+			if err := proto.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("corrupt metadata entry %q: %w", k, err)
+			}
+			if _, ok := want[a.Handle]; ok && a.Type == proto.TypeFile {
+				want[a.Handle] = true
+			}
+			return nil
+		})
+	})
+	resp := &proto.HandlesKnownResp{Known: make([]bool, len(handles))}
+	for i, h := range handles {
+		resp.Known[i] = want[h]
+	}
+	return resp, err
 }

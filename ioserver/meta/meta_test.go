@@ -143,3 +143,79 @@ func TestSetAttr(t *testing.T) {
 		t.Fatalf("stored %+v, returned %+v", b, a)
 	}
 }
+
+// FileList pages through every file of the namespace, at any depth and
+// past directories, and HandlesKnown tells named handles from the rest.
+func TestFileListAndHandlesKnown(t *testing.T) {
+	m := open(t)
+	want := map[string]string{} // path → handle
+	for _, d := range []string{"/a", "/a/b", "/z"} {
+		if _, err := m.Mkdir(Root, &proto.CreateReq{Path: d, Mode: 0o755}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 25; i++ {
+		p := fmt.Sprintf("%s/f%02d", []string{"", "/a", "/a/b", "/z"}[i%4], i)
+		a, _, err := m.Create(Root, &proto.CreateReq{Path: p, Mode: 0o644})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[p] = a.Handle
+	}
+	got := map[string]string{}
+	after := ""
+	for pages := 0; ; pages++ {
+		if pages > 25 {
+			t.Fatal("FileList does not end")
+		}
+		r, err := m.FileList(after, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Files) > 4 {
+			t.Fatalf("page of %d files, max 4", len(r.Files))
+		}
+		for _, a := range r.Files {
+			if _, dup := got[a.Path]; dup {
+				t.Fatalf("%s listed twice", a.Path)
+			}
+			got[a.Path] = a.Handle
+		}
+		if !r.More {
+			break
+		}
+		after = r.Last
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("FileList gave %v, want %v", got, want)
+	}
+	gone, err := m.Unlink(Root, "/a/f01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := "00000000-0000-4000-8000-000000000000"
+	r, err := m.HandlesKnown([]string{want["/z/f03"], gone.Handle, stranger, want["/f00"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(r.Known) != "[true false false true]" {
+		t.Fatalf("HandlesKnown = %v, want [true false false true]", r.Known)
+	}
+}
+
+// A name that is not UTF-8 is refused with EINVAL, whoever calls.
+func TestInvalidUTF8Name(t *testing.T) {
+	m := open(t)
+	if _, _, err := m.Create(Root, &proto.CreateReq{Path: "/bad\xff", Mode: 0o644}); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("create: %v, want EINVAL", err)
+	}
+	if _, err := m.Mkdir(Root, &proto.CreateReq{Path: "/bad\xc3", Mode: 0o755}); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("mkdir: %v, want EINVAL", err)
+	}
+	if _, _, err := m.Create(Root, &proto.CreateReq{Path: "/good", Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Rename(Root, "/good", "/bad\x80"); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("rename: %v, want EINVAL", err)
+	}
+}
