@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-hpc/ferry/ioserver/meta"
 	"github.com/ferry-hpc/ferry/layout"
 	"github.com/ferry-hpc/ferry/proto"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 // maxInFlight bounds the requests one connection may have in progress;
@@ -45,6 +46,7 @@ type Server struct {
 	fabrics  []*data.Fabric
 	auth     string // config.AuthMode
 	key      []byte // auth key: the file system's key
+	ports    verbs.PortRange // where networked fabrics listen
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -65,13 +67,23 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server id %d is not in the config (0..%d)", opts.ID, len(cfg.Servers)-1)
 	}
 	self := cfg.Servers[opts.ID]
+	rctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout.Duration)
+	err := cfg.CheckAddresses(rctx, net.DefaultResolver.LookupHost)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+	}
+	ports, err := verbs.ParsePortRange(self.FabricPorts)
+	if err != nil {
+		return nil, fmt.Errorf("server %d: fabric_ports: %v: %w", opts.ID, err, config.ErrInvalid)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	log = log.With("server", opts.ID)
 	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, strategy: self.Strategy,
-		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{})}
+		timeout: cfg.Timeout.Duration, ports: ports, conns: make(map[*conn]struct{})}
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
 	}
@@ -81,7 +93,6 @@ func New(opts Options) (*Server, error) {
 	if err := s.setupAuth(); err != nil {
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
-	var err error
 	s.data, err = data.Open(data.Options{Dir: self.Storage, Strategy: s.strategy, PipelineDepth: self.PipelineDepth,
 		AutoSendfile: self.AutoSendfile, Timeout: s.timeout, Stats: &s.stats, Log: log})
 	if err != nil {
@@ -100,11 +111,11 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Listen binds the configured address.
+// Listen binds the configured bind address (by default the advertised one).
 func (s *Server) Listen() (net.Listener, error) {
-	ln, err := net.Listen("tcp", s.self.Address)
+	ln, err := net.Listen("tcp", s.self.BindAddress())
 	if err != nil {
-		return nil, fmt.Errorf("server %d: listen on %s: %w", s.id, s.self.Address, err)
+		return nil, fmt.Errorf("server %d: listen on %s: %w", s.id, s.self.BindAddress(), err)
 	}
 	return ln, nil
 }
@@ -132,7 +143,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		})
 	}
-	s.log.Info("serving", "address", ln.Addr().String(), "socket", s.self.SocketPath(), "storage", s.self.Storage,
+	s.log.Info("serving", "address", s.self.Address, "bind", ln.Addr().String(), "socket", s.self.SocketPath(), "storage", s.self.Storage,
 		"metadata", s.meta != nil, "strategy", s.strategy, "auth", s.auth)
 	return s.acceptLoop(ctx, ln)
 }
