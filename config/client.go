@@ -24,11 +24,15 @@ type Client struct {
 	FabricInterface string `toml:"fabric_interface,omitempty"`
 	// Timeout bounds every wait for a server (default 30s).
 	Timeout Duration `toml:"timeout,omitempty"`
+	// KeyFile is the file system's key, for servers in auth mode "key"
+	// (Config.KeyFile); MungeSocket is munged's socket for mode "munge".
+	KeyFile     string `toml:"key_file,omitempty"`
+	MungeSocket string `toml:"munge_socket,omitempty"`
 }
 
 // ClientOf is the client file of a full config: the metadata server first.
 func (c *Config) ClientOf() *Client {
-	cl := &Client{Timeout: c.Timeout}
+	cl := &Client{Timeout: c.Timeout, KeyFile: c.KeyFile, MungeSocket: c.MungeSocket}
 	if c.MetadataServer >= 0 && c.MetadataServer < len(c.Servers) {
 		cl.Servers = append(cl.Servers, c.Servers[c.MetadataServer].Address)
 	}

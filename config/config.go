@@ -25,6 +25,10 @@ const DefaultStripSize = 1 << 20
 // LocalPath is where `ferry local up` writes its config.
 const LocalPath = ".ferry-local/ferry.toml"
 
+// SystemPath is the host-wide config: the full config on server hosts,
+// a client file (Client) on client hosts; clients look here last.
+const SystemPath = "/etc/ferry/ferry.toml"
+
 // ErrInvalid is wrapped by every error about a config that does not parse
 // or does not describe a usable file system (as opposed to one that cannot
 // be read).
