@@ -30,6 +30,9 @@ type Options struct {
 	Config *config.Config
 	ID     int
 	Logger *slog.Logger
+	// Version is the software version the server reports to clients it
+	// refuses (optional).
+	Version string
 }
 
 // Server is one I/O server.
@@ -43,6 +46,7 @@ type Server struct {
 	strategy string      // the default strategy, for the hello
 	stats    counters
 	timeout  time.Duration
+	version  string
 	fabrics  []*data.Fabric
 	auth     string // config.AuthMode
 	key      []byte // auth key: the file system's key
@@ -83,7 +87,7 @@ func New(opts Options) (*Server, error) {
 	}
 	log = log.With("server", opts.ID)
 	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, strategy: self.Strategy,
-		timeout: cfg.Timeout.Duration, ports: ports, conns: make(map[*conn]struct{})}
+		timeout: cfg.Timeout.Duration, version: opts.Version, ports: ports, conns: make(map[*conn]struct{})}
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
 	}
