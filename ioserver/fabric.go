@@ -88,7 +88,7 @@ func (s *Server) openFabrics() error {
 
 func (s *Server) addFabric(f *data.Fabric) {
 	s.fabrics = append(s.fabrics, f)
-	s.log.Info("fabric open", "provider", f.Provider(), "info", f.Info(),
+	s.log.Info("fabric open", "provider", f.Provider(), "address", verbs.AddressString(f.Provider(), f.Address()), "info", f.Info(),
 		"pool", s.self.PoolBytes, "chunk", s.self.ChunkSize, "depth", s.self.PipelineDepth)
 }
 

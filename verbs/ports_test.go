@@ -50,6 +50,9 @@ func TestPortRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	if got, want := AddressString(a.Provider(), a.Address()), "127.0.0.1:"+strconv.Itoa(r.Lo); got != want {
+		t.Fatalf("AddressString %q, want %q", got, want)
+	}
 	if p := sockaddrPort(a.Address()); p != r.Lo {
 		t.Fatalf("first endpoint bound port %d, want %d (range %s)", p, r.Lo, r)
 	}
