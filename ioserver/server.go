@@ -48,8 +48,8 @@ type Server struct {
 	timeout  time.Duration
 	version  string
 	fabrics  []*data.Fabric
-	auth     string // config.AuthMode
-	key      []byte // auth key: the file system's key
+	auth     string          // config.AuthMode
+	key      []byte          // auth key: the file system's key
 	ports    verbs.PortRange // where networked fabrics listen
 
 	mu    sync.Mutex
