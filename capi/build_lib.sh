@@ -7,4 +7,4 @@ set -euo pipefail
 go=$1 out=$2 soname=$3 work=$4
 mkdir -p "$work"
 CGO_ENABLED=1 "$go" build -buildmode=c-shared \
-  "-ldflags=-extldflags=-Wl,-soname,$soname" -o "$out" ./capi
+  "-ldflags=$("$(dirname "$0")/../scripts/ldflags.sh") -extldflags=-Wl,-soname,$soname" -o "$out" ./capi

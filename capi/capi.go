@@ -32,6 +32,7 @@ import (
 	"unsafe"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/buildinfo"
 	"github.com/ferry-hpc/ferry/internal/clientenv"
 )
 
@@ -128,6 +129,13 @@ func freeSlot[T any](t []*T) (int, syscall.Errno) {
 	}
 	return len(t), 0
 }
+
+// versionC is buildinfo.Full as a C string, made once and never freed
+// (ferry_version returns it to callers as static).
+var versionC = sync.OnceValue(func() *C.char { return C.CString(buildinfo.Full()) })
+
+//export ferry_go_version
+func ferry_go_version() *C.char { return versionC() }
 
 //export ferry_go_init
 func ferry_go_init(path *C.char) C.int {

@@ -12,7 +12,7 @@
 #include "ferry.h"
 #include "_cgo_export.h"
 
-const char *ferry_version(void) { return FERRY_VERSION; }
+const char *ferry_version(void) { return ferry_go_version(); }
 
 int ferry_init(const char *config_path) { return ferry_go_init((char *)config_path); }
 int ferry_finalize(void) { return ferry_go_finalize(); }

@@ -84,9 +84,13 @@ type Client struct {
 	closeOnce sync.Once
 }
 
-// Mount connects to the file system a config file describes.
+// Mount connects to the file system a config file describes: a client
+// file (config.Client) or a full config. Options left at their zero value
+// take the file's provider, fabric interface, timeout, key file and munge
+// socket. The servers are
+// asked in the file's order; the first that answers hands over the rest.
 func Mount(ctx context.Context, configPath string, opts Options) (*Client, error) {
-	cfg, err := config.Load(configPath)
+	cfg, err := config.LoadClient(configPath)
 	if err != nil {
 		return nil, &Error{Op: "mount", Path: configPath, Server: -1, Err: err}
 	}
@@ -99,7 +103,37 @@ func Mount(ctx context.Context, configPath string, opts Options) (*Client, error
 	if opts.MungeSocket == "" {
 		opts.MungeSocket = cfg.MungeSocket
 	}
-	return Dial(ctx, cfg.Servers[cfg.MetadataServer].Address, opts)
+	if opts.Provider == "" {
+		opts.Provider = cfg.Provider
+	}
+	if opts.FabricInterface == "" {
+		opts.FabricInterface = cfg.FabricInterface
+	}
+	var errs []error
+	for _, a := range cfg.Servers {
+		c, err := Dial(ctx, a, opts)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+		var ce *Error
+		if ctx.Err() != nil || (errors.As(err, &ce) && !isUnreachable(ce.Err)) {
+			break // not a server down: asking the next would give the same answer
+		}
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	return nil, &Error{Op: "mount", Path: configPath, Server: -1, Err: errors.Join(errs...)}
+}
+
+// isUnreachable reports errors that another server might not give: a
+// refused or timed-out connection.
+func isUnreachable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.ETIMEDOUT) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }
 
 // Dial mounts the file system that the server at addr belongs to: it asks

@@ -87,7 +87,7 @@ func (sc *serverConn) hello(nc net.Conn) error {
 	defer nc.SetDeadline(time.Time{})
 	req, err := sc.helloReq(nc)
 	if err != nil {
-		return fmt.Errorf("hello: %w", err)
+		return fmt.Errorf("hello: %w", sc.versionErr(err))
 	}
 	var r proto.HelloResp
 	if err := exchange(nc, proto.OpHello, req, &r); err != nil {
@@ -156,11 +156,24 @@ func (sc *serverConn) fail(nc net.Conn, err error) {
 	}
 }
 
+// versionErr turns a frame of another protocol version into an error
+// naming the server and both versions (EPROTONOSUPPORT); other errors
+// pass unchanged.
+func (sc *serverConn) versionErr(err error) error {
+	var ve *proto.VersionError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	return fmt.Errorf("server %s speaks protocol version %d, this client speaks %d: %w: %w",
+		sc.addr, ve.Peer, proto.Version, proto.ErrVersion, syscall.EPROTONOSUPPORT)
+}
+
 func (sc *serverConn) readLoop(nc net.Conn, pending map[uint64]*call) {
 	br := bufio.NewReaderSize(nc, 256<<10)
 	for {
 		h, err := proto.ReadHeader(br)
 		if err != nil {
+			err = sc.versionErr(err)
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				err = fmt.Errorf("connection closed by server: %w", syscall.ECONNRESET)
 			}

@@ -25,6 +25,10 @@ const DefaultStripSize = 1 << 20
 // LocalPath is where `ferry local up` writes its config.
 const LocalPath = ".ferry-local/ferry.toml"
 
+// SystemPath is the host-wide config: the full config on server hosts,
+// a client file (Client) on client hosts; clients look here last.
+const SystemPath = "/etc/ferry/ferry.toml"
+
 // ErrInvalid is wrapped by every error about a config that does not parse
 // or does not describe a usable file system (as opposed to one that cannot
 // be read).
@@ -33,13 +37,13 @@ var ErrInvalid = errors.New("invalid config")
 // Config is one file system.
 type Config struct {
 	// StripSize is the default strip size of new files, in bytes.
-	StripSize int64 `toml:"strip_size"`
+	StripSize int64 `toml:"strip_size,omitzero"`
 	// StripCount is the default number of servers a new file spans; 0 means all.
-	StripCount int `toml:"strip_count"`
+	StripCount int `toml:"strip_count,omitzero"`
 	// MetadataServer is the id of the server that runs the metadata service.
-	MetadataServer int `toml:"metadata_server"`
+	MetadataServer int `toml:"metadata_server,omitzero"`
 	// Timeout bounds every network wait of clients and servers ("30s").
-	Timeout Duration `toml:"timeout"`
+	Timeout Duration `toml:"timeout,omitempty"`
 	// Auth is how servers learn who a client is: "local" (peer
 	// credentials of local clients only), "munge", "key" (hosts that hold
 	// KeyFile are trusted to state their user), or "none" (tests on
@@ -74,8 +78,15 @@ const (
 
 // Server is one I/O server.
 type Server struct {
-	ID      int    `toml:"id"`
-	Address string `toml:"address"` // host:port of the control connection
+	ID int `toml:"id"`
+	// Address is the advertised host:port of the control connection: what
+	// clients dial and what servers hand them in the hello. It must be an
+	// address other hosts can reach (not 0.0.0.0); its host also names the
+	// interface the fabric binds unless fabric_interface says otherwise.
+	Address string `toml:"address"`
+	// Bind is the host:port the control listener binds (default: Address),
+	// e.g. "0.0.0.0:7000" to accept on every interface.
+	Bind    string `toml:"bind,omitempty"`
 	Storage string `toml:"storage"` // directory for datafiles (and metadata)
 	// Socket is the Unix socket clients on the server's host connect to,
 	// so the server knows which process it serves (default: ferryd.sock in
@@ -85,19 +96,23 @@ type Server struct {
 	Strategy string `toml:"strategy,omitempty"`
 	// Provider is the libfabric provider: auto, shm, tcp, none (sockets only).
 	Provider string `toml:"provider,omitempty"`
-	// Interface is the address the fabric binds to for networked providers
-	// (default: the host of Address).
+	// Interface is the address or interface name the fabric binds to for
+	// networked providers (default: the host of Address).
 	Interface string `toml:"fabric_interface,omitempty"`
 	// MetricsAddress is host:port of the server's Prometheus endpoint
 	// (/metrics); empty (the default) serves none.
 	MetricsAddress string `toml:"metrics_address,omitempty"`
+	// FabricPorts is the port or range ("7100-7115") a networked fabric
+	// endpoint listens on, the first free one taken (default: any port,
+	// which no firewall can plan for).
+	FabricPorts string `toml:"fabric_ports,omitempty"`
 	// PoolBytes is the registered memory the server keeps for bounce
 	// buffers, per fabric (default 64 MiB).
-	PoolBytes int64 `toml:"pool_bytes,omitempty"`
+	PoolBytes int64 `toml:"pool_bytes,omitzero"`
 	// ChunkSize is the size S of one bounce buffer (default 1 MiB).
-	ChunkSize int64 `toml:"chunk_size,omitempty"`
+	ChunkSize int64 `toml:"chunk_size,omitzero"`
 	// PipelineDepth is K, the bounce buffers one request keeps in flight (default 8).
-	PipelineDepth int `toml:"pipeline_depth,omitempty"`
+	PipelineDepth int `toml:"pipeline_depth,omitzero"`
 	// AutoSendfile makes strategy auto serve page-cache-resident reads with
 	// sendfile (the paper's rule). Off by default because pipeline measured
 	// faster than sendfile at every size on the development VM's tcp and shm
@@ -201,9 +216,13 @@ func (c *Config) fillDefaults() {
 }
 
 // Validate checks that the config describes a usable file system; its
-// errors wrap ErrInvalid.
+// errors wrap ErrInvalid. Defaults are applied to a copy first, so a
+// config that leaves them out (as Generate writes it) validates.
 func (c *Config) Validate() error {
-	if err := c.validate(); err != nil {
+	v := *c
+	v.Servers = append([]Server(nil), c.Servers...)
+	v.fillDefaults()
+	if err := v.validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
@@ -220,8 +239,17 @@ func (c *Config) validate() error {
 		if s.ID != i {
 			return fmt.Errorf("server entry %d has id %d: ids must be 0..%d in order", i, s.ID, len(c.Servers)-1)
 		}
-		if _, _, err := net.SplitHostPort(s.Address); err != nil {
+		host, _, err := net.SplitHostPort(s.Address)
+		if err != nil {
 			return fmt.Errorf("server %d: address %q: %w", i, s.Address, err)
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			return fmt.Errorf("server %d: address %q is not one clients can dial: set address to this host's name or network address and bind = %q", i, s.Address, s.Address)
+		}
+		if s.Bind != "" {
+			if _, _, err := net.SplitHostPort(s.Bind); err != nil {
+				return fmt.Errorf("server %d: bind %q: %w", i, s.Bind, err)
+			}
 		}
 		if s.Storage == "" {
 			return fmt.Errorf("server %d: no storage directory", i)
@@ -282,12 +310,14 @@ func Generate(addrs []string, storage string, stripSize int64) (*Config, error) 
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{StripSize: stripSize, Timeout: Duration{DefaultTimeout}}
+	c := &Config{StripSize: stripSize}
+	if stripSize == DefaultStripSize {
+		c.StripSize = 0 // a default is not frozen into the file
+	}
 	for i, a := range addrs {
 		c.Servers = append(c.Servers, Server{
 			ID: i, Address: a, Storage: filepath.Join(abs, fmt.Sprintf("server%d", i)),
 		})
 	}
-	c.fillDefaults()
 	return c, c.Validate()
 }

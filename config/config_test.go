@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -54,5 +55,137 @@ func TestLoadRejects(t *testing.T) {
 	// A config that cannot be read is not an invalid one.
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml")); err == nil || errors.Is(err, ErrInvalid) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestGenerateFreezesNoDefaults(t *testing.T) {
+	c, err := Generate([]string{"node01:7000", "node02:7000"}, "/srv/ferry", DefaultStripSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"strip_size", "timeout", "pool_bytes", "chunk_size", "pipeline_depth", "strip_count", "metadata_server"} {
+		if strings.Contains(string(b), k) {
+			t.Errorf("generated config freezes default %s:\n%s", k, b)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "f.toml")
+	os.WriteFile(p, b, 0o644)
+	got, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.StripSize != DefaultStripSize || got.Timeout.Duration != DefaultTimeout || got.Servers[1].PoolBytes != DefaultPoolBytes {
+		t.Fatalf("defaults not applied on load: %+v", got)
+	}
+}
+
+func TestAdvertisedAddressMustBeDialable(t *testing.T) {
+	c := &Config{Servers: []Server{{Address: "0.0.0.0:7000", Storage: "/s"}}}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "bind") {
+		t.Fatalf("0.0.0.0 as advertised address: %v", err)
+	}
+	c.Servers[0] = Server{Address: "10.1.2.3:7000", Bind: "0.0.0.0:7000", Storage: "/s"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Servers[0]; s.BindAddress() != "0.0.0.0:7000" || s.FabricInterface() != "10.1.2.3" {
+		t.Fatalf("bind %q, fabric interface %q", s.BindAddress(), s.FabricInterface())
+	}
+}
+
+func TestCheckAddresses(t *testing.T) {
+	hosts := map[string]string{"node01": "10.0.0.1", "node02": "127.0.1.1", "node03": "10.0.0.3"}
+	lookup := func(_ context.Context, h string) ([]string, error) {
+		if a, ok := hosts[h]; ok {
+			return []string{a}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	cfg := func(addrs ...string) *Config {
+		c := &Config{}
+		for i, a := range addrs {
+			c.Servers = append(c.Servers, Server{ID: i, Address: a, Storage: "/s"})
+		}
+		return c
+	}
+	if err := cfg("node01:7000", "node03:7000").CheckAddresses(context.Background(), lookup); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg("127.0.0.1:7000", "127.0.0.1:7001").CheckAddresses(context.Background(), lookup); err != nil {
+		t.Fatal(err)
+	}
+	err := cfg("node01:7000", "node02:7000", "node03:7000").CheckAddresses(context.Background(), lookup)
+	if err == nil || !strings.Contains(err.Error(), "server 1 at node02 (127.0.1.1) on loopback") || !strings.Contains(err.Error(), "/etc/hosts") {
+		t.Fatalf("127.0.1.1 among network addresses: %v", err)
+	}
+	if err := cfg("127.0.0.1:7000", "10.0.0.9:7000").CheckAddresses(context.Background(), lookup); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("loopback and network: %v", err)
+	}
+	if err := cfg("nohost:7000").CheckAddresses(context.Background(), lookup); err == nil || !strings.Contains(err.Error(), "server 0") {
+		t.Fatalf("unresolvable host: %v", err)
+	}
+}
+
+func TestExpandHosts(t *testing.T) {
+	got, err := ExpandHosts("node[01-03,7],io1, x[9-10]y")
+	want := []string{"node01", "node02", "node03", "node7", "io1", "x9y", "x10y"}
+	if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("got %v, %v; want %v", got, err, want)
+	}
+	for _, bad := range []string{"", "node[1-", "node]1", "n[3-1]", "n[a-b]", "n[1][2]"} {
+		if _, err := ExpandHosts(bad); err == nil {
+			t.Errorf("ExpandHosts(%q) accepted", bad)
+		}
+	}
+}
+
+func TestIDsForHost(t *testing.T) {
+	c := &Config{Servers: []Server{{Address: "node01:7000"}, {Address: "node02:7000"}, {Address: "node02:7001"}}}
+	if ids := c.IDsForHost("NODE01", "node01.cluster"); len(ids) != 1 || ids[0] != 0 {
+		t.Fatalf("node01: %v", ids)
+	}
+	if ids := c.IDsForHost("node02"); len(ids) != 2 {
+		t.Fatalf("node02: %v", ids)
+	}
+}
+
+func TestClientFile(t *testing.T) {
+	dir := t.TempDir()
+	full, _ := Generate([]string{"node01:7000", "node02:7000"}, "/srv", DefaultStripSize)
+	full.MetadataServer = 1
+	b, _ := full.Encode()
+	fp := filepath.Join(dir, "full.toml")
+	os.WriteFile(fp, b, 0o644)
+	cl, err := LoadClient(fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cl.Servers, " ") != "node02:7000 node01:7000" || cl.Timeout.Duration != DefaultTimeout {
+		t.Fatalf("client of full config: %+v", cl)
+	}
+	cl.Provider = "tcp"
+	cb, err := cl.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(cb), "storage") || strings.Contains(string(cb), "timeout") {
+		t.Fatalf("client file carries server or default settings:\n%s", cb)
+	}
+	cp := filepath.Join(dir, "client.toml")
+	os.WriteFile(cp, cb, 0o644)
+	got, err := LoadClient(cp)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, cb)
+	}
+	if got.Provider != "tcp" || len(got.Servers) != 2 || got.Timeout.Duration != DefaultTimeout {
+		t.Fatalf("round trip: %+v", got)
+	}
+	os.WriteFile(cp, []byte("servers = [\"a:1\"]\nstorage = \"/x\"\n"), 0o644)
+	if _, err := LoadClient(cp); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unknown key: %v", err)
 	}
 }

@@ -33,13 +33,16 @@ func (s *Server) setupAuth() error {
 	switch s.auth {
 	case config.AuthNone:
 		// Anyone who can reach the port may claim any uid: loopback only.
-		host, _, err := net.SplitHostPort(s.self.Address)
+		// The bind address is what is reachable (it defaults to the
+		// advertised one).
+		bind := s.self.BindAddress()
+		host, _, err := net.SplitHostPort(bind)
 		if err != nil {
-			return fmt.Errorf("address %q: %w", s.self.Address, err)
+			return fmt.Errorf("address %q: %w", bind, err)
 		}
 		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			return fmt.Errorf("auth none trusts every client's claimed uid, so it serves loopback only; address %s is not: %w",
-				s.self.Address, unix.EINVAL)
+				bind, unix.EINVAL)
 		}
 		s.log.Warn("auth none: every client's claimed uid is trusted (tests only)")
 	case config.AuthMunge:

@@ -61,6 +61,11 @@ func (c *conn) readLoop(ctx context.Context) {
 	busy := func() bool { return len(c.slots) > 0 }
 	for {
 		h, err := in.header(c.s.limits.idle, c.s.timeout, busy)
+		var ve *proto.VersionError
+		if errors.As(err, &ve) {
+			c.refuseVersion(peer, ve)
+			return
+		}
 		if err != nil {
 			switch {
 			case errors.Is(err, errIdle):
@@ -196,6 +201,22 @@ func (c *conn) replyErr(h proto.Header, err error) {
 	if serr := c.send(func(w net.Conn) error { _, err := w.Write(frame); return err }); serr != nil {
 		c.s.log.Debug("error reply failed", "op", h.Op, "err", serr)
 	}
+}
+
+// refuseVersion answers a client of another protocol version before
+// dropping it: an error reply in this server's version, whose header
+// alone (the part every version parses the same way) makes the client
+// report both versions, and whose message names them for a client that
+// reads on.
+func (c *conn) refuseVersion(peer string, ve *proto.VersionError) {
+	msg := fmt.Sprintf("server %d speaks protocol version %d, client speaks %d", c.s.id, proto.Version, ve.Peer)
+	if c.s.version != "" {
+		msg += " (server is ferry " + c.s.version + ")"
+	}
+	c.s.log.Warn("refusing client of another protocol version", "peer", peer, "client_version", ve.Peer, "server_version", proto.Version)
+	c.s.stats.Add("conn.dropped", 1)
+	frame := proto.Frame(proto.Header{Flags: proto.FlagReply, Op: proto.OpHello, Status: int32(unix.EPROTONOSUPPORT)}, &proto.ErrorBody{Msg: msg})
+	c.send(func(w net.Conn) error { _, err := w.Write(frame); return err })
 }
 
 func replyHeader(h proto.Header) proto.Header {

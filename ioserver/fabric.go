@@ -3,7 +3,6 @@ package ioserver
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 
@@ -27,15 +26,11 @@ func (s *Server) openFabrics() error {
 	if prov == verbs.ProviderNone || s.strategy == proto.StrategySockets {
 		return nil
 	}
-	iface := s.self.Interface
-	if iface == "" {
-		host, _, _ := net.SplitHostPort(s.self.Address)
-		if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
-			iface = host
-		}
-	}
+	// The fabric binds where clients reach the server: its advertised
+	// host, not the control listener's bind address (which may be 0.0.0.0).
+	iface := s.self.FabricInterface()
 	open := func(p string) (*data.Fabric, error) {
-		return data.OpenFabric(p, iface, s.self.PoolBytes, s.self.ChunkSize)
+		return data.OpenFabric(p, iface, s.ports, s.self.PoolBytes, s.self.ChunkSize)
 	}
 	if prov != "auto" {
 		f, err := open(prov)
@@ -93,7 +88,7 @@ func (s *Server) openFabrics() error {
 
 func (s *Server) addFabric(f *data.Fabric) {
 	s.fabrics = append(s.fabrics, f)
-	s.log.Info("fabric open", "provider", f.Provider(), "info", f.Info(),
+	s.log.Info("fabric open", "provider", f.Provider(), "address", verbs.AddressString(f.Provider(), f.Address()), "info", f.Info(),
 		"pool", s.self.PoolBytes, "chunk", s.self.ChunkSize, "depth", s.self.PipelineDepth)
 }
 

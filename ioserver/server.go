@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/config"
-	"github.com/ferry-hpc/ferry/internal/version"
+	"github.com/ferry-hpc/ferry/internal/buildinfo"
 	"github.com/ferry-hpc/ferry/ioserver/data"
 	"github.com/ferry-hpc/ferry/ioserver/meta"
 	"github.com/ferry-hpc/ferry/layout"
@@ -31,6 +31,9 @@ type Options struct {
 	Config *config.Config
 	ID     int
 	Logger *slog.Logger
+	// Version is the software version the server reports to clients it
+	// refuses (optional).
+	Version string
 }
 
 // Server is one I/O server.
@@ -45,9 +48,11 @@ type Server struct {
 	stats    *counters
 	timeout  time.Duration
 	limits   limits
+	version  string
 	fabrics  []*data.Fabric
-	auth     string // config.AuthMode
-	key      []byte // the file system key: signs and checks capabilities, and answers challenges in auth mode key
+	auth     string          // config.AuthMode
+	key      []byte          // the file system key: signs and checks capabilities, and answers challenges in auth mode key
+	ports    verbs.PortRange // where networked fabrics listen
 	started  time.Time
 
 	mu    sync.Mutex
@@ -70,13 +75,23 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server id %d is not in the config (0..%d)", opts.ID, len(cfg.Servers)-1)
 	}
 	self := cfg.Servers[opts.ID]
+	rctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout.Duration)
+	err := cfg.CheckAddresses(rctx, net.DefaultResolver.LookupHost)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+	}
+	ports, err := verbs.ParsePortRange(self.FabricPorts)
+	if err != nil {
+		return nil, fmt.Errorf("server %d: fabric_ports: %v: %w", opts.ID, err, config.ErrInvalid)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	log = log.With("server", opts.ID)
 	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, strategy: self.Strategy,
-		timeout: cfg.Timeout.Duration, conns: make(map[*conn]struct{}), started: time.Now(), stats: newCounters(), hosts: make(map[string]int)}
+		timeout: cfg.Timeout.Duration, version: opts.Version, ports: ports, conns: make(map[*conn]struct{}), started: time.Now(), stats: newCounters(), hosts: make(map[string]int)}
 	s.registerServer()
 	s.limits = connLimits(cfg, raiseNofile())
 	if s.strategy == "" {
@@ -119,11 +134,11 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Listen binds the configured address.
+// Listen binds the configured bind address (by default the advertised one).
 func (s *Server) Listen() (net.Listener, error) {
-	ln, err := net.Listen("tcp", s.self.Address)
+	ln, err := net.Listen("tcp", s.self.BindAddress())
 	if err != nil {
-		return nil, fmt.Errorf("server %d: listen on %s: %w", s.id, s.self.Address, err)
+		return nil, fmt.Errorf("server %d: listen on %s: %w", s.id, s.self.BindAddress(), err)
 	}
 	return ln, nil
 }
@@ -151,7 +166,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		})
 	}
-	s.log.Info("serving", "address", ln.Addr().String(), "socket", s.self.SocketPath(), "storage", s.self.Storage,
+	s.log.Info("serving", "address", s.self.Address, "bind", ln.Addr().String(), "socket", s.self.SocketPath(), "storage", s.self.Storage,
 		"metadata", s.meta != nil, "strategy", s.strategy, "auth", s.auth,
 		"max_conns", s.limits.maxConns, "max_conns_per_host", s.limits.perHost, "idle_timeout", s.limits.idle)
 	return s.acceptLoop(ctx, ln)
@@ -395,7 +410,7 @@ func (s *Server) statsSnapshot() *proto.Stats {
 	// The version rides in a name (value 1), as a Prometheus build_info
 	// gauge carries it in a label: OpStats has no string values.
 	st.Names = append(st.Names, "server.uptime_seconds", "server.connections", "server.requests_in_flight",
-		"server.pid", "server.version."+version.String())
+		"server.pid", "server.version."+buildinfo.Full())
 	st.Values = append(st.Values, int64(time.Since(s.started).Seconds()), int64(conns), int64(inflight), int64(os.Getpid()), 1)
 	var si unix.Sysinfo_t
 	if unix.Sysinfo(&si) == nil {

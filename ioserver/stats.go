@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/ferry-hpc/ferry/internal/version"
+	"github.com/ferry-hpc/ferry/internal/buildinfo"
 	"github.com/ferry-hpc/ferry/proto"
 )
 
@@ -164,7 +164,7 @@ func (s *Server) registerServer() {
 	gauge("requests_in_flight", "Requests being served.", func() float64 { _, n := s.load(); return float64(n) })
 	gauge("start_time_seconds", "When the server started, Unix time.", func() float64 { return float64(s.started.UnixNano()) / 1e9 })
 	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "ferry", Name: "build_info", Help: "The server's build, in labels; always 1.",
-		ConstLabels: prometheus.Labels{"version": version.String(), "protocol": strconv.Itoa(int(proto.Version))}}, func() float64 { return 1 }))
+		ConstLabels: prometheus.Labels{"version": buildinfo.Full(), "protocol": strconv.Itoa(int(proto.Version))}}, func() float64 { return 1 }))
 	r.MustRegister(fabricCollector{s})
 }
 

@@ -472,10 +472,11 @@ func challenge(t *testing.T, c *rawConn) []byte {
 func TestAuthNoneNeedsLoopback(t *testing.T) {
 	addrs := testcluster.FreePorts(t, 1)
 	_, port, _ := net.SplitHostPort(addrs[0])
-	cfg, err := config.Generate([]string{net.JoinHostPort("0.0.0.0", port)}, t.TempDir(), 1<<20)
+	cfg, err := config.Generate([]string{net.JoinHostPort("127.0.0.1", port)}, t.TempDir(), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Servers[0].Bind = net.JoinHostPort("0.0.0.0", port) // listening on every address
 	cfg.Auth = config.AuthNone
 	path := filepath.Join(t.TempDir(), "ferry.toml")
 	b, _ := cfg.Encode()

@@ -44,6 +44,17 @@ var ErrMalformed = errors.New("malformed message")
 // ErrVersion is returned for a frame of another protocol version.
 var ErrVersion = errors.New("protocol version mismatch")
 
+// VersionError is the error for a frame of another protocol version; it
+// names both versions and matches ErrVersion.
+type VersionError struct{ Peer uint8 }
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("%v: peer speaks protocol version %d, this build speaks %d", ErrVersion, e.Peer, Version)
+}
+
+// Is makes errors.Is(err, ErrVersion) true.
+func (e *VersionError) Is(target error) bool { return target == ErrVersion }
+
 // Header is the fixed part of every frame.
 type Header struct {
 	Flags   uint8
@@ -85,7 +96,7 @@ func ParseHeader(b []byte) (Header, error) {
 		return Header{}, fmt.Errorf("%w: bad magic %#08x (not a Ferry peer?)", ErrMalformed, m)
 	}
 	if v := b[4]; v != Version {
-		return Header{}, fmt.Errorf("%w: peer speaks version %d, this build speaks %d", ErrVersion, v, Version)
+		return Header{}, &VersionError{Peer: v}
 	}
 	h := Header{
 		Flags:   b[5],

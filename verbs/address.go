@@ -1,9 +1,12 @@
 package verbs
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"strconv"
 )
 
 // CheckAddress validates a peer's fabric address blob for a provider
@@ -67,4 +70,17 @@ func AddressIP(provider string, addr []byte) (net.IP, error) {
 		return net.IP(append([]byte(nil), addr[4:8]...)), nil
 	}
 	return net.IP(append([]byte(nil), addr[8:24]...)), nil
+}
+
+// AddressString renders a fabric address for people: "10.0.0.1:7100" for
+// the socket-addressed providers (so an operator can check it against a
+// firewall), else the provider's bytes in hex.
+func AddressString(provider string, addr []byte) string {
+	if ip, err := AddressIP(provider, addr); err == nil {
+		return net.JoinHostPort(ip.String(), strconv.Itoa(int(binary.BigEndian.Uint16(addr[2:4]))))
+	}
+	if provider == "shm" {
+		return string(bytes.TrimRight(addr, "\x00"))
+	}
+	return hex.EncodeToString(addr)
 }

@@ -71,7 +71,9 @@
 //     chosen here, unique per domain (a duplicate, -FI_ENOKEY, takes the
 //     next key). The first write to a new peer returns -FI_EAGAIN until the
 //     connection is up: posts retry with backoff until the context ends.
-//     The interface is chosen with node = Config.Interface and FI_SOURCE.
+//     The interface is chosen with node = Config.Interface and FI_SOURCE,
+//     and the listening port with service = a port of Config.Ports: a port
+//     in use fails fi_endpoint with -FI_EADDRINUSE and the next is tried.
 //     A rejected access (wrong key, window beyond the registration, region
 //     deregistered) fails with "Operation canceled: No such file or
 //     directory" and tears the connection down: the next operation to that

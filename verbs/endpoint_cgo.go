@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,11 +86,11 @@ func Open(cfg Config) (*Endpoint, error) {
 		return nil, fmt.Errorf("verbs: %d lanes asked for, want 1..%d", cfg.Lanes, MaxLanes)
 	}
 	if prov != "auto" {
-		return openProvider(prov, cfg)
+		return openInRange(prov, cfg)
 	}
 	var errs []error
 	for _, p := range autoOrder {
-		e, err := openProvider(p, cfg)
+		e, err := openInRange(p, cfg)
 		if err == nil {
 			return e, nil
 		}
@@ -160,17 +161,41 @@ func shmCMADisabled() bool {
 	return false
 }
 
-func openProvider(prov string, cfg Config) (*Endpoint, error) {
-	var node *C.char
+// openInRange opens prov on the first free port of cfg.Ports (any port
+// when the range is zero or the provider takes no port).
+func openInRange(prov string, cfg Config) (*Endpoint, error) {
+	if !usesNode(prov) || cfg.Ports.Lo == 0 {
+		e, _, err := openProvider(prov, cfg, 0)
+		return e, err
+	}
+	for port := cfg.Ports.Lo; ; port++ {
+		e, inUse, err := openProvider(prov, cfg, port)
+		if !inUse || port >= cfg.Ports.Hi {
+			if inUse {
+				err = fmt.Errorf("verbs: open %s: every port of %s is in use: %w", prov, cfg.Ports, err)
+			}
+			return e, err
+		}
+	}
+}
+
+// openProvider opens one endpoint; inUse reports that the port asked for
+// is taken (so the next one may be tried).
+func openProvider(prov string, cfg Config, port int) (e *Endpoint, inUse bool, err error) {
+	var node, service *C.char
 	useSource := C.int(0)
 	if usesNode(prov) {
 		n, err := resolveNode(cfg.Interface)
 		if err != nil {
-			return nil, fmt.Errorf("verbs: open %s: %w: %v", prov, ErrNotSupported, err)
+			return nil, false, fmt.Errorf("verbs: open %s: %w: %v", prov, ErrNotSupported, err)
 		}
 		node = C.CString(n)
 		defer C.free(unsafe.Pointer(node))
 		useSource = 1
+		if port != 0 {
+			service = C.CString(strconv.Itoa(port))
+			defer C.free(unsafe.Pointer(service))
+		}
 	}
 	// shm's CMA fast path: the initiator copies with process_vm_writev
 	// inside the post call and completes after the copy, so the
@@ -191,17 +216,23 @@ func openProvider(prov string, cfg Config) (*Endpoint, error) {
 	defer C.free(unsafe.Pointer(cprov))
 	var errbuf [C.FERRY_ERRLEN]C.char
 	var cep *C.fvb_ep
-	rc := C.fvb_open(cprov, node, useSource, wantDC, numSlots, C.int(max(cfg.Lanes, 1)), &cep, &errbuf[0], C.FERRY_ERRLEN)
+	rc := C.fvb_open(cprov, node, service, useSource, wantDC, numSlots, C.int(max(cfg.Lanes, 1)), &cep, &errbuf[0], C.FERRY_ERRLEN)
 	if rc != 0 {
 		where := ""
 		if node != nil {
 			where = " on " + C.GoString(node)
 		}
-		return nil, fmt.Errorf("verbs: open %s%s: %w: %s", prov, where, ErrNotSupported, cstr(errbuf[:]))
+		if service != nil {
+			where += " port " + C.GoString(service)
+		}
+		if rc == -C.FI_EADDRINUSE {
+			return nil, true, fmt.Errorf("verbs: open %s%s: %s", prov, where, cstr(errbuf[:]))
+		}
+		return nil, false, fmt.Errorf("verbs: open %s%s: %w: %s", prov, where, ErrNotSupported, cstr(errbuf[:]))
 	}
 	var ci C.fvb_info
 	C.fvb_get_info(cep, &ci)
-	e := &Endpoint{
+	e = &Endpoint{
 		c:        cep,
 		peers:    map[string]Peer{},
 		peerAddr: map[Peer]string{},
@@ -259,14 +290,14 @@ func openProvider(prov string, cfg Config) (*Endpoint, error) {
 		nlen := C.size_t(len(name))
 		if rc := C.fvb_getname(cep, C.int(l), unsafe.Pointer(&name[0]), &nlen); rc != 0 {
 			C.fvb_close(cep, nil, 0)
-			return nil, fmt.Errorf("verbs: open %s: fi_getname: %w: %s", prov, ErrNotSupported, C.GoString(C.fvb_strerror(rc)))
+			return nil, false, fmt.Errorf("verbs: open %s: fi_getname: %w: %s", prov, ErrNotSupported, C.GoString(C.fvb_strerror(rc)))
 		}
 		e.addrs = append(e.addrs, append([]byte(nil), name[:nlen]...))
 	}
 	started := make(chan struct{})
 	go e.own(started)
 	<-started
-	return e, nil
+	return e, false, nil
 }
 
 // Info describes the endpoint.

@@ -162,23 +162,26 @@ static int open_lane(fvb_ep *e, struct fvb_lane *ln, uint32_t nslots,
 	return rc;
 }
 
-static int open_locked(const char *prov, const char *node, int use_source,
-		       int want_dc, uint32_t nslots, int nlanes, fvb_ep **out,
-		       char *errbuf, size_t errlen);
+static int open_locked(const char *prov, const char *node,
+		       const char *service, int use_source, int want_dc,
+		       uint32_t nslots, int nlanes, fvb_ep **out, char *errbuf,
+		       size_t errlen);
 
-int fvb_open(const char *prov, const char *node, int use_source, int want_dc,
-	     uint32_t nslots, int nlanes, fvb_ep **out, char *errbuf,
-	     size_t errlen) {
+int fvb_open(const char *prov, const char *node, const char *service,
+	     int use_source, int want_dc, uint32_t nslots, int nlanes,
+	     fvb_ep **out, char *errbuf, size_t errlen) {
 	pthread_mutex_lock(&open_mu);
-	int rc = open_locked(prov, node, use_source, want_dc, nslots, nlanes,
+	int rc = open_locked(prov, node, service, use_source, want_dc, nslots,
+			     nlanes,
 			     out, errbuf, errlen);
 	pthread_mutex_unlock(&open_mu);
 	return rc;
 }
 
-static int open_locked(const char *prov, const char *node, int use_source,
-		       int want_dc, uint32_t nslots, int nlanes, fvb_ep **out,
-		       char *errbuf, size_t errlen) {
+static int open_locked(const char *prov, const char *node,
+		       const char *service, int use_source, int want_dc,
+		       uint32_t nslots, int nlanes, fvb_ep **out, char *errbuf,
+		       size_t errlen) {
 	struct sigaction sa[NSIG_SAVED];
 	int rc;
 	fvb_ep *e = calloc(1, sizeof(*e));
@@ -208,7 +211,7 @@ static int open_locked(const char *prov, const char *node, int use_source,
 			rc = -FI_ENOMEM;
 			goto fail;
 		}
-		rc = fi_getinfo(version, node, NULL, flags, hints, &e->info);
+		rc = fi_getinfo(version, node, service, flags, hints, &e->info);
 		fi_freeinfo(hints);
 		if (rc == 0) {
 			e->delivery_complete = dc;

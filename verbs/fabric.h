@@ -62,11 +62,12 @@ typedef struct fvb_info {
 // fvb_open opens fabric and domain and, on them, nlanes lanes (an AV, a CQ
 // and an FI_EP_RDM endpoint each), plus the eventfd that wakes the owner.
 // A provider whose regions bind to one endpoint (FI_MR_ENDPOINT) gets one
-// lane. node may be NULL (shm). nslots is the number of operation
-// contexts. Returns 0 or a negative FI_* code with a message in errbuf.
-int fvb_open(const char *prov, const char *node, int use_source, int want_dc,
-	     uint32_t nslots, int nlanes, fvb_ep **out, char *errbuf,
-	     size_t errlen);
+// lane. node may be NULL (shm); service (a port) may be NULL (the provider
+// picks one). nslots is the number of operation contexts. Returns 0 or a
+// negative FI_* code with a message in errbuf.
+int fvb_open(const char *prov, const char *node, const char *service,
+	     int use_source, int want_dc, uint32_t nslots, int nlanes,
+	     fvb_ep **out, char *errbuf, size_t errlen);
 void fvb_get_info(fvb_ep *ep, fvb_info *info);
 int fvb_getname(fvb_ep *ep, int lane, void *buf, size_t *len);
 // fvb_close_endpoint closes only the endpoint (memory regions are closed

@@ -3,6 +3,7 @@ package verbs
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -55,6 +56,45 @@ type Config struct {
 	// endpoint's region lock, held for the whole copy. Providers whose
 	// regions bind to one endpoint (FI_MR_ENDPOINT) get one lane.
 	Lanes int
+	// Ports, for networked providers that listen on a port (tcp), is the
+	// range the endpoint binds in: the first free port of it is taken, so
+	// a firewall can be planned. Zero: the provider picks any port. Every
+	// lane binds the endpoint's address, so a port range goes with one lane.
+	Ports PortRange
+}
+
+// PortRange is an inclusive range of ports; the zero value means any.
+type PortRange struct{ Lo, Hi int }
+
+// ParsePortRange reads "7100" or "7100-7115"; "" is the zero range.
+func ParsePortRange(s string) (PortRange, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return PortRange{}, nil
+	}
+	lo, hi, isRange := strings.Cut(s, "-")
+	var r PortRange
+	var err1, err2 error
+	r.Lo, err1 = strconv.Atoi(strings.TrimSpace(lo))
+	r.Hi = r.Lo
+	if isRange {
+		r.Hi, err2 = strconv.Atoi(strings.TrimSpace(hi))
+	}
+	if err1 != nil || err2 != nil || r.Lo < 1 || r.Hi > 65535 || r.Lo > r.Hi {
+		return PortRange{}, fmt.Errorf("verbs: port range %q: want PORT or LO-HI within 1..65535", s)
+	}
+	return r, nil
+}
+
+// String writes the range as ParsePortRange reads it.
+func (r PortRange) String() string {
+	switch {
+	case r.Lo == 0:
+		return ""
+	case r.Lo == r.Hi:
+		return strconv.Itoa(r.Lo)
+	}
+	return fmt.Sprintf("%d-%d", r.Lo, r.Hi)
 }
 
 // MaxLanes is the most lanes one endpoint opens.

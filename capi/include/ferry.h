@@ -144,9 +144,12 @@ extern "C" {
 /*
  * ferry_version - the version of the library linked at run time.
  *
- * Returns a static, NUL-terminated string such as "0.1.0" (compare it with
- * FERRY_VERSION to detect a header/library mismatch). Never fails; may be
- * called before ferry_init. Thread-safe. The caller must not free it.
+ * Returns a static, NUL-terminated string: the release, then "+" and the
+ * commit it was built from when known, e.g. "0.1.0+1a2b3c4d5e6f" (the same
+ * string `ferry --version` and `ferryd --version` print). The part before
+ * any "+" equals FERRY_VERSION of the matching header: compare that part
+ * to detect a header/library mismatch. Never fails; may be called before
+ * ferry_init. Thread-safe. The caller must not free it.
  */
 const char *ferry_version(void);
 

@@ -7,8 +7,9 @@
 //	ferry completion bash|zsh|fish|powershell
 //
 // Client commands find the config in --config, then $FERRY_CONFIG, then
-// ./.ferry-local/ferry.toml. Paths inside Ferry are absolute; `cp` marks
-// them with a ferry: prefix (ferry:/dir/file).
+// ./.ferry-local/ferry.toml, ~/.config/ferry/ferry.toml and
+// /etc/ferry/ferry.toml (a client file or a full config). Paths inside
+// Ferry are absolute; `cp` marks them with a ferry: prefix (ferry:/dir/file).
 //
 // Each command lives in its own file and registers a constructor with
 // addCommand from that file's init.
@@ -62,9 +63,10 @@ func newRoot(e *env) *cobra.Command {
 		Long: `Ferry's command-line client and operator tool.
 
 Client commands find the config in --config, then $FERRY_CONFIG, then
-./.ferry-local/ferry.toml. Paths inside Ferry are absolute; cp marks them
-with a ferry: prefix (ferry:/dir/file).`,
-		Version:       versionLine(),
+./.ferry-local/ferry.toml, ~/.config/ferry/ferry.toml and
+/etc/ferry/ferry.toml (a client file or a full config). Paths inside Ferry
+are absolute; cp marks them with a ferry: prefix (ferry:/dir/file).`,
+		Version:       version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.ArbitraryArgs,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ferry-hpc/ferry/internal/buildinfo"
 	"github.com/ferry-hpc/ferry/internal/testcluster"
 )
 
@@ -136,5 +137,12 @@ func TestNoConfig(t *testing.T) {
 	code, _, errs := run(t, "ls", "/")
 	if code != 1 || !strings.Contains(errs, "no config") {
 		t.Fatalf("ls without config: %d %q", code, errs)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out := mustRun(t, "--version")
+	if !strings.HasPrefix(out, "ferry "+buildinfo.Full()+" (protocol ") {
+		t.Fatalf("--version: %q", out)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 func init() { addCommand(newPingCmd) }
@@ -43,7 +45,11 @@ func runPing(e *env, cf *clientFlags) error {
 		}
 		var offers []string
 		for _, f := range h.Fabrics {
-			offers = append(offers, f.Provider)
+			if verbs.HostLocal(f.Provider) {
+				offers = append(offers, f.Provider)
+			} else {
+				offers = append(offers, f.Provider+"@"+verbs.AddressString(f.Provider, f.Addr))
+			}
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%s\t%s\t%s\n", i, addr, rtt.Round(1000), role, h.Strategy,
 			c.DataPath(i), strings.Join(offers, ","))

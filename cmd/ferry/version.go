@@ -1,13 +1,8 @@
 package main
 
-import (
-	"fmt"
-	"runtime"
+import "github.com/ferry-hpc/ferry/internal/buildinfo"
 
-	"github.com/ferry-hpc/ferry/internal/version"
-	"github.com/ferry-hpc/ferry/proto"
-)
-
-func versionLine() string {
-	return fmt.Sprintf("%s (protocol %d, %s)", version.String(), proto.Version, runtime.Version())
-}
+// version is what `ferry --version` prints after the name: the same
+// version, commit and protocol as `ferryd --version` and ferry_version()
+// (internal/buildinfo; the build stamps the commit with -ldflags -X).
+func version() string { return buildinfo.String() }

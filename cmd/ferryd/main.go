@@ -1,9 +1,13 @@
 // Command ferryd runs one Ferry I/O server in the foreground.
 //
-//	ferryd --config FILE --id N [--log-level info] [--log-format text|json]
+//	ferryd --config FILE [--id N|auto] [--log-level info] [--log-format text|json]
 //
-// It serves until SIGTERM or SIGINT, then closes its connections and its
-// stores and exits 0.
+// The id comes from --id, else from this host's name or address matched
+// against the config's server addresses, else from the launcher's rank
+// (srun, mpiexec), so one command line starts every server of a file
+// system. Under systemd (Type=notify) it reports readiness once it
+// accepts connections. It serves until SIGTERM or SIGINT, then closes its
+// connections, fabrics and stores and exits 0.
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +27,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/internal/buildinfo"
 	"github.com/ferry-hpc/ferry/ioserver"
 )
 
@@ -39,36 +45,42 @@ func run(args []string) error {
 	fs := pflag.NewFlagSet("ferryd", pflag.ContinueOnError)
 	fs.SortFlags = false
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stdout, "usage: ferryd --config FILE --id N [flags]\n\nRuns Ferry I/O server N of the config in the foreground until SIGTERM/SIGINT.\n\nFlags:")
+		fmt.Fprintln(os.Stdout, "usage: ferryd --config FILE [--id N] [flags]\n\n"+
+			"Runs one Ferry I/O server of the config in the foreground until SIGTERM/SIGINT.\n"+
+			"Without --id, the server is the one whose address names this host, else the one\n"+
+			"numbered by the launcher's rank (SLURM_PROCID, PMI_RANK, OMPI_COMM_WORLD_RANK).\n\nFlags:")
 		fs.SetOutput(os.Stdout)
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "config `FILE` (TOML), as written by 'ferry genconfig'")
-	id := fs.Int("id", -1, "this server's id in the config")
+	idFlag := fs.String("id", "", "this server's `id` in the config; empty or auto: from the host name or the launcher's rank")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log `format`: text or json")
 	metrics := fs.String("metrics-address", "", "serve Prometheus metrics on `HOST:PORT`/metrics (default the config's metrics_address; none if both are empty)")
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(longDashes(args)); err != nil {
 		return err
 	}
-	if *cfgPath == "" || *id < 0 {
-		return fmt.Errorf("--config and --id are required (see ferryd --help)")
+	if *version {
+		fmt.Println("ferryd", buildinfo.String())
+		return nil
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	if *cfgPath == "" {
+		return fmt.Errorf("--config is required (see ferryd --help)")
 	}
-	hopts := &slog.HandlerOptions{Level: lvl}
-	var h slog.Handler
-	switch *format {
-	case "text":
-		h = slog.NewTextHandler(os.Stderr, hopts)
-	case "json":
-		h = slog.NewJSONHandler(os.Stderr, hopts)
-	default:
-		return fmt.Errorf("--log-format %q: want text or json", *format)
+	id := -1
+	if *idFlag != "" && *idFlag != "auto" {
+		// systemd's ferryd@N.service passes N; ferryd@auto.service, "auto".
+		n, err := strconv.Atoi(*idFlag)
+		if err != nil || n < 0 {
+			return fmt.Errorf("--id %q: want a server id or auto", *idFlag)
+		}
+		id = n
 	}
-	log := slog.New(h)
+	log, err := newLogger(*level, *format)
+	if err != nil {
+		return err
+	}
 
 	// Catch signals before opening fabrics: that takes seconds, and a stop
 	// asked for meanwhile must not be lost.
@@ -78,7 +90,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := ioserver.New(ioserver.Options{Config: cfg, ID: *id, Logger: log})
+	sid, how, err := resolveID(cfg, id, hostNames(), os.Getenv)
+	if err != nil {
+		return err
+	}
+	log.Info("starting", "version", buildinfo.Full(), "id", sid, "id_from", how, "config", *cfgPath)
+	srv, err := ioserver.New(ioserver.Options{Config: cfg, ID: sid, Logger: log, Version: buildinfo.Full()})
 	if err != nil {
 		return err
 	}
@@ -89,7 +106,7 @@ func run(args []string) error {
 	}
 	maddr := *metrics
 	if maddr == "" {
-		maddr = cfg.Servers[*id].MetricsAddress
+		maddr = cfg.Servers[sid].MetricsAddress
 	}
 	if maddr != "" {
 		stopMetrics, err := serveMetrics(maddr, srv, log)
@@ -100,7 +117,9 @@ func run(args []string) error {
 		}
 		defer stopMetrics()
 	}
+	notify(log, fmt.Sprintf("READY=1\nSTATUS=serving as server %d on %s", sid, cfg.Servers[sid].Address))
 	serveErr := srv.Serve(ctx, ln)
+	notify(log, "STOPPING=1")
 	log.Info("shutting down")
 	if err := srv.Close(); err != nil && serveErr == nil {
 		serveErr = err
@@ -125,6 +144,30 @@ func serveMetrics(addr string, srv *ioserver.Server, log *slog.Logger) (func(), 
 	}()
 	log.Info("serving metrics", "address", ln.Addr().String(), "path", "/metrics")
 	return func() { hs.Close() }, nil
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	if os.Getenv("JOURNAL_STREAM") != "" {
+		// stderr is the journal, which stamps each line itself.
+		hopts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
 // longDashes keeps the one-dash spellings of the Go flag package working

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,10 +92,12 @@ func Options(base clientlib.Options, getenv func(string) string) (clientlib.Opti
 	return o, nil
 }
 
-// ConfigPath returns the config file a client should use: flag (a
-// --config flag or the C library's argument), then $FERRY_CONFIG, then
-// config.LocalPath when it exists. Having none is an error wrapping
-// fs.ErrNotExist.
+// ConfigPath returns the config file a client should use, the first of:
+// flag (a --config flag or the C library's argument), $FERRY_CONFIG,
+// config.LocalPath (a `ferry local up` here), the user's
+// $XDG_CONFIG_HOME/ferry/ferry.toml (default ~/.config/ferry/ferry.toml),
+// and config.SystemPath (/etc/ferry/ferry.toml), the files taken only
+// when they exist. Having none is an error wrapping fs.ErrNotExist.
 func ConfigPath(flag string, getenv func(string) string) (string, error) {
 	if flag != "" {
 		return flag, nil
@@ -102,10 +105,24 @@ func ConfigPath(flag string, getenv func(string) string) (string, error) {
 	if v := getenv(Config); v != "" {
 		return v, nil
 	}
-	if _, err := os.Stat(config.LocalPath); err == nil {
-		return config.LocalPath, nil
+	for _, p := range searchPath(getenv) {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
 	}
-	return "", fmt.Errorf("no config: pass --config, set %s, or run `ferry local up` here: %w", Config, fs.ErrNotExist)
+	return "", fmt.Errorf("no config: pass --config, set %s, or create one of %s (`ferry genconfig --client`): %w",
+		Config, strings.Join(searchPath(getenv), ", "), fs.ErrNotExist)
+}
+
+// searchPath lists the files ConfigPath looks for, in order.
+func searchPath(getenv func(string) string) []string {
+	paths := []string{config.LocalPath}
+	if x := getenv("XDG_CONFIG_HOME"); x != "" {
+		paths = append(paths, filepath.Join(x, "ferry", "ferry.toml"))
+	} else if h := getenv("HOME"); h != "" {
+		paths = append(paths, filepath.Join(h, ".config", "ferry", "ferry.toml"))
+	}
+	return append(paths, config.SystemPath)
 }
 
 func parseBool(s string) (v, ok bool) {

@@ -3,11 +3,14 @@ package clientenv
 import (
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/config"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -56,7 +59,26 @@ func TestConfigPath(t *testing.T) {
 		t.Fatalf("environment: %q, %v", p, err)
 	}
 	t.Chdir(t.TempDir())
-	if _, err := ConfigPath("", env(nil)); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("no config: %v, want ErrNotExist", err)
+	if _, err := os.Stat(config.SystemPath); err == nil {
+		t.Skipf("%s exists on this host: the no-config case cannot be shown", config.SystemPath)
+	}
+	if _, err := ConfigPath("", env(nil)); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), config.SystemPath) {
+		t.Fatalf("no config: %v, want ErrNotExist listing the search path", err)
+	}
+	home := t.TempDir()
+	user := filepath.Join(home, ".config", "ferry", "ferry.toml")
+	os.MkdirAll(filepath.Dir(user), 0o755)
+	os.WriteFile(user, []byte("servers = [\"h:1\"]\n"), 0o644)
+	if p, err := ConfigPath("", env(map[string]string{"HOME": home})); err != nil || p != user {
+		t.Fatalf("user config: %q, %v; want %q", p, err, user)
+	}
+	xdg := t.TempDir()
+	if _, err := ConfigPath("", env(map[string]string{"HOME": home, "XDG_CONFIG_HOME": xdg})); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("XDG_CONFIG_HOME set: the HOME file must not be used: %v", err)
+	}
+	os.MkdirAll(config.LocalPath[:len(config.LocalPath)-len("/ferry.toml")], 0o755)
+	os.WriteFile(config.LocalPath, []byte("x"), 0o644)
+	if p, err := ConfigPath("", env(map[string]string{"HOME": home})); err != nil || p != config.LocalPath {
+		t.Fatalf("local cluster before user config: %q, %v", p, err)
 	}
 }

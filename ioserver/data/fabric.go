@@ -20,11 +20,11 @@ type Fabric struct {
 }
 
 // OpenFabric opens an endpoint of provider (bound to iface for networked
-// providers) and registers a pool of poolBytes in chunk-byte buffers on
+// providers, on the first free port of ports) and registers a pool of poolBytes in chunk-byte buffers on
 // it. A provider that cannot be opened here gives an error wrapping
 // verbs.ErrNotSupported.
-func OpenFabric(provider, iface string, poolBytes, chunk int64) (*Fabric, error) {
-	ep, err := openEndpoint(provider, iface)
+func OpenFabric(provider, iface string, ports verbs.PortRange, poolBytes, chunk int64) (*Fabric, error) {
+	ep, err := openEndpoint(provider, iface, ports)
 	if err != nil {
 		return nil, fmt.Errorf("open fabric %s: %w", provider, err)
 	}

@@ -18,8 +18,8 @@ import (
 // asks for delivery completion on writes, so "done" never overtakes the
 // bytes.
 
-func openEndpoint(provider, iface string) (*verbs.Endpoint, error) {
-	return verbs.Open(verbs.Config{Provider: provider, Interface: iface})
+func openEndpoint(provider, iface string, ports verbs.PortRange) (*verbs.Endpoint, error) {
+	return verbs.Open(verbs.Config{Provider: provider, Interface: iface, Ports: ports})
 }
 
 func closeEndpoint(ep *verbs.Endpoint) { ep.Close() }

@@ -6,6 +6,10 @@
 set -euo pipefail
 fl=$1 mpiexec=$2 pre=$3 exe=$4 tag=$5 scratch=$6
 mkdir -p "$scratch"
+# A site MPI (any other flavor name): its launcher says which family it is.
+if [ "$fl" != mpich ] && [ "$fl" != openmpi ]; then
+  if "$mpiexec" --version 2>&1 | grep -q "Open MPI"; then fl=openmpi; else fl=mpich; fi
+fi
 case $fl in
 mpich)
   args=(-n 4 -genv FERRY_CONFIG "${FERRY_CONFIG:-}")
