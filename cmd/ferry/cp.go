@@ -299,9 +299,15 @@ func (cp *copier) create(d cpSide, perm fs.FileMode) (io.WriterAt, func() error,
 	if err != nil {
 		return nil, nil, err
 	}
+	// Only a regular file has anything to make durable: /dev/null, a
+	// pipe or a terminal refuses fsync (EINVAL) and needs none.
+	regular := false
+	if st, err := f.Stat(); err == nil {
+		regular = st.Mode().IsRegular()
+	}
 	return f, func() error {
 		var err error
-		if !cp.o.noFsync {
+		if !cp.o.noFsync && regular {
 			if err = f.Sync(); err != nil {
 				err = fmt.Errorf("fsync %s: %w", d.path, err)
 			}
