@@ -193,6 +193,14 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		}
 		if c.fab != nil {
 			sc.fabrics = []proto.Fabric{{Provider: c.fab.provider, Addr: c.fab.ep.LaneAddress(i)}}
+			ep, lane := c.fab.ep, i
+			sc.lane = func(reached bool) {
+				if reached {
+					ep.SettleLane(lane)
+				} else {
+					ep.UnsettleLane(lane)
+				}
+			}
 		}
 		c.servers = append(c.servers, sc)
 	}

@@ -24,8 +24,12 @@ type serverConn struct {
 	timeout time.Duration
 	name    string         // client name for the hello; "" skips the hello
 	fabrics []proto.Fabric // the client's fabric addresses, sent in the hello
-	socket  string         // the server's Unix socket, tried first when it is on this host
-	auth    authConfig
+	// lane tells the fabric endpoint how this server uses the lane the
+	// hello gave it: reached by RMA (true) or maybe new (a new connection:
+	// the server may have restarted). Nil without a fabric.
+	lane   func(reached bool)
+	socket string // the server's Unix socket, tried first when it is on this host
+	auth   authConfig
 
 	unixErr error  // why the last connection is not on the Unix socket
 	refused string // why the server did not take our fabric address
@@ -74,6 +78,9 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 		}
 	}
 	sc.nc = nc
+	if sc.lane != nil {
+		sc.lane(false)
+	}
 	sc.pending = make(map[uint64]*call)
 	go sc.readLoop(nc, sc.pending)
 	return nc, nil
@@ -275,6 +282,9 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 	// connection. The timeout bounds the wait.
 	if c.err != nil {
 		return nil, sc.errorf(op.String(), c.err)
+	}
+	if r, ok := m.(*proto.IOReq); ok && r.Transport == proto.RDMA && sc.lane != nil {
+		sc.lane(true)
 	}
 	return c, nil
 }

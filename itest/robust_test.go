@@ -119,8 +119,8 @@ func TestSequentialShmClients(t *testing.T) {
 		c.Servers[0].Provider = "shm"
 	}})
 	// A few at a time, so that the test takes less than a process's
-	// life times 300; never more than 8 are connected at once.
-	const total, atOnce = 300, 8
+	// life times 300; never more than 24 are connected at once.
+	const total, atOnce = 300, 24
 	for i := 0; i < total; i += atOnce {
 		var procs []*clientProc
 		for k := i; k < min(i+atOnce, total); k++ {

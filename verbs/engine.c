@@ -71,10 +71,12 @@ static int reap_cq(fvb_ep *e, struct fid_cq *cq, fvb_comp *out, int max,
 	return k;
 }
 
-// reap reads the completions of every lane.
-static int reap(fvb_ep *e, fvb_comp *out, int max) {
+// reap reads the completions of the lanes in mask.
+static int reap(fvb_ep *e, fvb_comp *out, int max, uint32_t mask) {
 	int k = 0;
 	for (int l = 0; l < e->nlanes && k < max; l++) {
+		if (!(mask & (1u << l)))
+			continue;
 		int n = reap_cq(e, e->lane[l].cq, out + k, max - k, NO_SLOT);
 		if (n < 0)
 			return n;
@@ -119,8 +121,8 @@ static void drain_kick(fvb_ep *e) {
 }
 
 int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
-	    fvb_comp *out, int max, int64_t block_ns, char *errbuf,
-	    size_t errlen) {
+	    fvb_comp *out, int max, int64_t block_ns, uint32_t lanes,
+	    char *errbuf, size_t errlen) {
 	int k = 0, i = 0;
 	for (; i < npost; i++) {
 		// Leave room for this post's completions in drain mode.
@@ -152,7 +154,7 @@ int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
 		}
 	}
 	*nposted = i;
-	int n = reap(e, out + k, max - k);
+	int n = reap(e, out + k, max - k, lanes);
 	if (n < 0) {
 		fvb_seterr(errbuf, errlen, "fi_cq_read", n);
 		return n;
@@ -189,7 +191,7 @@ int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
 	if (pfd[0].revents)
 		drain_kick(e);
 again:
-	n = reap(e, out, max);
+	n = reap(e, out, max, lanes);
 	if (n < 0) {
 		fvb_seterr(errbuf, errlen, "fi_cq_read", n);
 		return n;

@@ -97,9 +97,11 @@ int fvb_mr_close(void *mr);
 // until a lane's wait fd or the kick eventfd is readable, or block_ns passes
 // (block_ns < 0: no bound). Returns the number of completions or a
 // negative FI_* code with a message in errbuf.
+// lanes is a mask of the lanes whose completion queues are read (and so
+// progressed) this turn.
 int fvb_run(fvb_ep *ep, const fvb_post *posts, int npost, int *nposted,
-	    fvb_comp *out, int max, int64_t block_ns, char *errbuf,
-	    size_t errlen);
+	    fvb_comp *out, int max, int64_t block_ns, uint32_t lanes,
+	    char *errbuf, size_t errlen);
 
 const char *fvb_strerror(int err);
 int fvb_cma_available(void);

@@ -48,6 +48,12 @@ func TestLanes(t *testing.T) {
 			ctx := testCtx(t)
 			var wg sync.WaitGroup
 			errs := make([]error, lanes)
+			type initiator struct {
+				a    *Endpoint
+				mr   *MemoryRegion
+				peer Peer
+			}
+			inits := make([]initiator, lanes)
 			for l := 0; l < lanes; l++ {
 				a := openOrSkip(t, prov)
 				src := mmapBuf(t, part)
@@ -57,6 +63,7 @@ func TestLanes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				inits[l] = initiator{a, ms, peer}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -87,6 +94,22 @@ func TestLanes(t *testing.T) {
 				if !bytes.Equal(dst[l*part:(l+1)*part], want) {
 					t.Errorf("lane %d: target bytes differ from what its initiator wrote", l)
 				}
+			}
+			// Settled lanes are looked at seldom: more RMAs than shm has
+			// command slots per lane (each takes one until the target
+			// progresses) still complete.
+			for l := 0; l < lanes; l++ {
+				b.SettleLane(l)
+			}
+			for i := 0; i < 2048*lanes; i++ { // twice rx_size (1024) per lane
+				l := i % lanes
+				if err := inits[l].a.Do(ctx, RMA{Kind: Write, Peer: inits[l].peer, Local: One(inits[l].mr, 0, 4096), Remote: rb, Off: uint64(l * part)}); err != nil {
+					t.Fatalf("settled lane %d, write %d: %v", l, i, err)
+				}
+			}
+			b.UnsettleLane(1)
+			if b.settled.Load() != 1<<lanes-1-2 {
+				t.Fatalf("settled mask %b after unsettling lane 1", b.settled.Load())
 			}
 		})
 	}

@@ -42,6 +42,12 @@ const (
 	// lock, which a peer holds for the length of each copy into us. A new
 	// Expect starts again from minNap, so first contacts stay quick.
 	maxExpectNap = 4 * time.Millisecond
+	// A settled lane (SettleLane) is looked at this often while the
+	// owner only expects peers' RMA: enough to hand back shm's command
+	// slots (one per RMA, rx_size of them, so thousands of RMAs per look),
+	// seldom enough that waiting on the lane's lock while a peer copies
+	// into it stays a small cost.
+	settledLook = 20 * time.Millisecond
 )
 
 var (
@@ -127,6 +133,28 @@ func (e *Endpoint) Expect() (done func()) {
 	return func() { e.expect.Add(-1) }
 }
 
+// SettleLane says a peer has reached lane with RMA: its connection is
+// up, so the owner need not progress the lane at the pace of a first
+// contact (see settledLook). A caller that may face a new peer on the
+// lane (a restarted server) calls UnsettleLane first.
+func (e *Endpoint) SettleLane(lane int) {
+	if n := len(e.addrs); n > 1 {
+		bit := uint32(1) << (lane % n)
+		for old := e.settled.Load(); old&bit == 0 && !e.settled.CompareAndSwap(old, old|bit); old = e.settled.Load() {
+		}
+	}
+}
+
+// UnsettleLane undoes SettleLane: the owner progresses the lane at once
+// again while callers expect RMA.
+func (e *Endpoint) UnsettleLane(lane int) {
+	if n := len(e.addrs); n > 1 {
+		bit := uint32(1) << (lane % n)
+		for old := e.settled.Load(); old&bit != 0 && !e.settled.CompareAndSwap(old, old&^bit); old = e.settled.Load() {
+		}
+	}
+}
+
 // ownerState is what only the owner touches.
 type ownerState struct {
 	slots    [numSlots]*post
@@ -134,6 +162,7 @@ type ownerState struct {
 	inflight int
 	ready    []*post // taken from the queue, not yet posted
 	nap      time.Duration
+	allLook  time.Time // when every lane was last looked at
 }
 
 func (e *Endpoint) own(started chan<- struct{}) {
@@ -249,7 +278,7 @@ func (e *Endpoint) own(started chan<- struct{}) {
 		}
 		var nposted C.int
 		n := int(C.fvb_run(e.c, &cposts[0], C.int(len(batch)), &nposted, &comps[0], maxComps,
-			C.int64_t(block), &errbuf[0], C.FERRY_ERRLEN))
+			C.int64_t(block), C.uint32_t(e.lanesToLook(st)), &errbuf[0], C.FERRY_ERRLEN))
 		e.sleeping.Store(false)
 
 		// Posts the provider did not take (-FI_EAGAIN: a connection
@@ -374,4 +403,26 @@ func (e *Endpoint) shutdown(st *ownerState) {
 	}
 	e.c = nil
 	e.closeErr = errors.Join(errs...)
+}
+
+// lanesToLook is the mask of lanes this turn reads: all of them, except
+// that settled lanes are skipped between looks settledLook apart while
+// the owner has nothing of its own in flight (lane 0 carries our own
+// operations). A provider with a wait fd wakes the owner for what each
+// lane has, so there every lane is read every turn.
+func (e *Endpoint) lanesToLook(st *ownerState) uint32 {
+	settled := e.settled.Load()
+	if settled == 0 || e.info.WaitFD {
+		return ^uint32(0)
+	}
+	now := time.Now()
+	if now.Sub(st.allLook) >= settledLook {
+		st.allLook = now
+		return ^uint32(0)
+	}
+	mask := ^settled
+	if st.inflight > 0 || len(st.ready) > 0 {
+		mask |= 1
+	}
+	return mask
 }

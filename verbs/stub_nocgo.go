@@ -37,6 +37,8 @@ func (e *Endpoint) Info() Info                                    { return Info{
 func (e *Endpoint) Provider() string                              { return "" }
 func (e *Endpoint) Address() []byte                               { return nil }
 func (e *Endpoint) LaneAddress(lane int) []byte                   { return nil }
+func (e *Endpoint) SettleLane(lane int)                           {}
+func (e *Endpoint) UnsettleLane(lane int)                         {}
 func (e *Endpoint) Connect(addr []byte) (Peer, error)             { return 0, errNoCgo }
 func (e *Endpoint) Disconnect(p Peer) error                       { return errNoCgo }
 func (e *Endpoint) Close() error                                  { return nil }
