@@ -114,6 +114,12 @@ static int post_one(fvb_ep *e, const fvb_post *p) {
 	return (int)fi_readmsg(ep, &msg, p->flags | FI_COMPLETION);
 }
 
+static int64_t now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static void drain_kick(fvb_ep *e) {
 	uint64_t v;
 	while (read(e->kick_fd, &v, sizeof v) == sizeof v)
@@ -128,7 +134,9 @@ int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
 		// Leave room for this post's completions in drain mode.
 		if (e->drain_after_post && max - k < 2)
 			break;
-		int rc = post_one(e, &posts[i]);
+		int rc = (posts[i].deadline_ns && now_ns() >= posts[i].deadline_ns)
+				 ? -FI_ETIMEDOUT
+				 : post_one(e, &posts[i]);
 		if (rc == -FI_EAGAIN)
 			break;
 		if (rc != 0) {

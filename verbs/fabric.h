@@ -34,6 +34,10 @@ typedef struct fvb_post {
 	uint64_t flags;
 	uint32_t is_write;
 	uint32_t count;
+	// deadline_ns: CLOCK_REALTIME ns past which the post is failed, not
+	// posted (0: none). Checked right before the post, so a batch that a
+	// stopped process resumes in the middle of posts nothing late.
+	int64_t deadline_ns;
 	uint64_t laddr[FERRY_MAX_IOV];
 	uint64_t llen[FERRY_MAX_IOV];
 	void *lmr[FERRY_MAX_IOV];

@@ -363,6 +363,10 @@ func fillPost(c *C.fvb_post, p *post, slot uint32) {
 		c.is_write = 1
 	}
 	c.count = C.uint32_t(p.n)
+	c.deadline_ns = 0
+	if d, ok := p.op.ctx.Deadline(); ok {
+		c.deadline_ns = C.int64_t(d.UnixNano())
+	}
 	for i := 0; i < p.n; i++ {
 		c.laddr[i] = C.uint64_t(p.laddr[i])
 		c.llen[i] = C.uint64_t(p.llen[i])
