@@ -222,7 +222,9 @@ func (c *Client) setupFabric(localAddr string, rc regcache.Options) error {
 		err = fmt.Errorf("%w (%s)", err, why)
 	}
 	if why != "" && err == nil && c.opts.Provider == "auto" && isLocal(c.hello.Servers) {
-		slog.Info("ferry: not using shm", "why", why, "instead", prov)
+		// Expected for every user but the servers' own, so not worth a
+		// line on every command's stderr; DataPath (ferry ping) says it.
+		slog.Debug("ferry: not using shm", "why", why, "instead", prov)
 	}
 	if err != nil || prov == "" {
 		if c.opts.Provider == "auto" {

@@ -26,8 +26,12 @@ func (f *File) ServerSizes(ctx context.Context) (map[int]int64, error) {
 	if err := f.check("stat", 0); err != nil {
 		return nil, err
 	}
+	cp, err := f.current(ctx)
+	if err != nil {
+		return nil, err
+	}
 	sizes := make(map[int]int64, f.attr.Layout.Count)
-	err := f.eachServer(ctx, proto.OpSize, &proto.DataReq{Handle: f.attr.Handle, Layout: f.attr.Layout}, nil, func(server int, body []byte) error {
+	err = f.eachServer(ctx, proto.OpSize, &proto.DataReq{Handle: f.attr.Handle, Cap: cp, Layout: f.attr.Layout}, nil, func(server int, body []byte) error {
 		var r proto.SizeResp
 		if err := proto.Unmarshal(body, &r); err != nil {
 			return err

@@ -82,10 +82,11 @@ var handlers = map[proto.Op]handler{
 		if errors.Is(err, unix.ESTALE) {
 			return &proto.Empty{}, nil
 		}
-		// Root may remove a datafile without a capability: that is how
-		// fsck --repair removes orphans, whose names (and so whose
-		// capabilities) are gone. The removal is recorded like any other.
-		if err != nil && c.admin("remove without a capability") != nil {
+		// Root may remove a datafile by sending no capability at all:
+		// that is how fsck --repair removes orphans, whose names (and so
+		// whose capabilities) are gone. A capability that is sent must
+		// hold, root's too. The removal is recorded like any other.
+		if err != nil && (r.Cap != (proto.Cap{}) || c.admin("remove without a capability") != nil) {
 			return nil, err
 		}
 		return &proto.Empty{}, c.s.data.Remove(r.Handle)

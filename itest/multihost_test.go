@@ -106,7 +106,7 @@ func TestMultiHost(t *testing.T) {
 	cfgPath := filepath.Join(dir, "ferry.toml")
 	gen := exec.Command(ferry, "genconfig", "--servers", strings.Join(hosts, ","), "--port", "7000",
 		"--storage", filepath.Join(dir, "storage"), "--bind-all", "--fabric-ports", "7100-7103",
-		"--provider", "auto", "--timeout", "5s", "--strip-size", "1048576")
+		"--provider", "auto", "--timeout", "5s", "--strip-size", "1048576", "--key-file", filepath.Join(dir, "ferry.key"))
 	b, err := gen.Output()
 	if err != nil {
 		t.Fatalf("genconfig: %v", err)

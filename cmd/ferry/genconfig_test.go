@@ -34,7 +34,7 @@ func TestGenconfig(t *testing.T) {
 
 func TestGenconfigHostListAndClient(t *testing.T) {
 	out := mustRun(t, "genconfig", "--servers", "node[01-04]", "--port", "7100", "--storage", "/srv/ferry",
-		"--bind-all", "--fabric-ports", "7200-7207", "--provider", "tcp")
+		"--bind-all", "--fabric-ports", "7200-7207", "--provider", "tcp", "--key-file", filepath.Join(t.TempDir(), "ferry.key"))
 	for _, frozen := range []string{"strip_size", "timeout", "pool_bytes", "chunk_size", "pipeline_depth"} {
 		if strings.Contains(out, frozen) {
 			t.Errorf("config freezes the default %s:\n%s", frozen, out)

@@ -157,6 +157,11 @@ func TestLocalRestartOneServer(t *testing.T) {
 	os.MkdirAll(other, 0o755)
 	ocfg := filepath.Join(other, "ferry.toml")
 	os.WriteFile(ocfg, bytes.ReplaceAll(b, []byte(dir), []byte(other)), 0o644)
+	if key, err := os.ReadFile(filepath.Join(dir, localcluster.KeyName)); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(filepath.Join(other, localcluster.KeyName), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	handStart(t, other, ocfg, 1)
 	c, err := config.Load(cfg)
 	if err != nil {

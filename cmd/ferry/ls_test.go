@@ -58,8 +58,8 @@ func TestLsLongServerDown(t *testing.T) {
 	}
 	lines := map[string]string{}
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Fields(l)
-		lines[f[len(f)-1]] = f[1]
+		f := strings.Fields(l) // mode owner group size date time name
+		lines[f[len(f)-1]] = f[len(f)-4]
 	}
 	if lines["wide"] != "?" || lines["single"] != "300000" || lines["dir/"] == "" {
 		t.Fatalf("ls -l with server %d down: %q, want wide with ?, single with 300000, dir/", victim, out)
