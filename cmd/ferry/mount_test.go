@@ -128,7 +128,14 @@ func TestMountForeground(t *testing.T) {
 			go func() { done <- cmd.Wait() }()
 			t.Cleanup(func() {
 				cmd.Process.Kill()
-				<-done
+				select {
+				case <-done:
+				case <-time.After(20 * time.Second):
+					// A FUSE daemon stuck in the kernel ignores SIGKILL
+					// until its mount is torn down.
+					exec.Command("fusermount3", "-u", "-z", dir).Run()
+					t.Errorf("ferry mount did not exit after SIGKILL")
+				}
 			})
 			waitFor(t, "the mount", func() bool { return isMounted(dir) })
 			if err := os.WriteFile(filepath.Join(dir, how), []byte(how), 0o644); err != nil {
