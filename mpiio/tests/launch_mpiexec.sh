@@ -13,7 +13,7 @@ ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(",".join("127.0.0.1:%d" % s.getsockname()[1] for s in ss))')
 cfg=$work/ferry.toml
-"$bin/ferry" genconfig --servers "$ports" --storage "$work/storage" --timeout 20s >"$cfg"
+"$bin/ferry" genconfig --servers "$ports" --storage "$work/storage" --key-file "$work/ferry.key" --timeout 20s >"$cfg"
 
 "$mpiexec" -n 4 "$bin/ferryd" --config "$cfg" >"$work/servers.log" 2>&1 &
 launcher=$!
