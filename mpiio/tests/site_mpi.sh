@@ -9,6 +9,6 @@ cmake -S "$root/mpiio" -B "$work" -DFERRY_ROOT="$root" -DFERRY_MPI_C_COMPILER="$
   -DFERRY_MPIIO_SITE_NAME=site -DBUILD_TESTING=OFF >"$work.log" 2>&1 || { cat "$work.log"; exit 1; }
 cmake --build "$work" >>"$work.log" 2>&1 || { cat "$work.log"; exit 1; }
 lib=$work/lib/libferry-mpiio-site.so
-nm -D --defined-only "$lib" | grep -q ' T MPI_File_open$' || { echo "$lib exports no MPI_File_open" >&2; exit 1; }
+nm -D --defined-only "$lib" | grep ' T MPI_File_open$' >/dev/null || { echo "$lib exports no MPI_File_open" >&2; exit 1; }
 echo "site_mpi: $lib built with $mpicc"
 rm -rf "$work" "$work.log"
