@@ -100,9 +100,25 @@ func (c *conn) readLoop(ctx context.Context) {
 			c.s.log.Warn("dropping connection", "peer", peer, "err", err)
 			return
 		}
-		if c.smallReadInLine(ctx, h, body, in) {
-			c.done()
-			continue
+		if h.Op == proto.OpRead {
+			// Decoded once here: a small inline read that is the
+			// connection's only request is served in this loop (no
+			// goroutine hand-off, which was most of a 4 KiB read's
+			// latency); any other read gets a goroutine of its own.
+			var req proto.IOReq
+			if err := proto.Unmarshal(body, &req); err == nil {
+				if len(c.slots) == 1 && !in.buffered() && req.Transport == proto.Inline && req.Total() <= smallInline {
+					c.serveRead(ctx, h, &req)
+					c.done()
+					continue
+				}
+				c.wg.Add(1)
+				go func() {
+					defer func() { c.done(); c.wg.Done() }()
+					c.serveRead(ctx, h, &req)
+				}()
+				continue
+			}
 		}
 		c.wg.Add(1)
 		go func() {
@@ -115,25 +131,13 @@ func (c *conn) readLoop(ctx context.Context) {
 // smallInline is the largest inline read the read loop serves itself.
 const smallInline = 64 << 10
 
-// smallReadInLine serves a small inline read in the read loop itself when
-// it is the connection's only request (none running, none buffered behind
-// it): a client reading one small piece at a time then costs no goroutine
-// hand-off here, which was most of a 4 KiB read's latency. It reports
-// whether it served the request.
-func (c *conn) smallReadInLine(ctx context.Context, h proto.Header, body []byte, in *frameIn) bool {
-	if h.Op != proto.OpRead || len(c.slots) != 1 || in.buffered() {
-		return false
-	}
-	var req proto.IOReq
-	if proto.Unmarshal(body, &req) != nil || req.Transport != proto.Inline || req.Total() > smallInline {
-		return false // the handler table answers it, errors included
-	}
+// serveRead serves a decoded read request, counted as handle counts.
+func (c *conn) serveRead(ctx context.Context, h proto.Header, req *proto.IOReq) {
 	defer c.s.stats.observe(h.Op, time.Now())
 	c.s.stats.Add("op."+h.Op.String(), 1)
-	if _, err := read(ctx, c, h, &req); err != nil && !errors.Is(err, errReplied) {
+	if _, err := read(ctx, c, h, req); err != nil && !errors.Is(err, errReplied) {
 		c.replyErr(h, err)
 	}
-	return true
 }
 
 // done ends one request's hold on a slot.
