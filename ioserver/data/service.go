@@ -64,7 +64,14 @@ func Open(o Options) (*Service, error) {
 
 // Close drops every registered mapping. Call it after the last request
 // is done and before the fabrics close.
-func (s *Service) Close() { s.maps.close() }
+func (s *Service) Close() {
+	s.maps.close()
+	s.store.files.closeAll()
+}
+
+// OpenFiles is the number of datafile descriptors open now, in use by a
+// request or kept for the next one.
+func (s *Service) OpenFiles() int64 { return s.store.files.open.Load() }
 
 // pick returns the strategy for a data request and its name.
 func (s *Service) pick(req *proto.IOReq) (strategy, string, error) {
@@ -128,14 +135,14 @@ func (s *Service) Read(ctx context.Context, req *proto.IOReq, l Link, reply func
 	if err != nil {
 		return err
 	}
-	f, err := s.store.open(req.Handle, false)
+	f, release, err := s.store.acquire(req.Handle, false)
 	if err != nil {
 		return err
 	}
+	defer release()
 	j := &job{req: req, file: f, lens: make([]int64, len(req.Extents))}
 	var size int64
 	if f != nil {
-		defer f.Close()
 		fi, err := f.Stat()
 		if err != nil {
 			return fmt.Errorf("stat datafile %s: %w", req.Handle, err)
@@ -168,15 +175,18 @@ func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.R
 	if err != nil {
 		return Result{}, err
 	}
-	var f *os.File
+	var (
+		f       *os.File
+		release func()
+	)
 	err = s.removed.creating(req.Handle, func() (err error) {
-		f, err = s.store.open(req.Handle, true)
+		f, release, err = s.store.acquire(req.Handle, true)
 		return err
 	})
 	if err != nil {
 		return Result{}, err
 	}
-	defer f.Close()
+	defer release()
 	s.o.Stats.Add("write.requests."+name, 1)
 	ctx, cancel := s.budget(ctx, req)
 	defer cancel()
