@@ -91,15 +91,24 @@ func hostOf(nc net.Conn) string {
 // errIdle ends a connection that sent nothing for the idle timeout.
 var errIdle = errors.New("idle connection")
 
-// frameIn reads a connection's frames. Between frames it holds no buffer:
-// a read buffer comes from a pool when a frame starts and goes back once
-// all it read is consumed.
+// frameIn reads a connection's frames. Between frames it holds no pooled
+// buffer: the wait for a frame reads into a small array of its own, which
+// holds a whole small request (one system call for it, not a 1-byte read
+// and then the rest); a pooled read buffer is taken only when a frame
+// needs more, and goes back once all it read is consumed.
 type frameIn struct {
-	nc net.Conn
-	br *bufio.Reader
+	nc    net.Conn
+	br    *bufio.Reader
+	small [512]byte
+	pre   []byte // unread bytes in small, read before br
 }
 
 func (f *frameIn) Read(p []byte) (int, error) {
+	if len(f.pre) > 0 {
+		n := copy(p, f.pre)
+		f.pre = f.pre[n:]
+		return n, nil
+	}
 	if f.br == nil {
 		if len(p) >= readBufSize {
 			return f.nc.Read(p)
@@ -112,7 +121,7 @@ func (f *frameIn) Read(p []byte) (int, error) {
 
 // release gives the read buffer back if nothing is left in it.
 // buffered reports whether bytes of a next frame are already read.
-func (f *frameIn) buffered() bool { return f.br != nil && f.br.Buffered() > 0 }
+func (f *frameIn) buffered() bool { return len(f.pre) > 0 || f.br != nil && f.br.Buffered() > 0 }
 
 func (f *frameIn) release() {
 	if f.br != nil && f.br.Buffered() == 0 {
@@ -128,14 +137,13 @@ func (f *frameIn) release() {
 // arrive within timeout.
 func (f *frameIn) header(idle, timeout time.Duration, busy func() bool) (proto.Header, error) {
 	var b [proto.HeaderSize]byte
-	n := 0
 	f.release()
-	if f.br == nil {
+	if f.br == nil && len(f.pre) == 0 {
 		for {
 			f.nc.SetReadDeadline(time.Now().Add(idle))
-			m, err := f.nc.Read(b[:1]) // no buffer held while idle
-			if m == 1 {
-				n = 1
+			m, err := f.nc.Read(f.small[:]) // no pooled buffer held while idle
+			if m > 0 {
+				f.pre = f.small[:m]
 				break
 			}
 			var ne net.Error
@@ -152,7 +160,7 @@ func (f *frameIn) header(idle, timeout time.Duration, busy func() bool) (proto.H
 		}
 	}
 	f.nc.SetReadDeadline(time.Now().Add(timeout))
-	if _, err := io.ReadFull(f, b[n:]); err != nil {
+	if _, err := io.ReadFull(f, b[:]); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
