@@ -153,8 +153,8 @@ func (c *counters) snapshot() *proto.Stats {
 }
 
 // registerServer adds the server's state to the registry, read at each
-// scrape: connections, requests in progress, start time, build, and each
-// fabric's bounce-buffer pool and peers.
+// scrape: connections, requests in progress, open datafiles, start time,
+// build, and each fabric's bounce-buffer pool, peers and registered bytes.
 func (s *Server) registerServer() {
 	r := s.stats.reg
 	gauge := func(name, help string, f func() float64) {
@@ -162,6 +162,7 @@ func (s *Server) registerServer() {
 	}
 	gauge("connections", "Open client connections.", func() float64 { n, _ := s.load(); return float64(n) })
 	gauge("requests_in_flight", "Requests being served.", func() float64 { _, n := s.load(); return float64(n) })
+	gauge("open_datafiles", "Datafile descriptors open: in use by requests or kept open for the next one.", func() float64 { return float64(s.data.OpenFiles()) })
 	gauge("start_time_seconds", "When the server started, Unix time.", func() float64 { return float64(s.started.UnixNano()) / 1e9 })
 	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "ferry", Name: "build_info", Help: "The server's build, in labels; always 1.",
 		ConstLabels: prometheus.Labels{"version": buildinfo.Full(), "protocol": strconv.Itoa(int(proto.Version))}}, func() float64 { return 1 }))
@@ -172,6 +173,7 @@ var (
 	poolWaitsDesc   = prometheus.NewDesc("ferry_pool_waits_total", "Requests that found no bounce buffer free and waited, by provider.", []string{"provider"}, nil)
 	poolBuffersDesc = prometheus.NewDesc("ferry_pool_buffers", "Bounce buffers of the fabric's pool, by provider.", []string{"provider"}, nil)
 	peersDesc       = prometheus.NewDesc("ferry_fabric_peers", "Client endpoints connected over the fabric, by provider.", []string{"provider"}, nil)
+	registeredDesc  = prometheus.NewDesc("ferry_registered_bytes", "Memory registered with the fabric (bounce-buffer pool, spares, page-cache mappings), by provider.", []string{"provider"}, nil)
 )
 
 // fabricCollector reads each fabric's pool figures and peers at a scrape.
@@ -181,6 +183,7 @@ func (fabricCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolWaitsDesc
 	ch <- poolBuffersDesc
 	ch <- peersDesc
+	ch <- registeredDesc
 }
 
 func (f fabricCollector) Collect(ch chan<- prometheus.Metric) {
@@ -190,6 +193,7 @@ func (f fabricCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(poolWaitsDesc, prometheus.CounterValue, float64(waits), p)
 		ch <- prometheus.MustNewConstMetric(poolBuffersDesc, prometheus.GaugeValue, float64(buffers), p)
 		ch <- prometheus.MustNewConstMetric(peersDesc, prometheus.GaugeValue, float64(fab.Peers()), p)
+		ch <- prometheus.MustNewConstMetric(registeredDesc, prometheus.GaugeValue, float64(fab.RegisteredBytes()), p)
 	}
 }
 

@@ -128,6 +128,19 @@ func (e *Endpoint) register(p unsafe.Pointer, n int, acc Access, pin *runtime.Pi
 // Len is the registered length.
 func (m *MemoryRegion) Len() int { return m.n }
 
+// RegisteredBytes is the memory registered on the endpoint now, in bytes
+// (regions not yet closed): what an operator watches against the
+// provider's and the system's limits on registered or pinned memory.
+func (e *Endpoint) RegisteredBytes() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var n int64
+	for m := range e.mrs {
+		n += int64(m.n)
+	}
+	return n
+}
+
 // Base is the start of the registered memory.
 func (m *MemoryRegion) Base() unsafe.Pointer { return m.base }
 

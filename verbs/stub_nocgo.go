@@ -35,6 +35,7 @@ func LibfabricVersion() string { return "none (built without cgo)" }
 
 func (e *Endpoint) Info() Info                                    { return Info{} }
 func (e *Endpoint) Provider() string                              { return "" }
+func (e *Endpoint) RegisteredBytes() int64                        { return 0 }
 func (e *Endpoint) Address() []byte                               { return nil }
 func (e *Endpoint) LaneAddress(lane int) []byte                   { return nil }
 func (e *Endpoint) SettleLane(lane int)                           {}

@@ -131,6 +131,26 @@ func TestMetrics(t *testing.T) {
 		if n, _ := value(fams, "ferry_connections", nil); n < 1 {
 			t.Errorf("server %d: ferry_connections %v", i, n)
 		}
+		// The file's datafile stays open for the next request.
+		if n, ok := value(fams, "ferry_open_datafiles", nil); !ok || n != 1 {
+			t.Errorf("server %d: ferry_open_datafiles = %v (%v), want 1", i, n, ok)
+		}
+		// Each fabric the server opened registered its bounce buffers.
+		if f := fams["ferry_registered_bytes"]; f != nil {
+			for _, m := range f.Metric {
+				if m.GetGauge().GetValue() <= 0 {
+					t.Errorf("server %d: %v registers no bytes", i, m.Label)
+				}
+			}
+		}
+	}
+	if err := c.Remove(ctx, "/m"); err != nil {
+		t.Fatal(err)
+	}
+	for i, addr := range maddrs {
+		if n, _ := value(scrape(t, addr), "ferry_open_datafiles", nil); n != 0 {
+			t.Errorf("server %d: ferry_open_datafiles = %v after the file's removal, want 0", i, n)
+		}
 	}
 	// The missing file was looked up on the metadata server: an ENOENT.
 	meta := cl.Config.MetadataServer

@@ -42,6 +42,10 @@ func (f *Fabric) PoolStats() (waits, buffers int64) {
 	return f.pool.waits.Load(), int64(f.pool.n)
 }
 
+// RegisteredBytes is the memory registered on the fabric's endpoint: the
+// pool, spares and the page-cache mappings of the sendfile strategy.
+func (f *Fabric) RegisteredBytes() int64 { return f.ep.RegisteredBytes() }
+
 // Close deregisters the pool and closes the endpoint. The Service's
 // mappings on it must be gone first (Service.Close).
 func (f *Fabric) Close() {
