@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,10 +42,30 @@ type serverConn struct {
 
 	mu      sync.Mutex
 	nc      net.Conn
+	rd      *replies // the reading side of nc
 	pending map[uint64]*call
 	nextID  uint64
 	wmu     sync.Mutex
 }
+
+// replies is the reading side of one connection. No goroutine of its own
+// reads it: a caller waiting for its reply takes the token and reads
+// frames, handing each to its call, until its own has come; then it
+// passes the token to the next waiter. A lone call thus reads its reply
+// on its own thread: a reader goroutine that woke the caller cost a
+// thread hand-off per request, about a third of a small read's latency.
+type replies struct {
+	nc    net.Conn
+	br    *bufio.Reader
+	token chan struct{} // holds the right to read; one slot
+	last  atomic.Int64  // when the last reply was read, Unix ns
+}
+
+// idleCheck is how long a connection may go without a reply before a
+// call checks that the server has not closed it: with no goroutine
+// reading, nothing else notices a server that restarted or closed an
+// idle connection, and the call would fail instead of redialing.
+const idleCheck = 100 * time.Millisecond
 
 type call struct {
 	done chan struct{}
@@ -63,6 +85,9 @@ func (sc *serverConn) errorf(op string, err error) error {
 func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	if sc.nc != nil && len(sc.pending) == 0 && !sc.rd.alive() {
+		sc.dropLocked(sc.nc, fmt.Errorf("connection closed by server: %w", syscall.ECONNRESET))
+	}
 	if sc.nc != nil {
 		return sc.nc, nil
 	}
@@ -82,7 +107,9 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 		sc.lane(false)
 	}
 	sc.pending = make(map[uint64]*call)
-	go sc.readLoop(nc, sc.pending)
+	sc.rd = &replies{nc: nc, br: bufio.NewReaderSize(nc, 256<<10), token: make(chan struct{}, 1)}
+	sc.rd.last.Store(time.Now().UnixNano())
+	sc.rd.token <- struct{}{}
 	return nc, nil
 }
 
@@ -148,14 +175,17 @@ func (sc *serverConn) localAddr() string {
 // fail drops the connection nc and fails every call waiting on it.
 func (sc *serverConn) fail(nc net.Conn, err error) {
 	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.dropLocked(nc, err)
+}
+
+func (sc *serverConn) dropLocked(nc net.Conn, err error) {
 	if sc.nc != nc {
-		sc.mu.Unlock()
 		return
 	}
-	sc.nc = nil
+	sc.nc, sc.rd = nil, nil
 	pending := sc.pending
 	sc.pending = nil
-	sc.mu.Unlock()
 	nc.Close()
 	for _, c := range pending {
 		c.err = err
@@ -175,33 +205,98 @@ func (sc *serverConn) versionErr(err error) error {
 		sc.addr, ve.Peer, proto.Version, proto.ErrVersion, syscall.EPROTONOSUPPORT)
 }
 
-func (sc *serverConn) readLoop(nc net.Conn, pending map[uint64]*call) {
-	br := bufio.NewReaderSize(nc, 256<<10)
+// alive reports whether the connection may still be used: true when a
+// reply came recently, else when a look at the socket (without waiting)
+// finds it open and holding no bytes, since no reply is due. Call it
+// under sc.mu with no call pending.
+func (r *replies) alive() bool {
+	if time.Since(time.Unix(0, r.last.Load())) < idleCheck {
+		return true
+	}
+	sconn, ok := r.nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sconn.SyscallConn()
+	if err != nil {
+		return false
+	}
+	open := true
+	var b [1]byte
+	raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// EAGAIN: open and quiet. 0 bytes: closed by the server. Bytes
+		// with no call pending: a frame nobody asked for.
+		open = n < 0 && (err == syscall.EAGAIN || err == syscall.EINTR)
+		return true
+	})
+	if open {
+		r.last.Store(time.Now().UnixNano())
+	}
+	return open
+}
+
+// await waits for c's reply on the connection nc, whose reading side is
+// rd, reading replies itself while it holds rd's token. The connection
+// is dropped at the deadline, so no late reply can write into a
+// caller's buffer after it returns.
+func (sc *serverConn) await(nc net.Conn, rd *replies, c *call, deadline time.Time) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-c.done:
+	case <-rd.token:
+		select {
+		case <-c.done: // read by the previous holder
+		default:
+			sc.readUntil(nc, rd, c, deadline)
+		}
+		rd.token <- struct{}{}
+	case <-timer.C:
+		sc.fail(nc, fmt.Errorf("no reply within %v: %w", sc.timeout, syscall.ETIMEDOUT))
+		<-c.done
+	}
+}
+
+// readUntil reads reply frames from rd, handing each to its call, until
+// c's has come or the connection fails (which fails every call on it).
+func (sc *serverConn) readUntil(nc net.Conn, rd *replies, c *call, deadline time.Time) {
+	nc.SetReadDeadline(deadline)
 	for {
-		h, err := proto.ReadHeader(br)
+		h, err := proto.ReadHeader(rd.br)
 		if err != nil {
 			err = sc.versionErr(err)
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				err = fmt.Errorf("no reply within %v: %w", sc.timeout, syscall.ETIMEDOUT)
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 				err = fmt.Errorf("connection closed by server: %w", syscall.ECONNRESET)
 			}
 			sc.fail(nc, err)
 			return
 		}
 		sc.mu.Lock()
-		c := pending[h.ID]
-		delete(pending, h.ID)
+		if sc.nc != nc {
+			// Dropped meanwhile (a waiter's timeout): every call on it,
+			// c too, has its error.
+			sc.mu.Unlock()
+			return
+		}
+		rc := sc.pending[h.ID]
+		delete(sc.pending, h.ID)
 		sc.mu.Unlock()
-		if c == nil || !h.IsReply() {
+		if rc == nil || !h.IsReply() {
 			sc.fail(nc, fmt.Errorf("%w: unexpected frame %s id %d", proto.ErrMalformed, h.Op, h.ID))
 			return
 		}
-		c.hdr = h
-		body := io.LimitReader(br, int64(h.BodyLen))
+		rd.last.Store(time.Now().UnixNano())
+		rc.hdr = h
+		body := io.LimitReader(rd.br, int64(h.BodyLen))
 		switch {
 		case h.Status != 0:
 			b, rerr := io.ReadAll(body)
 			if rerr != nil {
-				c.err = rerr
+				rc.err = rerr
 				break
 			}
 			var eb proto.ErrorBody
@@ -209,19 +304,22 @@ func (sc *serverConn) readLoop(nc net.Conn, pending map[uint64]*call) {
 			if proto.Unmarshal(b, &eb) == nil {
 				msg = eb.Msg
 			}
-			c.err = &RemoteError{Errno: syscall.Errno(h.Status), Msg: msg}
-		case c.sink != nil:
-			c.err = c.sink(h, body)
+			rc.err = &RemoteError{Errno: syscall.Errno(h.Status), Msg: msg}
+		case rc.sink != nil:
+			rc.err = rc.sink(h, body)
 		default:
-			c.body, c.err = io.ReadAll(body)
+			rc.body, rc.err = io.ReadAll(body)
 		}
 		// Whatever the sink left unread must go, or the stream is lost.
 		if _, derr := io.Copy(io.Discard, body); derr != nil {
-			close(c.done)
+			close(rc.done)
 			sc.fail(nc, derr)
 			return
 		}
-		close(c.done)
+		close(rc.done)
+		if rc == c {
+			return
+		}
 	}
 }
 
@@ -243,6 +341,7 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 		sc.mu.Unlock()
 		return nil, sc.errorf(op.String(), fmt.Errorf("connection lost: %w", syscall.ECONNRESET))
 	}
+	rd := sc.rd
 	sc.nextID++
 	id := sc.nextID
 	sc.pending[id] = c
@@ -269,14 +368,7 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 		return nil, sc.errorf(op.String(), werr)
 	}
 
-	timer := time.NewTimer(sc.timeout)
-	defer timer.Stop()
-	select {
-	case <-c.done:
-	case <-timer.C:
-		sc.fail(nc, fmt.Errorf("no reply within %v: %w", sc.timeout, syscall.ETIMEDOUT))
-		<-c.done
-	}
+	sc.await(nc, rd, c, time.Now().Add(sc.timeout))
 	// A cancelled ctx does not abandon a call in flight: its reply may be
 	// writing into the caller's buffer, and other callers share the
 	// connection. The timeout bounds the wait.

@@ -245,3 +245,36 @@ func TestServerSurvivesHostileInput(t *testing.T) {
 		}
 	}
 }
+
+// A client idle across a restart of every server carries on: its first
+// call finds the old connections closed and dials again, instead of
+// failing on them (no goroutine watches an idle connection).
+func TestIdleClientSurvivesRestart(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2, StripSize: 64 << 10})
+	c := cl.Mount(t, clientlib.Options{})
+	f, err := c.Create(ctx, "/across", clientlib.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Repeat([]byte("restart!"), 32<<10) // 256 KiB: both servers
+	if _, err := f.WriteAt(want, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		cl.Kill(i)
+	}
+	cl.StartServers()
+	time.Sleep(300 * time.Millisecond) // idle past the client's check
+	for _, size := range []int{4 << 10, len(want)} {
+		got := make([]byte, size)
+		if n, err := f.ReadAt(got, 0); err != nil || n != size || !bytes.Equal(got, want[:size]) {
+			t.Fatalf("read of %d bytes after the restart: %d, %v", size, n, err)
+		}
+	}
+	if _, err := c.Stat(ctx, "/across"); err != nil {
+		t.Fatalf("stat after the restart: %v", err)
+	}
+}
