@@ -196,17 +196,32 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 	if err != nil {
 		return err
 	}
-	rtt, err := tcpPingPong(4096, 400*o.Reps)
+	rtt1, err := tcpPingPong(4096, 400*o.Reps)
 	if err != nil {
 		return err
 	}
+	// The target's baseline: a round trip between two processes, as a
+	// client's request to a server is. Without the C program, the
+	// one-process figure stands in (and the report says so).
+	rtt, rttWhat := rtt1, "TCP ping-pong 4 KiB, one process (median)"
+	if o.FiBw != "" {
+		if r, err := tcpPingPong2(ctx, o.FiBw, 4096, 400*o.Reps); err != nil {
+			fmt.Fprintf(w, "two-process TCP ping-pong: %v\n", err)
+		} else {
+			rtt, rttWhat = r, "TCP ping-pong 4 KiB, two processes (median)"
+		}
+	}
+	fiRTT, fiErr := fiPingPong(ctx, "shm", 4096, 400*o.Reps)
 
-	// An idle server: no client traffic for a while.
+	// An idle server: no client for a while. The first seconds after the
+	// clients leave are not idle yet (connections closing, the Go
+	// runtime collecting and returning the memory of the run), so the
+	// measurement starts after them.
 	def.Close()
 	sock.Close()
-	time.Sleep(time.Second)
+	time.Sleep(3 * time.Second)
 	s0 := serverCPU(pids)
-	idleFor := 5 * time.Second
+	idleFor := 10 * time.Second
 	time.Sleep(idleFor)
 	idle := (serverCPU(pids) - s0) / float64(len(pids)) / idleFor.Seconds()
 
@@ -224,7 +239,7 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 		row("striped read, default (shm)", rdR, "GB/s", "local read bs=4M (dd)", ddR, 0.8, true),
 		row("striped read, default (shm)", rdR, "GB/s", "sockets strategy", rsR, 2, true),
 		row("striped write from a resident buffer, default", wdR, "GB/s", "sockets strategy", wsR, 2, true),
-		row("4 KiB read latency (median)", lat*1e6, "µs", "TCP ping-pong 4 KiB (median)", rtt*1e6, 1.5, false),
+		row("4 KiB read latency (median)", lat*1e6, "µs", rttWhat, rtt*1e6, 1.5, false),
 	}
 	for _, size := range []int64{1 << 20, 4 << 20} {
 		for _, write := range []bool{true, false} {
@@ -253,6 +268,16 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 	fmt.Fprintf(w, "| write, default | %.2f | %.3f | %.3f |\n", wdR, wdS, wdC)
 	fmt.Fprintf(w, "| write, sockets | %.2f | %.3f | %.3f |\n", wsR, wsS, wsC)
 	fmt.Fprintf(w, "| local read bs=4M | %.2f | | |\n\n", ddR)
+	fmt.Fprintf(w, "- 4 KiB round trips for reference: TCP in one process %.1f µs", rtt1*1e6)
+	if rtt != rtt1 {
+		fmt.Fprintf(w, ", TCP between two processes %.1f µs", rtt*1e6)
+	}
+	if fiErr == nil {
+		fmt.Fprintf(w, ", fi_pingpong on shm (two processes, messages) %.1f µs", fiRTT*1e6)
+	} else {
+		fmt.Fprintf(w, ", fi_pingpong: %v", fiErr)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- server CPU per GiB read (default): %.3f s (target ≤ 0.25): %s\n", rdS, yes(rdS <= 0.25))
 	fmt.Fprintf(w, "- idle server: %.2f%% of a core (target < 0.5%%): %s\n", 100*idle, yes(idle < 0.005))
 	if len(pings) > 0 {
@@ -383,7 +408,8 @@ func smallReadLatency(ctx context.Context, c *clientlib.Client, size, n int) (fl
 }
 
 // tcpPingPong is the median round trip of a 64-byte request answered by
-// size bytes over one loopback TCP connection (Nagle off), n times.
+// size bytes over one loopback TCP connection (Nagle off), n times, both
+// ends in this process.
 func tcpPingPong(size, n int) (float64, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -412,6 +438,12 @@ func tcpPingPong(size, n int) (float64, error) {
 		return 0, err
 	}
 	defer c.Close()
+	return pingPongOn(c, size, n)
+}
+
+// pingPongOn is the median round trip of n 64-byte requests on c, each
+// answered by size bytes.
+func pingPongOn(c net.Conn, size, n int) (float64, error) {
 	c.(*net.TCPConn).SetNoDelay(true)
 	req := make([]byte, 64)
 	resp := make([]byte, size)
@@ -427,6 +459,79 @@ func tcpPingPong(size, n int) (float64, error) {
 		ls = append(ls, time.Since(start).Seconds())
 	}
 	return median(ls), nil
+}
+
+// tcpPingPong2 is tcpPingPong with the answering side in another process
+// (ferry-fi-bw tcp-pong), as a server is.
+func tcpPingPong2(ctx context.Context, fibw string, size, n int) (float64, error) {
+	cmd := exec.CommandContext(ctx, fibw, "tcp-pong", strconv.Itoa(size))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	var port int
+	if _, err := fmt.Fscan(out, &port); err != nil {
+		return 0, fmt.Errorf("%s tcp-pong: no port: %w", fibw, err)
+	}
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return pingPongOn(c, size, n)
+}
+
+// fiPingPong is the median round trip of libfabric's own fi_pingpong
+// (two processes, size-byte messages on an RDM endpoint of provider):
+// twice the one-way time it reports (its mean), the median of three runs.
+func fiPingPong(ctx context.Context, provider string, size, n int) (float64, error) {
+	prog, err := exec.LookPath("fi_pingpong")
+	if err != nil {
+		return 0, err
+	}
+	port := strconv.Itoa(freePort())
+	args := []string{"-p", provider, "-e", "rdm", "-S", strconv.Itoa(size), "-I", strconv.Itoa(n), "-B", port}
+	var rtts []float64
+	for r := 0; r < 3; r++ {
+		srv := exec.CommandContext(ctx, prog, args...)
+		if err := srv.Start(); err != nil {
+			return 0, err
+		}
+		time.Sleep(200 * time.Millisecond) // listening
+		cli := append(append([]string(nil), args[:len(args)-2]...), "-P", port, "127.0.0.1")
+		out, err := exec.CommandContext(ctx, prog, cli...).CombinedOutput()
+		srv.Process.Kill()
+		srv.Wait()
+		if err != nil {
+			return 0, fmt.Errorf("fi_pingpong: %v: %s", err, out)
+		}
+		// The last line: bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec.
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		f := strings.Fields(lines[len(lines)-1])
+		if len(f) < 8 {
+			return 0, fmt.Errorf("fi_pingpong: unexpected output %q", out)
+		}
+		us, err := strconv.ParseFloat(f[6], 64)
+		if err != nil {
+			return 0, fmt.Errorf("fi_pingpong: %q: %w", f[6], err)
+		}
+		rtts = append(rtts, 2*us/1e6)
+	}
+	return median(rtts), nil
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 47592
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // bindingVsC runs the Go binding's raw fabric point and the C program with

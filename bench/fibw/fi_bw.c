@@ -9,7 +9,18 @@
 // delivery). Prints the rate in GB/s (1e9 bytes/s) on stdout.
 //
 // usage: ferry-fi-bw PROVIDER write|read SIZE DEPTH BYTES [BUFBYTES]
+//
+// ferry-fi-bw tcp-pong SIZE is the other process of the TCP ping-pong
+// latency baseline: it listens on 127.0.0.1 (an ephemeral port, printed on
+// stdout), accepts one connection and answers every 64-byte request with
+// SIZE bytes until the peer closes. A client and a server are two
+// processes, so the baseline is too: a round trip within one process
+// skips the wake-up of a sleeping peer that every real request pays.
 #define _GNU_SOURCE
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +114,46 @@ static double now(void) {
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+static int tcp_pong(size_t size) {
+	int ln = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+	if (ln < 0 || bind(ln, (struct sockaddr *)&a, sizeof a) || listen(ln, 1) ||
+	    getsockname(ln, (struct sockaddr *)&a, &alen)) {
+		perror("ferry-fi-bw tcp-pong: listen");
+		return 1;
+	}
+	printf("%d\n", ntohs(a.sin_port));
+	fflush(stdout);
+	int c = accept(ln, NULL, NULL);
+	if (c < 0) {
+		perror("ferry-fi-bw tcp-pong: accept");
+		return 1;
+	}
+	int one = 1;
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	char req[64];
+	char *resp = calloc(1, size);
+	for (;;) {
+		size_t got = 0;
+		while (got < sizeof req) {
+			ssize_t n = read(c, req + got, sizeof req - got);
+			if (n <= 0)
+				return 0; // the client is done
+			got += n;
+		}
+		for (size_t sent = 0; sent < size;) {
+			ssize_t n = write(c, resp + sent, size - sent);
+			if (n <= 0)
+				return 1;
+			sent += n;
+		}
+	}
+}
+
 int main(int argc, char **argv) {
+	if (argc == 3 && strcmp(argv[1], "tcp-pong") == 0)
+		return tcp_pong(strtoull(argv[2], NULL, 0));
 	if (argc < 6) {
 		fprintf(stderr, "usage: ferry-fi-bw PROVIDER write|read SIZE DEPTH BYTES [BUFBYTES]\n");
 		return 2;
