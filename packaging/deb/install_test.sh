@@ -65,7 +65,10 @@ installed=0 unit_started=0 etc_created=0 local_up=0
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ "$unit_started" = 1 ]; then systemctl stop ferryd@0 || true; fi
+  if [ "$unit_started" = 1 ]; then
+    systemctl stop ferryd@0 || true
+    systemctl reset-failed ferryd@0 2>/dev/null || true
+  fi
   if [ "$local_up" = 1 ]; then /usr/bin/ferry local down --dir "$work/local" >/dev/null 2>&1 || true; fi
   if [ "$installed" = 1 ]; then
     echo "install_test.sh: removing the package after a failure" >&2
@@ -73,6 +76,7 @@ cleanup() {
       echo "install_test.sh: could not remove the ferry package: dpkg -r ferry" >&2
   fi
   if [ "$etc_created" = 1 ]; then rm -rf /etc/ferry; fi
+  if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
   rm -rf "$work"
   exit "$rc"
 }
@@ -216,6 +220,9 @@ fi
 echo "== dpkg -r ferry"
 dpkg -r ferry
 installed=0
+# The package has no postrm (CMakeLists.txt says why): systemd forgets the
+# removed unit on its next reload, here.
+if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 if dpkg -s ferry >/dev/null 2>&1; then
   fail "dpkg still knows ferry after dpkg -r: $(dpkg -s ferry | grep Status)"
 fi
