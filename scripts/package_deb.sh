@@ -18,9 +18,10 @@ if [ "${1:-}" = --test ]; then
   test=1
   shift
 fi
+build=${1:+$(realpath -m "$1")} # relative to where this was called from
 cd "$(dirname "$0")/.."
 src=$PWD
-build=$(realpath -m "${1:-build}")
+build=${build:-$src/build}
 command -v go >/dev/null 2>&1 || export PATH=/usr/local/go/bin:$PATH
 if [ "$test" = 1 ]; then
   # Before the package is built: a test that cannot run says so at once.
