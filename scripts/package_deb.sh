@@ -1,62 +1,49 @@
 #!/usr/bin/env bash
-# package_deb.sh [--test] - builds the Debian package with CPack in
-# build-deb/ (configured for prefix /usr, so the unit and paths are the
-# system's). With --test, as root: installs it with dpkg -i, checks the
-# installed programs, library, unit and versions, starts ferryd@auto with
-# systemd where systemd runs, then removes it with dpkg -r and checks that
-# nothing of it is left.
+# package_deb.sh [--test] [BUILD] - builds the Debian package with CPack
+# from the build tree BUILD (default build/; scripts/build.sh makes it when
+# it is not configured yet) into BUILD/deb/. The package installs under
+# /usr (CPACK_PACKAGING_INSTALL_PREFIX) whatever prefix BUILD was
+# configured for: nothing built depends on it (ferry.pc and the CMake
+# package find the prefix from their own location, the MPI-IO libraries
+# find libferry by $ORIGIN) and the systemd unit is written for the prefix
+# at install time (packaging/systemd/install_unit.cmake).
+#
+# With --test, as root: packaging/deb/install_test.sh installs the package,
+# checks it, runs ferryd (under systemd where systemd runs) and removes
+# it. It refuses (exit 77, skipped) when not root or when a ferry package
+# is installed already. ctest runs this as deb.install.
 set -euo pipefail
+test=0
+if [ "${1:-}" = --test ]; then
+  test=1
+  shift
+fi
+build=${1:+$(realpath -m "$1")} # relative to where this was called from
 cd "$(dirname "$0")/.."
+src=$PWD
+build=${build:-$src/build}
 command -v go >/dev/null 2>&1 || export PATH=/usr/local/go/bin:$PATH
-cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF >/dev/null
-cmake --build build-deb -j "$(nproc)" >/dev/null
-(cd build-deb && cpack -G DEB >/dev/null)
-deb=$(ls -t build-deb/ferry_*.deb | head -1)
+if [ "$test" = 1 ]; then
+  # Before the package is built: a test that cannot run says so at once.
+  command -v dpkg >/dev/null || { echo "package_deb.sh --test: skipped: no dpkg here"; exit 77; }
+  [ "$(id -u)" = 0 ] || { echo "package_deb.sh --test: skipped: needs root (dpkg -i)"; exit 77; }
+  if dpkg -s ferry >/dev/null 2>&1; then
+    echo "package_deb.sh --test: skipped: a ferry package is installed already; not touching it"
+    exit 77
+  fi
+fi
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  [ "$build" = "$src/build" ] || { echo "package_deb.sh: $build is not a configured build tree" >&2; exit 1; }
+  scripts/build.sh >/dev/null
+fi
+# cpack builds what is out of date first (its preinstall step), then
+# installs into its staging tree with prefix /usr.
+rm -rf "$build/deb"
+cpack -G DEB --config "$build/CPackConfig.cmake" -B "$build/deb" >"$build/deb.log" ||
+  { cat "$build/deb.log" >&2; exit 1; }
+rm -rf "$build/deb/_CPack_Packages"
+deb=$(ls "$build"/deb/ferry_*.deb)
 echo "package: $deb"
-dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
-[ "${1:-}" = --test ] || exit 0
-
-[ "$(id -u)" = 0 ] || { echo "package_deb.sh --test: needs root (dpkg -i)" >&2; exit 1; }
-if dpkg -s ferry >/dev/null 2>&1; then
-  echo "package_deb.sh --test: a ferry package is already installed; not touching it" >&2
-  exit 1
-fi
-files=$(dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./|/|' | grep -v '/$')
-dpkg -i "$deb"
-trap 'dpkg -r ferry >/dev/null 2>&1 || true' EXIT
-for f in /usr/bin/ferryd /usr/bin/ferry /usr/include/ferry.h /usr/lib/systemd/system/ferryd@.service; do
-  test -e "$f" || { echo "missing after install: $f" >&2; exit 1; }
-done
-find /usr/lib /usr/lib64 -name 'libferry*.so*' 2>/dev/null
-pkg-config --modversion ferry
-v1=$(/usr/bin/ferry --version) v2=$(/usr/bin/ferryd --version)
-echo "$v1"; echo "$v2"
-[ "${v1#ferry }" = "${v2#ferryd }" ] || { echo "ferry and ferryd versions differ" >&2; exit 1; }
-systemd-analyze verify /usr/lib/systemd/system/ferryd@.service 2>&1 | grep -v 'is not executable\|Failed to' || true
-if [ -d /run/systemd/system ] && [ ! -e /etc/ferry/ferry.toml ]; then
-  # One server on loopback under systemd: ready, answering, clean stop.
-  mkdir -p /etc/ferry
-  /usr/bin/ferry genconfig --servers 127.0.0.1:7990 --storage /var/tmp/ferry-deb-test >/etc/ferry/ferry.toml
-  systemctl start ferryd@0 # returns once ferryd sent READY=1 (Type=notify)
-  systemctl is-active ferryd@0
-  pid=$(systemctl show -p MainPID --value ferryd@0)
-  /usr/bin/ferry ping --config /etc/ferry/ferry.toml
-  systemctl stop ferryd@0
-  ls /dev/shm/"$pid":* 2>/dev/null && { echo "/dev/shm files left by ferryd" >&2; exit 1; }
-  journalctl -u ferryd@0 --no-pager | tail -5
-  rm -rf /etc/ferry /var/tmp/ferry-deb-test
-else
-  echo "systemd does not run here (or /etc/ferry/ferry.toml exists): ferryd@.service not started (skipped)"
-fi
-dpkg -r ferry
-trap - EXIT
-if dpkg -s ferry >/dev/null 2>&1; then
-  echo "dpkg still knows ferry after dpkg -r: $(dpkg -s ferry | grep Status)" >&2
-  exit 1
-fi
-left=0
-for f in $files; do
-  if [ -e "$f" ] && ! dpkg -S "$f" >/dev/null 2>&1; then echo "left after dpkg -r: $f" >&2; left=1; fi
-done
-[ "$left" = 0 ] || exit 1
-echo "package_deb.sh: installed, checked and removed cleanly"
+dpkg-deb --field "$deb"
+[ "$test" = 1 ] || exit 0
+packaging/deb/install_test.sh "$deb" "$src"
