@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -24,6 +25,8 @@ import (
 //
 //	once  write FERRY_ITEST_BYTES bytes to FERRY_ITEST_PATH, read them back
 //	loop  the same over and over; "READY" on stdout after the first round
+//	gate  once, but after mounting and creating the file it prints
+//	      "READY" and waits for its stdin to close before the round
 //
 // It prints the first error on stderr and exits 1.
 const clientModeEnv = "FERRY_ITEST_CLIENT"
@@ -53,6 +56,10 @@ func clientMain(mode string) int {
 	}
 	want := make([]byte, n)
 	got := make([]byte, n)
+	if mode == "gate" {
+		fmt.Println("READY")
+		io.Copy(io.Discard, os.Stdin)
+	}
 	for round := 0; ; round++ {
 		fillSeeded(want, uint64(os.Getpid())<<20+uint64(round))
 		if _, err := f.WriteAt(want, 0); err != nil {
@@ -65,7 +72,7 @@ func clientMain(mode string) int {
 		if !bytes.Equal(got, want) {
 			return fail(fmt.Errorf("round %d: bytes read differ from bytes written", round))
 		}
-		if mode == "once" {
+		if mode != "loop" {
 			return 0
 		}
 		if round == 0 {
@@ -89,6 +96,8 @@ type clientProc struct {
 	cmd    *exec.Cmd
 	stderr bytes.Buffer
 	ready  chan struct{}
+	closed chan struct{} // its stdout closed: it exited (or is exiting)
+	gate   io.Closer     // mode gate: closing it starts the round
 }
 
 // startClient starts a client process in mode on the config at cfgPath,
@@ -99,16 +108,22 @@ func startClient(t *testing.T, mode, cfgPath, path string, n int, env ...string)
 	cmd.Env = append(os.Environ(), clientModeEnv+"="+mode, clientenv.Config+"="+cfgPath,
 		"FERRY_ITEST_PATH="+path, "FERRY_ITEST_BYTES="+strconv.Itoa(n))
 	cmd.Env = append(cmd.Env, env...)
-	p := &clientProc{cmd: cmd, ready: make(chan struct{})}
+	p := &clientProc{cmd: cmd, ready: make(chan struct{}), closed: make(chan struct{})}
 	cmd.Stderr = &p.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if mode == "gate" {
+		if p.gate, err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
+		defer close(p.closed)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if sc.Text() == "READY" {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -78,25 +80,151 @@ func TestStoppedClientsDoNotStarve(t *testing.T) {
 	t.Logf("pool waits %d, clients dropped %d", st["pool.waits."+prov], st["fabric.dropped."+prov])
 }
 
-// Many clients at once on the default path (shm here): every byte
-// written is read back, and not one call fails.
+// Many client processes at once on the default path (auto: shm to 4
+// local servers, the default 30 s timeout), and 256 of them on sockets:
+// every byte written is read back, not one call fails, and each server's
+// peak resident memory stays within the bound the README gives.
 func TestManyConcurrentClients(t *testing.T) {
 	needProvider(t, "shm")
-	cl := testcluster.Start(t, testcluster.Options{Servers: 2, StripSize: 256 << 10})
-	const n = 64
+	for _, tc := range []struct {
+		name string
+		n    int
+		size int // per client: each server still gets an RMA-sized piece
+		env  []string
+	}{
+		{"64", 64, 4 << 20, nil},
+		{"256", 256, 1 << 20, nil},
+		{"256-sockets", 256, 1 << 20, []string{"FERRY_PROVIDER=sockets"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.n > 64 && testing.Short() {
+				t.Skip("256 client processes")
+			}
+			concurrentClients(t, tc.n, tc.size, tc.env...)
+		})
+	}
+}
+
+func concurrentClients(t *testing.T, n, size int, env ...string) {
+	// On 2 cores the clients' own start (each opens a fabric, shm one
+	// region per server) takes most of the CPU for a minute: the
+	// default timeout, not the tests' shorter one.
+	cl := testcluster.Start(t, testcluster.Options{Servers: 4, StripSize: 256 << 10, Edit: func(c *config.Config) {
+		c.Timeout.Duration = 30 * time.Second
+	}})
+	// Every client mounts and creates its file while the others start
+	// (hellos and creates all at once), then all write and read at
+	// once: on 2 cores each process's own start (Go runtime, libfabric,
+	// an shm region per server) is about 0.3 s of CPU, and 256 of them
+	// starting beside the transfers would measure the machine's
+	// oversubscription rather than the servers.
+	start := time.Now()
 	procs := make([]*clientProc, n)
 	for i := range procs {
-		procs[i] = startClient(t, "once", cl.ConfigPath, fmt.Sprintf("/many%d", i), 4<<20)
+		procs[i] = startClient(t, "gate", cl.ConfigPath, fmt.Sprintf("/many%d", i), size, env...)
 	}
 	var failed []string
+	exited := make([]bool, n)
 	for i, p := range procs {
-		if err := p.wait(120 * time.Second); err != nil {
+		select {
+		case <-p.ready:
+		case <-p.closed:
+			exited[i] = true
+			failed = append(failed, fmt.Sprintf("client %d: exited before its round: %v", i, p.wait(10*time.Second)))
+		case <-time.After(180 * time.Second):
+			exited[i] = true
+			failed = append(failed, fmt.Sprintf("client %d: not mounted within 180s: %v", i, p.wait(time.Second)))
+		}
+	}
+	started := time.Now()
+	for _, p := range procs {
+		p.gate.Close()
+	}
+	for i, p := range procs {
+		if exited[i] {
+			continue
+		}
+		if err := p.wait(180 * time.Second); err != nil {
 			failed = append(failed, fmt.Sprintf("client %d: %v", i, err))
 		}
 	}
+	var cpu time.Duration
+	for _, p := range procs {
+		if st := p.cmd.ProcessState; st != nil {
+			cpu += st.UserTime() + st.SystemTime()
+		}
+	}
+	t.Logf("%d clients mounted in %v, wrote and read %d bytes each in %v (clients' CPU time %v)", n,
+		started.Sub(start).Round(time.Millisecond), size, time.Since(started).Round(time.Millisecond), cpu.Round(time.Millisecond))
 	if len(failed) > 0 {
+		for i := range cl.Config.Servers {
+			log, _ := os.ReadFile(cl.LogPath(i))
+			t.Logf("server %d log:\n%s", i, log)
+		}
 		t.Fatalf("%d of %d clients failed:\n%s", len(failed), n, bytes.Join(toBytes(failed), []byte("\n")))
 	}
+	checkServerMemory(t, cl, 2*n)
+}
+
+// checkServerMemory checks each server's peak resident memory (VmHWM)
+// against the README's bound: each fabric's pool in circulation (its
+// spares too once a client was dropped), 128 MiB for the program and
+// libfabric's own endpoint buffers, and a 64 KiB frame buffer plus a few
+// KiB for each of at most conns connections.
+func checkServerMemory(t *testing.T, cl *testcluster.Cluster, conns int) {
+	t.Helper()
+	c := cl.Mount(t, clientlib.Options{Provider: "sockets"})
+	for id, pid := range cl.Pids() {
+		st, err := c.ServerStats(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunk := cl.Config.Servers[id].ChunkSize
+		if chunk == 0 {
+			chunk = config.DefaultChunkSize
+		}
+		bound, fabrics := int64(128<<20)+int64(conns)*(72<<10), 0
+		for k, v := range st {
+			prov, ok := strings.CutPrefix(k, "pool.buffers.")
+			if !ok {
+				continue
+			}
+			fabrics++
+			pool := v * chunk
+			if st["fabric.dropped."+prov] > 0 {
+				pool *= 2
+			}
+			bound += pool
+		}
+		if fabrics == 0 {
+			t.Fatalf("server %d reports no fabric pool: %v", id, st)
+		}
+		hwm := vmHWM(t, pid)
+		t.Logf("server %d: peak resident %d MiB, bound %d MiB (%d fabrics)", id, hwm>>20, bound>>20, fabrics)
+		if hwm > bound {
+			t.Errorf("server %d: peak resident memory %d MiB is over the bound of %d MiB", id, hwm>>20, bound>>20)
+		}
+	}
+}
+
+// vmHWM is the process's peak resident set, in bytes.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }
 
 func toBytes(ss []string) [][]byte {

@@ -46,7 +46,10 @@
 // starting again from 20 µs at each new Expect. Looking costs: it takes
 // the endpoint's region lock, which a peer holds for each whole copy into
 // us, so the back-off is longer than for an owner's own operations (1 ms). Posts refused with -FI_EAGAIN stay queued, in
-// order, and are retried with the same backoff; a queued post whose
+// order for their peer, and are retried with the same backoff, while
+// posts to other peers go ahead: a peer slow to answer its first contact
+// (a client starved of CPU among hundreds) holds up only its own
+// transfers, not every one queued behind it. A queued post whose
 // context has ended is failed, never posted.
 //
 // Measured before this design (session 2): FI_THREAD_SAFE endpoints shared

@@ -126,22 +126,43 @@ static void drain_kick(fvb_ep *e) {
 		;
 }
 
-int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
+int fvb_run(fvb_ep *e, fvb_post *posts, int npost, int *nposted,
 	    fvb_comp *out, int max, int64_t block_ns, uint32_t lanes,
 	    char *errbuf, size_t errlen) {
-	int k = 0, i = 0;
-	for (; i < npost; i++) {
+	// A post refused with -FI_EAGAIN (shm: a peer that has not yet
+	// progressed our first contact; a full queue) defers every later post
+	// to its peer, keeping each peer's posts in order, but not the posts
+	// to other peers: one client slow to answer a first contact must not
+	// hold up the transfers of all the others. Deferred posts are moved,
+	// in order, to the end of posts.
+	uint64_t blocked[64];
+	int nblocked = 0, ndefer = 0, k = 0;
+	for (int i = 0; i < npost; i++) {
+		int defer = nblocked == (int)(sizeof blocked / sizeof blocked[0]);
+		for (int b = 0; b < nblocked && !defer; b++)
+			defer = blocked[b] == posts[i].peer;
 		// Leave room for this post's completions in drain mode.
-		if (e->drain_after_post && max - k < 2)
-			break;
-		int rc = (posts[i].deadline_ns && now_ns() >= posts[i].deadline_ns)
+		if (!defer && e->drain_after_post && max - k < 2)
+			defer = 1;
+		int rc = 0;
+		if (!defer) {
+			rc = (posts[i].deadline_ns && now_ns() >= posts[i].deadline_ns)
 				 ? -FI_ETIMEDOUT
 				 : post_one(e, &posts[i]);
-		if (rc == -FI_EAGAIN)
-			break;
+			if (rc == -FI_EAGAIN) {
+				blocked[nblocked++] = posts[i].peer;
+				defer = 1;
+			} else if (rc != 0 && k == max) {
+				defer = 1; // report it next turn
+			}
+		}
+		if (defer) {
+			if (ndefer != i)
+				posts[ndefer] = posts[i];
+			ndefer++;
+			continue;
+		}
 		if (rc != 0) {
-			if (k == max)
-				break; // report it next turn
 			out[k].slot = posts[i].slot;
 			out[k].err = -rc;
 			out[k].prov_errno = 0;
@@ -154,14 +175,21 @@ int fvb_run(fvb_ep *e, const fvb_post *posts, int npost, int *nposted,
 			int n = reap_cq(e, e->lane[0].cq, out + k, max - k,
 					posts[i].slot);
 			if (n < 0) {
-				*nposted = i + 1;
+				// Posts not yet looked at count as deferred.
+				for (int j = i + 1; j < npost; j++)
+					posts[ndefer++] = posts[j];
+				memmove(posts + npost - ndefer, posts,
+					ndefer * sizeof posts[0]);
+				*nposted = npost - ndefer;
 				fvb_seterr(errbuf, errlen, "fi_cq_read", n);
 				return n;
 			}
 			k += n;
 		}
 	}
-	*nposted = i;
+	if (ndefer > 0 && ndefer < npost)
+		memmove(posts + npost - ndefer, posts, ndefer * sizeof posts[0]);
+	*nposted = npost - ndefer;
 	int n = reap(e, out + k, max - k, lanes);
 	if (n < 0) {
 		fvb_seterr(errbuf, errlen, "fi_cq_read", n);

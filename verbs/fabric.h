@@ -94,16 +94,18 @@ int fvb_mr_reg(fvb_ep *ep, uint64_t addr, uint64_t len, uint64_t access,
 int fvb_mr_close(void *mr);
 
 // fvb_run is one turn of the owner's loop. It posts posts[0..npost) in
-// order and stops at the first -FI_EAGAIN (*nposted says how many were
-// taken; a post refused with another error is reported as an error
-// completion of its slot). Then it reads completions of every lane into
+// order; a post refused with -FI_EAGAIN is not taken, nor is any later
+// post to the same peer (posts to other peers are), and those not taken
+// are moved, in order, to the end of posts: *nposted says how many were
+// taken, posts[*nposted..npost) are the rest. A post refused with
+// another error is taken, reported as an error completion of its slot. Then it reads completions of every lane into
 // out. When it has nothing to report and block_ns is not 0, it blocks
 // until a lane's wait fd or the kick eventfd is readable, or block_ns passes
 // (block_ns < 0: no bound). Returns the number of completions or a
 // negative FI_* code with a message in errbuf.
 // lanes is a mask of the lanes whose completion queues are read (and so
 // progressed) this turn.
-int fvb_run(fvb_ep *ep, const fvb_post *posts, int npost, int *nposted,
+int fvb_run(fvb_ep *ep, fvb_post *posts, int npost, int *nposted,
 	    fvb_comp *out, int max, int64_t block_ns, uint32_t lanes,
 	    char *errbuf, size_t errlen);
 

@@ -282,16 +282,18 @@ func (e *Endpoint) own(started chan<- struct{}) {
 		e.sleeping.Store(false)
 
 		// Posts the provider did not take (-FI_EAGAIN: a connection
-		// coming up, a full queue) go back to the front, in order.
+		// coming up, a full queue) go back to the front, in order;
+		// fvb_run moved them to the end of cposts.
 		if int(nposted) < len(batch) {
-			back := batch[nposted:]
-			for i := range back {
-				slot := uint32(cposts[int(nposted)+i].slot)
+			back := make([]*post, 0, len(batch)-int(nposted))
+			for i := int(nposted); i < len(batch); i++ {
+				slot := uint32(cposts[i].slot)
+				back = append(back, st.slots[slot])
 				st.slots[slot] = nil
 				st.free = append(st.free, slot)
 				st.inflight--
 			}
-			st.ready = append(append([]*post(nil), back...), st.ready...)
+			st.ready = append(back, st.ready...)
 			st.nap = min(max(st.nap*2, minNap), maxNap)
 			if n == 0 {
 				e.napOnEAGAIN(st.nap)

@@ -229,3 +229,44 @@ func TestTwoProcesses(t *testing.T) {
 		})
 	}
 }
+
+// A peer that does not answer our first contact (shm: a stopped process,
+// whose side of the connection must progress once) holds up only the
+// transfers to it: one to another peer posted after it completes.
+func TestStalledPeerDoesNotBlockOthers(t *testing.T) {
+	e := openOrSkip(t, "shm")
+	stopped, running := startChild(t, "shm"), startChild(t, "shm")
+	t.Cleanup(func() { stopped.cmd.Process.Signal(syscall.SIGCONT) }) // before its stdin closes
+	ps, err := e.Connect(stopped.adr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := e.Connect(running.adr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stopped.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	src := mmapBuf(t, 2<<20)
+	fill(src, 5)
+	ms := reg(t, e, src, AccessLocal)
+	first, err := e.Start(ctx, RMA{Kind: Write, Peer: ps, Local: One(ms, 0, 1<<20), Remote: stopped.rb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Do(ctx, RMA{Kind: Write, Peer: pr, Local: One(ms, 1<<20, 1<<20), Remote: running.rb}); err != nil {
+		t.Fatalf("write to a running peer while another is stopped: %v", err)
+	}
+	if got, want := running.sum(t, 0, 1<<20), sum(src[1<<20:]); got != want {
+		t.Fatalf("running peer has crc %x, want %x", got, want)
+	}
+	stopped.cmd.Process.Signal(syscall.SIGCONT)
+	if err := first.Wait(ctx); err != nil {
+		t.Fatalf("write to the peer once resumed: %v", err)
+	}
+	if got, want := stopped.sum(t, 0, 1<<20), sum(src[:1<<20]); got != want {
+		t.Fatalf("resumed peer has crc %x, want %x", got, want)
+	}
+}

@@ -106,16 +106,20 @@ func (f *Fabric) Info() string { return f.ep.Info().String() }
 // vector; the peer it returns goes in that client's Links. Each Connect
 // is matched by one Release when the connection that made it closes.
 func (f *Fabric) Connect(addr []byte) (verbs.Peer, error) {
-	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
+	unlock := f.lockAddr(string(addr))
+	defer unlock()
 	p, err := f.ep.Connect(addr)
 	if err != nil {
 		return 0, err
 	}
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
 	if f.peerRefs == nil {
 		f.peerRefs = make(map[verbs.Peer]int)
+		f.peerAddr = make(map[verbs.Peer]string)
 	}
 	f.peerRefs[p]++
+	f.peerAddr[p] = string(addr)
 	return p, nil
 }
 
@@ -123,13 +127,19 @@ func (f *Fabric) Connect(addr []byte) (verbs.Peer, error) {
 // peer out of the address vector, so a server that runs for months does
 // not fill its table with clients long gone.
 func (f *Fabric) Release(p verbs.Peer) error {
+	unlock := f.lockAddr(f.addrOf(p))
+	defer unlock()
 	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
 	f.peerRefs[p]--
-	if f.peerRefs[p] > 0 {
+	last := f.peerRefs[p] <= 0
+	if last {
+		delete(f.peerRefs, p)
+		delete(f.peerAddr, p)
+	}
+	f.peerMu.Unlock()
+	if !last {
 		return nil
 	}
-	delete(f.peerRefs, p)
 	return f.ep.Disconnect(p)
 }
 
@@ -137,11 +147,41 @@ func (f *Fabric) Release(p verbs.Peer) error {
 // address vector. Its connection still holds the peer, and gives it back
 // when it closes (Release); meanwhile nothing more is posted to it.
 func (f *Fabric) drop(p verbs.Peer) {
-	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
+	unlock := f.lockAddr(f.addrOf(p))
+	defer unlock()
 	if f.ep.Connected(p) {
 		f.dropped.Add(1)
 		f.ep.Disconnect(p)
+	}
+}
+
+func (f *Fabric) addrOf(p verbs.Peer) string {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
+	return f.peerAddr[p]
+}
+
+// lockAddr takes addr's lock and returns its unlock.
+func (f *Fabric) lockAddr(addr string) (unlock func()) {
+	f.peerMu.Lock()
+	if f.addrLocks == nil {
+		f.addrLocks = make(map[string]*addrLock)
+	}
+	l := f.addrLocks[addr]
+	if l == nil {
+		l = &addrLock{}
+		f.addrLocks[addr] = l
+	}
+	l.users++
+	f.peerMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		f.peerMu.Lock()
+		if l.users--; l.users == 0 {
+			delete(f.addrLocks, addr)
+		}
+		f.peerMu.Unlock()
 	}
 }
 
