@@ -3,6 +3,8 @@ package itest
 import (
 	"os"
 	"testing"
+
+	"github.com/ferry-hpc/ferry/internal/testcluster"
 )
 
 // TestMain runs the test binary as a client process when the tests ask
@@ -14,5 +16,5 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv("FERRY_ITEST_CHILD"); mode != "" {
 		os.Exit(securityChild(mode))
 	}
-	os.Exit(m.Run())
+	os.Exit(testcluster.Main(m))
 }

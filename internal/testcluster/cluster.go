@@ -27,6 +27,23 @@ var (
 	buildDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "ferry-bin-") })
 )
 
+// Main runs a package's tests (call it from TestMain: os.Exit(Main(m)))
+// and then removes the programs Binary built, which outlive any one test.
+func Main(m *testing.M) int {
+	code := m.Run()
+	RemoveBinaries()
+	return code
+}
+
+// RemoveBinaries removes the directory of the programs Binary built.
+func RemoveBinaries() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if dir, err := buildDir(); err == nil {
+		os.RemoveAll(dir)
+	}
+}
+
 // RepoRoot is the module root, found from this file's location.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
