@@ -221,15 +221,21 @@ func (r *replies) alive() bool {
 	if err != nil {
 		return false
 	}
+	// The last reply's read deadline may have passed, and a passed
+	// deadline would refuse the look; nothing else reads now.
+	r.nc.SetReadDeadline(time.Time{})
 	open := true
 	var b [1]byte
-	raw.Read(func(fd uintptr) bool {
+	err = raw.Read(func(fd uintptr) bool {
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		// EAGAIN: open and quiet. 0 bytes: closed by the server. Bytes
 		// with no call pending: a frame nobody asked for.
 		open = n < 0 && (err == syscall.EAGAIN || err == syscall.EINTR)
 		return true
 	})
+	if err != nil {
+		return false
+	}
 	if open {
 		r.last.Store(time.Now().UnixNano())
 	}

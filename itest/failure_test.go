@@ -251,7 +251,9 @@ func TestServerSurvivesHostileInput(t *testing.T) {
 // failing on them (no goroutine watches an idle connection).
 func TestIdleClientSurvivesRestart(t *testing.T) {
 	cl := testcluster.Start(t, testcluster.Options{Servers: 2, StripSize: 64 << 10})
-	c := cl.Mount(t, clientlib.Options{})
+	// A short timeout, idled past: the last reply's read deadline has
+	// passed by the time the client looks at its connections again.
+	c := cl.Mount(t, clientlib.Options{Timeout: 2 * time.Second})
 	f, err := c.Create(ctx, "/across", clientlib.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +269,7 @@ func TestIdleClientSurvivesRestart(t *testing.T) {
 		cl.Kill(i)
 	}
 	cl.StartServers()
-	time.Sleep(300 * time.Millisecond) // idle past the client's check
+	time.Sleep(2500 * time.Millisecond) // idle past the client's check and its timeout
 	for _, size := range []int{4 << 10, len(want)} {
 		got := make([]byte, size)
 		if n, err := f.ReadAt(got, 0); err != nil || n != size || !bytes.Equal(got, want[:size]) {
