@@ -242,11 +242,12 @@ func (r *replies) alive() bool {
 	return open
 }
 
-// await waits for c's reply on the connection nc, whose reading side is
-// rd, reading replies itself while it holds rd's token. The connection
+// await waits for c's reply on rd's connection, reading replies itself
+// while it holds rd's token. The connection
 // is dropped at the deadline, so no late reply can write into a
 // caller's buffer after it returns.
-func (sc *serverConn) await(nc net.Conn, rd *replies, c *call, deadline time.Time) {
+func (sc *serverConn) await(rd *replies, c *call, deadline time.Time) {
+	nc := rd.nc
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
@@ -255,7 +256,7 @@ func (sc *serverConn) await(nc net.Conn, rd *replies, c *call, deadline time.Tim
 		select {
 		case <-c.done: // read by the previous holder
 		default:
-			sc.readUntil(nc, rd, c, deadline)
+			sc.readUntil(rd, c, deadline)
 		}
 		rd.token <- struct{}{}
 	case <-timer.C:
@@ -266,7 +267,8 @@ func (sc *serverConn) await(nc net.Conn, rd *replies, c *call, deadline time.Tim
 
 // readUntil reads reply frames from rd, handing each to its call, until
 // c's has come or the connection fails (which fails every call on it).
-func (sc *serverConn) readUntil(nc net.Conn, rd *replies, c *call, deadline time.Time) {
+func (sc *serverConn) readUntil(rd *replies, c *call, deadline time.Time) {
+	nc := rd.nc
 	nc.SetReadDeadline(deadline)
 	for {
 		h, err := proto.ReadHeader(rd.br)
@@ -374,7 +376,7 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 		return nil, sc.errorf(op.String(), werr)
 	}
 
-	sc.await(nc, rd, c, time.Now().Add(sc.timeout))
+	sc.await(rd, c, time.Now().Add(sc.timeout))
 	// A cancelled ctx does not abandon a call in flight: its reply may be
 	// writing into the caller's buffer, and other callers share the
 	// connection. The timeout bounds the wait.

@@ -17,20 +17,15 @@ type Fabric struct {
 	// peerMu guards the maps, never a call into verbs: an address
 	// vector change waits for the endpoint's owner thread, and hellos
 	// of many clients at once must not queue behind one another's.
-	// Changes for one address are serialized by its addrLock instead.
+	// Changes for one address are serialized by addrLocks instead (held
+	// exclusive, keyed by the address), so that an insert never
+	// overtakes the remove of the same address (which would take the new
+	// entry out of the address vector with the old).
 	peerMu    sync.Mutex
 	peerRefs  map[verbs.Peer]int    // connections holding each peer
 	peerAddr  map[verbs.Peer]string // each held peer's address
-	addrLocks map[string]*addrLock  // addresses being connected or released
+	addrLocks fileLocks             // by address: Connect, Release and drop
 	dropped   atomic.Int64
-}
-
-// addrLock serializes Connect, Release and drop of one address, so that
-// an insert never overtakes the remove of the same address (which would
-// take the new entry out of the address vector with the old).
-type addrLock struct {
-	mu    sync.Mutex
-	users int // holders and waiters, under Fabric.peerMu
 }
 
 // OpenFabric opens an endpoint of provider (bound to iface for networked

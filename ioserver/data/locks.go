@@ -6,10 +6,12 @@ import (
 	"sync"
 )
 
-// fileLocks order RMA from a file's mapping against cutting the file: a
-// provider that reads a mapped page past the file's end in user space
-// (tcp) takes SIGBUS and the server dies. Users of a mapping hold a
-// file's lock shared; truncate and remove hold it exclusive.
+// fileLocks are read-write locks by name, each kept only while held or
+// awaited. Files: they order RMA from a file's mapping against cutting the
+// file: a provider that reads a mapped page past the file's end in user
+// space (tcp) takes SIGBUS and the server dies. Users of a mapping hold a
+// file's lock shared; truncate and remove hold it exclusive. Fabric also
+// keys them by client address.
 type fileLocks struct {
 	mu    sync.Mutex
 	locks map[string]*fileLock
@@ -21,7 +23,7 @@ type fileLock struct {
 	users int
 }
 
-// lock takes handle's lock and returns its unlock.
+// lock takes handle's lock (any name) and returns its unlock.
 func (c *fileLocks) lock(handle string, exclusive bool) func() {
 	c.mu.Lock()
 	if c.locks == nil {

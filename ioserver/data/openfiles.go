@@ -93,10 +93,7 @@ func (c *openFiles) release(e *openFile) {
 	}
 	e.elem = c.idle.PushFront(e)
 	for c.idle.Len() > c.max {
-		old := c.idle.Remove(c.idle.Back()).(*openFile)
-		old.elem = nil
-		delete(c.entries, old.handle)
-		c.closeFile(old.f)
+		c.forgetLocked(c.idle.Back().Value.(*openFile))
 	}
 }
 
@@ -107,18 +104,9 @@ func (c *openFiles) drop(handle string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.drops++
-	e := c.entries[handle]
-	if e == nil {
-		return
+	if e := c.entries[handle]; e != nil {
+		c.forgetLocked(e)
 	}
-	delete(c.entries, handle)
-	if e.users > 0 {
-		e.gone = true
-		return
-	}
-	c.idle.Remove(e.elem)
-	e.elem = nil
-	c.closeFile(e.f)
 }
 
 // closeAll closes every unused descriptor and forgets the rest (they
@@ -126,16 +114,22 @@ func (c *openFiles) drop(handle string) {
 func (c *openFiles) closeAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for h, e := range c.entries {
-		delete(c.entries, h)
-		if e.users > 0 {
-			e.gone = true
-			continue
-		}
-		c.idle.Remove(e.elem)
-		e.elem = nil
-		c.closeFile(e.f)
+	for _, e := range c.entries {
+		c.forgetLocked(e)
 	}
+}
+
+// forgetLocked takes e out of the cache: closed now if unused, else at
+// its last release.
+func (c *openFiles) forgetLocked(e *openFile) {
+	delete(c.entries, e.handle)
+	if e.users > 0 {
+		e.gone = true
+		return
+	}
+	c.idle.Remove(e.elem)
+	e.elem = nil
+	c.closeFile(e.f)
 }
 
 func (c *openFiles) closeFile(f *os.File) {

@@ -106,7 +106,7 @@ func (f *Fabric) Info() string { return f.ep.Info().String() }
 // vector; the peer it returns goes in that client's Links. Each Connect
 // is matched by one Release when the connection that made it closes.
 func (f *Fabric) Connect(addr []byte) (verbs.Peer, error) {
-	unlock := f.lockAddr(string(addr))
+	unlock := f.addrLocks.lock(string(addr), true)
 	defer unlock()
 	p, err := f.ep.Connect(addr)
 	if err != nil {
@@ -127,7 +127,7 @@ func (f *Fabric) Connect(addr []byte) (verbs.Peer, error) {
 // peer out of the address vector, so a server that runs for months does
 // not fill its table with clients long gone.
 func (f *Fabric) Release(p verbs.Peer) error {
-	unlock := f.lockAddr(f.addrOf(p))
+	unlock := f.addrLocks.lock(f.addrOf(p), true)
 	defer unlock()
 	f.peerMu.Lock()
 	f.peerRefs[p]--
@@ -147,7 +147,7 @@ func (f *Fabric) Release(p verbs.Peer) error {
 // address vector. Its connection still holds the peer, and gives it back
 // when it closes (Release); meanwhile nothing more is posted to it.
 func (f *Fabric) drop(p verbs.Peer) {
-	unlock := f.lockAddr(f.addrOf(p))
+	unlock := f.addrLocks.lock(f.addrOf(p), true)
 	defer unlock()
 	if f.ep.Connected(p) {
 		f.dropped.Add(1)
@@ -159,30 +159,6 @@ func (f *Fabric) addrOf(p verbs.Peer) string {
 	f.peerMu.Lock()
 	defer f.peerMu.Unlock()
 	return f.peerAddr[p]
-}
-
-// lockAddr takes addr's lock and returns its unlock.
-func (f *Fabric) lockAddr(addr string) (unlock func()) {
-	f.peerMu.Lock()
-	if f.addrLocks == nil {
-		f.addrLocks = make(map[string]*addrLock)
-	}
-	l := f.addrLocks[addr]
-	if l == nil {
-		l = &addrLock{}
-		f.addrLocks[addr] = l
-	}
-	l.users++
-	f.peerMu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		f.peerMu.Lock()
-		if l.users--; l.users == 0 {
-			delete(f.addrLocks, addr)
-		}
-		f.peerMu.Unlock()
-	}
 }
 
 // Usable reports whether p is still in the address vector (not dropped).
