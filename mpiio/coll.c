@@ -22,6 +22,8 @@
  *     pieces back (MPI_Alltoallv); ranks copy them into their memory.
  * One MPI_Allreduce per round picks the next round and carries errors
  * and, for reads, the first requested byte past the end of the file.
+ * Every one of these collectives is waited for with fy_wait (wait.c),
+ * which leaves the CPU to the ranks and servers still working.
  *
  * Without collective buffering (hint disabled, or automatic and the
  * ranks' accesses do not interleave), each rank makes its own list call.
@@ -91,7 +93,7 @@ static int use_two_phase(fy_file *f, fy_scratch *s, int wr, int64_t *gmin, int64
     }
   }
   int64_t *all = buf(f, s, B_RANGES, sizeof(int64_t) * 2 * (size_t)f->nprocs);
-  MPI_Allgather(mine, 2, MPI_INT64_T, all, 2, MPI_INT64_T, f->comm);
+  fy_allgather(mine, 2, MPI_INT64_T, all, f->comm);
   *gmin = INT64_MAX;
   *gmax = INT64_MIN;
   int n = 0;
@@ -237,7 +239,7 @@ int fy_coll_io(fy_file *f, fy_scratch *s, int wr, int64_t nbytes, int64_t *moved
     int64_t next = INT64_MAX;
     if (si < s->nsegs) next = (s->segs[si].offset + so - base) / W;
     int64_t in[3] = {next, err, eof}, out[3];
-    MPI_Allreduce(in, out, 3, MPI_INT64_T, MPI_MIN, f->comm);
+    fy_allreduce(in, out, 3, MPI_INT64_T, MPI_MIN, f->comm);
     if (out[1] < 0 || out[0] == INT64_MAX) {
       err = out[1];
       eof = out[2];
@@ -278,7 +280,7 @@ int fy_coll_io(fy_file *f, fy_scratch *s, int wr, int64_t nbytes, int64_t *moved
       sc[2 * r]++;
       sc[2 * r + 1] += pc[i].len;
     }
-    MPI_Alltoall(sc, 2, MPI_INT64_T, rc, 2, MPI_INT64_T, f->comm);
+    fy_alltoall(sc, 2, MPI_INT64_T, rc, f->comm);
     /* A round moves at most naggr x cb_buffer_size bytes per rank, and an
      * aggregator receives cb_buffer_size bytes per rank at most: MPI's
      * int counts hold unless the hints ask for rounds past 2 GiB. */
@@ -315,14 +317,14 @@ int fy_coll_io(fy_file *f, fy_scratch *s, int wr, int64_t nbytes, int64_t *moved
         pos[2 * r + 1] += pc[i].len;
       }
     }
-    MPI_Alltoallv(dout, dsc, dsd, MPI_INT64_T, din, drc, drd, MPI_INT64_T, f->comm);
+    fy_alltoallv(dout, dsc, dsd, MPI_INT64_T, din, drc, drd, MPI_INT64_T, f->comm);
     if (wr) {
-      MPI_Alltoallv(out_b, bsc, bsd, MPI_BYTE, in_b, brc, brd, MPI_BYTE, f->comm);
+      fy_alltoallv(out_b, bsc, bsd, MPI_BYTE, in_b, brc, brd, MPI_BYTE, f->comm);
       if (f->h.my_aggr >= 0 && !err) err = aggr_write(f, s, din, rc, in_b);
     } else {
       /* reversed: an aggregator sends back brc[r] bytes to rank r */
       if (f->h.my_aggr >= 0 && !err) err = aggr_read(f, s, din, rc, out_b, &eof);
-      MPI_Alltoallv(out_b, brc, brd, MPI_BYTE, in_b, bsc, bsd, MPI_BYTE, f->comm);
+      fy_alltoallv(out_b, brc, brd, MPI_BYTE, in_b, bsc, bsd, MPI_BYTE, f->comm);
       for (int r = 0; r < np; r++) pos[r] = bsd[r];
       for (size_t i = 0; i < npc; i++) {
         int r = f->h.aggr[pc[i].agg];

@@ -250,6 +250,23 @@ void fy_set_status(MPI_Status *st, MPI_Count nbytes) FY_HIDDEN;
 int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void *buf,
                MPI_Count count, MPI_Datatype dt, int coll, MPI_Count *moved) FY_HIDDEN;
 
+/* ---- waiting in collectives (wait.c) ------------------------------------- */
+
+/* fy_wait completes req, spinning briefly and then sleeping between
+ * tests, so that a rank waiting in a collective leaves the CPU to the
+ * ranks and servers that are still working. */
+void fy_wait(MPI_Request *req) FY_HIDDEN;
+
+/* The collectives of the data path, as their blocking MPI namesakes
+ * (the same count and type on both sides where MPI allows two), waited
+ * for with fy_wait. */
+void fy_barrier(MPI_Comm comm) FY_HIDDEN;
+void fy_allreduce(const void *in, void *out, int n, MPI_Datatype t, MPI_Op op, MPI_Comm comm) FY_HIDDEN;
+void fy_allgather(const void *in, int n, MPI_Datatype t, void *out, MPI_Comm comm) FY_HIDDEN;
+void fy_alltoall(const void *in, int n, MPI_Datatype t, void *out, MPI_Comm comm) FY_HIDDEN;
+void fy_alltoallv(const void *in, const int *sc, const int *sd, MPI_Datatype st, void *out, const int *rc,
+                  const int *rd, MPI_Datatype rt, MPI_Comm comm) FY_HIDDEN;
+
 /* fy_coll_io: collective buffering of an access whose file segments and
  * memory pieces are in s (nbytes in all; none on some ranks). Collective.
  * Returns 1 when the hints and the access call for no collective

@@ -80,7 +80,7 @@ static int64_t collective_io(fy_file *f, fy_scratch *s, int wr, int64_t nbytes) 
   if (rc < 0) return rc;
   if (rc == 1) {
     moved = nbytes ? independent_io(f, s, wr, nbytes) : 0;
-    if (wr) MPI_Barrier(f->comm);
+    if (wr) fy_barrier(f->comm);
   }
   return moved;
 }
