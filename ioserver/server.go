@@ -403,8 +403,8 @@ func (s *Server) statsSnapshot() *proto.Stats {
 	for _, f := range s.fabrics {
 		waits, buffers := f.PoolStats()
 		st.Names = append(st.Names, "pool.waits."+f.Provider(), "pool.buffers."+f.Provider(), "fabric.peers."+f.Provider(),
-			"fabric.dropped."+f.Provider())
-		st.Values = append(st.Values, waits, buffers, int64(f.Peers()), f.Dropped())
+			"fabric.dropped."+f.Provider(), "fabric.first_contacts."+f.Provider())
+		st.Values = append(st.Values, waits, buffers, int64(f.Peers()), f.Dropped(), f.FirstContacts())
 	}
 	conns, inflight := s.load()
 	// The version rides in a name (value 1), as a Prometheus build_info

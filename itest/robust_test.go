@@ -544,3 +544,73 @@ func TestTimedOutReadLeavesBufferAlone(t *testing.T) {
 		})
 	}
 }
+
+// On shm a server makes its first contact with a client's endpoint once
+// per connection, with its own probe page rather than a bounce buffer,
+// before the first transfer: not once per request, and again for a
+// client that connects anew (its peer left the address vector).
+func TestFirstContactOncePerPeer(t *testing.T) {
+	needProvider(t, "shm")
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1, StripSize: 64 << 10, Edit: func(c *config.Config) {
+		c.Servers[0].Provider = "shm"
+	}})
+	contacts := func(c *clientlib.Client) int64 {
+		t.Helper()
+		st, err := c.ServerStats(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st["fabric.first_contacts.shm"]
+	}
+	want := make([]byte, 512<<10) // past inline I/O: moved by RMA
+	fillSeeded(want, 7)
+	roundTrip := func(c *clientlib.Client, create bool) {
+		t.Helper()
+		var f *clientlib.File
+		var err error
+		if create {
+			f, err = c.Create(ctx, "/contact", clientlib.CreateOptions{})
+			if err == nil {
+				_, err = f.WriteAt(want, 0)
+			}
+		} else {
+			f, err = c.Open(ctx, "/contact")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(want))
+		if _, err := f.ReadAt(got, 0); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatal("read back other bytes than written")
+		}
+	}
+	a := cl.Mount(t, clientlib.Options{Provider: "shm"})
+	if n := contacts(a); n != 0 {
+		t.Fatalf("%d first contacts before any transfer", n)
+	}
+	roundTrip(a, true)
+	per := contacts(a) // one per endpoint (lane) of the client the server talked to
+	if per < 1 {
+		t.Fatalf("%d first contacts after a client's first transfers on shm", per)
+	}
+	for range 3 {
+		roundTrip(a, false)
+	}
+	if n := contacts(a); n != per {
+		t.Fatalf("first contacts went from %d to %d over the same client's later requests", per, n)
+	}
+	b := cl.Mount(t, clientlib.Options{Provider: "shm"})
+	roundTrip(b, false)
+	if n := contacts(a); n != 2*per {
+		t.Fatalf("%d first contacts after a second client, want %d", n, 2*per)
+	}
+	b.Close()
+	c := cl.Mount(t, clientlib.Options{Provider: "shm"})
+	roundTrip(c, false)
+	if n := contacts(a); n != 3*per {
+		t.Fatalf("%d first contacts after a third client, want %d", n, 3*per)
+	}
+}

@@ -45,12 +45,17 @@
 // it polls every 20 µs to 4 ms, backing off while nothing happens and
 // starting again from 20 µs at each new Expect. Looking costs: it takes
 // the endpoint's region lock, which a peer holds for each whole copy into
-// us, so the back-off is longer than for an owner's own operations (1 ms). Posts refused with -FI_EAGAIN stay queued, in
-// order for their peer, and are retried with the same backoff, while
-// posts to other peers go ahead: a peer slow to answer its first contact
-// (a client starved of CPU among hundreds) holds up only its own
-// transfers, not every one queued behind it. A queued post whose
-// context has ended is failed, never posted.
+// us, so the back-off is longer than for an owner's own operations
+// (1 ms). Posts refused with -FI_EAGAIN stay queued, in order for their
+// peer, and are retried with the same backoff, while posts to other peers
+// go ahead: a peer slow to answer its first contact (a client starved of
+// CPU among hundreds) holds up only its own transfers, not every one
+// queued behind it. A queued post whose
+// context has ended is failed, never posted. Info.TargetConnects says
+// whether a provider works this way; where it does, the server makes each
+// new peer's first contact with a one-byte read into a page of its own
+// (ioserver/data, Fabric.reach) before it takes a bounce buffer for the
+// peer, so buffers are not held while a slow peer answers.
 //
 // Measured before this design (session 2): FI_THREAD_SAFE endpoints shared
 // by a napping progress thread and posting goroutines spent 61% of all CPU

@@ -255,6 +255,10 @@ func openProvider(prov string, cfg Config, port int) (e *Endpoint, inUse bool, e
 		WaitFD:           ci.wait_fd != 0,
 		Lanes:            int(ci.lanes),
 	}
+	// shm's first RMA to a peer sends a connection request that the
+	// peer's owner must read (the posts return -FI_EAGAIN until then).
+	e.info.TargetConnects = e.info.Provider == "shm"
+
 	for _, m := range mrModeNames {
 		if mode&m.bit != 0 {
 			e.info.MRMode = append(e.info.MRMode, m.name)

@@ -203,12 +203,13 @@ type Info struct {
 	KeySize          int    // domain_attr->mr_key_size
 	Threading        string // domain_attr->threading as granted
 	WaitFD           bool   // the completion queue has a wait fd the idle owner blocks on
+	TargetConnects   bool   // a peer's first RMA to this endpoint waits for it to progress (shm's connection request)
 	Lanes            int    // endpoints opened on the domain (Config.Lanes)
 }
 
 func (i Info) String() string {
-	return fmt.Sprintf("provider=%s fabric=%s domain=%s mr_mode=[%s] delivery=%q remote_checks=%v max_msg=%d iov_limit=%d threading=%s wait_fd=%v lanes=%d libfabric=%s",
-		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Threading, i.WaitFD, i.Lanes, i.Version)
+	return fmt.Sprintf("provider=%s fabric=%s domain=%s mr_mode=[%s] delivery=%q remote_checks=%v max_msg=%d iov_limit=%d threading=%s wait_fd=%v target_connects=%v lanes=%d libfabric=%s",
+		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Threading, i.WaitFD, i.TargetConnects, i.Lanes, i.Version)
 }
 
 // Peer identifies a connected peer: its fi_addr_t in the endpoint's

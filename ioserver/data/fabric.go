@@ -22,10 +22,17 @@ type Fabric struct {
 	// overtakes the remove of the same address (which would take the new
 	// entry out of the address vector with the old).
 	peerMu    sync.Mutex
-	peerRefs  map[verbs.Peer]int    // connections holding each peer
-	peerAddr  map[verbs.Peer]string // each held peer's address
-	addrLocks fileLocks             // by address: Connect, Release and drop
+	peerRefs  map[verbs.Peer]int      // connections holding each peer
+	peerAddr  map[verbs.Peer]string   // each held peer's address
+	addrLocks fileLocks               // by address: Connect, Release and drop
+	reached   map[verbs.Peer]struct{} // peers a first contact (reach) has answered
+	contacts  atomic.Int64            // first contacts made
 	dropped   atomic.Int64
+
+	// probe is a page registered for first contacts where the provider
+	// needs them (verbs.Info.TargetConnects), nil elsewhere.
+	probe    *verbs.MemoryRegion
+	probeMem []byte
 }
 
 // OpenFabric opens an endpoint of provider (bound to iface for networked
@@ -42,7 +49,16 @@ func OpenFabric(provider, iface string, ports verbs.PortRange, poolBytes, chunk 
 		closeEndpoint(ep)
 		return nil, fmt.Errorf("fabric %s: %w", provider, err)
 	}
-	return &Fabric{ep: ep, pool: p}, nil
+	f := &Fabric{ep: ep, pool: p}
+	if ep.Info().TargetConnects {
+		f.probeMem = make([]byte, 4096)
+		if f.probe, err = register(ep, f.probeMem); err != nil {
+			p.close()
+			closeEndpoint(ep)
+			return nil, fmt.Errorf("fabric %s: register first-contact page: %w", provider, err)
+		}
+	}
+	return f, nil
 }
 
 // PoolStats reports how often a request found no bounce buffer free (or
@@ -58,6 +74,9 @@ func (f *Fabric) RegisteredBytes() int64 { return f.ep.RegisteredBytes() }
 // Close deregisters the pool and closes the endpoint. The Service's
 // mappings on it must be gone first (Service.Close).
 func (f *Fabric) Close() {
+	if f.probe != nil {
+		deregister(f.probe)
+	}
 	f.pool.close()
 	closeEndpoint(f.ep)
 }

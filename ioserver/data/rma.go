@@ -135,6 +135,7 @@ func (f *Fabric) Release(p verbs.Peer) error {
 	if last {
 		delete(f.peerRefs, p)
 		delete(f.peerAddr, p)
+		delete(f.reached, p)
 	}
 	f.peerMu.Unlock()
 	if !last {
@@ -153,6 +154,47 @@ func (f *Fabric) drop(p verbs.Peer) {
 		f.dropped.Add(1)
 		f.ep.Disconnect(p)
 	}
+	f.peerMu.Lock()
+	delete(f.reached, p)
+	f.peerMu.Unlock()
+}
+
+// reach makes a peer's first contact, where the provider needs the peer
+// to answer one (shm: until the client's owner reads our connection
+// request, posts to it return -FI_EAGAIN), with a one-byte read of the
+// request's window into the probe page rather than with a pool buffer:
+// among hundreds of clients on a few cores a client may take a while to
+// answer, and a pool buffer held meanwhile is one that clients ready to
+// move bytes cannot have. The read changes nothing on the client's side;
+// shm checks no access rights, so it works on read and write windows
+// alike. A peer that does not answer within the budget is dropped (wait).
+func (f *Fabric) reach(ctx context.Context, l Link, window proto.RemoteBuf) error {
+	if f.probe == nil || window.Len == 0 {
+		return nil
+	}
+	f.peerMu.Lock()
+	_, done := f.reached[l.Peer]
+	f.peerMu.Unlock()
+	if done {
+		return nil
+	}
+	f.contacts.Add(1)
+	op, err := post(ctx, l, false, f.probe, 0, 1, window, 0)
+	if err != nil {
+		return fmt.Errorf("first contact: %w", err)
+	}
+	if err := wait(ctx, l, op); err != nil {
+		return fmt.Errorf("first contact: %w", err)
+	}
+	f.peerMu.Lock()
+	if f.reached == nil {
+		f.reached = make(map[verbs.Peer]struct{})
+	}
+	if _, held := f.peerRefs[l.Peer]; held && f.ep.Connected(l.Peer) {
+		f.reached[l.Peer] = struct{}{}
+	}
+	f.peerMu.Unlock()
+	return nil
 }
 
 func (f *Fabric) addrOf(p verbs.Peer) string {
@@ -163,6 +205,10 @@ func (f *Fabric) addrOf(p verbs.Peer) string {
 
 // Usable reports whether p is still in the address vector (not dropped).
 func (f *Fabric) Usable(p verbs.Peer) bool { return f.ep.Connected(p) }
+
+// FirstContacts is how many first contacts (reach) were made: one per
+// peer and connection where the provider needs them, none elsewhere.
+func (f *Fabric) FirstContacts() int64 { return f.contacts.Load() }
 
 // Dropped is how many clients were dropped for stalled transfers.
 func (f *Fabric) Dropped() int64 { return f.dropped.Load() }

@@ -157,6 +157,9 @@ func (s *Service) Read(ctx context.Context, req *proto.IOReq, l Link, reply func
 	if sum(j.lens) > 0 || req.Transport == proto.Inline {
 		ctx, cancel := s.budget(ctx, req)
 		defer cancel()
+		if err := s.reach(ctx, req, l); err != nil {
+			return fmt.Errorf("read %s by %s: %w", req.Handle, name, err)
+		}
 		if res, err = st.Read(ctx, s.env(l), j); err != nil {
 			return fmt.Errorf("read %s by %s: %w", req.Handle, name, err)
 		}
@@ -190,6 +193,9 @@ func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.R
 	s.o.Stats.Add("write.requests."+name, 1)
 	ctx, cancel := s.budget(ctx, req)
 	defer cancel()
+	if err := s.reach(ctx, req, l); err != nil {
+		return Result{}, fmt.Errorf("write %s by %s: %w", req.Handle, name, err)
+	}
 	res, err := st.Write(ctx, s.env(l), &job{req: req, file: f, body: body})
 	if err != nil {
 		return Result{}, fmt.Errorf("write %s by %s: %w", req.Handle, name, err)
@@ -197,6 +203,15 @@ func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.R
 	s.o.Stats.Add("write.bytes."+name, res.Bytes)
 	res.Strategy = name
 	return res, nil
+}
+
+// reach makes an RDMA request's first contact with its client before a
+// strategy takes pool buffers for it (Fabric.reach).
+func (s *Service) reach(ctx context.Context, req *proto.IOReq, l Link) error {
+	if req.Transport != proto.RDMA || l.Fabric == nil || req.Total() == 0 {
+		return nil
+	}
+	return l.Fabric.reach(ctx, l, req.Remote)
 }
 
 // Size returns the datafile's size and mtime (0, 0 when it does not exist).
