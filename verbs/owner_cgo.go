@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -163,6 +164,26 @@ type ownerState struct {
 	ready    []*post // taken from the queue, not yet posted
 	nap      time.Duration
 	allLook  time.Time // when every lane was last looked at
+
+	// Peers whose last post the provider refused (-FI_EAGAIN: on shm, a
+	// first contact the peer has not answered yet): their posts wait in
+	// ready, in order, until the peer's retry time, while posts to other
+	// peers are taken past them. Without this, a batch's worth of posts
+	// to peers slow to answer sat at the front of ready and nothing
+	// behind them was posted (256 clients' first contacts at once held up
+	// every transfer for seconds).
+	refused   map[Peer]refusal
+	skip      []*post // this turn's posts held back for their peer
+	turn      uint64
+	lastPrune time.Time
+}
+
+// refusal is when a refused peer's posts are tried again, and the back-off
+// that set it (doubling from minNap to maxNap while the peer refuses).
+type refusal struct {
+	until time.Time
+	nap   time.Duration
+	turn  uint64 // the owner turn that last set it (one doubling per turn)
 }
 
 func (e *Endpoint) own(started chan<- struct{}) {
@@ -213,8 +234,15 @@ func (e *Endpoint) own(started chan<- struct{}) {
 		}
 
 		// Take ready posts while there are slots; a post whose
-		// context ended is failed here, never posted.
+		// context ended is failed here, never posted; one to a peer
+		// that refused lately waits for its retry time.
 		batch = batch[:0]
+		st.turn++
+		var now, retry time.Time // retry: the earliest held-back peer's
+		if len(st.refused) > 0 {
+			now = time.Now()
+			st.pruneRefused(now)
+		}
 		for len(st.ready) > 0 && len(batch) < maxBatch && len(st.free) > 0 {
 			p := st.ready[0]
 			st.ready[0] = nil
@@ -231,6 +259,13 @@ func (e *Endpoint) own(started chan<- struct{}) {
 					Bytes: p.op.bytes, Msg: "not posted: the peer was disconnected", Err: ErrClosed})
 				continue
 			}
+			if r, ok := st.refused[p.peer]; ok && now.Before(r.until) {
+				st.skip = append(st.skip, p)
+				if retry.IsZero() || r.until.Before(retry) {
+					retry = r.until
+				}
+				continue
+			}
 			slot := st.free[len(st.free)-1]
 			st.free = st.free[:len(st.free)-1]
 			st.slots[slot] = p
@@ -238,12 +273,21 @@ func (e *Endpoint) own(started chan<- struct{}) {
 			fillPost(&cposts[len(batch)], p, slot)
 			batch = append(batch, p)
 		}
+		if len(st.skip) > 0 {
+			// back in front of what was not looked at, in order
+			st.ready = slices.Insert(st.ready, 0, st.skip...)
+			clear(st.skip)
+			st.skip = st.skip[:0]
+		}
 
 		block := time.Duration(0)
 		if len(batch) == 0 && len(calls) == 0 && !closing {
 			switch {
-			case len(st.ready) > 0: // out of slots: wait for completions
+			case len(st.ready) > 0: // out of slots, or every peer waiting has refused lately
 				block = maxNap
+				if !retry.IsZero() {
+					block = min(max(time.Until(retry), 0), maxNap)
+				}
 			case st.inflight > 0 || e.expect.Load() > 0:
 				if e.info.WaitFD {
 					block = idleBlock
@@ -282,21 +326,30 @@ func (e *Endpoint) own(started chan<- struct{}) {
 		e.sleeping.Store(false)
 
 		// Posts the provider did not take (-FI_EAGAIN: a connection
-		// coming up, a full queue) go back to the front, in order;
-		// fvb_run moved them to the end of cposts.
+		// coming up, a full queue) go back to the front, in order, and
+		// their peers wait for a retry time; fvb_run moved them to the
+		// end of cposts.
 		if int(nposted) < len(batch) {
 			back := make([]*post, 0, len(batch)-int(nposted))
+			at := time.Now()
 			for i := int(nposted); i < len(batch); i++ {
 				slot := uint32(cposts[i].slot)
-				back = append(back, st.slots[slot])
+				p := st.slots[slot]
+				back = append(back, p)
 				st.slots[slot] = nil
 				st.free = append(st.free, slot)
 				st.inflight--
+				st.refuse(p.peer, at)
 			}
 			st.ready = append(back, st.ready...)
-			st.nap = min(max(st.nap*2, minNap), maxNap)
-			if n == 0 {
-				e.napOnEAGAIN(st.nap)
+		}
+		if len(st.refused) > 0 {
+			// A peer that took a post this turn refuses no longer
+			// (fvb_run reordered cposts: batch says who was tried).
+			for _, p := range batch {
+				if r, ok := st.refused[p.peer]; ok && r.turn != st.turn {
+					delete(st.refused, p.peer)
+				}
 			}
 		}
 		if n < 0 {
@@ -344,11 +397,35 @@ func expired(ctx context.Context) error {
 	return nil
 }
 
-// napOnEAGAIN waits before retrying posts the provider refused, while
-// still letting a kick cut it short.
-func (e *Endpoint) napOnEAGAIN(d time.Duration) {
-	var fds = []unix.PollFd{{Fd: int32(e.kickFD), Events: unix.POLLIN}}
-	unix.Poll(fds, max(1, int(d/time.Millisecond)))
+// refuse records that the provider refused a post to peer at time at:
+// the peer's posts wait, backing off from minNap to maxNap while it keeps
+// refusing (once per owner turn, however many of its posts were refused).
+func (st *ownerState) refuse(peer Peer, at time.Time) {
+	if st.refused == nil {
+		st.refused = make(map[Peer]refusal)
+	}
+	r := st.refused[peer]
+	if r.turn == st.turn {
+		return
+	}
+	r.turn = st.turn
+	r.nap = min(max(r.nap*2, minNap), maxNap)
+	r.until = at.Add(r.nap)
+	st.refused[peer] = r
+}
+
+// pruneRefused forgets, now and then, peers that refused long ago and
+// were not posted to since (disconnected, or their callers gave up).
+func (st *ownerState) pruneRefused(now time.Time) {
+	if now.Sub(st.lastPrune) < time.Second {
+		return
+	}
+	st.lastPrune = now
+	for p, r := range st.refused {
+		if now.Sub(r.until) > time.Second {
+			delete(st.refused, p)
+		}
+	}
 }
 
 func fillPost(c *C.fvb_post, p *post, slot uint32) {

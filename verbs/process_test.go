@@ -232,7 +232,8 @@ func TestTwoProcesses(t *testing.T) {
 
 // A peer that does not answer our first contact (shm: a stopped process,
 // whose side of the connection must progress once) holds up only the
-// transfers to it: one to another peer posted after it completes.
+// transfers to it: one to another peer posted after it completes, even
+// behind more posts to the stalled peer than the owner takes in a turn.
 func TestStalledPeerDoesNotBlockOthers(t *testing.T) {
 	e := openOrSkip(t, "shm")
 	stopped, running := startChild(t, "shm"), startChild(t, "shm")
@@ -252,9 +253,15 @@ func TestStalledPeerDoesNotBlockOthers(t *testing.T) {
 	src := mmapBuf(t, 2<<20)
 	fill(src, 5)
 	ms := reg(t, e, src, AccessLocal)
-	first, err := e.Start(ctx, RMA{Kind: Write, Peer: ps, Local: One(ms, 0, 1<<20), Remote: stopped.rb})
-	if err != nil {
-		t.Fatal(err)
+	// 2*maxBatch writes of 8 KiB: the first megabyte, piece by piece
+	const piece = 1 << 20 / (2 * maxBatch)
+	var first []*Op
+	for off := uint64(0); off < 1<<20; off += piece {
+		op, err := e.Start(ctx, RMA{Kind: Write, Peer: ps, Local: One(ms, off, piece), Remote: RemoteBuffer{Addr: stopped.rb.Addr + off, Key: stopped.rb.Key, Len: piece}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = append(first, op)
 	}
 	if err := e.Do(ctx, RMA{Kind: Write, Peer: pr, Local: One(ms, 1<<20, 1<<20), Remote: running.rb}); err != nil {
 		t.Fatalf("write to a running peer while another is stopped: %v", err)
@@ -263,8 +270,10 @@ func TestStalledPeerDoesNotBlockOthers(t *testing.T) {
 		t.Fatalf("running peer has crc %x, want %x", got, want)
 	}
 	stopped.cmd.Process.Signal(syscall.SIGCONT)
-	if err := first.Wait(ctx); err != nil {
-		t.Fatalf("write to the peer once resumed: %v", err)
+	for i, op := range first {
+		if err := op.Wait(ctx); err != nil {
+			t.Fatalf("write %d to the peer once resumed: %v", i, err)
+		}
 	}
 	if got, want := stopped.sum(t, 0, 1<<20), sum(src[:1<<20]); got != want {
 		t.Fatalf("resumed peer has crc %x, want %x", got, want)
