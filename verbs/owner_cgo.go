@@ -170,8 +170,10 @@ type ownerState struct {
 	// ready, in order, until the peer's retry time, while posts to other
 	// peers are taken past them. Without this, a batch's worth of posts
 	// to peers slow to answer sat at the front of ready and nothing
-	// behind them was posted (256 clients' first contacts at once held up
-	// every transfer for seconds).
+	// behind them was posted until they were answered
+	// (TestStalledPeerDoesNotBlockOthers). fvb_run also defers, as
+	// refused, posts it had no room to drain; they get the shortest
+	// back-off.
 	refused   map[Peer]refusal
 	skip      []*post // this turn's posts held back for their peer
 	turn      uint64
