@@ -30,11 +30,20 @@
 // posts up to 64 operations in one cgo call (fvb_run), reaps completions
 // and closes each finished Op's channel.
 //
-// When it has nothing to do the owner blocks in poll(2) on an eventfd that
+// When it has nothing to do the owner blocks in ppoll(2) on an eventfd that
 // goroutines write when they queue work (only while the owner says it may
 // sleep) and, where the provider has one, the completion queue's wait fd
 // (FI_WAIT_FD, checked with fi_trywait): tcp;ofi_rxm has one, so an idle
-// tcp endpoint wakes only for traffic. shm has none (fi_cq_open refuses
+// tcp endpoint wakes only for traffic. The wait is made from Go, not in a
+// cgo call (block_linux.go): a wait of 10 ms or more gives up the thread's
+// P (the runtime's entersyscallblock), a shorter one keeps it. A thread
+// blocked in a cgo call keeps its P in a syscall state, and Go's sysmon
+// then retakes it after 10 ms and ticks every 20 µs again, as it does
+// when any system call wakes it from a deep sleep: with 256 shm clients
+// waiting on their servers that was 21 % of the machine's CPU. Sleeping
+// in Go instead (a timer and a channel) was measured slower still: every
+// wake of a goroutine locked to its thread hands the P between two
+// threads. shm has none (fi_cq_open refuses
 // FI_WAIT_FD, FI_GETWAIT is -FI_ENOSYS in libfabric 1.17); shm needs the
 // target of RMA to progress when a peer first contacts it (the peer's
 // posts return -FI_EAGAIN until the target has read its connection
@@ -43,7 +52,9 @@
 // at its queue every 100 ms, and while a caller expects peers' RMA
 // (Endpoint.Expect, which the client holds for the length of an RDMA call)
 // it polls every 20 µs to 4 ms, backing off while nothing happens and
-// starting again from 20 µs at each new Expect. Looking costs: it takes
+// starting again from 20 µs at each new Expect; once every lane is
+// settled (each server has reached us: SettleLane) it looks every 20 ms,
+// enough to hand back command slots. Looking costs: it takes
 // the endpoint's region lock, which a peer holds for each whole copy into
 // us, so the back-off is longer than for an owner's own operations
 // (1 ms). Posts refused with -FI_EAGAIN stay queued, in order for their

@@ -56,7 +56,7 @@ type Endpoint struct {
 	queue    []*post
 	calls    []func()
 	closing  bool
-	sleeping atomic.Bool   // the owner may be blocked in poll(2): kick it
+	sleeping atomic.Bool   // the owner may be blocked: kick it
 	expect   atomic.Int32  // callers expecting peers to move bytes to/from us
 	expectOn atomic.Bool   // an Expect began since the owner last looked
 	settled  atomic.Uint32 // lanes a peer has reached (see SettleLane)

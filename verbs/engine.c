@@ -1,14 +1,12 @@
-// The owner's turn: post what goroutines queued, reap completions, and
-// block when there is nothing to do. Only the endpoint's owner thread runs
+// The owner's turn: post what goroutines queued and reap completions; the
+// owner blocks in Go (owner_cgo.go). Only the endpoint's owner thread runs
 // this, so nothing here takes a lock.
 #define _GNU_SOURCE
 #include "fabric_internal.h"
 
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define NO_SLOT UINT64_MAX
 
@@ -120,14 +118,8 @@ static int64_t now_ns(void) {
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void drain_kick(fvb_ep *e) {
-	uint64_t v;
-	while (read(e->kick_fd, &v, sizeof v) == sizeof v)
-		;
-}
-
 int fvb_run(fvb_ep *e, fvb_post *posts, int npost, int *nposted,
-	    fvb_comp *out, int max, int64_t block_ns, uint32_t lanes,
+	    fvb_comp *out, int max, uint32_t lanes,
 	    char *errbuf, size_t errlen) {
 	// A post refused with -FI_EAGAIN (shm: a peer that has not yet
 	// progressed our first contact; a full queue) defers every later post
@@ -196,41 +188,19 @@ int fvb_run(fvb_ep *e, fvb_post *posts, int npost, int *nposted,
 		return n;
 	}
 	k += n;
-	if (k > 0 || block_ns == 0)
-		return k;
+	return k;
+}
 
-	// Nothing to report: block until the provider or a goroutine has
-	// work for us. fi_trywait says whether blocking on the wait fd is
-	// safe (no events already queued inside the provider).
-	struct pollfd pfd[1 + FERRY_MAX_LANES] = {
-		{.fd = e->kick_fd, .events = POLLIN}};
+int fvb_wait_fds(fvb_ep *e, int *fds, int max) {
 	struct fid *fids[FERRY_MAX_LANES];
-	nfds_t nfds = 1;
 	int nf = 0;
-	for (int l = 0; l < e->nlanes; l++) {
+	for (int l = 0; l < e->nlanes && nf < max; l++) {
 		if (e->lane[l].wait_fd < 0)
 			continue;
-		fids[nf++] = &e->lane[l].cq->fid;
-		pfd[nfds].fd = e->lane[l].wait_fd;
-		pfd[nfds].events = POLLIN;
-		nfds++;
+		fids[nf] = &e->lane[l].cq->fid;
+		fds[nf++] = e->lane[l].wait_fd;
 	}
 	if (nf > 0 && fi_trywait(e->fabric, fids, nf) != FI_SUCCESS)
-		goto again;
-	struct timespec ts, *tsp = NULL;
-	if (block_ns > 0) {
-		ts.tv_sec = block_ns / 1000000000LL;
-		ts.tv_nsec = block_ns % 1000000000LL;
-		tsp = &ts;
-	}
-	ppoll(pfd, nfds, tsp, NULL);
-	if (pfd[0].revents)
-		drain_kick(e);
-again:
-	n = reap(e, out, max, lanes);
-	if (n < 0) {
-		fvb_seterr(errbuf, errlen, "fi_cq_read", n);
-		return n;
-	}
-	return n;
+		return -1;
+	return nf;
 }

@@ -99,15 +99,19 @@ int fvb_mr_close(void *mr);
 // are moved, in order, to the end of posts: *nposted says how many were
 // taken, posts[*nposted..npost) are the rest. A post refused with
 // another error is taken, reported as an error completion of its slot. Then it reads completions of every lane into
-// out. When it has nothing to report and block_ns is not 0, it blocks
-// until a lane's wait fd or the kick eventfd is readable, or block_ns passes
-// (block_ns < 0: no bound). Returns the number of completions or a
-// negative FI_* code with a message in errbuf.
+// out. Returns the number of completions or a negative FI_* code with a
+// message in errbuf.
 // lanes is a mask of the lanes whose completion queues are read (and so
-// progressed) this turn.
+// progressed) this turn. It never blocks: the owner blocks in Go
+// (owner_cgo.go, ppollReleasingP).
 int fvb_run(fvb_ep *ep, fvb_post *posts, int npost, int *nposted,
-	    fvb_comp *out, int max, int64_t block_ns, uint32_t lanes,
+	    fvb_comp *out, int max, uint32_t lanes,
 	    char *errbuf, size_t errlen);
+
+// fvb_wait_fds puts the lanes' wait fds in fds (at most max) and returns
+// how many, once fi_trywait says blocking on them is safe; -1 when it is
+// not (events already queued inside the provider: read the CQs first).
+int fvb_wait_fds(fvb_ep *ep, int *fds, int max);
 
 const char *fvb_strerror(int err);
 int fvb_cma_available(void);

@@ -77,7 +77,8 @@ type post struct {
 	bytes uint64
 }
 
-// kick wakes the owner if it may be blocked (always when force).
+// kick wakes the owner if it may be blocked in ppoll(2) (always when
+// force).
 func (e *Endpoint) kick(force bool) {
 	if force || e.sleeping.Load() {
 		one := [8]byte{1}
@@ -146,6 +147,12 @@ func (e *Endpoint) SettleLane(lane int) {
 	}
 }
 
+// allSettled says every lane is settled: no first contact is pending.
+func (e *Endpoint) allSettled() bool {
+	n := len(e.addrs)
+	return n > 1 && n < 32 && e.settled.Load() == uint32(1)<<n-1
+}
+
 // UnsettleLane undoes SettleLane: the owner progresses the lane at once
 // again while callers expect RMA.
 func (e *Endpoint) UnsettleLane(lane int) {
@@ -206,6 +213,8 @@ func (e *Endpoint) own(started chan<- struct{}) {
 
 	var batch []*post
 	var drainUntil time.Time
+	wait := &waitFDs{fds: (*[MaxLanes]C.int)(C.calloc(MaxLanes, C.size_t(unsafe.Sizeof(C.int(0)))))}
+	defer C.free(unsafe.Pointer(wait.fds))
 	for {
 		e.qmu.Lock()
 		calls := e.calls
@@ -298,6 +307,11 @@ func (e *Endpoint) own(started chan<- struct{}) {
 				limit := maxNap
 				if st.inflight == 0 {
 					limit = maxExpectNap
+					if e.allSettled() {
+						// Every peer has reached us: only command
+						// slots to hand back (see settledLook).
+						limit = settledLook
+					}
 				}
 				if e.expectOn.Swap(false) {
 					st.nap = 0
@@ -324,7 +338,10 @@ func (e *Endpoint) own(started chan<- struct{}) {
 		}
 		var nposted C.int
 		n := int(C.fvb_run(e.c, &cposts[0], C.int(len(batch)), &nposted, &comps[0], maxComps,
-			C.int64_t(block), C.uint32_t(e.lanesToLook(st)), &errbuf[0], C.FERRY_ERRLEN))
+			C.uint32_t(e.lanesToLook(st)), &errbuf[0], C.FERRY_ERRLEN))
+		if block != 0 && n == 0 && int(nposted) == 0 {
+			e.block(block, wait)
+		}
 		e.sleeping.Store(false)
 
 		// Posts the provider did not take (-FI_EAGAIN: a connection
@@ -382,6 +399,60 @@ func (e *Endpoint) own(started chan<- struct{}) {
 					Bytes: p.op.bytes, Errno: int(c.err), ProvErrno: int(c.prov_errno), Msg: msg}
 			}
 			p.op.pieceDone(err)
+		}
+	}
+}
+
+// sysmonRetake is how long the Go runtime lets a thread hold its P in a
+// system call before sysmon takes it back (and starts its 20 µs ticks
+// again).
+const sysmonRetake = 10 * time.Millisecond
+
+// waitFDs is what the owner's block polls, kept between turns.
+type waitFDs struct {
+	pfd [1 + MaxLanes]unix.PollFd
+	fds *[MaxLanes]C.int // C memory, filled by fvb_wait_fds
+}
+
+// block waits until a lane's wait fd (where the provider has them) or
+// the kick eventfd is readable, or d passes (d < 0: no bound). A wait of
+// sysmonRetake or more is made without the thread's P (ppollReleasingP),
+// so that Go's sysmon can sleep while the owner does; a shorter one as an
+// ordinary system call, which wakes nobody else. The next turn reads what
+// woke the owner.
+func (e *Endpoint) block(d time.Duration, w *waitFDs) {
+	pfd, fds := &w.pfd, w.fds
+	pfd[0] = unix.PollFd{Fd: int32(e.kickFD), Events: unix.POLLIN}
+	n := 1
+	if e.info.WaitFD {
+		nf := int(C.fvb_wait_fds(e.c, &fds[0], MaxLanes))
+		if nf < 0 {
+			return // events already queued: read them first
+		}
+		for _, fd := range fds[:nf] {
+			pfd[n] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+			n++
+		}
+	}
+	if d > 0 && d < sysmonRetake {
+		// A short nap keeps the P, as a system call does: sysmon
+		// leaves it alone and keeps its own long ticks.
+		ts := unix.NsecToTimespec(d.Nanoseconds())
+		unix.Ppoll(pfd[:n], &ts, nil)
+	} else {
+		var tsp *unix.Timespec
+		if d > 0 {
+			ts := unix.NsecToTimespec(d.Nanoseconds())
+			tsp = &ts
+		}
+		ppollReleasingP(&pfd[0], n, tsp)
+	}
+	if pfd[0].Revents != 0 {
+		var buf [8]byte
+		for {
+			if k, err := unix.Read(e.kickFD, buf[:]); k != 8 || err != nil {
+				break
+			}
 		}
 	}
 }
