@@ -20,8 +20,11 @@ import (
 )
 
 // soakEnv sets the soak's duration (a Go duration: 30m, 90s); without it
-// TestSoak skips. scripts/soak.sh (make soak) runs it.
+// TestSoak runs a short round (soakShort, a kill or two) in every test
+// run. scripts/soak.sh (make soak) runs it for 30 minutes.
 const soakEnv = "FERRY_SOAK_DURATION"
+
+const soakShort = 15 * time.Second
 
 // soakFile is what the soak knows of one name: absent, or present with
 // the content made from seed and size; unknown after a call that failed
@@ -55,13 +58,15 @@ func soakContent(seed uint64, size int) []byte {
 // content is known must return exactly that content. At the end every
 // file is checked byte for byte and fsck --repair leaves nothing behind.
 func TestSoak(t *testing.T) {
-	env := os.Getenv(soakEnv)
-	if env == "" {
-		t.Skip(soakEnv + " not set (make soak)")
-	}
-	dur, err := time.ParseDuration(env)
-	if err != nil {
-		t.Fatalf("%s=%q: %v", soakEnv, env, err)
+	dur := soakShort
+	if env := os.Getenv(soakEnv); env != "" {
+		d, err := time.ParseDuration(env)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", soakEnv, env, err)
+		}
+		dur = d
+	} else if testing.Short() {
+		t.Skip("kills servers under load for " + soakShort.String() + "; " + soakEnv + " sets how long (make soak: 30m)")
 	}
 	const servers, workers, names = 4, 4, 12
 	cl := testcluster.Start(t, testcluster.Options{Servers: servers})
@@ -246,6 +251,9 @@ func TestSoak(t *testing.T) {
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
+	}
+	if kills == 0 {
+		t.Fatalf("no server was killed in %v: lengthen %s", dur, soakEnv)
 	}
 
 	// Every file: known ones must read back exactly; unknown ones are
