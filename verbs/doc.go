@@ -34,16 +34,7 @@
 // goroutines write when they queue work (only while the owner says it may
 // sleep) and, where the provider has one, the completion queue's wait fd
 // (FI_WAIT_FD, checked with fi_trywait): tcp;ofi_rxm has one, so an idle
-// tcp endpoint wakes only for traffic. The wait is made from Go, not in a
-// cgo call (block_linux.go): a wait of 10 ms or more gives up the thread's
-// P (the runtime's entersyscallblock), a shorter one keeps it. A thread
-// blocked in a cgo call keeps its P in a syscall state, and Go's sysmon
-// then retakes it after 10 ms and ticks every 20 µs again, as it does
-// when any system call wakes it from a deep sleep: with 256 shm clients
-// waiting on their servers that was 21 % of the machine's CPU. Sleeping
-// in Go instead (a timer and a channel) was measured slower still: every
-// wake of a goroutine locked to its thread hands the P between two
-// threads. shm has none (fi_cq_open refuses
+// tcp endpoint wakes only for traffic. shm has none (fi_cq_open refuses
 // FI_WAIT_FD, FI_GETWAIT is -FI_ENOSYS in libfabric 1.17); shm needs the
 // target of RMA to progress when a peer first contacts it (the peer's
 // posts return -FI_EAGAIN until the target has read its connection
@@ -67,6 +58,17 @@
 // new peer's first contact with a one-byte read into a page of its own
 // (ioserver/data, Fabric.reach) before it takes a bounce buffer for the
 // peer, so buffers are not held while a slow peer answers.
+//
+// The wait is made from Go, not inside a cgo call (block_linux.go): a
+// wait of 10 ms or more gives up the thread's P (the runtime's
+// entersyscallblock), a shorter one keeps it, as an ordinary system call
+// does. A thread blocked in a cgo call keeps its P in a syscall state;
+// Go's sysmon then retakes it after 10 ms and goes back to ticking every
+// 20 µs, as it also does when a system call wakes it from a deep sleep.
+// With 256 shm client processes waiting on their servers that was 21 % of
+// the machine's CPU samples. Sleeping in Go instead (a timer and a
+// channel) was measured slower still: each wake of a goroutine locked to
+// its thread hands the P from one thread to another.
 //
 // Measured before this design (session 2): FI_THREAD_SAFE endpoints shared
 // by a napping progress thread and posting goroutines spent 61% of all CPU
