@@ -28,6 +28,8 @@ import (
 //	gate  once, but after mounting and creating the file it prints
 //	      "READY" and waits for its stdin to close before the round
 //
+// In modes once and gate it prints "CALLS <write ns> <read ns>" at the end.
+//
 // It prints the first error on stderr and exits 1.
 const clientModeEnv = "FERRY_ITEST_CLIENT"
 
@@ -62,17 +64,21 @@ func clientMain(mode string) int {
 	}
 	for round := 0; ; round++ {
 		fillSeeded(want, uint64(os.Getpid())<<20+uint64(round))
+		start := time.Now()
 		if _, err := f.WriteAt(want, 0); err != nil {
 			return fail(fmt.Errorf("round %d: %w", round, err))
 		}
+		wrote := time.Now()
 		clear(got)
 		if m, err := f.ReadAt(got, 0); err != nil || m != n {
 			return fail(fmt.Errorf("round %d: read %d of %d: %w", round, m, n, err))
 		}
+		read := time.Now()
 		if !bytes.Equal(got, want) {
 			return fail(fmt.Errorf("round %d: bytes read differ from bytes written", round))
 		}
 		if mode != "loop" {
+			fmt.Printf("CALLS %d %d\n", wrote.Sub(start), read.Sub(wrote))
 			return 0
 		}
 		if round == 0 {
@@ -98,6 +104,9 @@ type clientProc struct {
 	ready  chan struct{}
 	closed chan struct{} // its stdout closed: it exited (or is exiting)
 	gate   io.Closer     // mode gate: closing it starts the round
+	// How long its write and read calls took (modes once and gate);
+	// set before closed is closed.
+	writeCall, readCall time.Duration
 }
 
 // startClient starts a client process in mode on the config at cfgPath,
@@ -128,6 +137,10 @@ func startClient(t *testing.T, mode, cfgPath, path string, n int, env ...string)
 		for sc.Scan() {
 			if sc.Text() == "READY" {
 				close(p.ready)
+			}
+			var w, r int64
+			if n, _ := fmt.Sscanf(sc.Text(), "CALLS %d %d", &w, &r); n == 2 {
+				p.writeCall, p.readCall = time.Duration(w), time.Duration(r)
 			}
 		}
 	}()

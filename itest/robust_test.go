@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,6 +157,28 @@ func concurrentClients(t *testing.T, n, size int, env ...string) {
 	}
 	t.Logf("%d clients mounted in %v, wrote and read %d bytes each in %v (clients' CPU time %v)", n,
 		started.Sub(start).Round(time.Millisecond), size, time.Since(started).Round(time.Millisecond), cpu.Round(time.Millisecond))
+	// The slowest calls against the timeout each of them had.
+	var writes, reads []time.Duration
+	for i, p := range procs {
+		if exited[i] {
+			continue
+		}
+		select {
+		case <-p.closed:
+		case <-time.After(10 * time.Second):
+			continue
+		}
+		if p.writeCall > 0 {
+			writes, reads = append(writes, p.writeCall), append(reads, p.readCall)
+		}
+	}
+	if len(writes) > 0 {
+		slices.Sort(writes)
+		slices.Sort(reads)
+		t.Logf("calls of %d clients: write median %v, slowest %v; read median %v, slowest %v (timeout %v)", len(writes),
+			writes[len(writes)/2].Round(time.Millisecond), writes[len(writes)-1].Round(time.Millisecond),
+			reads[len(reads)/2].Round(time.Millisecond), reads[len(reads)-1].Round(time.Millisecond), cl.Config.Timeout.Duration)
+	}
 	if len(failed) > 0 {
 		for i := range cl.Config.Servers {
 			log, _ := os.ReadFile(cl.LogPath(i))
