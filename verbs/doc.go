@@ -44,8 +44,9 @@
 // (Endpoint.Expect, which the client holds for the length of an RDMA call)
 // it polls every 20 µs to 4 ms, backing off while nothing happens and
 // starting again from 20 µs at each new Expect; once every lane is
-// settled (each server has reached us: SettleLane) it looks every 20 ms,
-// enough to hand back command slots. Looking costs: it takes
+// settled (each server has reached us: SettleLane), or once an Expect has
+// seen nothing happen for 50 ms (its peers are loaded), it looks every
+// 20 ms, enough to hand back command slots. Looking costs: it takes
 // the endpoint's region lock, which a peer holds for each whole copy into
 // us, so the back-off is longer than for an owner's own operations
 // (1 ms). Posts refused with -FI_EAGAIN stay queued, in order for their

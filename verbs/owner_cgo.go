@@ -49,6 +49,13 @@ const (
 	// seldom enough that waiting on the lane's lock while a peer copies
 	// into it stays a small cost.
 	settledLook = 20 * time.Millisecond
+	// An Expect that has seen nothing happen for this long looks every
+	// settledLook instead of every maxExpectNap: a peer that has not
+	// reached us by now is loaded, and 256 shm clients each waking every
+	// 4 ms while their servers worked through them took most of a 2-core
+	// machine's CPU. A first contact that comes later waits up to
+	// settledLook longer (the peer retries its refused post meanwhile).
+	longExpect = 50 * time.Millisecond
 )
 
 var (
@@ -165,12 +172,13 @@ func (e *Endpoint) UnsettleLane(lane int) {
 
 // ownerState is what only the owner touches.
 type ownerState struct {
-	slots    [numSlots]*post
-	free     []uint32
-	inflight int
-	ready    []*post // taken from the queue, not yet posted
-	nap      time.Duration
-	allLook  time.Time // when every lane was last looked at
+	slots     [numSlots]*post
+	free      []uint32
+	inflight  int
+	ready     []*post // taken from the queue, not yet posted
+	nap       time.Duration
+	quietFrom time.Time // the last Expect begun, or the last completion or post
+	allLook   time.Time // when every lane was last looked at
 
 	// Peers whose last post the provider refused (-FI_EAGAIN: on shm, a
 	// first contact the peer has not answered yet): their posts wait in
@@ -315,6 +323,12 @@ func (e *Endpoint) own(started chan<- struct{}) {
 				}
 				if e.expectOn.Swap(false) {
 					st.nap = 0
+					st.quietFrom = time.Now()
+				} else if st.inflight == 0 && time.Since(st.quietFrom) > longExpect {
+					// Peers this slow are loaded: looking every
+					// 4 ms in each of hundreds of waiting clients
+					// is what loads them (see longExpect).
+					limit = settledLook
 				}
 				st.nap = min(max(st.nap*2, minNap), limit)
 				block = st.nap
@@ -378,6 +392,7 @@ func (e *Endpoint) own(started chan<- struct{}) {
 		}
 		if n > 0 || int(nposted) > 0 {
 			st.nap = 0
+			st.quietFrom = time.Now()
 		}
 		for i := 0; i < n; i++ {
 			c := &comps[i]
