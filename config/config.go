@@ -113,13 +113,13 @@ type Server struct {
 	ChunkSize int64 `toml:"chunk_size,omitzero"`
 	// PipelineDepth is K, the bounce buffers one request keeps in flight (default 8).
 	PipelineDepth int `toml:"pipeline_depth,omitzero"`
-	// AutoSendfile says how strategy auto serves page-cache-resident reads:
-	// unset, it measures sendfile (the paper's rule: no server copy) against
-	// pipeline as it serves them and uses the faster, since which one wins
-	// differs between machines (pipeline on the 2026-11-25 development VM,
-	// sendfile on the 2026-12-06 one); true always sends them by sendfile,
-	// false always by pipeline.
-	AutoSendfile *bool `toml:"auto_sendfile,omitempty"`
+	// AutoSendfile makes strategy auto serve page-cache-resident reads with
+	// sendfile (the paper's rule). Off by default because pipeline measured
+	// faster than sendfile at every size on the development VM's tcp and shm
+	// providers (bench/results/2026-11-25-quick); on NICs where a copy costs
+	// more than faulting page-cache pages into a registration, measure with
+	// it on.
+	AutoSendfile bool `toml:"auto_sendfile,omitempty"`
 }
 
 // SocketPath is the server's Unix socket: Socket, else ferryd.sock in its
