@@ -32,6 +32,18 @@ func (sc *serverConn) dial(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sc.unixErr != nil {
+		// The server came up between the two dials (a restart): it
+		// makes its socket before it binds its port, so the socket is
+		// there now. On TCP the server cannot know our uid, and the
+		// capabilities it gave us there (for nobody) servers reached by
+		// socket refused (found by the soak).
+		if uc, err := d.DialContext(ctx, "unix", sc.socket); err == nil {
+			nc.Close()
+			sc.unixErr = nil
+			return uc, nil
+		}
+	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}

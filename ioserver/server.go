@@ -55,12 +55,13 @@ type Server struct {
 	ports    verbs.PortRange // where networked fabrics listen
 	started  time.Time
 
-	mu    sync.Mutex
-	ln    net.Listener
-	uln   *net.UnixListener // nil: no Unix socket
-	conns map[*conn]struct{}
-	hosts map[string]int // connections by client address
-	wg    sync.WaitGroup
+	mu        sync.Mutex
+	ln        net.Listener
+	uln       *net.UnixListener // nil: no Unix socket
+	unixTried bool              // makeUnix ran
+	conns     map[*conn]struct{}
+	hosts     map[string]int // connections by client address
+	wg        sync.WaitGroup
 }
 
 // errNotMeta answers metadata requests sent to a server that does not run
@@ -134,13 +135,36 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Listen binds the configured bind address (by default the advertised one).
+// Listen makes the server's Unix socket (if it can), then binds the
+// configured bind address (by default the advertised one). The socket
+// comes first: the kernel completes TCP connections from the moment of
+// the bind, and a local client that got in by TCP while the socket was
+// not there yet stayed on TCP, where the server cannot know its uid, and
+// held capabilities for nobody that servers it reached by socket refused
+// (found by the soak, at a server's restart).
 func (s *Server) Listen() (net.Listener, error) {
+	s.makeUnix()
 	ln, err := net.Listen("tcp", s.self.BindAddress())
 	if err != nil {
 		return nil, fmt.Errorf("server %d: listen on %s: %w", s.id, s.self.BindAddress(), err)
 	}
 	return ln, nil
+}
+
+// makeUnix makes the Unix socket once, warning when it cannot.
+func (s *Server) makeUnix() *net.UnixListener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.unixTried {
+		s.unixTried = true
+		if uln, err := s.listenUnix(); err != nil {
+			// Clients on this host then connect by TCP and get no shm.
+			s.log.Warn("no Unix socket; local clients cannot use shm", "err", err)
+		} else {
+			s.uln = uln
+		}
+	}
+	return s.uln
 }
 
 // Serve accepts connections until ctx is done or Close is called, on ln
@@ -151,13 +175,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	if uln, err := s.listenUnix(); err != nil {
-		// Clients on this host then connect by TCP and get no shm.
-		s.log.Warn("no Unix socket; local clients cannot use shm", "err", err)
-	} else {
-		s.mu.Lock()
-		s.uln = uln
-		s.mu.Unlock()
+	if uln := s.makeUnix(); uln != nil {
 		stopU := context.AfterFunc(ctx, func() { uln.Close() })
 		defer stopU()
 		s.wg.Go(func() {
