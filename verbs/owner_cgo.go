@@ -221,8 +221,7 @@ func (e *Endpoint) own(started chan<- struct{}) {
 
 	var batch []*post
 	var drainUntil time.Time
-	wait := &waitFDs{fds: (*[MaxLanes]C.int)(C.calloc(MaxLanes, C.size_t(unsafe.Sizeof(C.int(0)))))}
-	defer C.free(unsafe.Pointer(wait.fds))
+	wait := new(waitFDs)
 	for {
 		e.qmu.Lock()
 		calls := e.calls
@@ -312,23 +311,19 @@ func (e *Endpoint) own(started chan<- struct{}) {
 					block = idleBlock
 					break
 				}
-				limit := maxNap
-				if st.inflight == 0 {
-					limit = maxExpectNap
-					if e.allSettled() {
-						// Every peer has reached us: only command
-						// slots to hand back (see settledLook).
-						limit = settledLook
-					}
-				}
 				if e.expectOn.Swap(false) {
 					st.nap = 0
 					st.quietFrom = time.Now()
-				} else if st.inflight == 0 && time.Since(st.quietFrom) > longExpect {
-					// Peers this slow are loaded: looking every
-					// 4 ms in each of hundreds of waiting clients
-					// is what loads them (see longExpect).
-					limit = settledLook
+				}
+				limit := maxNap
+				if st.inflight == 0 {
+					limit = maxExpectNap
+					// Every peer has reached us (only command slots
+					// to hand back), or peers this slow are loaded
+					// (see settledLook, longExpect).
+					if e.allSettled() || time.Since(st.quietFrom) > longExpect {
+						limit = settledLook
+					}
 				}
 				st.nap = min(max(st.nap*2, minNap), limit)
 				block = st.nap
@@ -426,7 +421,7 @@ const sysmonRetake = 10 * time.Millisecond
 // waitFDs is what the owner's block polls, kept between turns.
 type waitFDs struct {
 	pfd [1 + MaxLanes]unix.PollFd
-	fds *[MaxLanes]C.int // C memory, filled by fvb_wait_fds
+	fds [MaxLanes]C.int // filled by fvb_wait_fds
 }
 
 // block waits until a lane's wait fd (where the provider has them) or
@@ -436,7 +431,7 @@ type waitFDs struct {
 // ordinary system call, which wakes nobody else. The next turn reads what
 // woke the owner.
 func (e *Endpoint) block(d time.Duration, w *waitFDs) {
-	pfd, fds := &w.pfd, w.fds
+	pfd, fds := &w.pfd, &w.fds
 	pfd[0] = unix.PollFd{Fd: int32(e.kickFD), Events: unix.POLLIN}
 	n := 1
 	if e.info.WaitFD {
@@ -449,26 +444,21 @@ func (e *Endpoint) block(d time.Duration, w *waitFDs) {
 			n++
 		}
 	}
+	var tsp *unix.Timespec
+	if d > 0 {
+		ts := unix.NsecToTimespec(d.Nanoseconds())
+		tsp = &ts
+	}
 	if d > 0 && d < sysmonRetake {
 		// A short nap keeps the P, as a system call does: sysmon
 		// leaves it alone and keeps its own long ticks.
-		ts := unix.NsecToTimespec(d.Nanoseconds())
-		unix.Ppoll(pfd[:n], &ts, nil)
+		unix.Ppoll(pfd[:n], tsp, nil)
 	} else {
-		var tsp *unix.Timespec
-		if d > 0 {
-			ts := unix.NsecToTimespec(d.Nanoseconds())
-			tsp = &ts
-		}
 		ppollReleasingP(&pfd[0], n, tsp)
 	}
 	if pfd[0].Revents != 0 {
 		var buf [8]byte
-		for {
-			if k, err := unix.Read(e.kickFD, buf[:]); k != 8 || err != nil {
-				break
-			}
-		}
+		unix.Read(e.kickFD, buf[:]) // an eventfd's read takes its whole count
 	}
 }
 
