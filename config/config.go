@@ -113,13 +113,14 @@ type Server struct {
 	ChunkSize int64 `toml:"chunk_size,omitzero"`
 	// PipelineDepth is K, the bounce buffers one request keeps in flight (default 8).
 	PipelineDepth int `toml:"pipeline_depth,omitzero"`
-	// AutoSendfile makes strategy auto serve page-cache-resident reads with
-	// sendfile (the paper's rule). Off by default because pipeline measured
-	// faster than sendfile at every size on the development VM's tcp and shm
-	// providers (bench/results/2026-11-25-quick); on NICs where a copy costs
-	// more than faulting page-cache pages into a registration, measure with
-	// it on.
-	AutoSendfile bool `toml:"auto_sendfile,omitempty"`
+	// AutoSendfile fixes how strategy auto serves resident data: true by
+	// sendfile (RMA straight from or into the datafile's mapping), false by
+	// pipeline. Unset, the server measures both ways' copy cost on its
+	// first request and takes the cheaper (pipeline on providers whose
+	// registration pins memory, where a whole-file registration would read
+	// the file in), since which wins differs between machines
+	// (bench/results/2026-12-06d).
+	AutoSendfile *bool `toml:"auto_sendfile,omitempty"`
 }
 
 // SocketPath is the server's Unix socket: Socket, else ferryd.sock in its

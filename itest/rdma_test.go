@@ -297,31 +297,81 @@ func TestProviderNoneUsesSockets(t *testing.T) {
 	}
 }
 
-// auto sends resident reads by sendfile when the config asks for it, and
-// by pipeline otherwise (the measured default).
+// auto serves resident reads and writes by sendfile or by pipeline as the
+// config fixes it (auto_sendfile true or false); unset, by the one the
+// server measured cheaper (its auto.cost counters), once the measure is
+// in. Bytes are identical whichever it takes.
 func TestAutoChoice(t *testing.T) {
 	needProvider(t, "shm")
-	for _, on := range []bool{false, true} {
+	yes, no := true, false
+	for _, fixed := range []*bool{&no, &yes, nil} {
+		name := "measured"
+		if fixed != nil {
+			name = fmt.Sprintf("auto_sendfile=%v", *fixed)
+		}
 		cl := testcluster.Start(t, testcluster.Options{Servers: 1, Edit: func(c *config.Config) {
-			c.Servers[0].AutoSendfile = on
+			c.Servers[0].AutoSendfile = fixed
 		}})
 		c := cl.Mount(t, clientlib.Options{Provider: "shm", Strategy: "auto"})
 		f, err := c.Create(ctx, "/auto", clientlib.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		stats := func() map[string]int64 {
+			st, err := c.ServerStats(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
 		data := bytes.Repeat([]byte("auto"), 256<<10)
-		f.WriteAt(data, 0)
 		got := make([]byte, len(data))
-		if n, err := f.ReadAt(got, 0); n != len(got) || err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("auto_sendfile=%v: read %d, %v", on, n, err)
+		// rw writes data (a new region, then an overwrite of resident
+		// pages) and reads it back, and returns what auto chose.
+		rw := func(round int) (writes, reads int64) {
+			copy(data, fmt.Sprintf("round %d", round))
+			st0 := stats()
+			if _, err := f.WriteAt(data, 0); err != nil {
+				t.Fatalf("%s: write: %v", name, err)
+			}
+			st1 := stats()
+			clear(got)
+			if n, err := f.ReadAt(got, 0); n != len(got) || err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%s: read %d, %v", name, n, err)
+			}
+			st2 := stats()
+			return st1["auto.chose.sendfile"] - st0["auto.chose.sendfile"], st2["auto.chose.sendfile"] - st1["auto.chose.sendfile"]
 		}
-		st, err := c.ServerStats(ctx, 0)
-		if err != nil {
-			t.Fatal(err)
+		rw(0)
+		var st map[string]int64
+		for i := 0; ; i++ {
+			if st = stats(); fixed != nil || st["auto.cost.read.pipeline.us"] > 0 || i == 200 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		if on && st["auto.chose.sendfile"] == 0 || !on && st["auto.chose.sendfile"] != 0 {
-			t.Fatalf("auto_sendfile=%v: counters %v", on, st)
+		var wantW, wantR bool
+		if fixed != nil {
+			wantW, wantR = *fixed, *fixed
+			if st["auto.cost.read.pipeline.us"] != 0 {
+				t.Errorf("%s: measured copy costs though the choice is fixed: %v", name, st)
+			}
+		} else {
+			if st["auto.cost.read.pipeline.us"] == 0 || st["auto.cost.read.sendfile.us"] == 0 {
+				t.Fatalf("%s: no copy costs measured: %v", name, st)
+			}
+			wantR = st["auto.cost.read.sendfile.us"] < st["auto.cost.read.pipeline.us"]
+			wantW = st["auto.cost.write.sendfile.us"] < st["auto.cost.write.pipeline.us"]
+			t.Logf("costs (µs) read pipeline %d sendfile %d, write pipeline %d sendfile %d",
+				st["auto.cost.read.pipeline.us"], st["auto.cost.read.sendfile.us"],
+				st["auto.cost.write.pipeline.us"], st["auto.cost.write.sendfile.us"])
+		}
+		for round := 1; round <= 2; round++ {
+			w, r := rw(round)
+			if (w > 0) != wantW || (r > 0) != wantR {
+				t.Fatalf("%s, round %d: sendfile served %d writes and %d reads, want writes %v reads %v; counters %v",
+					name, round, w, r, wantW, wantR, stats())
+			}
 		}
 	}
 }

@@ -2,45 +2,170 @@ package data
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/proto"
 )
 
-// auto serves reads by pipeline, which overlaps the disk read with the
-// transfer; with residentSendfile (the config's auto_sendfile), reads whose
-// pages are all in the page cache go by sendfile, which needs no server
-// copy when no disk read is needed: the paper's rule. Pipeline is the
-// default because it measured faster for resident data too on the
-// development VM's providers (bench/results/2026-11-25-quick). Writes go
-// by pipeline: they pass through the page cache either way, and pwrite
-// from a bounce buffer does not fault pages in one at a time.
-type auto struct{ residentSendfile bool }
+// auto serves a request by sendfile (RMA straight from or into the
+// registered datafile mapping: no server copy, the paper's rule) or by
+// pipeline (through bounce buffers, overlapping a disk read with the
+// transfer):
+//
+//   - Reads whose pages are not all in the page cache (mincore) go by
+//     pipeline, so the disk read overlaps the transfer. So do writes that
+//     overwrite pages not in the page cache: a mapping would read each
+//     page in before overwriting it, pwrite does not.
+//   - The rest go by whichever of the two costs this server's CPU less,
+//     measured once, at the first request, by measureCopyCosts (until the
+//     measure is in, by pipeline). The winner differs between machines.
+//   - On a provider whose registration pins memory (a NIC's), sendfile's
+//     whole-file registration would read the file in and pin it: pipeline.
+//   - The config's auto_sendfile fixes the choice instead (true: sendfile
+//     wherever the pages allow, on any provider; false: always pipeline).
+type auto struct {
+	fixed *bool // auto_sendfile; nil: measured
+	dir   string
+	stats Counter
+	log   *slog.Logger
 
-func (a auto) Read(ctx context.Context, e *env, j *job) (Result, error) {
-	name := a.choose(e, j)
+	once  sync.Once
+	costs atomic.Pointer[copyCosts] // nil until measured
+}
+
+func newAuto(o Options) *auto {
+	return &auto{fixed: o.AutoSendfile, dir: filepath.Join(o.Dir, "data"), stats: o.Stats, log: o.Log}
+}
+
+func (a *auto) Read(ctx context.Context, e *env, j *job) (Result, error) {
+	name := proto.StrategyPipeline
+	if a.wants(e, true) && a.residentRead(e, j) {
+		name = proto.StrategySendfile
+	}
 	e.stats.Add("auto.chose."+name, 1)
 	return e.strategy(name).Read(ctx, e, j)
 }
 
-func (a auto) choose(e *env, j *job) string {
+func (a *auto) Write(ctx context.Context, e *env, j *job) (Result, error) {
+	name := proto.StrategyPipeline
+	if a.wants(e, false) && a.residentWrite(j) {
+		name = proto.StrategySendfile
+	}
+	e.stats.Add("auto.chose."+name, 1)
+	return e.strategy(name).Write(ctx, e, j)
+}
+
+// wants says whether sendfile should serve a request of this kind when
+// its pages allow.
+func (a *auto) wants(e *env, read bool) bool {
+	if a.fixed != nil {
+		return *a.fixed
+	}
+	if e.link.Fabric == nil || e.link.Fabric.pins {
+		return false
+	}
+	c := a.measured()
+	if c == nil {
+		return false
+	}
+	if read {
+		return c.sendfileReads()
+	}
+	return c.sendfileWrites()
+}
+
+// measured returns the copy costs, or nil while they are being measured
+// (in the background, started by the first call).
+func (a *auto) measured() *copyCosts {
+	if c := a.costs.Load(); c != nil {
+		return c
+	}
+	a.once.Do(func() {
+		go func() {
+			c, err := measureCopyCosts(a.dir)
+			if err != nil {
+				// Pipeline, the strategy that needs no mapping, stays.
+				a.log.Warn("auto: cannot measure copy costs; serving by pipeline", "err", err)
+				c = copyCosts{ReadSendfile: 1, WriteSendfile: 1}
+			} else {
+				a.log.Info("auto: copy costs measured", "costs", c.String(),
+					"reads", pick(c.sendfileReads()), "writes", pick(c.sendfileWrites()))
+			}
+			a.stats.Add("auto.cost.read.pipeline.us", c.ReadPipeline.Microseconds())
+			a.stats.Add("auto.cost.read.sendfile.us", c.ReadSendfile.Microseconds())
+			a.stats.Add("auto.cost.write.pipeline.us", c.WritePipeline.Microseconds())
+			a.stats.Add("auto.cost.write.sendfile.us", c.WriteSendfile.Microseconds())
+			a.costs.Store(&c)
+		}()
+	})
+	return nil
+}
+
+func pick(sendfile bool) string {
+	if sendfile {
+		return proto.StrategySendfile
+	}
+	return proto.StrategyPipeline
+}
+
+// residentRead says whether every page the read delivers is in the page
+// cache.
+func (a *auto) residentRead(e *env, j *job) bool {
 	end := j.end(true)
-	if !a.residentSendfile || end == 0 {
-		return proto.StrategyPipeline
+	if end == 0 {
+		return false
 	}
 	m, _, err := e.maps.get(j.req.Handle, j.file, end, e.link.Fabric.ep)
 	if err != nil {
-		return proto.StrategyPipeline
+		return false
 	}
 	defer e.maps.release(m)
 	for i, x := range j.req.Extents {
 		if !m.resident(x.Local, j.lens[i]) {
-			return proto.StrategyPipeline
+			return false
 		}
 	}
-	return proto.StrategySendfile
+	return true
 }
 
-func (a auto) Write(ctx context.Context, e *env, j *job) (Result, error) {
-	e.stats.Add("auto.chose."+proto.StrategyPipeline, 1)
-	return e.strategy(proto.StrategyPipeline).Write(ctx, e, j)
+// residentWrite says whether every page the write overwrites within the
+// datafile's present size is in the page cache; pages past the end are
+// new and need no read.
+func (a *auto) residentWrite(j *job) bool {
+	fi, err := j.file.Stat()
+	if err != nil {
+		return false
+	}
+	size := fi.Size()
+	var ranges [][2]int64
+	for _, x := range j.req.Extents {
+		if n := min(x.Local+x.Len, size) - x.Local; n > 0 {
+			ranges = append(ranges, [2]int64{x.Local, n})
+		}
+	}
+	return residentFile(j.file, ranges)
+}
+
+// residentFile says whether every page of the ranges ({offset, length})
+// of f is in the page cache, by cachestat(2) (Linux 6.5 and later; on an
+// older kernel it says no, and auto's writes go by pipeline).
+func residentFile(f *os.File, ranges [][2]int64) bool {
+	for _, r := range ranges {
+		start := r[0] / pageSize * pageSize
+		pages := (roundUp(r[0]+r[1]) - start) / pageSize
+		var st unix.Cachestat_t
+		if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Off: uint64(start), Len: uint64(pages * pageSize)}, &st, 0); err != nil {
+			return false
+		}
+		if int64(st.Cache) < pages {
+			return false
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -33,6 +34,10 @@ type Fabric struct {
 	// needs them (verbs.Info.TargetConnects), nil elsewhere.
 	probe    *verbs.MemoryRegion
 	probeMem []byte
+
+	// pins: registering memory on this provider pins it (FI_MR_ALLOCATED,
+	// a NIC's), so registering a datafile mapping reads all of it in.
+	pins bool
 }
 
 // OpenFabric opens an endpoint of provider (bound to iface for networked
@@ -49,8 +54,9 @@ func OpenFabric(provider, iface string, ports verbs.PortRange, poolBytes, chunk 
 		closeEndpoint(ep)
 		return nil, fmt.Errorf("fabric %s: %w", provider, err)
 	}
-	f := &Fabric{ep: ep, pool: p}
-	if ep.Info().TargetConnects {
+	info := ep.Info()
+	f := &Fabric{ep: ep, pool: p, pins: slices.Contains(info.MRMode, "FI_MR_ALLOCATED")}
+	if info.TargetConnects {
 		f.probeMem = make([]byte, 4096)
 		if f.probe, err = register(ep, f.probeMem); err != nil {
 			p.close()

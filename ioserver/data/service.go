@@ -19,7 +19,7 @@ type Options struct {
 	Dir           string        // storage root; datafiles live in Dir/data
 	Strategy      string        // for requests that name none ("": auto)
 	PipelineDepth int           // K, bounce buffers one pipelined request keeps in flight
-	AutoSendfile  bool          // auto sends page-cache-resident reads by sendfile
+	AutoSendfile  *bool         // fixes auto's choice: true sendfile where the pages allow, false pipeline; nil measures
 	Timeout       time.Duration // the most an RDMA request may take (less when the client's budget is shorter)
 	Stats         Counter
 	Log           *slog.Logger

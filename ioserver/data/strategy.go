@@ -28,7 +28,7 @@ var strategies = map[string]func(Options) strategy{
 	proto.StrategyCopy:     func(Options) strategy { return bounce{depth: 1} },
 	proto.StrategyPipeline: func(o Options) strategy { return bounce{depth: o.PipelineDepth} },
 	proto.StrategySendfile: func(Options) strategy { return sendfile{} },
-	proto.StrategyAuto:     func(o Options) strategy { return auto{residentSendfile: o.AutoSendfile} },
+	proto.StrategyAuto:     func(o Options) strategy { return newAuto(o) },
 }
 
 // job is one checked data request.
