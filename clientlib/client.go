@@ -201,6 +201,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 					ep.UnsettleLane(lane)
 				}
 			}
+			sc.busy = func(rmas int) func() { return ep.LaneBusy(lane, rmas) }
 		}
 		c.servers = append(c.servers, sc)
 	}

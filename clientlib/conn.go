@@ -29,7 +29,10 @@ type serverConn struct {
 	// lane tells the fabric endpoint how this server uses the lane the
 	// hello gave it: reached by RMA (true) or maybe new (a new connection:
 	// the server may have restarted). Nil without a fabric.
-	lane   func(reached bool)
+	lane func(reached bool)
+	// busy marks the server's lane busy with about rmas RMAs until the
+	// returned function runs (verbs.Endpoint.LaneBusy); nil without a fabric.
+	busy   func(rmas int) (done func())
 	socket string // the server's Unix socket, tried first when it is on this host
 	auth   authConfig
 
@@ -355,6 +358,11 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 	sc.pending[id] = c
 	sc.mu.Unlock()
 
+	if r, ok := m.(*proto.IOReq); ok && r.Transport == proto.RDMA && sc.busy != nil {
+		// The server's RMAs: about one per extent, one per MiB (its
+		// bounce buffers), and one more.
+		defer sc.busy(len(r.Extents) + int(r.Total()>>20) + 1)()
+	}
 	var frame []byte
 	var dataLen int
 	if data != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferry-hpc/ferry/internal/testenv"
 )
@@ -106,6 +107,43 @@ func TestLanes(t *testing.T) {
 				if err := inits[l].a.Do(ctx, RMA{Kind: Write, Peer: inits[l].peer, Local: One(inits[l].mr, 0, 4096), Remote: rb, Off: uint64(l * part)}); err != nil {
 					t.Fatalf("settled lane %d, write %d: %v", l, i, err)
 				}
+			}
+			// Busy lanes (a request in flight) are looked at more seldom
+			// still: RMAs beyond the command slots complete all the same
+			// (busyLook), and the spell's end has the lane looked at.
+			var dones []func()
+			for l := 0; l < lanes; l++ {
+				dones = append(dones, b.LaneBusy(l, 1))
+			}
+			want := uint32(1<<lanes - 1)
+			if b.Info().WaitFD {
+				want = 0 // the wait fd wakes the owner for each lane: no skipping
+			}
+			if got := b.quietBusy(); got != want {
+				t.Fatalf("quiet busy mask %b with every lane busy, want %b", got, want)
+			}
+			for i := 0; i < 1100*lanes; i++ { // past rx_size per lane
+				l := i % lanes
+				if err := inits[l].a.Do(ctx, RMA{Kind: Write, Peer: inits[l].peer, Local: One(inits[l].mr, 0, 4096), Remote: rb, Off: uint64(l * part)}); err != nil {
+					t.Fatalf("busy lane %d, write %d: %v", l, i, err)
+				}
+			}
+			heavy := b.LaneBusy(0, busyRMAs)
+			if got := b.quietBusy(); got&1 != 0 {
+				t.Fatalf("lane 0 with %d RMAs said outstanding counts as quiet (mask %b)", busyRMAs+1, got)
+			}
+			heavy()
+			for _, done := range dones {
+				done()
+			}
+			if b.quietBusy() != 0 {
+				t.Fatalf("lanes still busy after their spells: %b", b.quietBusy())
+			}
+			for i := 0; b.due.Load() != 0; i++ {
+				if i == 500 {
+					t.Fatalf("lanes %b due for a look were never looked at", b.due.Load())
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 			b.UnsettleLane(1)
 			if b.settled.Load() != 1<<lanes-1-2 {

@@ -43,6 +43,7 @@ func (e *Endpoint) UnsettleLane(lane int)                         {}
 func (e *Endpoint) Connect(addr []byte) (Peer, error)             { return 0, errNoCgo }
 func (e *Endpoint) Disconnect(p Peer) error                       { return errNoCgo }
 func (e *Endpoint) Connected(p Peer) bool                         { return false }
+func (e *Endpoint) LaneBusy(lane, rmas int) (done func())         { return func() {} }
 func (e *Endpoint) Close() error                                  { return nil }
 func (e *Endpoint) Expect() func()                                { return func() {} }
 func (e *Endpoint) Start(ctx context.Context, r RMA) (*Op, error) { return nil, errNoCgo }
