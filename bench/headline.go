@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -213,6 +214,15 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 	}
 	fiRTT, fiErr := fiPingPong(ctx, "shm", 4096, 400*o.Reps)
 
+	// What the default strategy (auto) served by, on each server.
+	var choice []string
+	for id := range pids {
+		if st, err := def.ServerStats(ctx, id); err == nil {
+			choice = append(choice, autoChoice(id, st))
+		}
+	}
+	slices.Sort(choice)
+
 	// An idle server: no client for a while. The first seconds after the
 	// clients leave are not idle yet (connections closing, the Go
 	// runtime collecting and returning the memory of the run), so the
@@ -284,10 +294,25 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 		p := median(pings)
 		fmt.Fprintf(w, "- first `ferry ping` of a fresh process (4 servers): %.0f ms wall (target < 150 ms): %s\n", p*1e3, yes(p < 0.15))
 	}
+	for _, c := range choice {
+		fmt.Fprintf(w, "- %s\n", c)
+	}
 	if len(resLost) > 0 {
 		fmt.Fprintf(w, "- page-cache residency was lost and restored before: %s\n", strings.Join(resLost, "; "))
 	}
 	return nil
+}
+
+// autoChoice says how server id's auto strategy served, from its counters:
+// the requests it sent each way and the copy costs it measured.
+func autoChoice(id int, st map[string]int64) string {
+	s := fmt.Sprintf("server %d, strategy auto: %d requests by sendfile, %d by pipeline", id,
+		st["auto.chose.sendfile"], st["auto.chose.pipeline"])
+	if st["auto.cost.read.pipeline.us"] > 0 {
+		s += fmt.Sprintf("; copy cost measured per 16 MiB: read %d µs by pipeline, %d by sendfile; write %d µs by pipeline, %d by sendfile",
+			st["auto.cost.read.pipeline.us"], st["auto.cost.read.sendfile.us"], st["auto.cost.write.pipeline.us"], st["auto.cost.write.sendfile.us"])
+	}
+	return s
 }
 
 func dirName(write bool) string {

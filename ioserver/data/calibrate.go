@@ -3,6 +3,8 @@ package data
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -43,11 +45,17 @@ const (
 // measureCopyCosts times both strategies' server-side work on a scratch
 // file in dir (the datafiles' file system), copying to and from a buffer
 // of this process by process_vm_writev/readv, which is what shm's RMA
-// makes. Each figure is the best of calibRounds rounds, taken in
-// alternation so that a busy moment of the machine does not favour one
-// way. It takes a few tens of milliseconds and leaves nothing behind.
+// makes. Each figure is the CPU time of the calibrating thread (so time
+// the machine gave to other processes does not count: the servers of one
+// host start and calibrate together, beside their clients' first
+// requests), the median of calibRounds rounds taken in alternation (a
+// guest's thread clock gives the odd round far too short as well as too
+// long: the median ignores both). It
+// takes a few tens of milliseconds and leaves nothing behind.
 func measureCopyCosts(dir string) (copyCosts, error) {
 	var c copyCosts
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	f, err := scratchFile(dir)
 	if err != nil {
 		return c, err
@@ -119,18 +127,30 @@ func measureCopyCosts(dir string) (copyCosts, error) {
 			return nil
 		}},
 	}
+	times := make([][]time.Duration, len(ways))
 	for r := 0; r < calibRounds; r++ {
-		for _, w := range ways {
-			start := time.Now()
+		for i, w := range ways {
+			start := threadCPU()
 			if err := w.run(); err != nil {
 				return c, fmt.Errorf("calibration copy: %w", err)
 			}
-			if d := time.Since(start); r == 0 || d < *w.d {
-				*w.d = d
-			}
+			times[i] = append(times[i], threadCPU()-start)
 		}
 	}
+	for i, w := range ways {
+		slices.Sort(times[i])
+		*w.d = times[i][len(times[i])/2]
+	}
 	return c, nil
+}
+
+// threadCPU is the CPU time the calling thread has used.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return time.Duration(time.Now().UnixNano()) // no thread clock: wall time
+	}
+	return time.Duration(ts.Nano())
 }
 
 // scratchFile is an unnamed file in dir (O_TMPFILE), or a named one
