@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The calibration's copies are real: each way moves the bytes it claims
@@ -30,5 +32,37 @@ func TestCMACopies(t *testing.T) {
 	back := make([]byte, 5000)
 	if err := cma(os.Getpid(), back, dst, false); err != nil || !bytes.Equal(back, src) {
 		t.Fatalf("readv: %v", err)
+	}
+}
+
+// residentFile tells page-cache pages from pages that are not there: a
+// write leaves them resident, fdatasync and FADV_DONTNEED drop them.
+func TestResidentFile(t *testing.T) {
+	f, err := os.Create(t.TempDir() + "/resident")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(bytes.Repeat([]byte{7}, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	whole := [][2]int64{{0, 1 << 20}}
+	if !residentFile(f, whole) {
+		t.Skip("cachestat(2) unavailable (Linux before 6.5): writes go by pipeline")
+	}
+	if !residentFile(f, [][2]int64{{100, 5000}, {1<<20 - 1, 1}}) {
+		t.Fatal("unaligned ranges of a written file reported not resident")
+	}
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	if residentFile(f, whole) {
+		t.Fatal("pages dropped from the page cache reported resident")
+	}
+	if !residentFile(f, nil) {
+		t.Fatal("no ranges: nothing to read, so resident")
 	}
 }
