@@ -359,9 +359,10 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 	sc.mu.Unlock()
 
 	if r, ok := m.(*proto.IOReq); ok && r.Transport == proto.RDMA && sc.busy != nil {
-		// The server's RMAs: about one per extent, one per MiB (its
-		// bounce buffers), and one more.
-		defer sc.busy(len(r.Extents) + int(r.Total()>>20) + 1)()
+		// The server's RMAs, overestimated: one per extent, one per
+		// 256 KiB (its chunk_size is 1 MiB unless configured smaller),
+		// and one more.
+		defer sc.busy(len(r.Extents) + int(r.Total()>>18) + 1)()
 	}
 	var frame []byte
 	var dataLen int

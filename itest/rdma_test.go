@@ -378,6 +378,16 @@ func TestAutoChoice(t *testing.T) {
 					name, round, w, r, wantW, wantR, stats())
 			}
 		}
+		// A write that extends the datafile goes by pipeline unless the
+		// config asks for sendfile.
+		st0 := stats()
+		if _, err := f.WriteAt(data, int64(len(data))); err != nil {
+			t.Fatalf("%s: append: %v", name, err)
+		}
+		appended := stats()["auto.chose.sendfile"] - st0["auto.chose.sendfile"]
+		if wantAppend := fixed != nil && *fixed; (appended > 0) != wantAppend {
+			t.Fatalf("%s: sendfile served %d appending writes, want some: %v", name, appended, wantAppend)
+		}
 	}
 }
 

@@ -51,12 +51,13 @@
 // us, so the back-off is longer than for an owner's own operations
 // (1 ms). A settled lane that a peer is copying into or out of now
 // (Endpoint.LaneBusy, held by the client while a data request to the
-// lane's server is in flight) is looked at only every 200 ms, and at once
-// when the request ends: with 4 servers reading into one client, the
-// 20 ms looks spun on the lanes' locks for 15 % of the machine's CPU
-// samples, and reads ran 10-20 % slower than without them. A lane with
-// a quarter of shm's 1024 command slots or more said outstanding is
-// looked at every 20 ms still. Posts refused with -FI_EAGAIN stay queued, in order for their
+// lane's server is in flight) is looked at only every 200 ms, and at the
+// owner's next turn after the request ends: with 4 servers reading into
+// one client, the 20 ms looks spun on the lanes' locks for 15 % of the
+// machine's CPU samples, and reads ran 10-20 % slower than without them.
+// A lane with a quarter of shm's 1024 command slots or more in flight or
+// begun since its last look (as the client estimates them: one RMA per
+// extent and per 256 KiB) is looked at every 20 ms still. Posts refused with -FI_EAGAIN stay queued, in order for their
 // peer, and are retried with the same backoff, while posts to other peers
 // go ahead: a peer slow to answer its first contact (a client starved of
 // CPU among hundreds) holds up only its own transfers, not every one

@@ -52,16 +52,17 @@ type Endpoint struct {
 	kickFD   int
 
 	// What goroutines hand the owner.
-	qmu      sync.Mutex
-	queue    []*post
-	calls    []func()
-	closing  bool
-	sleeping atomic.Bool            // the owner may be blocked: kick it
-	expect   atomic.Int32           // callers expecting peers to move bytes to/from us
-	expectOn atomic.Bool            // an Expect began since the owner last looked
-	settled  atomic.Uint32          // lanes a peer has reached (see SettleLane)
-	busy     [MaxLanes]atomic.Int32 // per lane: RMAs peers may be making into it now (see LaneBusy)
-	due      atomic.Uint32          // lanes to look at next turn: a busy spell ended
+	qmu       sync.Mutex
+	queue     []*post
+	calls     []func()
+	closing   bool
+	sleeping  atomic.Bool            // the owner may be blocked: kick it
+	expect    atomic.Int32           // callers expecting peers to move bytes to/from us
+	expectOn  atomic.Bool            // an Expect began since the owner last looked
+	settled   atomic.Uint32          // lanes a peer has reached (see SettleLane)
+	busy      [MaxLanes]atomic.Int32 // per lane: RMAs of requests in flight (see LaneBusy)
+	sinceLook [MaxLanes]atomic.Int32 // per lane: RMAs said since the owner last looked at it
+	due       atomic.Uint32          // lanes to look at next turn: a busy spell ended
 
 	mu       sync.Mutex
 	peers    map[string]Peer

@@ -65,8 +65,9 @@ const (
 	// bound covers a spell longer than the slots last.
 	busyLook = 200 * time.Millisecond
 	// A busy lane is skipped only while fewer RMAs than this are said to
-	// be outstanding on it, a quarter of shm's command slots (rx_size
-	// 1024): more could run out of slots before the spell ends.
+	// be in flight on it or to have begun since its last look, a quarter
+	// of shm's command slots (rx_size 1024): more could run out of slots
+	// before the next look.
 	busyRMAs = 256
 )
 
@@ -169,29 +170,34 @@ func (e *Endpoint) SettleLane(lane int) {
 // LaneBusy says a peer may be moving bytes into or out of lane by RMA
 // now, by about rmas operations, until the returned function is called
 // (a client's data request to the server that uses the lane is in
-// flight). While busy, a settled lane is looked at seldom (busyLook);
-// when the last busy spell ends it is looked at on the owner's next
-// turn. Without a wait fd only (shm); elsewhere it changes nothing.
+// flight). While busy, a settled lane is looked at seldom (busyLook),
+// unless busyRMAs or more RMAs are in flight on it or have begun since
+// its last look; when its last busy spell ends it is looked at on the
+// owner's next turn (within settledLook while a caller expects RMA, as
+// done does not wake the owner). Only with several lanes and without a
+// wait fd (shm); elsewhere it changes nothing.
 func (e *Endpoint) LaneBusy(lane, rmas int) (done func()) {
 	n := len(e.addrs)
 	if n <= 1 || e.info.WaitFD {
 		return func() {}
 	}
 	lane %= n
-	rmas = max(rmas, 1)
-	e.busy[lane].Add(int32(rmas))
+	r := int32(min(max(rmas, 1), busyRMAs))
+	e.busy[lane].Add(r)
+	e.sinceLook[lane].Add(r)
 	return func() {
-		if e.busy[lane].Add(-int32(rmas)) == 0 {
+		if e.busy[lane].Add(-r) == 0 {
 			e.due.Or(uint32(1) << lane)
 		}
 	}
 }
 
-// quietBusy is the mask of lanes busy with fewer than busyRMAs RMAs.
+// quietBusy is the mask of busy lanes whose RMAs in flight and begun
+// since their last look are fewer than busyRMAs.
 func (e *Endpoint) quietBusy() uint32 {
 	var mask uint32
 	for l := range len(e.addrs) {
-		if b := e.busy[l].Load(); b > 0 && b < busyRMAs {
+		if b := e.busy[l].Load(); b > 0 && b+e.sinceLook[l].Load() < busyRMAs {
 			mask |= 1 << l
 		}
 	}
@@ -635,6 +641,11 @@ func (e *Endpoint) lanesToLook(st *ownerState) uint32 {
 	}
 	if st.inflight > 0 || len(st.ready) > 0 {
 		mask |= 1
+	}
+	for l := range len(e.addrs) {
+		if mask&(1<<l) != 0 {
+			e.sinceLook[l].Store(0)
+		}
 	}
 	return mask
 }

@@ -20,28 +20,41 @@ import (
 //
 //   - Reads whose pages are not all in the page cache (mincore) go by
 //     pipeline, so the disk read overlaps the transfer. So do writes that
-//     overwrite pages not in the page cache: a mapping would read each
-//     page in before overwriting it, pwrite does not.
+//     overwrite pages not in the page cache (cachestat: a mapping would
+//     read each page in before overwriting it, pwrite does not), and
+//     writes that extend the datafile: a mapping would be made anew for
+//     the longer file at each one, and its new pages zeroed before the
+//     copy, costs the measure below does not see.
 //   - The rest go by whichever of the two costs this server's CPU less,
 //     measured once, at the first request, by measureCopyCosts (until the
 //     measure is in, by pipeline). The winner differs between machines.
 //   - On a provider whose registration pins memory (a NIC's), sendfile's
 //     whole-file registration would read the file in and pin it: pipeline.
-//   - The config's auto_sendfile fixes the choice instead (true: sendfile
-//     wherever the pages allow, on any provider; false: always pipeline).
+//   - The config's auto_sendfile fixes the choice instead: true sends
+//     resident reads and every write whose overwritten pages are resident
+//     (appends too) by sendfile, on any provider; false, everything by
+//     pipeline.
 type auto struct {
 	fixed *bool // auto_sendfile; nil: measured
 	dir   string
 	stats Counter
 	log   *slog.Logger
 
-	once  sync.Once
-	costs atomic.Pointer[copyCosts] // nil until measured
+	once      sync.Once
+	measuring sync.WaitGroup
+	costs     atomic.Pointer[copyCosts] // nil until measured
 }
 
 func newAuto(o Options) *auto {
-	return &auto{fixed: o.AutoSendfile, dir: filepath.Join(o.Dir, "data"), stats: o.Stats, log: o.Log}
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &auto{fixed: o.AutoSendfile, dir: filepath.Join(o.Dir, "data"), stats: o.Stats, log: log}
 }
+
+// wait waits for a measurement under way (Service.Close).
+func (a *auto) wait() { a.measuring.Wait() }
 
 func (a *auto) Read(ctx context.Context, e *env, j *job) (Result, error) {
 	name := proto.StrategyPipeline
@@ -54,7 +67,7 @@ func (a *auto) Read(ctx context.Context, e *env, j *job) (Result, error) {
 
 func (a *auto) Write(ctx context.Context, e *env, j *job) (Result, error) {
 	name := proto.StrategyPipeline
-	if a.wants(e, false) && a.residentWrite(j) {
+	if a.wants(e, false) && a.residentWrite(j, a.fixed != nil) {
 		name = proto.StrategySendfile
 	}
 	e.stats.Add("auto.chose."+name, 1)
@@ -87,7 +100,9 @@ func (a *auto) measured() *copyCosts {
 		return c
 	}
 	a.once.Do(func() {
+		a.measuring.Add(1)
 		go func() {
+			defer a.measuring.Done()
 			c, err := measureCopyCosts(a.dir)
 			if err != nil {
 				// Pipeline, the strategy that needs no mapping, stays.
@@ -97,11 +112,13 @@ func (a *auto) measured() *copyCosts {
 				a.log.Info("auto: copy costs measured", "costs", c.String(),
 					"reads", pick(c.sendfileReads()), "writes", pick(c.sendfileWrites()))
 			}
-			a.stats.Add("auto.cost.read.pipeline.us", c.ReadPipeline.Microseconds())
+			a.costs.Store(&c)
+			// Counted after the choice is in force; the read pipeline
+			// figure last, so a reader that sees it sees all four.
 			a.stats.Add("auto.cost.read.sendfile.us", c.ReadSendfile.Microseconds())
 			a.stats.Add("auto.cost.write.pipeline.us", c.WritePipeline.Microseconds())
 			a.stats.Add("auto.cost.write.sendfile.us", c.WriteSendfile.Microseconds())
-			a.costs.Store(&c)
+			a.stats.Add("auto.cost.read.pipeline.us", c.ReadPipeline.Microseconds())
 		}()
 	})
 	return nil
@@ -135,17 +152,21 @@ func (a *auto) residentRead(e *env, j *job) bool {
 }
 
 // residentWrite says whether every page the write overwrites within the
-// datafile's present size is in the page cache; pages past the end are
-// new and need no read.
-func (a *auto) residentWrite(j *job) bool {
+// datafile's present size (the page holding its end included) is in the
+// page cache, and, unless appends are allowed, whether the write stays
+// within that size.
+func (a *auto) residentWrite(j *job, appends bool) bool {
 	fi, err := j.file.Stat()
 	if err != nil {
 		return false
 	}
 	size := fi.Size()
+	if !appends && j.end(false) > size {
+		return false
+	}
 	var ranges [][2]int64
 	for _, x := range j.req.Extents {
-		if n := min(x.Local+x.Len, size) - x.Local; n > 0 {
+		if n := min(x.Local+x.Len, roundUp(size)) - x.Local; n > 0 {
 			ranges = append(ranges, [2]int64{x.Local, n})
 		}
 	}
@@ -154,7 +175,8 @@ func (a *auto) residentWrite(j *job) bool {
 
 // residentFile says whether every page of the ranges ({offset, length})
 // of f is in the page cache, by cachestat(2) (Linux 6.5 and later; on an
-// older kernel it says no, and auto's writes go by pipeline).
+// older kernel it says no for any range, and auto's writes go by pipeline
+// except appends that auto_sendfile = true allows).
 func residentFile(f *os.File, ranges [][2]int64) bool {
 	for _, r := range ranges {
 		start := r[0] / pageSize * pageSize

@@ -27,8 +27,14 @@ type copyCosts struct {
 	WritePipeline, WriteSendfile time.Duration
 }
 
-func (c copyCosts) sendfileReads() bool  { return c.ReadSendfile < c.ReadPipeline }
-func (c copyCosts) sendfileWrites() bool { return c.WriteSendfile < c.WritePipeline }
+// The choice compares whole microseconds, as the auto.cost counters
+// report them.
+func (c copyCosts) sendfileReads() bool {
+	return c.ReadSendfile.Microseconds() < c.ReadPipeline.Microseconds()
+}
+func (c copyCosts) sendfileWrites() bool {
+	return c.WriteSendfile.Microseconds() < c.WritePipeline.Microseconds()
+}
 
 func (c copyCosts) String() string {
 	return fmt.Sprintf("read: pipeline %v, sendfile %v; write: pipeline %v, sendfile %v (%d MiB each)",
@@ -40,20 +46,36 @@ const (
 	calibRounds = 5
 	calibChunk  = 1 << 20 // the pool's default chunk_size
 	calibDepth  = 8       // and pipeline_depth: the bounce buffers in rotation
+	// calibMinFree is the free space below which no calibration runs (its
+	// scratch file could take the last of it from clients' writes).
+	calibMinFree = 1 << 30
 )
 
 // measureCopyCosts times both strategies' server-side work on a scratch
 // file in dir (the datafiles' file system), copying to and from a buffer
 // of this process by process_vm_writev/readv, which is what shm's RMA
-// makes. Each figure is the CPU time of the calibrating thread (so time
-// the machine gave to other processes does not count: the servers of one
-// host start and calibrate together, beside their clients' first
-// requests), the median of calibRounds rounds taken in alternation (a
-// guest's thread clock gives the odd round far too short as well as too
-// long: the median ignores both). It
-// takes a few tens of milliseconds and leaves nothing behind.
+// makes. sendfile's rounds each map the file anew and count faulting its
+// pages in (MADV_POPULATE_*) with the copy: a read of a file not read
+// before pays that once, and a machine where a mapping's first touch is
+// dear (the shadow page tables of the 2026-11-25 VM) shows it. Each figure
+// is the CPU time of the calibrating thread (so time the machine gave to
+// other processes does not count: the servers of one host start and
+// calibrate together, beside their clients' first requests), the median
+// of calibRounds rounds taken in alternation (a guest's thread clock gives
+// the odd round far too short as well as too long: the median ignores
+// both). It takes about 0.1 s of one core and 40 MiB of memory for that
+// time, needs calibBytes free in dir (it refuses below calibMinFree, so it
+// never fills a nearly full file system) and leaves nothing behind.
 func measureCopyCosts(dir string) (copyCosts, error) {
 	var c copyCosts
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil {
+		return c, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	if free := int64(fs.Bavail) * int64(fs.Bsize); free < calibMinFree {
+		return c, fmt.Errorf("%s has %d MiB free, under the %d MiB the calibration leaves untouched: %w",
+			dir, free>>20, calibMinFree>>20, unix.ENOSPC)
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	f, err := scratchFile(dir)
@@ -61,80 +83,86 @@ func measureCopyCosts(dir string) (copyCosts, error) {
 		return c, err
 	}
 	defer f.Close()
-	peer := make([]byte, calibBytes) // stands for the client's buffer
+	// The buffers are mapped apart from Go's heap and unmapped at the end,
+	// so the server's resident set drops back at once.
+	peer, err := anonymous(calibBytes) // stands for the client's buffer
+	if err != nil {
+		return c, err
+	}
+	defer unix.Munmap(peer)
+	bounce, err := anonymous(calibChunk * calibDepth)
+	if err != nil {
+		return c, err
+	}
+	defer unix.Munmap(bounce)
 	for i := range peer {
 		peer[i] = byte(i*7 + i>>12)
+	}
+	for i := range bounce {
+		bounce[i] = 1 // touched, as the pool's registered buffers are
 	}
 	if _, err := f.WriteAt(peer, 0); err != nil {
 		return c, fmt.Errorf("write scratch file: %w", err)
 	}
-	m, err := unix.Mmap(int(f.Fd()), 0, calibBytes, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return c, fmt.Errorf("map scratch file: %w", err)
-	}
-	defer unix.Munmap(m)
-	bounce := make([]byte, calibChunk*calibDepth)
-	for i := range bounce {
-		bounce[i] = 1 // touched, as the pool's registered buffers are
-	}
 	pid := os.Getpid()
+	// viaMapping maps the file, times populate plus copy per piece, unmaps.
+	viaMapping := func(advice int, out bool) (time.Duration, error) {
+		m, err := unix.Mmap(int(f.Fd()), 0, calibBytes, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			return 0, fmt.Errorf("map scratch file: %w", err)
+		}
+		defer unix.Munmap(m)
+		start := threadCPU()
+		for off := 0; off < calibBytes; off += sendfilePiece {
+			p := m[off : off+sendfilePiece]
+			unix.Madvise(p, advice)
+			if err := cma(pid, p, peer[off:off+sendfilePiece], out); err != nil {
+				return 0, err
+			}
+		}
+		return threadCPU() - start, nil
+	}
 	ways := []struct {
 		d   *time.Duration
-		run func() error
+		run func() (time.Duration, error)
 	}{
-		{&c.ReadPipeline, func() error {
+		{&c.ReadPipeline, func() (time.Duration, error) {
+			start := threadCPU()
 			for off, i := 0, 0; off < calibBytes; off, i = off+calibChunk, i+1 {
 				b := bounce[i%calibDepth*calibChunk:][:calibChunk]
 				if _, err := f.ReadAt(b, int64(off)); err != nil {
-					return err
+					return 0, err
 				}
 				if err := cma(pid, b, peer[off:off+calibChunk], true); err != nil {
-					return err
+					return 0, err
 				}
 			}
-			return nil
+			return threadCPU() - start, nil
 		}},
-		{&c.ReadSendfile, func() error {
-			for off := 0; off < calibBytes; off += sendfilePiece {
-				p := m[off : off+sendfilePiece]
-				unix.Madvise(p, unix.MADV_POPULATE_READ)
-				if err := cma(pid, p, peer[off:off+sendfilePiece], true); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
-		{&c.WritePipeline, func() error {
+		{&c.ReadSendfile, func() (time.Duration, error) { return viaMapping(unix.MADV_POPULATE_READ, true) }},
+		{&c.WritePipeline, func() (time.Duration, error) {
+			start := threadCPU()
 			for off, i := 0, 0; off < calibBytes; off, i = off+calibChunk, i+1 {
 				b := bounce[i%calibDepth*calibChunk:][:calibChunk]
 				if err := cma(pid, b, peer[off:off+calibChunk], false); err != nil {
-					return err
+					return 0, err
 				}
 				if _, err := f.WriteAt(b, int64(off)); err != nil {
-					return err
+					return 0, err
 				}
 			}
-			return nil
+			return threadCPU() - start, nil
 		}},
-		{&c.WriteSendfile, func() error {
-			for off := 0; off < calibBytes; off += sendfilePiece {
-				p := m[off : off+sendfilePiece]
-				unix.Madvise(p, unix.MADV_POPULATE_WRITE)
-				if err := cma(pid, p, peer[off:off+sendfilePiece], false); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
+		{&c.WriteSendfile, func() (time.Duration, error) { return viaMapping(unix.MADV_POPULATE_WRITE, false) }},
 	}
 	times := make([][]time.Duration, len(ways))
 	for r := 0; r < calibRounds; r++ {
 		for i, w := range ways {
-			start := threadCPU()
-			if err := w.run(); err != nil {
+			d, err := w.run()
+			if err != nil {
 				return c, fmt.Errorf("calibration copy: %w", err)
 			}
-			times[i] = append(times[i], threadCPU()-start)
+			times[i] = append(times[i], d)
 		}
 	}
 	for i, w := range ways {
@@ -142,6 +170,15 @@ func measureCopyCosts(dir string) (copyCosts, error) {
 		*w.d = times[i][len(times[i])/2]
 	}
 	return c, nil
+}
+
+// anonymous maps n bytes of private memory.
+func anonymous(n int) ([]byte, error) {
+	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, fmt.Errorf("calibration buffer of %d bytes: %w", n, err)
+	}
+	return b, nil
 }
 
 // threadCPU is the CPU time the calling thread has used.

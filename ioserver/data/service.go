@@ -65,6 +65,9 @@ func Open(o Options) (*Service, error) {
 // Close drops every registered mapping. Call it after the last request
 // is done and before the fabrics close.
 func (s *Service) Close() {
+	if a, ok := s.set[proto.StrategyAuto].(*auto); ok {
+		a.wait() // its copy-cost measurement, if one is running
+	}
 	s.maps.close()
 	s.store.files.closeAll()
 }
