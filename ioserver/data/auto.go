@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -107,11 +108,12 @@ func (a *auto) measured() *copyCosts {
 			if err != nil {
 				// Pipeline, the strategy that needs no mapping, stays.
 				a.log.Warn("auto: cannot measure copy costs; serving by pipeline", "err", err)
-				c = copyCosts{ReadSendfile: 1, WriteSendfile: 1}
-			} else {
-				a.log.Info("auto: copy costs measured", "costs", c.String(),
-					"reads", pick(c.sendfileReads()), "writes", pick(c.sendfileWrites()))
+				a.costs.Store(&copyCosts{ReadSendfile: time.Hour, WriteSendfile: time.Hour})
+				a.stats.Add("auto.cost.unmeasured", 1)
+				return
 			}
+			a.log.Info("auto: copy costs measured", "costs", c.String(),
+				"reads", pick(c.sendfileReads()), "writes", pick(c.sendfileWrites()))
 			a.costs.Store(&c)
 			// Counted after the choice is in force; the read pipeline
 			// figure last, so a reader that sees it sees all four.

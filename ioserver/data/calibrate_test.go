@@ -70,3 +70,22 @@ func TestResidentFile(t *testing.T) {
 		t.Fatal("no ranges: nothing to read, so resident")
 	}
 }
+
+// A server that cannot measure (here: no data directory) serves by
+// pipeline and says so in its counters.
+func TestAutoUnmeasured(t *testing.T) {
+	stats := &testCounter{}
+	a := newAuto(Options{Dir: t.TempDir() + "/missing", Stats: stats})
+	if a.measured() != nil {
+		t.Fatal("costs known before any measure")
+	}
+	a.wait()
+	c := a.measured()
+	if c == nil || c.sendfileReads() || c.sendfileWrites() {
+		t.Fatalf("after a failed measure: %+v, want pipeline both ways", c)
+	}
+	if stats.get("auto.cost.unmeasured") != 1 || stats.get("auto.cost.read.pipeline.us") != 0 {
+		t.Fatalf("counters after a failed measure: unmeasured %d, read pipeline %d",
+			stats.get("auto.cost.unmeasured"), stats.get("auto.cost.read.pipeline.us"))
+	}
+}
