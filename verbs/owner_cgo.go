@@ -621,8 +621,8 @@ func (e *Endpoint) shutdown(st *ownerState) {
 // that settled lanes are skipped between looks settledLook apart, and
 // settled lanes busy with a peer's RMA (LaneBusy) between looks busyLook
 // apart, while the owner has nothing of its own in flight (lane 0
-// carries our own operations). A lane whose busy spell ended is read at
-// once. A provider with a wait fd wakes the owner for what each lane
+// carries our own operations). A lane whose busy spell ended is read on
+// this turn. A provider with a wait fd wakes the owner for what each lane
 // has, so there every lane is read every turn.
 func (e *Endpoint) lanesToLook(st *ownerState) uint32 {
 	settled := e.settled.Load()

@@ -122,37 +122,35 @@ func measureCopyCosts(dir string) (copyCosts, error) {
 		}
 		return threadCPU() - start, nil
 	}
-	ways := []struct {
-		d   *time.Duration
-		run func() (time.Duration, error)
-	}{
-		{&c.ReadPipeline, func() (time.Duration, error) {
-			start := threadCPU()
-			for off, i := 0, 0; off < calibBytes; off, i = off+calibChunk, i+1 {
-				b := bounce[i%calibDepth*calibChunk:][:calibChunk]
+	// viaBounce times pipeline: pread then the copy out of a bounce
+	// buffer (out), or the copy in then pwrite, per chunk.
+	viaBounce := func(out bool) (time.Duration, error) {
+		start := threadCPU()
+		for off, i := 0, 0; off < calibBytes; off, i = off+calibChunk, i+1 {
+			b := bounce[i%calibDepth*calibChunk:][:calibChunk]
+			if out {
 				if _, err := f.ReadAt(b, int64(off)); err != nil {
 					return 0, err
 				}
-				if err := cma(pid, b, peer[off:off+calibChunk], true); err != nil {
-					return 0, err
-				}
 			}
-			return threadCPU() - start, nil
-		}},
-		{&c.ReadSendfile, func() (time.Duration, error) { return viaMapping(unix.MADV_POPULATE_READ, true) }},
-		{&c.WritePipeline, func() (time.Duration, error) {
-			start := threadCPU()
-			for off, i := 0, 0; off < calibBytes; off, i = off+calibChunk, i+1 {
-				b := bounce[i%calibDepth*calibChunk:][:calibChunk]
-				if err := cma(pid, b, peer[off:off+calibChunk], false); err != nil {
-					return 0, err
-				}
+			if err := cma(pid, b, peer[off:off+calibChunk], out); err != nil {
+				return 0, err
+			}
+			if !out {
 				if _, err := f.WriteAt(b, int64(off)); err != nil {
 					return 0, err
 				}
 			}
-			return threadCPU() - start, nil
-		}},
+		}
+		return threadCPU() - start, nil
+	}
+	ways := []struct {
+		d   *time.Duration
+		run func() (time.Duration, error)
+	}{
+		{&c.ReadPipeline, func() (time.Duration, error) { return viaBounce(true) }},
+		{&c.ReadSendfile, func() (time.Duration, error) { return viaMapping(unix.MADV_POPULATE_READ, true) }},
+		{&c.WritePipeline, func() (time.Duration, error) { return viaBounce(false) }},
 		{&c.WriteSendfile, func() (time.Duration, error) { return viaMapping(unix.MADV_POPULATE_WRITE, false) }},
 	}
 	times := make([][]time.Duration, len(ways))
