@@ -65,9 +65,15 @@ func (f *File) Rights() proto.Rights {
 // fails leaves the old capability, and the data server's refusal of it is
 // the error the caller sees.
 func (f *File) capForIO() proto.Cap {
+	f.capab.mu.Lock()
+	cp := f.capab.cap
+	f.capab.mu.Unlock()
+	if f.attr.Type != proto.TypeFile || time.Until(time.Unix(0, cp.Expiry)) > proto.CapLifetime/2 {
+		return cp // the common case, without a context's timer
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.c.opts.Timeout)
 	defer cancel()
-	cp, _ := f.current(ctx)
+	cp, _ = f.current(ctx)
 	return cp
 }
 

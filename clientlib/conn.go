@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ferry-hpc/ferry/internal/rawio"
 	"github.com/ferry-hpc/ferry/proto"
 )
 
@@ -33,7 +34,8 @@ type serverConn struct {
 	// busy marks the server's lane busy with about rmas RMAs until the
 	// returned function runs (verbs.Endpoint.LaneBusy); nil without a fabric.
 	busy   func(rmas int) (done func())
-	socket string // the server's Unix socket, tried first when it is on this host
+	socket string        // the server's Unix socket, tried first when it is on this host
+	spin   time.Duration // Options.SpinWait
 	auth   authConfig
 
 	unixErr error  // why the last connection is not on the Unix socket
@@ -59,6 +61,7 @@ type serverConn struct {
 // thread hand-off per request, about a third of a small read's latency.
 type replies struct {
 	nc    net.Conn
+	raw   *rawio.Conn // nc by raw system calls; nil where nc has no descriptor
 	br    *bufio.Reader
 	token chan struct{} // holds the right to read; one slot
 	last  atomic.Int64  // when the last reply was read, Unix ns
@@ -70,8 +73,20 @@ type replies struct {
 // idle connection, and the call would fail instead of redialing.
 const idleCheck = 100 * time.Millisecond
 
+// smallReply is the largest inline read or write whose reply a caller
+// polls for (Options.SpinWait): the server serves it in its read loop,
+// at once.
+const smallReply = 64 << 10
+
+// DefaultSpinWait is Options.SpinWait's default: above a 4 KiB read's
+// round trip to a server on the same host (35-70 µs on the 2-core VM it
+// was measured on; 50 µs missed a quarter of the replies).
+const DefaultSpinWait = 100 * time.Microsecond
+
 type call struct {
 	done chan struct{}
+	// soon: a small request, whose reply is worth spinning for
+	soon bool
 	hdr  proto.Header
 	body []byte
 	// sink reads a data reply's body (exactly hdr.BodyLen bytes from r)
@@ -110,7 +125,12 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 		sc.lane(false)
 	}
 	sc.pending = make(map[uint64]*call)
-	sc.rd = &replies{nc: nc, br: bufio.NewReaderSize(nc, 256<<10), token: make(chan struct{}, 1)}
+	sc.rd = &replies{nc: nc, raw: rawio.New(nc), token: make(chan struct{}, 1)}
+	var src io.Reader = nc
+	if sc.rd.raw != nil {
+		src = sc.rd.raw
+	}
+	sc.rd.br = bufio.NewReaderSize(src, 256<<10)
 	sc.rd.last.Store(time.Now().UnixNano())
 	sc.rd.token <- struct{}{}
 	return nc, nil
@@ -251,6 +271,17 @@ func (r *replies) alive() bool {
 // caller's buffer after it returns.
 func (sc *serverConn) await(rd *replies, c *call, deadline time.Time) {
 	nc := rd.nc
+	select {
+	case <-rd.token: // the common case: nobody else is reading
+		select {
+		case <-c.done:
+		default:
+			sc.readUntil(rd, c, deadline)
+		}
+		rd.token <- struct{}{}
+		return
+	default:
+	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
@@ -274,6 +305,9 @@ func (sc *serverConn) readUntil(rd *replies, c *call, deadline time.Time) {
 	nc := rd.nc
 	nc.SetReadDeadline(deadline)
 	for {
+		if c.soon && sc.spin > 0 && rd.raw != nil && rd.br.Buffered() == 0 {
+			rd.raw.Spin(sc.spin)
+		}
 		h, err := proto.ReadHeader(rd.br)
 		if err != nil {
 			err = sc.versionErr(err)
@@ -347,6 +381,9 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 		return nil, sc.errorf(op.String(), err)
 	}
 	c := &call{done: make(chan struct{}), sink: sink}
+	if r, ok := m.(*proto.IOReq); ok && r.Transport == proto.Inline && r.Total() <= smallReply {
+		c.soon = true // a small read or write, which the server serves in its read loop
+	}
 	sc.mu.Lock()
 	if sc.nc != nc { // failed between conn() and here
 		sc.mu.Unlock()
@@ -374,10 +411,16 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 	} else {
 		frame = proto.Frame(proto.Header{Op: op, ID: id}, m)
 	}
-	bufs := net.Buffers(append([][]byte{frame}, data...))
+	bufs := append([][]byte{frame}, data...)
 	sc.wmu.Lock()
 	nc.SetWriteDeadline(time.Now().Add(sc.timeout))
-	_, werr := bufs.WriteTo(nc)
+	var werr error
+	if rd.raw != nil {
+		werr = rd.raw.Writev(bufs...)
+	} else {
+		nb := net.Buffers(bufs)
+		_, werr = nb.WriteTo(nc)
+	}
 	sc.wmu.Unlock()
 	if werr != nil {
 		sc.fail(nc, werr)

@@ -28,6 +28,11 @@ type Client struct {
 	// (Config.KeyFile); MungeSocket is munged's socket for mode "munge".
 	KeyFile     string `toml:"key_file,omitempty"`
 	MungeSocket string `toml:"munge_socket,omitempty"`
+	// SpinWait is how long a small read polls for its reply before its
+	// thread sleeps (clientlib.Options.SpinWait; default 100µs, a
+	// negative duration: never). Turn it off where ranks outnumber
+	// cores.
+	SpinWait Duration `toml:"spin_wait,omitempty"`
 }
 
 // ClientOf is the client file of a full config: the metadata server first.

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/internal/errno"
+	"github.com/ferry-hpc/ferry/internal/rawio"
 	"github.com/ferry-hpc/ferry/ioserver/data"
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
@@ -25,6 +26,7 @@ import (
 type conn struct {
 	s     *Server
 	nc    net.Conn
+	raw   *rawio.Conn // nc by raw system calls; nil where nc has no descriptor
 	host  string
 	wmu   sync.Mutex // one reply frame at a time
 	slots chan struct{}
@@ -56,7 +58,10 @@ func (c *conn) readLoop(ctx context.Context) {
 		c.releaseFabrics()
 	}()
 	peer := c.nc.RemoteAddr().String()
-	in := &frameIn{nc: c.nc}
+	in := &frameIn{nc: c.nc, src: c.nc}
+	if c.raw != nil {
+		in.src = c.raw
+	}
 	defer in.release()
 	busy := func() bool { return len(c.slots) > 0 }
 	for {
@@ -179,7 +184,7 @@ func (c *conn) send(write func(w net.Conn) error) error {
 
 func (c *conn) reply(h proto.Header, m proto.Message) {
 	frame := proto.Frame(replyHeader(h), m)
-	if err := c.send(func(w net.Conn) error { _, err := w.Write(frame); return err }); err != nil {
+	if err := c.send(func(w net.Conn) error { return c.writev(w, frame) }); err != nil {
 		c.s.log.Debug("reply failed", "op", h.Op, "err", err)
 	}
 }
@@ -205,6 +210,16 @@ func (c *conn) replyErr(h proto.Header, err error) {
 	if serr := c.send(func(w net.Conn) error { _, err := w.Write(frame); return err }); serr != nil {
 		c.s.log.Debug("error reply failed", "op", h.Op, "err", serr)
 	}
+}
+
+// writev writes bufs to w in one system call where it can.
+func (c *conn) writev(w net.Conn, bufs ...[]byte) error {
+	if c.raw != nil {
+		return c.raw.Writev(bufs...)
+	}
+	nb := net.Buffers(bufs)
+	_, err := nb.WriteTo(w)
+	return err
 }
 
 // refuseVersion answers a client of another protocol version before
@@ -236,11 +251,7 @@ func (c *conn) replyRead(h proto.Header, req *proto.IOReq, r data.Result) error 
 	if r.Small != nil {
 		defer r.Release()
 		frame := proto.AppendDataFrame(nil, replyHeader(h), resp, len(r.Small))
-		return c.send(func(w net.Conn) error {
-			bufs := net.Buffers{frame, r.Small}
-			_, err := bufs.WriteTo(w)
-			return err
-		})
+		return c.send(func(w net.Conn) error { return c.writev(w, frame, r.Small) })
 	}
 	if r.Inline == nil {
 		c.reply(h, resp)

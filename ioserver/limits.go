@@ -98,6 +98,7 @@ var errIdle = errors.New("idle connection")
 // needs more, and goes back once all it read is consumed.
 type frameIn struct {
 	nc    net.Conn
+	src   io.Reader // nc, or nc by raw system calls (rawio)
 	br    *bufio.Reader
 	small [512]byte
 	pre   []byte // unread bytes in small, read before br
@@ -111,10 +112,10 @@ func (f *frameIn) Read(p []byte) (int, error) {
 	}
 	if f.br == nil {
 		if len(p) >= readBufSize {
-			return f.nc.Read(p)
+			return f.src.Read(p)
 		}
 		f.br = readBufs.Get().(*bufio.Reader)
-		f.br.Reset(f.nc)
+		f.br.Reset(f.src)
 	}
 	return f.br.Read(p)
 }
@@ -141,7 +142,7 @@ func (f *frameIn) header(idle, timeout time.Duration, busy func() bool) (proto.H
 	if f.br == nil && len(f.pre) == 0 {
 		for {
 			f.nc.SetReadDeadline(time.Now().Add(idle))
-			m, err := f.nc.Read(f.small[:]) // no pooled buffer held while idle
+			m, err := f.src.Read(f.small[:]) // no pooled buffer held while idle
 			if m > 0 {
 				f.pre = f.small[:m]
 				break

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ferry-hpc/ferry/internal/rawio"
 	"log/slog"
 	"net"
 	"os"
@@ -52,6 +53,7 @@ type Server struct {
 	fabrics  []*data.Fabric
 	auth     string          // config.AuthMode
 	key      []byte          // the file system key: signs and checks capabilities, and answers challenges in auth mode key
+	verified verifiedCaps    // capabilities whose MAC verified under key
 	ports    verbs.PortRange // where networked fabrics listen
 	started  time.Time
 
@@ -249,7 +251,7 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		c := &conn{s: s, nc: nc, host: hostOf(nc), slots: make(chan struct{}, maxInFlight)}
+		c := &conn{s: s, nc: nc, raw: rawio.New(nc), host: hostOf(nc), slots: make(chan struct{}, maxInFlight)}
 		c.last.Store(time.Now().UnixNano())
 		if uc, ok := nc.(*net.UnixConn); ok {
 			cred, err := peerCred(uc)
@@ -265,6 +267,7 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
 			nc.Close()
 			continue
 		}
+
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

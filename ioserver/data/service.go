@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"fmt"
+	"github.com/ferry-hpc/ferry/internal/rawio"
 	"io"
 	"log/slog"
 	"os"
@@ -146,11 +147,9 @@ func (s *Service) Read(ctx context.Context, req *proto.IOReq, l Link, reply func
 	j := &job{req: req, file: f, lens: make([]int64, len(req.Extents))}
 	var size int64
 	if f != nil {
-		fi, err := f.Stat()
-		if err != nil {
+		if size, err = rawio.Size(f.Fd()); err != nil {
 			return fmt.Errorf("stat datafile %s: %w", req.Handle, err)
 		}
-		size = fi.Size()
 	}
 	for i, x := range req.Extents {
 		j.lens[i] = max(0, min(x.Len, size-x.Local))
