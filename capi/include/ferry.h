@@ -174,8 +174,10 @@ const char *ferry_version(void);
  * The data path follows the same environment variables as the ferry CLI,
  * read (like $FERRY_CONFIG) when ferry_init is called: FERRY_PROVIDER,
  * FERRY_FABRIC_IFACE, FERRY_STRATEGY, FERRY_REGCACHE (on, off, fast),
- * FERRY_REGCACHE_MAX_ENTRIES, FERRY_REGCACHE_MAX_BYTES and
- * FERRY_REGCACHE_USER_MODE_ONLY.
+ * FERRY_REGCACHE_MAX_ENTRIES, FERRY_REGCACHE_MAX_BYTES,
+ * FERRY_REGCACHE_USER_MODE_ONLY and FERRY_SPIN_WAIT (how long a small
+ * read or write polls for its reply before the thread sleeps: a duration
+ * such as "100us", the default, or "off" where ranks outnumber cores).
  *
  * Returns 0 on success, or:
  *   -ENOENT   no config: config_path is NULL, $FERRY_CONFIG is unset and

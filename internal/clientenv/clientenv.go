@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/config"
@@ -32,6 +33,7 @@ const (
 	RegCacheMaxEntries   = "FERRY_REGCACHE_MAX_ENTRIES"    // N > 0
 	RegCacheMaxBytes     = "FERRY_REGCACHE_MAX_BYTES"      // N > 0, suffixes k, m, g (powers of 1024)
 	RegCacheUserModeOnly = "FERRY_REGCACHE_USER_MODE_ONLY" // 1, true, yes, on
+	SpinWait             = "FERRY_SPIN_WAIT"               // a duration (100us), or off (0 too)
 )
 
 // Options returns base with every field the caller left at its zero value
@@ -85,6 +87,20 @@ func Options(base clientlib.Options, getenv func(string) string) (clientlib.Opti
 			bad(RegCacheUserModeOnly, v, errors.New("want on or off"))
 		}
 		o.RegCacheUserModeOnly = on
+	}
+	if v := getenv(SpinWait); v != "" && o.SpinWait == 0 {
+		v = strings.TrimSpace(v)
+		d, err := time.ParseDuration(v)
+		switch {
+		case v == "off":
+			o.SpinWait = -1
+		case err != nil:
+			bad(SpinWait, v, errors.New("want a duration such as 100us, or off"))
+		case d <= 0:
+			o.SpinWait = -1
+		default:
+			o.SpinWait = d
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return base, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/config"
@@ -18,14 +19,14 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func TestOptions(t *testing.T) {
 	e := env(map[string]string{
 		Provider: "tcp", Strategy: "pipeline", RegCache: "fast", FabricInterface: "lo",
-		RegCacheMaxEntries: "17", RegCacheMaxBytes: "3m", RegCacheUserModeOnly: "1",
+		RegCacheMaxEntries: "17", RegCacheMaxBytes: "3m", RegCacheUserModeOnly: "1", SpinWait: "250us",
 	})
 	o, err := Options(clientlib.Options{Name: "x"}, e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := clientlib.Options{Name: "x", Provider: "tcp", Strategy: "pipeline", RegCache: "fast", FabricInterface: "lo",
-		RegCacheMaxEntries: 17, RegCacheMaxBytes: 3 << 20, RegCacheUserModeOnly: true}
+		RegCacheMaxEntries: 17, RegCacheMaxBytes: 3 << 20, RegCacheUserModeOnly: true, SpinWait: 250 * time.Microsecond}
 	if o != want {
 		t.Fatalf("got %+v\nwant %+v", o, want)
 	}
@@ -39,10 +40,19 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+func TestSpinWaitOff(t *testing.T) {
+	for _, v := range []string{"off", "0", "-1s"} {
+		o, err := Options(clientlib.Options{}, env(map[string]string{SpinWait: v}))
+		if err != nil || o.SpinWait >= 0 {
+			t.Errorf("%s=%s: %v, %v; want a negative SpinWait (never)", SpinWait, v, o.SpinWait, err)
+		}
+	}
+}
+
 func TestOptionsRejects(t *testing.T) {
 	for name, v := range map[string]string{
 		Provider: "infiniband", Strategy: "fastest", RegCache: "maybe",
-		RegCacheMaxEntries: "-1", RegCacheMaxBytes: "lots", RegCacheUserModeOnly: "perhaps",
+		RegCacheMaxEntries: "-1", RegCacheMaxBytes: "lots", RegCacheUserModeOnly: "perhaps", SpinWait: "fast",
 	} {
 		_, err := Options(clientlib.Options{}, env(map[string]string{name: v}))
 		if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), name) {
