@@ -128,19 +128,22 @@
 //     registration serves every lane, and one owner drives them all), and
 //     the client gives each server a different lane's address, so each
 //     server copies under its own lock.
-//   - Debian's libfabric 1.17 is linked against libpsm_infinipath, whose
-//     library constructor calibrates the CPU clock at process start (about
-//     680 sleeps of 125 µs, 0.1-0.3 s of wall time, seen with strace) and
-//     installs its own SIGSEGV handler; Go forwards crashes in C code to it,
-//     which is why such crashes print an infinipath backtrace. The cost is
-//     paid at load time, before any provider is opened, and cannot be
-//     avoided without a libfabric built without psm.
+//   - Debian's libfabric 1.17 is linked against libpsm_infinipath and
+//     libpsm2. Each library's constructor calibrates the CPU clock at
+//     load time, pinned to one CPU, in sleeps of 125 µs for 100 ms (strace
+//     of a dlopen of each: 494 and 500 clock_nanosleep calls, 100-102 ms
+//     each; a dlopen of libfabric.so.1 takes 202 ms on the 2026-12-07
+//     machine), and libinfinipath installs its own SIGSEGV handler; Go
+//     forwards crashes in C code to it, which is why such crashes print an
+//     infinipath backtrace. The cost is paid when the library loads,
+//     before any provider is opened, and cannot be avoided without a
+//     libfabric built without psm and psm2.
 //   - The first fi_getinfo of a process runs every built-in provider's
 //     init function before FI_PROVIDER's filter is applied (1.17's fi_ini
 //     and ofi_register_provider), and verbs' init reads /proc/kallsyms
 //     twice (peer-memory and dma-buf support: vrb_os_mem_support), about
 //     55 ms each on the 2026-12-06 machine (121k symbols). With the psm
-//     constructor that is some 0.2 s before Ferry's own code runs, which
+//     constructors that is some 0.3 s before Ferry's own code runs, which
 //     is why a fresh process's first ping stays over 150 ms here.
 //   - Transfers larger than max_msg_size (or 1 GiB) are split into chunks,
 //     and scatter lists into pieces of at most iov_limit segments.
