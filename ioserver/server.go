@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferry-hpc/ferry/internal/rawio"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/ferry-hpc/ferry/config"
 	"github.com/ferry-hpc/ferry/internal/buildinfo"
+	"github.com/ferry-hpc/ferry/internal/rawio"
 	"github.com/ferry-hpc/ferry/ioserver/data"
 	"github.com/ferry-hpc/ferry/ioserver/meta"
 	"github.com/ferry-hpc/ferry/layout"
@@ -267,7 +267,6 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
 			nc.Close()
 			continue
 		}
-
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferry-hpc/ferry/internal/rawio"
 	"io"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/internal/rawio"
 )
 
 // sockets is the baseline with no fabric: reads stream each extent from
