@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestGenerateLoadRoundTrip(t *testing.T) {
@@ -187,5 +188,26 @@ func TestClientFile(t *testing.T) {
 	os.WriteFile(cp, []byte("servers = [\"a:1\"]\nstorage = \"/x\"\n"), 0o644)
 	if _, err := LoadClient(cp); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestClientSpinWait(t *testing.T) {
+	dir := t.TempDir()
+	for text, want := range map[string]time.Duration{`"250us"`: 250 * time.Microsecond, `"-1s"`: -time.Second} {
+		p := filepath.Join(dir, "client.toml")
+		os.WriteFile(p, []byte("servers = [\"node01:7000\"]\nspin_wait = "+text+"\n"), 0o644)
+		cl, err := LoadClient(p)
+		if err != nil || cl.SpinWait.Duration != want {
+			t.Fatalf("spin_wait = %s: %v, %v; want %v", text, cl, err, want)
+		}
+		b, err := cl.Encode()
+		if err != nil || !strings.Contains(string(b), "spin_wait") {
+			t.Fatalf("spin_wait = %s: not kept by Encode:\n%s", text, b)
+		}
+	}
+	p := filepath.Join(dir, "bad.toml")
+	os.WriteFile(p, []byte("servers = [\"node01:7000\"]\nspin_wait = \"soon\"\n"), 0o644)
+	if _, err := LoadClient(p); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("spin_wait = \"soon\": %v, want ErrInvalid", err)
 	}
 }
