@@ -214,6 +214,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 				}
 			}
 			sc.busy = func(rmas int) func() { return ep.LaneBusy(lane, rmas) }
+			sc.lanePeer = func(pid int) { ep.SetLanePeer(lane, pid) }
 		}
 		c.servers = append(c.servers, sc)
 	}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ferry-hpc/ferry/internal/rawio"
 	"github.com/ferry-hpc/ferry/proto"
 )
@@ -33,10 +35,15 @@ type serverConn struct {
 	lane func(reached bool)
 	// busy marks the server's lane busy with about rmas RMAs until the
 	// returned function runs (verbs.Endpoint.LaneBusy); nil without a fabric.
-	busy   func(rmas int) (done func())
-	socket string        // the server's Unix socket, tried first when it is on this host
-	spin   time.Duration // Options.SpinWait
-	auth   authConfig
+	busy func(rmas int) (done func())
+	// lanePeer tells the fabric endpoint which process the server is
+	// (its pid on a Unix socket, 0 when unknown), so that a lock on the
+	// lane held by a server that died can be freed
+	// (verbs.Endpoint.SetLanePeer). Nil without a fabric.
+	lanePeer func(pid int)
+	socket   string        // the server's Unix socket, tried first when it is on this host
+	spin     time.Duration // Options.SpinWait
+	auth     authConfig
 
 	unixErr error  // why the last connection is not on the Unix socket
 	refused string // why the server did not take our fabric address
@@ -124,6 +131,9 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 	if sc.lane != nil {
 		sc.lane(false)
 	}
+	if sc.lanePeer != nil {
+		sc.lanePeer(peerPid(nc))
+	}
 	sc.pending = make(map[uint64]*call)
 	sc.rd = &replies{nc: nc, raw: rawio.New(nc), token: make(chan struct{}, 1)}
 	var src io.Reader = nc
@@ -134,6 +144,26 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 	sc.rd.last.Store(time.Now().UnixNano())
 	sc.rd.token <- struct{}{}
 	return nc, nil
+}
+
+// peerPid is the process at the other end of a Unix socket, as the kernel
+// saw it at connect; 0 on other connections.
+func peerPid(nc net.Conn) int {
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		return 0
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	pid := 0
+	rc.Control(func(fd uintptr) {
+		if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+			pid = int(cred.Pid)
+		}
+	})
+	return pid
 }
 
 // hello is the first exchange on every connection: it says who we are,

@@ -147,6 +147,17 @@
 //     is why a fresh process's first ping stays over 150 ms here.
 //   - Transfers larger than max_msg_size (or 1 GiB) are split into chunks,
 //     and scatter lists into pieces of at most iov_limit segments.
+//   - shm keeps a spin lock in each endpoint's shared region, and a peer
+//     copying into our memory holds our lock for the copy. A peer killed
+//     in the middle leaves it held: the owner, and any other peer's RMA
+//     into the lane, then spin forever, and Close with them (a soak run
+//     hung on it). The lock watchdog (shmlock.go) frees a lane's lock
+//     that stayed held for 2 s while the process SetLanePeer named as the
+//     lane's peer when the hold began is gone. It checks the region's
+//     layout (libfabric 1.17's) at open and stays off otherwise, and it
+//     knows peers only by the pid a client learns on its Unix socket. A
+//     client killed while it holds a server's region lock (a moment, in
+//     its answer to a first contact) is not handled.
 //
 // # Cancellation
 //

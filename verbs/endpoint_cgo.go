@@ -70,6 +70,14 @@ type Endpoint struct {
 	peerGen  uint64          // generation of the next Peer (see peerGenShift)
 	mrs      map[*MemoryRegion]struct{}
 
+	// The lock watchdog of shm lanes (shmlock.go); nil elsewhere.
+	locks      []*laneLock // set at open, unmapped at close
+	locksFreed atomic.Int64
+	lockMu     sync.Mutex
+	lockStop   chan struct{}
+	lockDone   chan struct{}
+	lockOff    bool // closed: no watchdog starts
+
 	done     chan struct{} // the owner has exited
 	closeErr error
 	closeMu  sync.Mutex
@@ -302,6 +310,9 @@ func openProvider(prov string, cfg Config, port int) (e *Endpoint, inUse bool, e
 		}
 		e.addrs = append(e.addrs, append([]byte(nil), name[:nlen]...))
 	}
+	if e.info.Provider == "shm" {
+		e.mapLaneLocks()
+	}
 	started := make(chan struct{})
 	go e.own(started)
 	<-started
@@ -447,5 +458,6 @@ func (e *Endpoint) Close() error {
 	e.qmu.Unlock()
 	e.kick(true)
 	<-e.done
+	e.stopLockWatch() // only now: an owner stuck on a dead peer's lock needs it
 	return e.closeErr
 }

@@ -40,6 +40,8 @@ func (e *Endpoint) Address() []byte                               { return nil }
 func (e *Endpoint) LaneAddress(lane int) []byte                   { return nil }
 func (e *Endpoint) SettleLane(lane int)                           {}
 func (e *Endpoint) UnsettleLane(lane int)                         {}
+func (e *Endpoint) SetLanePeer(lane, pid int)                     {}
+func (e *Endpoint) LocksFreed() int64                             { return 0 }
 func (e *Endpoint) Connect(addr []byte) (Peer, error)             { return 0, errNoCgo }
 func (e *Endpoint) Disconnect(p Peer) error                       { return errNoCgo }
 func (e *Endpoint) Connected(p Peer) bool                         { return false }

@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if prov := os.Getenv(childEnv); prov != "" {
 		os.Exit(childMain(prov))
 	}
+	if name := os.Getenv(holdLockEnv); name != "" {
+		os.Exit(holdLockMain(name))
+	}
 	code := m.Run()
 	if left := shmFiles(); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "leaked /dev/shm files: %v\n", left)

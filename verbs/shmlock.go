@@ -1,0 +1,228 @@
+//go:build cgo
+
+package verbs
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A shm peer that dies while it holds one of our regions' locks leaves
+// the lock held for good. libfabric 1.17's shm keeps a spin lock in each
+// endpoint's shared region, and a peer that copies into our memory (a
+// server's RMA into a client's lane) holds our region's lock for the
+// whole copy. A server killed with -9 in the middle of one left the
+// client's owner spinning on that lock forever: every later call on the
+// endpoint hung, Close with it, and a core stayed busy (the soak test
+// found it).
+//
+// The lock watchdog maps the first page of each of our lanes' regions and
+// looks at the lock word. When it has seen the word held with one
+// unchanging value for lockStuckAfter (a copy holds it for about a
+// millisecond per 4 MiB, and its waiters change the value) while the
+// lane's peer (SetLanePeer, recorded when the hold was first seen) is
+// gone, it stores the unlocked value, as pthread_spin_unlock does: the
+// waiting owner goes on, and a restarted peer's first RMA too. A peer
+// that dies between reserving and committing a command leaves the queue
+// as it was (shm commits a command after its copy), so what the peer was
+// doing is lost, which its connection's loss reports anyway. The
+// watchdog only knows peers by pid, which a client learns from the
+// kernel on the Unix socket of its control connection; on another
+// transport, or with a region layout other than the one checked at open,
+// it stays off.
+
+// smrVersion and smrLockOffset describe libfabric 1.17's struct
+// smr_region: version (u8), resv (u8), flags (u16), pid (int), four caps
+// bytes, base_addr (pointer), then the lock. Checked against the region
+// itself at open (version, our pid, a free lock); anything else turns
+// the watchdog off for that region.
+const (
+	smrVersion    = 4
+	smrPidOffset  = 4
+	smrLockOffset = 24
+)
+
+const (
+	lockStuckAfter = 2 * time.Second
+	lockIdleLook   = 250 * time.Millisecond // while every lock is free
+	lockBusyLook   = 10 * time.Millisecond  // while one is held
+)
+
+// laneLock is the lock word of one lane's region, as the watchdog sees it.
+type laneLock struct {
+	lane     int
+	mem      []byte // the region's first page
+	word     *int32
+	unlocked int32
+	peer     atomic.Int32 // the lane's peer's pid (SetLanePeer); 0: unknown
+
+	// The watchdog's own: since when the lock has been seen held without
+	// a look finding it free, and the lane's peer then.
+	heldSince time.Time
+	heldBy    int32
+}
+
+// mapLaneLock maps the region named by a shm address of ours and checks
+// its layout. The lock must be free: call it before the owner starts.
+func mapLaneLock(lane int, addr []byte) (*laneLock, error) {
+	name := strings.TrimPrefix(string(bytes.TrimRight(addr, "\x00")), shmPrefix)
+	if name == string(addr) || strings.ContainsRune(name, '/') {
+		return nil, fmt.Errorf("not a shm address: %q", addr)
+	}
+	f, err := os.OpenFile("/dev/shm/"+name, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	mem, err := unix.Mmap(int(f.Fd()), 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", name, err)
+	}
+	l := &laneLock{lane: lane, mem: mem, word: (*int32)(unsafe.Pointer(&mem[smrLockOffset]))}
+	pid := *(*int32)(unsafe.Pointer(&mem[smrPidOffset]))
+	l.unlocked = atomic.LoadInt32(l.word)
+	if mem[0] != smrVersion || int(pid) != os.Getpid() || (l.unlocked != 0 && l.unlocked != 1) {
+		unix.Munmap(mem)
+		return nil, fmt.Errorf("region %s: version %d, pid %d, lock word %d: not the layout the watchdog knows", name, mem[0], pid, l.unlocked)
+	}
+	return l, nil
+}
+
+func (l *laneLock) unmap() { unix.Munmap(l.mem) }
+
+// look is one look at the lock; it reports whether it freed a lock its
+// dead peer held. Looks come lockBusyLook apart while the lock is held,
+// so a hold counts as one only if the lock was never free for that long:
+// a peer's copies leave it free between them, and a restarted peer takes
+// far longer than that to reach the lane, so a hold that began under a
+// dead peer and never paused is that peer's.
+func (l *laneLock) look(now time.Time) bool {
+	v := atomic.LoadInt32(l.word)
+	switch {
+	case v == l.unlocked:
+		l.heldSince = time.Time{}
+		return false
+	case l.heldSince.IsZero():
+		l.heldSince, l.heldBy = now, l.peer.Load()
+		return false
+	case now.Sub(l.heldSince) < lockStuckAfter || l.heldBy <= 0 || processAlive(int(l.heldBy)):
+		return false
+	}
+	// Free it, unless a waiter moved the word since (the next look will).
+	return atomic.CompareAndSwapInt32(l.word, v, l.unlocked)
+}
+
+// processAlive reports whether pid is a process that has not exited (a
+// zombie has).
+func processAlive(pid int) bool {
+	if err := unix.Kill(pid, 0); err == unix.ESRCH {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return !os.IsNotExist(err)
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2] != 'Z' && b[i+2] != 'X'
+	}
+	return true
+}
+
+// SetLanePeer tells the lock watchdog which process uses lane now (a
+// server's pid, from its Unix socket's peer credentials; 0 when
+// unknown). Without it a held lock is never freed.
+func (e *Endpoint) SetLanePeer(lane, pid int) {
+	if len(e.locks) == 0 {
+		return
+	}
+	e.locks[lane%len(e.locks)].peer.Store(int32(pid))
+	if pid > 0 {
+		e.startLockWatch()
+	}
+}
+
+// LocksFreed is how many locks of this endpoint's regions the watchdog
+// freed after their holder died.
+func (e *Endpoint) LocksFreed() int64 { return e.locksFreed.Load() }
+
+// watchLocks looks at the lanes' locks until stop closes.
+func (e *Endpoint) watchLocks(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTimer(lockIdleLook)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		next := lockIdleLook
+		for _, l := range e.locks {
+			held := l.heldSince
+			if l.look(now) {
+				l.heldSince = time.Time{}
+				e.locksFreed.Add(1)
+				slog.Warn("verbs: freed a shm region lock whose holder died", "lane", l.lane,
+					"held_for", now.Sub(held).Round(time.Millisecond), "peer_pid", l.heldBy)
+			}
+			if !l.heldSince.IsZero() {
+				next = lockBusyLook
+			}
+		}
+		t.Reset(next)
+	}
+}
+
+// mapLaneLocks maps the lanes' regions for the watchdog, which starts at
+// the first SetLanePeer; a region it cannot map or does not recognize
+// leaves it off.
+func (e *Endpoint) mapLaneLocks() {
+	for l, a := range e.addrs {
+		ll, err := mapLaneLock(l, a)
+		if err != nil {
+			slog.Debug("verbs: no shm lock watchdog", "err", err)
+			for _, m := range e.locks {
+				m.unmap()
+			}
+			e.locks = nil
+			return
+		}
+		e.locks = append(e.locks, ll)
+	}
+}
+
+// startLockWatch starts the watchdog once, unless the endpoint is closed.
+func (e *Endpoint) startLockWatch() {
+	e.lockMu.Lock()
+	defer e.lockMu.Unlock()
+	if e.lockStop != nil || e.lockOff {
+		return
+	}
+	e.lockStop, e.lockDone = make(chan struct{}), make(chan struct{})
+	go e.watchLocks(e.lockStop, e.lockDone)
+}
+
+// stopLockWatch stops the watchdog and unmaps the regions.
+func (e *Endpoint) stopLockWatch() {
+	e.lockMu.Lock()
+	defer e.lockMu.Unlock()
+	e.lockOff = true
+	if e.lockStop != nil {
+		close(e.lockStop)
+		<-e.lockDone
+	}
+	for _, l := range e.locks {
+		l.unmap() // SetLanePeer may still store a pid: it touches no mapping
+	}
+}

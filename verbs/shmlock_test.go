@@ -1,0 +1,187 @@
+//go:build cgo
+
+package verbs
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/internal/testenv"
+)
+
+const holdLockEnv = "FERRY_VERBS_TEST_HOLD_LOCK"
+
+// holdLockMain is a peer that takes a region's lock the way a server's
+// copy into a client does, and keeps it: it maps the region, sets the
+// lock word to held, says HELD, and on a line RELEASE frees it.
+func holdLockMain(name string) int {
+	f, err := os.OpenFile("/dev/shm/"+name, os.O_RDWR, 0)
+	if err != nil {
+		fmt.Printf("ERR %v\n", err)
+		return 1
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		fmt.Printf("ERR %v\n", err)
+		return 1
+	}
+	word := (*int32)(unsafe.Pointer(&mem[smrLockOffset]))
+	free := atomic.LoadInt32(word)
+	if !atomic.CompareAndSwapInt32(word, free, 1-free) {
+		fmt.Println("ERR lock not free")
+		return 1
+	}
+	fmt.Println("HELD")
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		if sc.Text() == "RELEASE" {
+			atomic.StoreInt32(word, free)
+			fmt.Println("RELEASED")
+		}
+	}
+	return 0
+}
+
+// lockHolder starts a holdLockMain process on lane's region of e.
+func lockHolder(t *testing.T, e *Endpoint, lane int) (cmd *exec.Cmd, release func()) {
+	t.Helper()
+	name := strings.TrimPrefix(string(bytes.TrimRight(e.LaneAddress(lane), "\x00")), shmPrefix)
+	cmd = exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), holdLockEnv+"="+name)
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "HELD" {
+		t.Fatalf("lock holder: %q", sc.Text())
+	}
+	return cmd, func() {
+		fmt.Fprintln(in, "RELEASE")
+		if !sc.Scan() || sc.Text() != "RELEASED" {
+			t.Fatalf("lock holder: %q", sc.Text())
+		}
+	}
+}
+
+func openLanes(t *testing.T, lanes int) *Endpoint {
+	t.Helper()
+	e, err := Open(Config{Provider: "shm", Lanes: lanes})
+	if errors.Is(err, ErrNotSupported) {
+		testenv.SkipOrFail(t, "provider shm: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.locks) != lanes {
+		e.Close()
+		t.Fatalf("no lock watchdog on this libfabric's shm regions (%d of %d lanes mapped)", len(e.locks), lanes)
+	}
+	return e
+}
+
+// closeWithin closes e, failing the test if that takes longer than d (an
+// owner stuck on a lock never returns).
+func closeWithin(t *testing.T, e *Endpoint, d time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { e.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("Close still waiting after %v: the owner is stuck", d)
+	}
+}
+
+// TestDeadPeersLockFreed: a peer killed while it holds a lane's lock has
+// the lock freed by the watchdog. Meanwhile another peer's RMA into the
+// lane spins on that lock inside its owner (as a restarted server's
+// would; without the watchdog it never returns, whatever its context
+// says): it completes, with the right bytes, and both endpoints close.
+func TestDeadPeersLockFreed(t *testing.T) {
+	e := openLanes(t, 2)
+	holder, _ := lockHolder(t, e, 1)
+	e.SetLanePeer(1, holder.Process.Pid)
+	stopExpect := e.Expect()
+
+	a, err := Open(Config{Provider: "shm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, src := mmapBuf(t, 1<<20), mmapBuf(t, 1<<20)
+	fill(src, 7)
+	md := reg(t, e, dst, AccessRemoteWrite)
+	ms := reg(t, a, src, AccessLocal)
+	rb, err := md.Remote(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := a.Connect(e.LaneAddress(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rma := make(chan error, 1)
+	go func() { rma <- a.Do(testCtx(t), RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 1<<20), Remote: rb}) }()
+	time.Sleep(100 * time.Millisecond) // a's owner now spins on the lock
+	holder.Process.Kill()
+	holder.Wait()
+
+	select {
+	case err := <-rma:
+		if err != nil {
+			t.Fatalf("RMA into the lane: %v", err)
+		}
+	case <-time.After(lockStuckAfter + 10*time.Second):
+		t.Fatalf("RMA into the lane still waiting %v after its lock's holder died", lockStuckAfter+10*time.Second)
+	}
+	if !bytes.Equal(dst, src) {
+		t.Fatal("RMA into the lane: data differ")
+	}
+	if n := e.LocksFreed(); n != 1 {
+		t.Fatalf("LocksFreed = %d, want 1", n)
+	}
+	closeWithin(t, a, 10*time.Second)
+	stopExpect()
+	closeWithin(t, e, 10*time.Second)
+}
+
+// TestLivePeersLockKept: a lock held past lockStuckAfter by a peer that
+// is alive (stopped, slow) is not touched; and without a known peer no
+// lock is ever freed.
+func TestLivePeersLockKept(t *testing.T) {
+	e := openLanes(t, 2)
+	holder, release := lockHolder(t, e, 0)
+	e.SetLanePeer(0, holder.Process.Pid)
+	time.Sleep(lockStuckAfter + time.Second)
+	if n := e.LocksFreed(); n != 0 {
+		t.Fatalf("the watchdog freed %d locks of a live peer", n)
+	}
+	if v := atomic.LoadInt32(e.locks[0].word); v == e.locks[0].unlocked {
+		t.Fatal("lock word free while the peer holds it")
+	}
+	release()
+
+	// Lane 1: held by a peer the endpoint was never told of, which dies.
+	other, _ := lockHolder(t, e, 1)
+	other.Process.Kill()
+	other.Wait()
+	time.Sleep(lockStuckAfter + time.Second)
+	if n := e.LocksFreed(); n != 0 {
+		t.Fatalf("the watchdog freed %d locks without knowing their holder", n)
+	}
+	atomic.StoreInt32(e.locks[1].word, e.locks[1].unlocked) // as the dead peer would have
+	closeWithin(t, e, 10*time.Second)
+}
