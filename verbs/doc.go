@@ -152,12 +152,15 @@
 //     in the middle leaves it held: the owner, and any other peer's RMA
 //     into the lane, then spin forever, and Close with them (a soak run
 //     hung on it). The lock watchdog (shmlock.go) frees a lane's lock
-//     that stayed held for 2 s while the process SetLanePeer named as the
-//     lane's peer when the hold began is gone. It checks the region's
-//     layout (libfabric 1.17's) at open and stays off otherwise, and it
-//     knows peers only by the pid a client learns on its Unix socket. A
-//     client killed while it holds a server's region lock (a moment, in
-//     its answer to a first contact) is not handled.
+//     that stayed held for 2 s while a process that could hold it when
+//     the hold began is gone: the lane's peer that SetLanePeer named (a
+//     client learns its servers' pids on their Unix sockets), else the
+//     peers in the address vector and those that left it in the last
+//     10 s (a server's clients, whose shm addresses carry their pids). It
+//     checks the region's layout (libfabric 1.17's) at open and stays off
+//     otherwise. A live holder stopped for 2 s while another candidate
+//     died would have its lock freed under it; a dead holder otherwise
+//     hangs the endpoint for good.
 //
 // # Cancellation
 //

@@ -77,6 +77,9 @@ type Endpoint struct {
 	lockStop   chan struct{}
 	lockDone   chan struct{}
 	lockOff    bool // closed: no watchdog starts
+	// Processes in the address vector, and those that left it in the last
+	// peerGoneKeep (when), as candidate holders of our regions' locks.
+	lockPeers map[int32]time.Time
 
 	done     chan struct{} // the owner has exited
 	closeErr error
@@ -393,6 +396,9 @@ func (e *Endpoint) Connect(addr []byte) (Peer, error) {
 	p := Peer(uint64(fa) | e.peerGen<<peerGenShift)
 	e.peers[string(addr)] = p
 	e.peerAddr[p] = name
+	if e.info.Provider == "shm" {
+		e.lockPeerJoined(addr)
+	}
 	return p, nil
 }
 
@@ -409,6 +415,9 @@ func (e *Endpoint) Disconnect(p Peer) error {
 		for k, v := range e.peers {
 			if v == p {
 				delete(e.peers, k)
+				if e.info.Provider == "shm" {
+					e.lockPeerLeft([]byte(k))
+				}
 			}
 		}
 	}

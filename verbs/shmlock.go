@@ -66,9 +66,9 @@ type laneLock struct {
 	peer     atomic.Int32 // the lane's peer's pid (SetLanePeer); 0: unknown
 
 	// The watchdog's own: since when the lock has been seen held without
-	// a look finding it free, and the lane's peer then.
+	// a look finding it free, and who could hold it then.
 	heldSince time.Time
-	heldBy    int32
+	heldBy    []int32
 }
 
 // mapLaneLock maps the region named by a shm address of ours and checks
@@ -99,26 +99,36 @@ func mapLaneLock(lane int, addr []byte) (*laneLock, error) {
 
 func (l *laneLock) unmap() { unix.Munmap(l.mem) }
 
-// look is one look at the lock; it reports whether it freed a lock its
-// dead peer held. Looks come lockBusyLook apart while the lock is held,
-// so a hold counts as one only if the lock was never free for that long:
-// a peer's copies leave it free between them, and a restarted peer takes
-// far longer than that to reach the lane, so a hold that began under a
-// dead peer and never paused is that peer's.
-func (l *laneLock) look(now time.Time) bool {
+// look is one look at the lock; it reports whether it freed a lock a dead
+// process held. Looks come lockBusyLook apart while the lock is held, so
+// a hold counts as one only if the lock was never free for that long: a
+// peer's copies leave it free between them, and a restarted peer takes
+// far longer than that to reach the lane, so a hold that began when a
+// candidate holder (peers returns them) was there and never paused, with
+// that candidate now gone, is taken to be the dead one's.
+func (l *laneLock) look(now time.Time, peers func(*laneLock) []int32) bool {
 	v := atomic.LoadInt32(l.word)
 	switch {
 	case v == l.unlocked:
 		l.heldSince = time.Time{}
 		return false
 	case l.heldSince.IsZero():
-		l.heldSince, l.heldBy = now, l.peer.Load()
+		l.heldSince, l.heldBy = now, peers(l)
 		return false
-	case now.Sub(l.heldSince) < lockStuckAfter || l.heldBy <= 0 || processAlive(int(l.heldBy)):
+	case now.Sub(l.heldSince) < lockStuckAfter || !anyGone(l.heldBy):
 		return false
 	}
 	// Free it, unless a waiter moved the word since (the next look will).
 	return atomic.CompareAndSwapInt32(l.word, v, l.unlocked)
+}
+
+func anyGone(pids []int32) bool {
+	for _, p := range pids {
+		if p > 0 && !processAlive(int(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 // processAlive reports whether pid is a process that has not exited (a
@@ -140,7 +150,9 @@ func processAlive(pid int) bool {
 
 // SetLanePeer tells the lock watchdog which process uses lane now (a
 // server's pid, from its Unix socket's peer credentials; 0 when
-// unknown). Without it a held lock is never freed.
+// unknown). Without it, the candidate holders of a lane's lock are the
+// peers in the address vector (and those that left it lately): how a
+// server's endpoint knows its clients.
 func (e *Endpoint) SetLanePeer(lane, pid int) {
 	if len(e.locks) == 0 {
 		return
@@ -170,11 +182,11 @@ func (e *Endpoint) watchLocks(stop <-chan struct{}, done chan<- struct{}) {
 		next := lockIdleLook
 		for _, l := range e.locks {
 			held := l.heldSince
-			if l.look(now) {
+			if l.look(now, e.lockCandidates) {
 				l.heldSince = time.Time{}
 				e.locksFreed.Add(1)
 				slog.Warn("verbs: freed a shm region lock whose holder died", "lane", l.lane,
-					"held_for", now.Sub(held).Round(time.Millisecond), "peer_pid", l.heldBy)
+					"held_for", now.Sub(held).Round(time.Millisecond), "candidates", l.heldBy)
 			}
 			if !l.heldSince.IsZero() {
 				next = lockBusyLook
@@ -213,16 +225,74 @@ func (e *Endpoint) startLockWatch() {
 	go e.watchLocks(e.lockStop, e.lockDone)
 }
 
-// stopLockWatch stops the watchdog and unmaps the regions.
+// stopLockWatch stops the watchdog and unmaps the regions. The watchdog
+// takes lockMu for its candidates: it is waited for without it.
 func (e *Endpoint) stopLockWatch() {
 	e.lockMu.Lock()
-	defer e.lockMu.Unlock()
 	e.lockOff = true
-	if e.lockStop != nil {
-		close(e.lockStop)
-		<-e.lockDone
+	stop, done := e.lockStop, e.lockDone
+	e.lockMu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
 	}
 	for _, l := range e.locks {
 		l.unmap() // SetLanePeer may still store a pid: it touches no mapping
 	}
+}
+
+// peerGoneKeep is how long a peer that left the address vector still
+// counts as a candidate holder: a client that dies holding our lock
+// leaves (its connection closes) before the watchdog may look.
+const peerGoneKeep = 10 * time.Second
+
+// lockCandidates are the processes that may hold l: the lane's peer when
+// it is known, else the address vector's peers and those that left it in
+// the last peerGoneKeep.
+func (e *Endpoint) lockCandidates(l *laneLock) []int32 {
+	if p := l.peer.Load(); p > 0 {
+		return []int32{p}
+	}
+	e.lockMu.Lock()
+	defer e.lockMu.Unlock()
+	var pids []int32
+	now := time.Now()
+	for pid, left := range e.lockPeers {
+		switch {
+		case left.IsZero() || now.Sub(left) < peerGoneKeep:
+			pids = append(pids, pid)
+		default:
+			delete(e.lockPeers, pid)
+		}
+	}
+	return pids
+}
+
+// lockPeerJoined records a peer put in the address vector (under e.mu),
+// and starts the watchdog.
+func (e *Endpoint) lockPeerJoined(addr []byte) {
+	pid, _, err := ParseShmAddress(addr)
+	if err != nil || len(e.locks) == 0 {
+		return
+	}
+	e.lockMu.Lock()
+	if e.lockPeers == nil {
+		e.lockPeers = make(map[int32]time.Time)
+	}
+	e.lockPeers[int32(pid)] = time.Time{}
+	e.lockMu.Unlock()
+	e.startLockWatch()
+}
+
+// lockPeerLeft records a peer taken out of the address vector (under e.mu).
+func (e *Endpoint) lockPeerLeft(addr []byte) {
+	pid, _, err := ParseShmAddress(addr)
+	if err != nil || len(e.locks) == 0 {
+		return
+	}
+	e.lockMu.Lock()
+	if _, ok := e.lockPeers[int32(pid)]; ok {
+		e.lockPeers[int32(pid)] = time.Now()
+	}
+	e.lockMu.Unlock()
 }

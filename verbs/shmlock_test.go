@@ -5,6 +5,7 @@ package verbs
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -20,12 +21,26 @@ import (
 	"github.com/ferry-hpc/ferry/internal/testenv"
 )
 
-const holdLockEnv = "FERRY_VERBS_TEST_HOLD_LOCK"
+const (
+	holdLockEnv         = "FERRY_VERBS_TEST_HOLD_LOCK"
+	holdLockEndpointEnv = "FERRY_VERBS_TEST_HOLD_LOCK_ENDPOINT"
+)
 
 // holdLockMain is a peer that takes a region's lock the way a server's
 // copy into a client does, and keeps it: it maps the region, sets the
-// lock word to held, says HELD, and on a line RELEASE frees it.
+// lock word to held, says HELD, and on a line RELEASE frees it. With
+// holdLockEndpointEnv set it first opens a shm endpoint of its own and
+// says ADDR and its address in hex (a client, as its server sees it).
 func holdLockMain(name string) int {
+	if os.Getenv(holdLockEndpointEnv) != "" {
+		e, err := Open(Config{Provider: "shm"})
+		if err != nil {
+			fmt.Printf("ERR %v\n", err)
+			return 1
+		}
+		defer e.Close()
+		fmt.Printf("ADDR %x\n", e.Address())
+	}
 	f, err := os.OpenFile("/dev/shm/"+name, os.O_RDWR, 0)
 	if err != nil {
 		fmt.Printf("ERR %v\n", err)
@@ -55,10 +70,20 @@ func holdLockMain(name string) int {
 
 // lockHolder starts a holdLockMain process on lane's region of e.
 func lockHolder(t *testing.T, e *Endpoint, lane int) (cmd *exec.Cmd, release func()) {
+	cmd, _, release = startLockHolder(t, e, lane, false)
+	return cmd, release
+}
+
+// startLockHolder is lockHolder; with endpoint the holder also opens a
+// shm endpoint, whose address it returns.
+func startLockHolder(t *testing.T, e *Endpoint, lane int, endpoint bool) (cmd *exec.Cmd, addr []byte, release func()) {
 	t.Helper()
 	name := strings.TrimPrefix(string(bytes.TrimRight(e.LaneAddress(lane), "\x00")), shmPrefix)
 	cmd = exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), holdLockEnv+"="+name)
+	if endpoint {
+		cmd.Env = append(cmd.Env, holdLockEndpointEnv+"=1")
+	}
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -66,10 +91,20 @@ func lockHolder(t *testing.T, e *Endpoint, lane int) (cmd *exec.Cmd, release fun
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	sc := bufio.NewScanner(out)
+	if endpoint {
+		if !sc.Scan() || !strings.HasPrefix(sc.Text(), "ADDR ") {
+			t.Fatalf("lock holder: %q", sc.Text())
+		}
+		a, err := hex.DecodeString(strings.TrimPrefix(sc.Text(), "ADDR "))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = a
+	}
 	if !sc.Scan() || sc.Text() != "HELD" {
 		t.Fatalf("lock holder: %q", sc.Text())
 	}
-	return cmd, func() {
+	return cmd, addr, func() {
 		fmt.Fprintln(in, "RELEASE")
 		if !sc.Scan() || sc.Text() != "RELEASED" {
 			t.Fatalf("lock holder: %q", sc.Text())
@@ -183,5 +218,61 @@ func TestLivePeersLockKept(t *testing.T) {
 		t.Fatalf("the watchdog freed %d locks without knowing their holder", n)
 	}
 	atomic.StoreInt32(e.locks[1].word, e.locks[1].unlocked) // as the dead peer would have
+	closeWithin(t, e, 10*time.Second)
+}
+
+// TestDeadClientsLockFreed: on a server's endpoint, which knows its
+// clients only from its address vector, a client killed while it holds
+// the endpoint's lock has it freed once its address has left the vector
+// (its connection closed), and another peer's RMA stuck on the lock
+// completes.
+func TestDeadClientsLockFreed(t *testing.T) {
+	e := openLanes(t, 1)
+	holder, addr, _ := startLockHolder(t, e, 0, true)
+	p, err := e.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(Config{Provider: "shm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, src := mmapBuf(t, 1<<20), mmapBuf(t, 1<<20)
+	fill(src, 9)
+	md := reg(t, e, dst, AccessRemoteWrite)
+	ms := reg(t, a, src, AccessLocal)
+	rb, err := md.Remote(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := a.Connect(e.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopExpect := e.Expect()
+	rma := make(chan error, 1)
+	go func() { rma <- a.Do(testCtx(t), RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 1<<20), Remote: rb}) }()
+	time.Sleep(100 * time.Millisecond)
+	holder.Process.Kill()
+	holder.Wait()
+	if err := e.Disconnect(p); err != nil { // as the server does when the connection closes
+		t.Fatal(err)
+	}
+	select {
+	case err := <-rma:
+		if err != nil {
+			t.Fatalf("RMA into the endpoint: %v", err)
+		}
+	case <-time.After(lockStuckAfter + 10*time.Second):
+		t.Fatalf("RMA into the endpoint still waiting %v after its lock's holder died", lockStuckAfter+10*time.Second)
+	}
+	if !bytes.Equal(dst, src) {
+		t.Fatal("RMA into the endpoint: data differ")
+	}
+	if n := e.LocksFreed(); n != 1 {
+		t.Fatalf("LocksFreed = %d, want 1", n)
+	}
+	closeWithin(t, a, 10*time.Second)
+	stopExpect()
 	closeWithin(t, e, 10*time.Second)
 }
