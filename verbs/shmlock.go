@@ -53,8 +53,8 @@ const (
 
 const (
 	lockStuckAfter = 2 * time.Second
-	lockIdleLook   = 250 * time.Millisecond // while every lock is free
-	lockBusyLook   = 10 * time.Millisecond  // while one is held
+	lockIdleLook   = time.Second           // while every lock is free
+	lockBusyLook   = 10 * time.Millisecond // while one is held
 )
 
 // laneLock is the lock word of one lane's region, as the watchdog sees it.
@@ -100,12 +100,13 @@ func mapLaneLock(lane int, addr []byte) (*laneLock, error) {
 func (l *laneLock) unmap() { unix.Munmap(l.mem) }
 
 // look is one look at the lock; it reports whether it freed a lock a dead
-// process held. Looks come lockBusyLook apart while the lock is held, so
-// a hold counts as one only if the lock was never free for that long: a
-// peer's copies leave it free between them, and a restarted peer takes
-// far longer than that to reach the lane, so a hold that began when a
-// candidate holder (peers returns them) was there and never paused, with
-// that candidate now gone, is taken to be the dead one's.
+// process held. A hold seen while a candidate holder (peers returns them)
+// is gone starts a watch, with looks lockBusyLook apart, so the hold
+// counts as one only if the lock is never free for that long: a peer's
+// copies leave it free between them, and a restarted peer takes far
+// longer than that to reach the lane, so a hold that never pauses for
+// lockStuckAfter, with a candidate of its start gone, is taken to be the
+// dead one's.
 func (l *laneLock) look(now time.Time, peers func(*laneLock) []int32) bool {
 	v := atomic.LoadInt32(l.word)
 	switch {
@@ -113,7 +114,11 @@ func (l *laneLock) look(now time.Time, peers func(*laneLock) []int32) bool {
 		l.heldSince = time.Time{}
 		return false
 	case l.heldSince.IsZero():
-		l.heldSince, l.heldBy = now, peers(l)
+		// A hold with every candidate alive is a live one's: looking at
+		// it closely would only cost the copies that hold it.
+		if c := peers(l); anyGone(c) {
+			l.heldSince, l.heldBy = now, c
+		}
 		return false
 	case now.Sub(l.heldSince) < lockStuckAfter || !anyGone(l.heldBy):
 		return false
