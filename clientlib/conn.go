@@ -300,15 +300,9 @@ func (r *replies) alive() bool {
 // is dropped at the deadline, so no late reply can write into a
 // caller's buffer after it returns.
 func (sc *serverConn) await(rd *replies, c *call, deadline time.Time) {
-	nc := rd.nc
 	select {
-	case <-rd.token: // the common case: nobody else is reading
-		select {
-		case <-c.done:
-		default:
-			sc.readUntil(rd, c, deadline)
-		}
-		rd.token <- struct{}{}
+	case <-rd.token: // the common case: nobody else is reading, and no timer
+		sc.readHolding(rd, c, deadline)
 		return
 	default:
 	}
@@ -317,16 +311,22 @@ func (sc *serverConn) await(rd *replies, c *call, deadline time.Time) {
 	select {
 	case <-c.done:
 	case <-rd.token:
-		select {
-		case <-c.done: // read by the previous holder
-		default:
-			sc.readUntil(rd, c, deadline)
-		}
-		rd.token <- struct{}{}
+		sc.readHolding(rd, c, deadline)
 	case <-timer.C:
-		sc.fail(nc, fmt.Errorf("no reply within %v: %w", sc.timeout, syscall.ETIMEDOUT))
+		sc.fail(rd.nc, fmt.Errorf("no reply within %v: %w", sc.timeout, syscall.ETIMEDOUT))
 		<-c.done
 	}
+}
+
+// readHolding reads until c's reply has come, unless the previous holder
+// of rd's token read it, and passes the token on.
+func (sc *serverConn) readHolding(rd *replies, c *call, deadline time.Time) {
+	select {
+	case <-c.done:
+	default:
+		sc.readUntil(rd, c, deadline)
+	}
+	rd.token <- struct{}{}
 }
 
 // readUntil reads reply frames from rd, handing each to its call, until

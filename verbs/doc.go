@@ -130,10 +130,11 @@
 //     server copies under its own lock.
 //   - Debian's libfabric 1.17 is linked against libpsm_infinipath and
 //     libpsm2. Each library's constructor calibrates the CPU clock at
-//     load time, pinned to one CPU, in sleeps of 125 µs for 100 ms (strace
-//     of a dlopen of each: 494 and 500 clock_nanosleep calls, 100-102 ms
-//     each; a dlopen of libfabric.so.1 takes 202 ms on the 2026-12-07
-//     machine), and libinfinipath installs its own SIGSEGV handler; Go
+//     load time, pinned to one CPU, in sleeps of 125 µs for 100 ms (a
+//     dlopen of either takes 100-102 ms; strace counts 494
+//     clock_nanosleep calls for libpsm2's and 994 for a dlopen of
+//     libfabric.so.1, which takes 202 ms on the 2026-12-07 machine), and
+//     libinfinipath installs its own SIGSEGV handler; Go
 //     forwards crashes in C code to it, which is why such crashes print an
 //     infinipath backtrace. The cost is paid when the library loads,
 //     before any provider is opened, and cannot be avoided without a

@@ -107,24 +107,28 @@ func (l *laneLock) unmap() { unix.Munmap(l.mem) }
 // longer than that to reach the lane, so a hold that never pauses for
 // lockStuckAfter, with a candidate of its start gone, is taken to be the
 // dead one's.
-func (l *laneLock) look(now time.Time, peers func(*laneLock) []int32) bool {
+func (l *laneLock) look(now time.Time, peers func(*laneLock) []int32) (freed bool, heldFor time.Duration) {
 	v := atomic.LoadInt32(l.word)
 	switch {
 	case v == l.unlocked:
 		l.heldSince = time.Time{}
-		return false
+		return false, 0
 	case l.heldSince.IsZero():
 		// A hold with every candidate alive is a live one's: looking at
 		// it closely would only cost the copies that hold it.
 		if c := peers(l); anyGone(c) {
 			l.heldSince, l.heldBy = now, c
 		}
-		return false
+		return false, 0
 	case now.Sub(l.heldSince) < lockStuckAfter || !anyGone(l.heldBy):
-		return false
+		return false, 0
 	}
 	// Free it, unless a waiter moved the word since (the next look will).
-	return atomic.CompareAndSwapInt32(l.word, v, l.unlocked)
+	if !atomic.CompareAndSwapInt32(l.word, v, l.unlocked) {
+		return false, 0
+	}
+	heldFor, l.heldSince = now.Sub(l.heldSince), time.Time{}
+	return true, heldFor
 }
 
 func anyGone(pids []int32) bool {
@@ -136,10 +140,10 @@ func anyGone(pids []int32) bool {
 	return false
 }
 
-// processAlive reports whether pid is a process that has not exited (a
-// zombie has).
+// processAlive reports whether pid is a process that has not exited:
+// pidAlive, except that a zombie, which holds no lock, counts as gone.
 func processAlive(pid int) bool {
-	if err := unix.Kill(pid, 0); err == unix.ESRCH {
+	if !pidAlive(pid) {
 		return false
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -186,12 +190,10 @@ func (e *Endpoint) watchLocks(stop <-chan struct{}, done chan<- struct{}) {
 		now := time.Now()
 		next := lockIdleLook
 		for _, l := range e.locks {
-			held := l.heldSince
-			if l.look(now, e.lockCandidates) {
-				l.heldSince = time.Time{}
+			if freed, heldFor := l.look(now, e.lockCandidates); freed {
 				e.locksFreed.Add(1)
 				slog.Warn("verbs: freed a shm region lock whose holder died", "lane", l.lane,
-					"held_for", now.Sub(held).Round(time.Millisecond), "candidates", l.heldBy)
+					"held_for", heldFor.Round(time.Millisecond), "candidates", l.heldBy)
 			}
 			if !l.heldSince.IsZero() {
 				next = lockBusyLook

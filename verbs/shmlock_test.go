@@ -141,6 +141,48 @@ func closeWithin(t *testing.T, e *Endpoint, d time.Duration) {
 	}
 }
 
+// stuckWrite starts a 1 MiB RMA write by a new endpoint into e at addr,
+// whose owner spins on the lock while it is held, and returns a wait
+// that fails the test unless the write completes with the right bytes
+// within lockStuckAfter+10s of being called, then closes the writer.
+func stuckWrite(t *testing.T, e *Endpoint, addr []byte, seed int64) (wait func()) {
+	t.Helper()
+	a, err := Open(Config{Provider: "shm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, src := mmapBuf(t, 1<<20), mmapBuf(t, 1<<20)
+	fill(src, seed)
+	md := reg(t, e, dst, AccessRemoteWrite)
+	ms := reg(t, a, src, AccessLocal)
+	rb, err := md.Remote(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := a.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rma := make(chan error, 1)
+	go func() { rma <- a.Do(testCtx(t), RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 1<<20), Remote: rb}) }()
+	time.Sleep(100 * time.Millisecond) // a's owner now spins on the lock
+	return func() {
+		t.Helper()
+		select {
+		case err := <-rma:
+			if err != nil {
+				t.Fatalf("RMA into the locked region: %v", err)
+			}
+		case <-time.After(lockStuckAfter + 10*time.Second):
+			t.Fatalf("RMA into the locked region still waiting %v after its lock's holder died", lockStuckAfter+10*time.Second)
+		}
+		if !bytes.Equal(dst, src) {
+			t.Fatal("RMA into the locked region: data differ")
+		}
+		closeWithin(t, a, 10*time.Second)
+	}
+}
+
 // TestDeadPeersLockFreed: a peer killed while it holds a lane's lock has
 // the lock freed by the watchdog. Meanwhile another peer's RMA into the
 // lane spins on that lock inside its owner (as a restarted server's
@@ -151,44 +193,13 @@ func TestDeadPeersLockFreed(t *testing.T) {
 	holder, _ := lockHolder(t, e, 1)
 	e.SetLanePeer(1, holder.Process.Pid)
 	stopExpect := e.Expect()
-
-	a, err := Open(Config{Provider: "shm"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, src := mmapBuf(t, 1<<20), mmapBuf(t, 1<<20)
-	fill(src, 7)
-	md := reg(t, e, dst, AccessRemoteWrite)
-	ms := reg(t, a, src, AccessLocal)
-	rb, err := md.Remote(0, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := a.Connect(e.LaneAddress(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rma := make(chan error, 1)
-	go func() { rma <- a.Do(testCtx(t), RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 1<<20), Remote: rb}) }()
-	time.Sleep(100 * time.Millisecond) // a's owner now spins on the lock
+	wait := stuckWrite(t, e, e.LaneAddress(1), 7)
 	holder.Process.Kill()
 	holder.Wait()
-
-	select {
-	case err := <-rma:
-		if err != nil {
-			t.Fatalf("RMA into the lane: %v", err)
-		}
-	case <-time.After(lockStuckAfter + 10*time.Second):
-		t.Fatalf("RMA into the lane still waiting %v after its lock's holder died", lockStuckAfter+10*time.Second)
-	}
-	if !bytes.Equal(dst, src) {
-		t.Fatal("RMA into the lane: data differ")
-	}
+	wait()
 	if n := e.LocksFreed(); n != 1 {
 		t.Fatalf("LocksFreed = %d, want 1", n)
 	}
-	closeWithin(t, a, 10*time.Second)
 	stopExpect()
 	closeWithin(t, e, 10*time.Second)
 }
@@ -233,46 +244,17 @@ func TestDeadClientsLockFreed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Open(Config{Provider: "shm"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, src := mmapBuf(t, 1<<20), mmapBuf(t, 1<<20)
-	fill(src, 9)
-	md := reg(t, e, dst, AccessRemoteWrite)
-	ms := reg(t, a, src, AccessLocal)
-	rb, err := md.Remote(0, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := a.Connect(e.Address())
-	if err != nil {
-		t.Fatal(err)
-	}
 	stopExpect := e.Expect()
-	rma := make(chan error, 1)
-	go func() { rma <- a.Do(testCtx(t), RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 1<<20), Remote: rb}) }()
-	time.Sleep(100 * time.Millisecond)
+	wait := stuckWrite(t, e, e.Address(), 9)
 	holder.Process.Kill()
 	holder.Wait()
 	if err := e.Disconnect(p); err != nil { // as the server does when the connection closes
 		t.Fatal(err)
 	}
-	select {
-	case err := <-rma:
-		if err != nil {
-			t.Fatalf("RMA into the endpoint: %v", err)
-		}
-	case <-time.After(lockStuckAfter + 10*time.Second):
-		t.Fatalf("RMA into the endpoint still waiting %v after its lock's holder died", lockStuckAfter+10*time.Second)
-	}
-	if !bytes.Equal(dst, src) {
-		t.Fatal("RMA into the endpoint: data differ")
-	}
+	wait()
 	if n := e.LocksFreed(); n != 1 {
 		t.Fatalf("LocksFreed = %d, want 1", n)
 	}
-	closeWithin(t, a, 10*time.Second)
 	stopExpect()
 	closeWithin(t, e, 10*time.Second)
 }
