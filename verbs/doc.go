@@ -134,18 +134,15 @@
 //     dlopen of either takes 100-102 ms; strace counts 494
 //     clock_nanosleep calls for libpsm2's and 994 for a dlopen of
 //     libfabric.so.1, which takes 202 ms on the 2026-12-07 machine), and
-//     libinfinipath installs its own SIGSEGV handler; Go
-//     forwards crashes in C code to it, which is why such crashes print an
-//     infinipath backtrace. The cost is paid when the library loads,
-//     before any provider is opened, and cannot be avoided without a
-//     libfabric built without psm and psm2.
+//     libinfinipath installs its own SIGSEGV handler. Ferry loads stand-ins
+//     for both in their place (see Loading libfabric below).
 //   - The first fi_getinfo of a process runs every built-in provider's
 //     init function before FI_PROVIDER's filter is applied (1.17's fi_ini
 //     and ofi_register_provider), and verbs' init reads /proc/kallsyms
 //     twice (peer-memory and dma-buf support: vrb_os_mem_support), about
-//     55 ms each on the 2026-12-06 machine (121k symbols). With the psm
-//     constructors that is some 0.3 s before Ferry's own code runs, which
-//     is why a fresh process's first ping stays over 150 ms here.
+//     55 ms each on the 2026-12-06 machine (121k symbols). Nothing in
+//     1.17 skips it; it is most of a fresh process's first ping now
+//     (130-140 ms).
 //   - Transfers larger than max_msg_size (or 1 GiB) are split into chunks,
 //     and scatter lists into pieces of at most iov_limit segments.
 //   - shm keeps a spin lock in each endpoint's shared region, and a peer
@@ -162,6 +159,33 @@
 //     otherwise. A live holder stopped for 2 s while another candidate
 //     died would have its lock freed under it; a dead holder otherwise
 //     hangs the endpoint for good.
+//
+// # Loading libfabric
+//
+// libfabric is not linked: the first Open (or LibfabricVersion) loads
+// libfabric.so.1 with dlopen (load.c) and binds its six exported entry
+// points (fi_getinfo, fi_freeinfo, fi_dupinfo, fi_fabric, fi_strerror,
+// fi_version; everything else is reached through the fids' ops tables) at
+// the symbol versions a program compiled against the same headers would
+// link to (TestABIVersions checks them against -lfabric). A process that
+// cannot load it gets ErrNotSupported from Open, so clients and "auto"
+// servers fall back to sockets.
+//
+// Loading it here is what allows the stand-ins: before libfabric, unless
+// libfabric or the library itself is in the process already, the loader
+// loads psmstub's libpsm2.so.2 and libpsm_infinipath.so.1, whose sonames
+// match, and the dynamic linker then takes them for libfabric's
+// dependencies. Ferry offers no PSM provider (psm3 and opx are separate
+// libraries), and every stand-in call fails as on a host without the
+// device, so the psm and psm2 providers report no device. The stand-ins
+// are found in $FERRY_PSM_STUBS ("off" disables them), else beside the
+// code: <dir of libferry.so>/ferry in a C program, ../lib/ferry (the
+// build tree) or ../lib/<multiarch>/ferry (an installed package) from the
+// executable. libfabric is bound at load (BIND_NOW), so a libfabric that
+// needs a symbol a stand-in lacks fails to load over them: the loader then
+// unloads them and loads the real libraries (TestPSMStandIns). The cost:
+// a library loaded later in the same process that needs the real libpsm2
+// gets the stand-in, which is why C programs have FERRY_PSM_STUBS=off.
 //
 // # Cancellation
 //

@@ -3,7 +3,7 @@
 package verbs
 
 /*
-#cgo pkg-config: libfabric
+#cgo LDFLAGS: -ldl
 #cgo CFLAGS: -O2 -Wall
 #include <stdlib.h>
 #include <rdma/fabric.h>
@@ -116,7 +116,10 @@ func Open(cfg Config) (*Endpoint, error) {
 
 // LibfabricVersion reports the version of the libfabric library in use.
 func LibfabricVersion() string {
-	v := uint32(C.fi_version())
+	if err := loadFabric(); err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	v := uint32(C.fvb_libfabric_version())
 	return fmt.Sprintf("%d.%d", v>>16, v&0xffff)
 }
 
@@ -197,6 +200,9 @@ func openInRange(prov string, cfg Config) (*Endpoint, error) {
 // openProvider opens one endpoint; inUse reports that the port asked for
 // is taken (so the next one may be tried).
 func openProvider(prov string, cfg Config, port int) (e *Endpoint, inUse bool, err error) {
+	if err := loadFabric(); err != nil {
+		return nil, false, fmt.Errorf("verbs: open %s: %w", prov, err)
+	}
 	var node, service *C.char
 	useSource := C.int(0)
 	if usesNode(prov) {
@@ -262,6 +268,7 @@ func openProvider(prov string, cfg Config, port int) (e *Endpoint, inUse bool, e
 		Domain:           cstr(ci.domain[:]),
 		DeliveryComplete: ci.delivery_complete != 0,
 		Version:          LibfabricVersion(),
+		Stubbed:          StubbedLibraries(),
 		MaxMsgSize:       uint64(ci.max_msg_size),
 		IOVLimit:         int(ci.iov_limit),
 		KeySize:          int(ci.mr_key_size),

@@ -45,6 +45,24 @@ typedef struct fvb_post {
 
 typedef struct fvb_ep fvb_ep;
 
+// fvb_load loads libfabric into the process once (load.c). stubdir, when
+// not empty, holds stand-ins for libfabric's PSM dependencies that are
+// loaded first (verbs/psmstub). Returns 0, or -1 with errbuf set; *stubbed
+// gets FVB_STUB_* bits for the stand-ins in use, and note explains a
+// stand-in that was not used (empty otherwise).
+#define FVB_STUB_PSM2 1
+#define FVB_STUB_PSM 2
+int fvb_load(const char *stubdir, int *stubbed, char *note, size_t notelen,
+	     char *errbuf, size_t errlen);
+// fvb_libfabric_version is fi_version() of the loaded library (0 before
+// fvb_load).
+uint32_t fvb_libfabric_version(void);
+// fvb_abi_version is the symbol version fvb_load binds name at.
+const char *fvb_abi_version(const char *name);
+// fvb_self_object names the file this code was loaded from (libferry.so
+// in a C program, the executable otherwise), or "" if unknown.
+const char *fvb_self_object(void);
+
 typedef struct fvb_info {
 	char prov[64];
 	char fabric[128];

@@ -5,6 +5,17 @@
 
 #include "fabric.h"
 
+// libfabric is loaded at run time (load.c), not linked: its six exported
+// entry points are called through pointers that fvb_load fills. The
+// header's declarations are renamed so every call here goes to load.c's
+// wrappers (fi_allocinfo, an inline, calls fi_dupinfo).
+#define fi_getinfo fvb_fi_getinfo
+#define fi_freeinfo fvb_fi_freeinfo
+#define fi_dupinfo fvb_fi_dupinfo
+#define fi_fabric fvb_fi_fabric
+#define fi_strerror fvb_fi_strerror
+#define fi_version fvb_fi_version
+
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
 #include <rdma/fi_domain.h>

@@ -33,6 +33,9 @@ func Open(cfg Config) (*Endpoint, error) {
 // LibfabricVersion reports that there is no libfabric.
 func LibfabricVersion() string { return "none (built without cgo)" }
 
+// StubbedLibraries is empty without cgo.
+func StubbedLibraries() []string { return nil }
+
 func (e *Endpoint) Info() Info                                    { return Info{} }
 func (e *Endpoint) Provider() string                              { return "" }
 func (e *Endpoint) RegisteredBytes() int64                        { return 0 }

@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if prov := os.Getenv(childEnv); prov != "" {
 		os.Exit(childMain(prov))
 	}
+	if os.Getenv(standInEnv) != "" {
+		os.Exit(standInMain())
+	}
 	if name := os.Getenv(holdLockEnv); name != "" {
 		os.Exit(holdLockMain(name))
 	}

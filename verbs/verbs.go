@@ -194,22 +194,23 @@ type Info struct {
 	Fabric           string
 	Domain           string
 	MRMode           []string
-	DeliveryComplete bool   // a write's completion means the bytes are in the target's memory
-	DeliveryMode     string // how: "FI_DELIVERY_COMPLETE" or the provider's documented equivalent
-	RemoteChecks     bool   // the provider checks keys and windows at the target (shm's CMA path does not)
-	Version          string // libfabric
-	MaxMsgSize       uint64 // ep_attr->max_msg_size
-	IOVLimit         int    // tx_attr->iov_limit
-	KeySize          int    // domain_attr->mr_key_size
-	Threading        string // domain_attr->threading as granted
-	WaitFD           bool   // the completion queue has a wait fd the idle owner blocks on
-	TargetConnects   bool   // a peer's first RMA to this endpoint waits for it to progress (shm's connection request)
-	Lanes            int    // endpoints opened on the domain (Config.Lanes)
+	DeliveryComplete bool     // a write's completion means the bytes are in the target's memory
+	DeliveryMode     string   // how: "FI_DELIVERY_COMPLETE" or the provider's documented equivalent
+	RemoteChecks     bool     // the provider checks keys and windows at the target (shm's CMA path does not)
+	Version          string   // libfabric
+	MaxMsgSize       uint64   // ep_attr->max_msg_size
+	IOVLimit         int      // tx_attr->iov_limit
+	KeySize          int      // domain_attr->mr_key_size
+	Threading        string   // domain_attr->threading as granted
+	WaitFD           bool     // the completion queue has a wait fd the idle owner blocks on
+	TargetConnects   bool     // a peer's first RMA to this endpoint waits for it to progress (shm's connection request)
+	Lanes            int      // endpoints opened on the domain (Config.Lanes)
+	Stubbed          []string // libfabric dependencies stood in for (doc.go, "Loading libfabric")
 }
 
 func (i Info) String() string {
-	return fmt.Sprintf("provider=%s fabric=%s domain=%s mr_mode=[%s] delivery=%q remote_checks=%v max_msg=%d iov_limit=%d threading=%s wait_fd=%v target_connects=%v lanes=%d libfabric=%s",
-		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Threading, i.WaitFD, i.TargetConnects, i.Lanes, i.Version)
+	return fmt.Sprintf("provider=%s fabric=%s domain=%s mr_mode=[%s] delivery=%q remote_checks=%v max_msg=%d iov_limit=%d threading=%s wait_fd=%v target_connects=%v lanes=%d libfabric=%s stand_ins=[%s]",
+		i.Provider, i.Fabric, i.Domain, strings.Join(i.MRMode, ","), i.DeliveryMode, i.RemoteChecks, i.MaxMsgSize, i.IOVLimit, i.Threading, i.WaitFD, i.TargetConnects, i.Lanes, i.Version, strings.Join(i.Stubbed, ","))
 }
 
 // Peer identifies a connected peer: its fi_addr_t in the endpoint's

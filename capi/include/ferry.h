@@ -179,6 +179,16 @@ const char *ferry_version(void);
  * read or write polls for its reply before the thread sleeps: a duration
  * such as "100us", the default, or "off" where ranks outnumber cores).
  *
+ * libfabric is loaded when the first fabric is opened, not when libferry
+ * is. Before it, unless they are in the process already, stand-ins for
+ * libfabric's PSM dependencies (libpsm2.so.2, libpsm_infinipath.so.1;
+ * installed in <libdir>/ferry/) are loaded in their place: the real ones
+ * spend some 200 ms at load calibrating the clock, and Ferry uses no PSM
+ * provider. A program that uses Omni-Path or True Scale PSM through
+ * another library, loaded after its first Ferry call, sets
+ * FERRY_PSM_STUBS=off (read at that first fabric open) to load the real
+ * libraries instead.
+ *
  * Returns 0 on success, or:
  *   -ENOENT   no config: config_path is NULL, $FERRY_CONFIG is unset and
  *             ./.ferry-local/ferry.toml does not exist; or the file named

@@ -102,6 +102,11 @@ done
 [ -n "$lib" ] || fail "no libferry.so.0 under /usr/lib"
 libdir=$(dirname "$lib")
 ls -l "$libdir"/libferry*.so*
+# The stand-ins for libfabric's PSM dependencies, where libferry and the
+# programs look for them (verbs/doc.go, "Loading libfabric").
+for f in libpsm2.so.2 libpsm_infinipath.so.1; do
+  [ -f "$libdir/ferry/$f" ] || fail "missing after install: $libdir/ferry/$f"
+done
 if command -v mpicc.mpich >/dev/null || command -v mpicc.openmpi >/dev/null || command -v mpicc >/dev/null; then
   ls "$libdir"/libferry-mpiio-*.so >/dev/null || fail "no MPI-IO library beside libferry (an MPI is installed)"
 fi
@@ -168,6 +173,16 @@ grep -qx 'ferry_DIR:PATH=/usr/lib/cmake/ferry\|ferry_DIR:PATH=/usr/lib/.*/cmake/
 
 # run_consumers CONFIG - both consumers do I/O through the running server;
 # their own shm regions must be gone when they exit.
+# ping_installed CONFIG: the installed ferry pings the servers with the
+# installed stand-ins loaded in place of the real PSM libraries.
+ping_installed() {
+  local out
+  out=$(/usr/bin/ferry ping --config "$1") || fail "ferry ping: $out"
+  echo "$out"
+  grep -qF 'stand_ins=[libpsm2.so.2,libpsm_infinipath.so.1]' <<<"$out" ||
+    fail "the installed ferry did not load the installed PSM stand-ins"
+}
+
 run_consumers() {
   local how pid
   for how in pkg-config cmake; do
@@ -190,7 +205,7 @@ if [ -d /run/systemd/system ] && [ ! -e /etc/ferry ]; then
   systemctl is-active ferryd@0
   pid=$(systemctl show -p MainPID --value ferryd@0)
   [ "$(readlink "/proc/$pid/exe")" = /usr/bin/ferryd ] || fail "ferryd@0's main process $pid is not /usr/bin/ferryd"
-  /usr/bin/ferry ping --config /etc/ferry/ferry.toml
+  ping_installed /etc/ferry/ferry.toml
   run_consumers /etc/ferry/ferry.toml
   systemctl stop ferryd@0
   unit_started=0
@@ -210,7 +225,7 @@ else
   /usr/bin/ferry local up --servers 1 --dir "$work/local" </dev/null
   servers=$(installed_ferryd_pids)
   [ "$(wc -w <<<"$servers")" = 1 ] || fail "ferry local up: want one /usr/bin/ferryd, have pids: $servers"
-  /usr/bin/ferry ping --config "$work/local/ferry.toml"
+  ping_installed "$work/local/ferry.toml"
   run_consumers "$work/local/ferry.toml"
   /usr/bin/ferry local down --dir "$work/local"
   local_up=0

@@ -44,6 +44,12 @@ class Ferry(CMakePackage):
         env.set("GOPATH", join_path(self.stage.path, "go"))
         env.set("GOCACHE", join_path(self.stage.path, "go-cache"))
         env.set("CGO_ENABLED", "1")
+        # verbs loads libfabric at run time (dlopen) rather than linking
+        # it: the headers come from the spec's prefix, and the rpath lets
+        # dlopen("libfabric.so.1") from Ferry's code find the same library.
+        libfabric = self.spec["libfabric"].prefix
+        env.append_flags("CGO_CFLAGS", "-I" + libfabric.include)
+        env.append_flags("CGO_LDFLAGS", "-Wl,-rpath," + libfabric.lib)
 
     def cmake_args(self):
         args = [

@@ -1,0 +1,123 @@
+//go:build cgo
+
+package verbs
+
+/*
+#include <stdlib.h>
+#include "fabric.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// PSMStubsEnv turns the PSM stand-ins off ("off") or names the directory
+// they are in (see doc.go, "Loading libfabric").
+const PSMStubsEnv = "FERRY_PSM_STUBS"
+
+// The stand-ins' file names, by FVB_STUB_* bit.
+var stubNames = []struct {
+	bit  C.int
+	name string
+}{{C.FVB_STUB_PSM2, "libpsm2.so.2"}, {C.FVB_STUB_PSM, "libpsm_infinipath.so.1"}}
+
+var fabricLoad struct {
+	once    sync.Once
+	err     error
+	stubbed []string // the libraries stood in for
+}
+
+// loadFabric loads libfabric into the process, once: the first Open (or
+// LibfabricVersion) pays for it. A process that cannot load it gets an
+// error wrapping ErrNotSupported from every Open, so "auto" and clients
+// fall back to the sockets path.
+func loadFabric() error {
+	fabricLoad.once.Do(func() {
+		dir := stubDir()
+		cdir := C.CString(dir)
+		defer C.free(unsafe.Pointer(cdir))
+		var stubbed C.int
+		var note [C.FERRY_ERRLEN]C.char
+		var errbuf [C.FERRY_ERRLEN]C.char
+		if C.fvb_load(cdir, &stubbed, &note[0], C.size_t(len(note)), &errbuf[0], C.size_t(len(errbuf))) != 0 {
+			fabricLoad.err = fmt.Errorf("verbs: %s: %w", cstr(errbuf[:]), ErrNotSupported)
+			return
+		}
+		for _, s := range stubNames {
+			if stubbed&s.bit != 0 {
+				fabricLoad.stubbed = append(fabricLoad.stubbed, s.name)
+			}
+		}
+		if n := cstr(note[:]); n != "" {
+			slog.Debug("verbs: PSM stand-ins", "dir", dir, "note", n)
+		}
+	})
+	return fabricLoad.err
+}
+
+// StubbedLibraries names the libfabric dependencies this process loaded
+// stand-ins for (empty before the first Open, or when none were used).
+func StubbedLibraries() []string {
+	if loadFabric() != nil {
+		return nil
+	}
+	return append([]string(nil), fabricLoad.stubbed...)
+}
+
+// stubDir is where the PSM stand-ins are: $FERRY_PSM_STUBS, else beside
+// the code running (<dir of libferry.so>/ferry in a C program, else
+// ../lib/ferry or ../lib/<multiarch>/ferry from the executable, the build
+// tree's and an installed package's layouts). "" when off or not found.
+func stubDir() string {
+	switch v := strings.TrimSpace(os.Getenv(PSMStubsEnv)); {
+	case strings.EqualFold(v, "off"):
+		return ""
+	case v != "":
+		return v
+	}
+	var candidates []string
+	if self := C.GoString(C.fvb_self_object()); strings.Contains(filepath.Base(self), ".so") {
+		candidates = append(candidates, filepath.Join(filepath.Dir(self), "ferry"))
+	} else if exe, err := os.Executable(); err == nil {
+		bin := filepath.Dir(exe)
+		candidates = append(candidates, filepath.Join(bin, "..", "lib", "ferry"))
+		if t := multiarch(); t != "" {
+			candidates = append(candidates, filepath.Join(bin, "..", "lib", t, "ferry"))
+		}
+	}
+	for _, d := range candidates {
+		if _, err := os.Stat(filepath.Join(d, stubNames[0].name)); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// multiarch is Debian's library directory name for this architecture.
+func multiarch() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "x86_64-linux-gnu"
+	case "arm64":
+		return "aarch64-linux-gnu"
+	case "ppc64le":
+		return "powerpc64le-linux-gnu"
+	}
+	return ""
+}
+
+// abiVersion is the symbol version loadFabric binds a libfabric entry
+// point at (tests compare it with what -lfabric binds).
+func abiVersion(name string) string {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	return C.GoString(C.fvb_abi_version(cn))
+}
