@@ -26,9 +26,10 @@ import (
 //     writes that extend the datafile: a mapping would be made anew for
 //     the longer file at each one, and its new pages zeroed before the
 //     copy, costs the measure below does not see.
-//   - The rest go by whichever of the two costs this server's CPU less,
-//     measured once, at the first request, by measureCopyCosts (until the
-//     measure is in, by pipeline). The winner differs between machines.
+//   - The rest go by sendfile unless pipeline costs this server's CPU
+//     clearly less (by more than pipelineMargin), measured once, at the
+//     first request, by measureCopyCosts (until the measure is in, by
+//     pipeline). The winner differs between machines.
 //   - On a provider whose registration pins memory (a NIC's), sendfile's
 //     whole-file registration would read the file in and pin it: pipeline.
 //   - The config's auto_sendfile fixes the choice instead: true sends

@@ -27,13 +27,23 @@ type copyCosts struct {
 	WritePipeline, WriteSendfile time.Duration
 }
 
+// Pipeline serves a direction only when it measured cheaper than
+// sendfile by more than pipelineMargin. sendfile makes one copy fewer, so
+// a near tie is the measure's noise (a host's servers calibrate together,
+// beside a client's first transfer): in 48 calibrations recorded in
+// bench/results/2026-12-06d to 2026-12-07b, two read choices went to
+// pipeline at 96 % and 97 % of sendfile's measured cost, and those
+// servers then served every read by pipeline, with two copies.
+const pipelineMargin = 0.10
+
 // The choice compares whole microseconds, as the auto.cost counters
 // report them.
-func (c copyCosts) sendfileReads() bool {
-	return c.ReadSendfile.Microseconds() < c.ReadPipeline.Microseconds()
-}
-func (c copyCosts) sendfileWrites() bool {
-	return c.WriteSendfile.Microseconds() < c.WritePipeline.Microseconds()
+func (c copyCosts) sendfileReads() bool  { return !clearlyCheaper(c.ReadPipeline, c.ReadSendfile) }
+func (c copyCosts) sendfileWrites() bool { return !clearlyCheaper(c.WritePipeline, c.WriteSendfile) }
+
+// clearlyCheaper says whether cost a is under b by more than pipelineMargin.
+func clearlyCheaper(a, b time.Duration) bool {
+	return float64(a.Microseconds()) < (1-pipelineMargin)*float64(b.Microseconds())
 }
 
 func (c copyCosts) String() string {

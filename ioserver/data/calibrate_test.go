@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -87,5 +88,30 @@ func TestAutoUnmeasured(t *testing.T) {
 	if stats.get("auto.cost.unmeasured") != 1 || stats.get("auto.cost.read.pipeline.us") != 0 {
 		t.Fatalf("counters after a failed measure: unmeasured %d, read pipeline %d",
 			stats.get("auto.cost.unmeasured"), stats.get("auto.cost.read.pipeline.us"))
+	}
+}
+
+// sendfile, one copy fewer, keeps a near tie; pipeline takes a direction
+// only when it measured clearly cheaper, and an unmeasured server's costs
+// send everything by pipeline.
+func TestCopyCostChoice(t *testing.T) {
+	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
+	for _, c := range []struct {
+		pipeline, sendfile int
+		want               bool // sendfile
+	}{
+		{3104, 3192, true}, // the near ties of bench/results/2026-12-07b
+		{11211, 11717, true},
+		{3000, 3000, true},
+		{5000, 3000, true},
+		{2600, 3000, false}, // pipeline 13 % cheaper
+		{0, int(time.Hour / time.Microsecond), false},
+	} {
+		costs := copyCosts{ReadPipeline: us(c.pipeline), ReadSendfile: us(c.sendfile),
+			WritePipeline: us(c.pipeline), WriteSendfile: us(c.sendfile)}
+		if costs.sendfileReads() != c.want || costs.sendfileWrites() != c.want {
+			t.Errorf("pipeline %d µs, sendfile %d µs: reads by sendfile %v, writes %v; want %v",
+				c.pipeline, c.sendfile, costs.sendfileReads(), costs.sendfileWrites(), c.want)
+		}
 	}
 }
