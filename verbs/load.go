@@ -20,7 +20,11 @@ import (
 )
 
 // PSMStubsEnv turns the PSM stand-ins off ("off") or names the directory
-// they are in (see doc.go, "Loading libfabric").
+// they are in (see doc.go, "Loading libfabric"). Unlike the client's
+// settings (internal/clientenv), verbs reads it itself, through C's
+// getenv: it says how a library is loaded into the process, as
+// libfabric's own FI_* variables do, whichever program (ferryd, ferry, a C
+// program through libferry, which may have called setenv) loads it first.
 const PSMStubsEnv = "FERRY_PSM_STUBS"
 
 // The stand-ins' file names, by FVB_STUB_* bit.
@@ -77,7 +81,7 @@ func StubbedLibraries() []string {
 // ../lib/ferry or ../lib/<multiarch>/ferry from the executable, the build
 // tree's and an installed package's layouts). "" when off or not found.
 func stubDir() string {
-	switch v := strings.TrimSpace(os.Getenv(PSMStubsEnv)); {
+	switch v := strings.TrimSpace(cgetenv(PSMStubsEnv)); {
 	case strings.EqualFold(v, "off"):
 		return ""
 	case v != "":
@@ -97,6 +101,17 @@ func stubDir() string {
 		if _, err := os.Stat(filepath.Join(d, stubNames[0].name)); err == nil {
 			return d
 		}
+	}
+	return ""
+}
+
+// cgetenv reads the process's environment as C sees it now (Go's os.Getenv
+// in libferry sees it as it was when the library loaded).
+func cgetenv(name string) string {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	if v := C.getenv(cn); v != nil {
+		return C.GoString(v)
 	}
 	return ""
 }
