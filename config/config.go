@@ -116,7 +116,8 @@ type Server struct {
 	// AutoSendfile fixes how strategy auto serves resident data: true by
 	// sendfile (RMA straight from or into the datafile's mapping), false by
 	// pipeline. Unset, the server measures both ways' copy cost on its
-	// first request and takes the cheaper (pipeline on providers whose
+	// first request and takes sendfile unless pipeline is more than 10 %
+	// cheaper (pipeline on providers whose
 	// registration pins memory, where a whole-file registration would read
 	// the file in), since which wins differs between machines
 	// (bench/results/2026-12-06d).

@@ -175,17 +175,26 @@
 // libfabric or the library itself is in the process already, the loader
 // loads psmstub's libpsm2.so.2 and libpsm_infinipath.so.1, whose sonames
 // match, and the dynamic linker then takes them for libfabric's
-// dependencies. Ferry offers no PSM provider (psm3 and opx are separate
-// libraries), and every stand-in call fails as on a host without the
-// device, so the psm and psm2 providers report no device. The stand-ins
-// are found in $FERRY_PSM_STUBS ("off" disables them), else beside the
-// code: <dir of libferry.so>/ferry in a C program, ../lib/ferry (the
-// build tree) or ../lib/<multiarch>/ferry (an installed package) from the
-// executable. libfabric is bound at load (BIND_NOW), so a libfabric that
-// needs a symbol a stand-in lacks fails to load over them: the loader then
+// dependencies. Only libfabric's psm and psm2 providers use those
+// libraries, and Ferry offers neither (its psm3 and opx need neither
+// library); every stand-in call fails as on a host without the device,
+// so those two providers report no device. The stand-ins are found in
+// $FERRY_PSM_STUBS (read with C's getenv, so a C program's setenv counts;
+// "off" disables them), else beside the code: <dir of libferry.so>/ferry
+// in a C program, ../lib/ferry (the build tree) or
+// ../lib/<multiarch>/ferry (an installed package) from the executable.
+// libfabric is bound at load (BIND_NOW), so a libfabric that needs a
+// symbol a stand-in lacks fails to load over them: the loader then
 // unloads them and loads the real libraries (TestPSMStandIns). The cost:
 // a library loaded later in the same process that needs the real libpsm2
 // gets the stand-in, which is why C programs have FERRY_PSM_STUBS=off.
+//
+// Constructors that run after the Go runtime has set its signal handlers
+// may take them: the real libinfinipath installs handlers that exit with
+// status 1 on SIGSEGV, SIGBUS, SIGILL, SIGABRT, SIGINT and SIGTERM (linked,
+// it ran before the runtime, which then set its own). The loader saves
+// every signal's handler before it loads anything and restores them all
+// after.
 //
 // # Cancellation
 //
