@@ -354,7 +354,6 @@ func yes(b bool) string {
 	return "**no**"
 }
 
-// row makes a table row; higher says whether a larger value is better.
 // kernelCopy copies src into dst with process_vm_writev to this process,
 // in 1 MiB pieces, from threads goroutines (each a thread while it is in
 // the system call), and returns how long it took.
@@ -363,7 +362,8 @@ func kernelCopy(src, dst []byte, threads int) (time.Duration, error) {
 		return 0, fmt.Errorf("kernel copy: %d-byte buffer for %d bytes", len(dst), len(src))
 	}
 	const piece = 1 << 20
-	share := (len(src)/threads + piece - 1) / piece * piece
+	threads = max(threads, 1)
+	share := max((len(src)/threads+piece-1)/piece*piece, piece)
 	errs := make(chan error, threads)
 	pid := os.Getpid()
 	start := time.Now()
@@ -394,6 +394,7 @@ func kernelCopy(src, dst []byte, threads int) (time.Duration, error) {
 	return time.Since(start), first
 }
 
+// row makes a table row; higher says whether a larger value is better.
 func row(what string, v float64, unit, base string, b, target float64, higher bool) headlineRow {
 	ratio := v / b
 	met := ratio >= target

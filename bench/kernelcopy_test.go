@@ -7,11 +7,12 @@ import (
 )
 
 // kernelCopy, the headline's CMA ceiling, copies every byte, in pieces
-// split unevenly over threads, and refuses a buffer too small.
+// split unevenly over threads (also for 0 threads asked and for more
+// threads than pieces), and refuses a buffer too small.
 func TestKernelCopy(t *testing.T) {
 	src := make([]byte, 5<<20+123)
 	rand.New(rand.NewSource(1)).Read(src)
-	for _, threads := range []int{1, 2, 3} {
+	for _, threads := range []int{0, 1, 2, 3, 64} {
 		dst := make([]byte, len(src)+7)
 		if _, err := kernelCopy(src, dst, threads); err != nil {
 			t.Fatalf("%d threads: %v", threads, err)

@@ -181,8 +181,9 @@
 // so those two providers report no device. The stand-ins are found in
 // $FERRY_PSM_STUBS (read with C's getenv, so a C program's setenv counts;
 // "off" disables them), else beside the code: <dir of libferry.so>/ferry
-// in a C program, ../lib/ferry (the build tree) or
-// ../lib/<multiarch>/ferry (an installed package) from the executable.
+// in a C program, ../lib/ferry (the build tree, most prefixes),
+// ../lib/<multiarch>/ferry or ../lib64/ferry (an installed package's
+// libdir) from the executable.
 // libfabric is bound at load (BIND_NOW), so a libfabric that needs a
 // symbol a stand-in lacks fails to load over them: the loader then
 // unloads them and loads the real libraries (TestPSMStandIns). The cost:

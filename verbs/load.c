@@ -57,14 +57,11 @@ static const struct {
 	{"libpsm_infinipath.so.1", FVB_STUB_PSM},
 };
 
-static void appendf(char *buf, size_t len, const char *fmt, const char *a,
-		    const char *b) {
-	size_t n = strlen(buf);
+// note_add appends msg to the note, "; "-separated, as far as it fits.
+static void note_add(char *note, size_t len, const char *msg) {
+	size_t n = strlen(note);
 	if (n + 1 < len)
-		snprintf(buf + n, len - n, "%s", n ? "; " : "");
-	n = strlen(buf);
-	if (n + 1 < len)
-		snprintf(buf + n, len - n, fmt, a, b);
+		snprintf(note + n, len - n, "%s%s", n ? "; " : "", msg);
 }
 
 // load_stubs loads the stand-ins found in dir for libraries not in the
@@ -72,17 +69,20 @@ static void appendf(char *buf, size_t len, const char *fmt, const char *a,
 static int load_stubs(const char *dir, void **held, char *note, size_t notelen) {
 	int bits = 0;
 	for (size_t i = 0; i < sizeof(stub) / sizeof(stub[0]); i++) {
+		char msg[FERRY_ERRLEN];
 		void *h = dlopen(stub[i].soname, RTLD_NOW | RTLD_NOLOAD);
 		if (h) { // the real one (or ours) is here already: use it
 			dlclose(h);
-			appendf(note, notelen, "%s%s already loaded", stub[i].soname, "");
+			snprintf(msg, sizeof(msg), "%s already loaded", stub[i].soname);
+			note_add(note, notelen, msg);
 			continue;
 		}
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/%s", dir, stub[i].soname);
 		held[i] = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 		if (!held[i]) {
-			appendf(note, notelen, "stand-in %s: %s", stub[i].soname, dlerror());
+			snprintf(msg, sizeof(msg), "stand-in %s: %s", stub[i].soname, dlerror());
+			note_add(note, notelen, msg);
 			continue;
 		}
 		bits |= stub[i].bit;
@@ -135,15 +135,17 @@ static int load_locked(const char *stubdir, int *stubbed, char *note, size_t not
 	void *lib = dlopen("libfabric.so.1", RTLD_NOW | RTLD_NOLOAD);
 	if (lib) {
 		if (stubdir && *stubdir)
-			appendf(note, notelen, "%s%s", "libfabric.so.1 already loaded", "");
+			note_add(note, notelen, "libfabric.so.1 already loaded");
 	} else if (stubdir && *stubdir) {
 		bits = load_stubs(stubdir, held, note, notelen);
 		lib = dlopen("libfabric.so.1", RTLD_NOW | RTLD_GLOBAL);
 		if (!lib && bits) {
 			// Most likely a libfabric that needs a symbol the
 			// stand-ins lack: load it with the real libraries.
-			appendf(note, notelen, "libfabric.so.1 would not load over the stand-ins: %s%s",
-				dlerror(), "");
+			char msg[FERRY_ERRLEN];
+			snprintf(msg, sizeof(msg), "libfabric.so.1 would not load over the stand-ins: %s",
+				 dlerror());
+			note_add(note, notelen, msg);
 			for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++)
 				if (held[i])
 					dlclose(held[i]);

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -77,9 +78,10 @@ func StubbedLibraries() []string {
 }
 
 // stubDir is where the PSM stand-ins are: $FERRY_PSM_STUBS, else beside
-// the code running (<dir of libferry.so>/ferry in a C program, else
-// ../lib/ferry or ../lib/<multiarch>/ferry from the executable, the build
-// tree's and an installed package's layouts). "" when off or not found.
+// the code running: <dir of libferry.so>/ferry in a C program, else
+// <libdir>/ferry from the executable's ../, where CMake's libdir is lib
+// (the build tree, prefixes other than /usr), lib/<multiarch> (Debian's
+// /usr) or lib64 (Red Hat's). "" when off or not found.
 func stubDir() string {
 	switch v := strings.TrimSpace(cgetenv(PSMStubsEnv)); {
 	case strings.EqualFold(v, "off"):
@@ -88,7 +90,7 @@ func stubDir() string {
 		return v
 	}
 	var candidates []string
-	if self := C.GoString(C.fvb_self_object()); strings.Contains(filepath.Base(self), ".so") {
+	if self := C.GoString(C.fvb_self_object()); sharedObject.MatchString(filepath.Base(self)) {
 		candidates = append(candidates, filepath.Join(filepath.Dir(self), "ferry"))
 	} else if exe, err := os.Executable(); err == nil {
 		bin := filepath.Dir(exe)
@@ -96,6 +98,7 @@ func stubDir() string {
 		if t := multiarch(); t != "" {
 			candidates = append(candidates, filepath.Join(bin, "..", "lib", t, "ferry"))
 		}
+		candidates = append(candidates, filepath.Join(bin, "..", "lib64", "ferry"))
 	}
 	for _, d := range candidates {
 		if _, err := os.Stat(filepath.Join(d, stubNames[0].name)); err == nil {
@@ -115,6 +118,9 @@ func cgetenv(name string) string {
 	}
 	return ""
 }
+
+// sharedObject matches a shared library's file name (libferry.so.0.1.0).
+var sharedObject = regexp.MustCompile(`\.so(\.[0-9.]+)?$`)
 
 // multiarch is Debian's library directory name for this architecture.
 func multiarch() string {

@@ -347,3 +347,16 @@ int main(void) {
 		t.Errorf("found %d of the 6 entry points in the program's imports: %v", seen, syms)
 	}
 }
+
+// The stand-ins are looked for beside a shared library when the code runs
+// in one (libferry in a C program), beside the executable otherwise.
+func TestSharedObjectName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"libferry.so": true, "libferry.so.0": true, "libferry.so.0.1.0": true,
+		"ferry": false, "ferryd": false, "verbs.test": false, "my.socket-tool": false, "a.sonar": false,
+	} {
+		if got := sharedObject.MatchString(name); got != want {
+			t.Errorf("%q: shared object %v, want %v", name, got, want)
+		}
+	}
+}
