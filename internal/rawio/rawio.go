@@ -29,8 +29,34 @@ import (
 // Conn reads and writes a socket by raw system calls, waiting in the
 // network poller (and so honouring the connection's deadlines) only when
 // the socket has nothing to read or no room to write.
+//
+// Read and Spin are called by one goroutine at a time, and so is Writev
+// (a stream has one reader and one writer at a time: the callers hold
+// their connection's read token or write lock). Each side keeps its
+// system call's arguments and the function the poller calls in the Conn,
+// made once, so that a call allocates nothing.
 type Conn struct {
 	rc syscall.RawConn
+	r  readSide
+	w  writeSide
+}
+
+type readSide struct {
+	p     []byte // Read's buffer, for the call's duration
+	n     int
+	errno syscall.Errno
+	peek  [1]byte
+	ready bool
+	read  func(fd uintptr) bool // r.doRead
+	poll  func(fd uintptr) bool // r.doPeek
+}
+
+type writeSide struct {
+	iov   [8]unix.Iovec // room for the usual frame plus data buffers
+	msg   unix.Msghdr
+	n     int
+	errno syscall.Errno
+	write func(fd uintptr) bool // w.doWrite
 }
 
 // New wraps c, or returns nil when c exposes no file descriptor.
@@ -43,7 +69,30 @@ func New(c any) *Conn {
 	if err != nil {
 		return nil
 	}
-	return &Conn{rc: rc}
+	conn := &Conn{rc: rc}
+	conn.r.read, conn.r.poll, conn.w.write = conn.r.doRead, conn.r.doPeek, conn.w.doWrite
+	return conn
+}
+
+func (r *readSide) doRead(fd uintptr) bool {
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.p[0])), uintptr(len(r.p)))
+	r.n, r.errno = int(n), e
+	return e != syscall.EAGAIN && e != syscall.EINTR
+}
+
+// doPeek looks without waiting: bytes, or the peer's close (0), mean a
+// read will not wait.
+func (r *readSide) doPeek(fd uintptr) bool {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.peek[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	r.ready = e == 0 && int(n) >= 0 || e != syscall.EAGAIN && e != syscall.EINTR
+	return true
+}
+
+func (w *writeSide) doWrite(fd uintptr) bool {
+	n, _, e := syscall.RawSyscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&w.msg)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+	w.n, w.errno = int(n), e
+	return e != syscall.EAGAIN && e != syscall.EINTR
 }
 
 // Read reads into p, waiting for the socket to become readable if it is
@@ -52,52 +101,49 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		n, errno = int(r), e
-		return e != syscall.EAGAIN && e != syscall.EINTR
-	})
+	r := &c.r
+	r.p = p
+	err := c.rc.Read(r.read)
+	r.p = nil // the caller's buffer is not kept
 	switch {
 	case err != nil:
 		return 0, err
-	case errno != 0:
-		return 0, os.NewSyscallError("read", errno)
-	case n == 0:
+	case r.errno != 0:
+		return 0, os.NewSyscallError("read", r.errno)
+	case r.n == 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return r.n, nil
 }
 
 // Writev writes every byte of bufs, waiting for room when the socket has
 // none. A peer that is gone gives EPIPE, never SIGPIPE (MSG_NOSIGNAL):
 // the client library runs inside programs that may not ignore it.
 func (c *Conn) Writev(bufs ...[]byte) error {
-	iov := make([]unix.Iovec, 0, len(bufs))
+	w := &c.w
+	iov := w.iov[:0]
 	for _, b := range bufs {
 		if len(b) > 0 {
 			v := unix.Iovec{Base: &b[0]}
 			v.SetLen(len(b))
-			iov = append(iov, v)
+			iov = append(iov, v) // past len(w.iov): a new array, rare
 		}
 	}
+	defer func() { // the caller's buffers are not kept
+		clear(w.iov[:])
+		w.msg = unix.Msghdr{}
+	}()
 	for len(iov) > 0 {
-		var n int
-		var errno syscall.Errno
-		msg := unix.Msghdr{Iov: &iov[0]}
-		msg.SetIovlen(len(iov))
-		err := c.rc.Write(func(fd uintptr) bool {
-			r, _, e := syscall.RawSyscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
-			n, errno = int(r), e
-			return e != syscall.EAGAIN && e != syscall.EINTR
-		})
+		w.msg = unix.Msghdr{Iov: &iov[0]}
+		w.msg.SetIovlen(len(iov))
+		err := c.rc.Write(w.write)
 		if err != nil {
 			return err
 		}
-		if errno != 0 {
-			return os.NewSyscallError("sendmsg", errno)
+		if w.errno != 0 {
+			return os.NewSyscallError("sendmsg", w.errno)
 		}
+		n := w.n
 		for n > 0 && len(iov) > 0 {
 			if l := int(iov[0].Len); n >= l {
 				n -= l
@@ -122,17 +168,11 @@ func (c *Conn) Spin(budget time.Duration) bool {
 		return false
 	}
 	deadline := time.Now().Add(budget)
-	var b [1]byte
+	r := &c.r
 	for {
-		ready := false
-		err := c.rc.Read(func(fd uintptr) bool {
-			r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-			// Bytes, or the peer's close (0): a read will not wait.
-			ready = e == 0 && int(r) >= 0 || e != syscall.EAGAIN && e != syscall.EINTR
-			return true
-		})
-		if ready || err != nil {
+		r.ready = false
+		err := c.rc.Read(r.poll)
+		if r.ready || err != nil {
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -176,3 +176,39 @@ func TestPreadCachedAndSize(t *testing.T) {
 		t.Fatal("Size of a bad descriptor: no error")
 	}
 }
+
+// A small request's system calls allocate nothing: Writev (also with more
+// buffers than its array holds, which copies them once), Read and Spin
+// each take their arguments and poller function from the Conn.
+func TestNoAllocations(t *testing.T) {
+	a, b := pair(t)
+	ra, rb := New(a), New(b)
+	frame, body := make([]byte, 64), make([]byte, 4096)
+	bufs := [][]byte{frame, body}
+	in := make([]byte, len(frame)+len(body))
+	allocs := testing.AllocsPerRun(200, func() {
+		if err := ra.Writev(bufs...); err != nil {
+			t.Fatal(err)
+		}
+		if !rb.Spin(time.Second) {
+			t.Fatal("no bytes within a second")
+		}
+		if _, err := io.ReadFull(rb, in); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per write, spin and read, want 0", allocs)
+	}
+	many := make([][]byte, 12)
+	for i := range many {
+		many[i] = []byte{byte(i)}
+	}
+	if err := ra.Writev(many...); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(many))
+	if _, err := io.ReadFull(rb, got); err != nil || !bytes.Equal(got, []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}) {
+		t.Fatalf("12 one-byte buffers read back as %v (%v)", got, err)
+	}
+}
