@@ -441,14 +441,17 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 	} else {
 		frame = proto.Frame(proto.Header{Op: op, ID: id}, m)
 	}
-	bufs := append([][]byte{frame}, data...)
+	var one [1][]byte // a control message alone: no slice to allocate
+	bufs := append(one[:0], frame)
+	bufs = append(bufs, data...)
 	sc.wmu.Lock()
 	nc.SetWriteDeadline(time.Now().Add(sc.timeout))
 	var werr error
 	if rd.raw != nil {
 		werr = rd.raw.Writev(bufs...)
 	} else {
-		nb := net.Buffers(bufs)
+		// A copy: net.Buffers would make bufs escape on every call.
+		nb := net.Buffers(append([][]byte(nil), bufs...))
 		_, werr = nb.WriteTo(nc)
 	}
 	sc.wmu.Unlock()

@@ -143,7 +143,9 @@ func ReadBody(r io.Reader, h Header) ([]byte, error) {
 
 // Frame encodes a whole control frame: header plus the encoded message.
 func Frame(h Header, m Message) []byte {
-	b := AppendHeader(make([]byte, 0, HeaderSize+64), h)
+	// Room for most messages in one allocation (a read request with its
+	// capability takes some 150 bytes).
+	b := AppendHeader(make([]byte, 0, HeaderSize+232), h)
 	e := Encoder{b: b}
 	if m != nil {
 		m.encode(&e)
