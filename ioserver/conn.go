@@ -139,7 +139,7 @@ const smallInline = 64 << 10
 // serveRead serves a decoded read request, counted as handle counts.
 func (c *conn) serveRead(ctx context.Context, h proto.Header, req *proto.IOReq) {
 	defer c.s.stats.observe(h.Op, time.Now())
-	c.s.stats.Add("op."+h.Op.String(), 1)
+	c.s.stats.Add(c.s.names.Join("op.", h.Op.String()), 1)
 	if _, err := read(ctx, c, h, req); err != nil && !errors.Is(err, errReplied) {
 		c.replyErr(h, err)
 	}
@@ -154,7 +154,7 @@ func (c *conn) done() {
 // handle runs one control request by the handler table and replies.
 func (c *conn) handle(ctx context.Context, h proto.Header, body []byte) {
 	defer c.s.stats.observe(h.Op, time.Now())
-	c.s.stats.Add("op."+h.Op.String(), 1)
+	c.s.stats.Add(c.s.names.Join("op.", h.Op.String()), 1)
 	run, ok := handlers[h.Op]
 	if !ok {
 		c.replyErr(h, fmt.Errorf("opcode %s is not a request: %w", h.Op, unix.EINVAL))
@@ -245,12 +245,16 @@ func replyHeader(h proto.Header) proto.Header {
 // replyRead answers a read with what the data service moved; inline bytes
 // follow the reply's control part in the same frame. An error means the
 // connection is closed.
+// replyRoom holds a read reply's frame up to its data in one allocation
+// (header, length prefix, a ReadResp of a few extents).
+const replyRoom = proto.HeaderSize + 128
+
 func (c *conn) replyRead(h proto.Header, req *proto.IOReq, r data.Result) error {
 	fj, _ := req.Layout.FileServer(c.s.id)
 	resp := &proto.ReadResp{LogicalEnd: req.Layout.LogicalEnd(fj, r.Size), Lens: r.Lens, Strategy: r.Strategy}
 	if r.Small != nil {
 		defer r.Release()
-		frame := proto.AppendDataFrame(nil, replyHeader(h), resp, len(r.Small))
+		frame := proto.AppendDataFrame(make([]byte, 0, replyRoom), replyHeader(h), resp, len(r.Small))
 		return c.send(func(w net.Conn) error { return c.writev(w, frame, r.Small) })
 	}
 	if r.Inline == nil {
@@ -258,7 +262,7 @@ func (c *conn) replyRead(h proto.Header, req *proto.IOReq, r data.Result) error 
 		return nil
 	}
 	return c.send(func(w net.Conn) error {
-		if _, err := w.Write(proto.AppendDataFrame(nil, replyHeader(h), resp, int(r.Bytes))); err != nil {
+		if _, err := w.Write(proto.AppendDataFrame(make([]byte, 0, replyRoom), replyHeader(h), resp, int(r.Bytes))); err != nil {
 			return err
 		}
 		return r.Inline(w)
@@ -346,8 +350,12 @@ func (s *Server) countTransport(dir string, req *proto.IOReq, n int64) {
 	if req.Transport == proto.RDMA {
 		p = req.Provider
 	}
-	s.stats.Add(dir+".transport_requests."+p, 1)
-	s.stats.Add(dir+".transport_bytes."+p, n)
+	reqs, bytes := "write.transport_requests.", "write.transport_bytes."
+	if dir == "read" {
+		reqs, bytes = "read.transport_requests.", "read.transport_bytes."
+	}
+	s.stats.Add(s.names.Join(reqs, p), 1)
+	s.stats.Add(s.names.Join(bytes, p), n)
 }
 
 // errnoName is an errno's symbol (ENOENT), or its number.

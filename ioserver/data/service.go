@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ferry-hpc/ferry/internal/countername"
 	"github.com/ferry-hpc/ferry/internal/rawio"
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
@@ -35,6 +36,8 @@ type Service struct {
 	maps    *mapCache
 	locks   fileLocks
 	set     map[string]strategy
+	names   *countername.Cache // the counters' names, joined once
+	inline  *env               // the env of every request without a fabric link
 }
 
 // Open opens (creating it if needed) the storage under o.Dir.
@@ -56,10 +59,12 @@ func Open(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{o: o, store: st, removed: rm, maps: newMapCache(256), set: make(map[string]strategy, len(strategies))}
+	s := &Service{o: o, store: st, removed: rm, maps: newMapCache(256), set: make(map[string]strategy, len(strategies)),
+		names: &countername.Cache{}}
 	for name, mk := range strategies {
 		s.set[name] = mk(o)
 	}
+	s.inline = s.newEnv(Link{})
 	return s, nil
 }
 
@@ -96,7 +101,14 @@ func (s *Service) pick(req *proto.IOReq) (strategy, string, error) {
 }
 
 func (s *Service) env(l Link) *env {
-	return &env{link: l, maps: s.maps, locks: &s.locks, stats: s.o.Stats, log: s.o.Log,
+	if l == (Link{}) {
+		return s.inline // an env is never changed: inline requests share one
+	}
+	return s.newEnv(l)
+}
+
+func (s *Service) newEnv(l Link) *env {
+	return &env{link: l, maps: s.maps, locks: &s.locks, stats: s.o.Stats, names: s.names, log: s.o.Log,
 		strategy: func(name string) strategy { return s.set[name] }}
 }
 
@@ -154,7 +166,7 @@ func (s *Service) Read(ctx context.Context, req *proto.IOReq, l Link, reply func
 	for i, x := range req.Extents {
 		j.lens[i] = max(0, min(x.Len, size-x.Local))
 	}
-	s.o.Stats.Add("read.requests."+name, 1)
+	s.o.Stats.Add(s.names.Join("read.requests.", name), 1)
 	res := Result{Lens: j.lens}
 	if sum(j.lens) > 0 || req.Transport == proto.Inline {
 		ctx, cancel := s.budget(ctx, req)
@@ -166,7 +178,7 @@ func (s *Service) Read(ctx context.Context, req *proto.IOReq, l Link, reply func
 			return fmt.Errorf("read %s by %s: %w", req.Handle, name, err)
 		}
 	}
-	s.o.Stats.Add("read.bytes."+name, res.Bytes)
+	s.o.Stats.Add(s.names.Join("read.bytes.", name), res.Bytes)
 	res.Strategy, res.Size = name, size
 	return reply(res)
 }
@@ -192,7 +204,7 @@ func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.R
 		return Result{}, err
 	}
 	defer release()
-	s.o.Stats.Add("write.requests."+name, 1)
+	s.o.Stats.Add(s.names.Join("write.requests.", name), 1)
 	ctx, cancel := s.budget(ctx, req)
 	defer cancel()
 	if err := s.reach(ctx, req, l); err != nil {
@@ -202,7 +214,7 @@ func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.R
 	if err != nil {
 		return Result{}, fmt.Errorf("write %s by %s: %w", req.Handle, name, err)
 	}
-	s.o.Stats.Add("write.bytes."+name, res.Bytes)
+	s.o.Stats.Add(s.names.Join("write.bytes.", name), res.Bytes)
 	res.Strategy = name
 	return res, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/ferry-hpc/ferry/internal/countername"
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
 )
@@ -61,6 +62,7 @@ type env struct {
 	maps     *mapCache  // registered datafile mappings
 	locks    *fileLocks // held around RMA from a mapping
 	stats    Counter
+	names    *countername.Cache // joins counter names once (stats.Add(names.Join(...)))
 	log      *slog.Logger
 	strategy func(name string) strategy // the others, for fallback and auto
 }
