@@ -242,13 +242,13 @@ func replyHeader(h proto.Header) proto.Header {
 	return proto.Header{Flags: proto.FlagReply, Op: h.Op, ID: h.ID}
 }
 
-// replyRead answers a read with what the data service moved; inline bytes
-// follow the reply's control part in the same frame. An error means the
-// connection is closed.
 // replyRoom holds a read reply's frame up to its data in one allocation
 // (header, length prefix, a ReadResp of a few extents).
 const replyRoom = proto.HeaderSize + 128
 
+// replyRead answers a read with what the data service moved; inline bytes
+// follow the reply's control part in the same frame. An error means the
+// connection is closed.
 func (c *conn) replyRead(h proto.Header, req *proto.IOReq, r data.Result) error {
 	fj, _ := req.Layout.FileServer(c.s.id)
 	resp := &proto.ReadResp{LogicalEnd: req.Layout.LogicalEnd(fj, r.Size), Lens: r.Lens, Strategy: r.Strategy}
