@@ -142,7 +142,7 @@
 //     twice (peer-memory and dma-buf support: vrb_os_mem_support), about
 //     55 ms each on the 2026-12-06 machine (121k symbols). Nothing in
 //     1.17 skips it; it is most of a fresh process's first ping now
-//     (130-140 ms).
+//     (129-141 ms in bench/results/2026-12-07b).
 //   - Transfers larger than max_msg_size (or 1 GiB) are split into chunks,
 //     and scatter lists into pieces of at most iov_limit segments.
 //   - shm keeps a spin lock in each endpoint's shared region, and a peer
