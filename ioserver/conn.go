@@ -139,7 +139,7 @@ const smallInline = 64 << 10
 // serveRead serves a decoded read request, counted as handle counts.
 func (c *conn) serveRead(ctx context.Context, h proto.Header, req *proto.IOReq) {
 	defer c.s.stats.observe(h.Op, time.Now())
-	c.s.stats.Add(c.s.names.Join("op.", h.Op.String()), 1)
+	c.s.stats.AddJoined("op.", h.Op.String(), 1)
 	if _, err := read(ctx, c, h, req); err != nil && !errors.Is(err, errReplied) {
 		c.replyErr(h, err)
 	}
@@ -154,7 +154,7 @@ func (c *conn) done() {
 // handle runs one control request by the handler table and replies.
 func (c *conn) handle(ctx context.Context, h proto.Header, body []byte) {
 	defer c.s.stats.observe(h.Op, time.Now())
-	c.s.stats.Add(c.s.names.Join("op.", h.Op.String()), 1)
+	c.s.stats.AddJoined("op.", h.Op.String(), 1)
 	run, ok := handlers[h.Op]
 	if !ok {
 		c.replyErr(h, fmt.Errorf("opcode %s is not a request: %w", h.Op, unix.EINVAL))
@@ -354,8 +354,8 @@ func (s *Server) countTransport(dir string, req *proto.IOReq, n int64) {
 	if dir == "read" {
 		reqs, bytes = "read.transport_requests.", "read.transport_bytes."
 	}
-	s.stats.Add(s.names.Join(reqs, p), 1)
-	s.stats.Add(s.names.Join(bytes, p), n)
+	s.stats.AddJoined(reqs, p, 1)
+	s.stats.AddJoined(bytes, p, n)
 }
 
 // errnoName is an errno's symbol (ENOENT), or its number.

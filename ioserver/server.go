@@ -15,7 +15,6 @@ import (
 
 	"github.com/ferry-hpc/ferry/config"
 	"github.com/ferry-hpc/ferry/internal/buildinfo"
-	"github.com/ferry-hpc/ferry/internal/countername"
 	"github.com/ferry-hpc/ferry/internal/rawio"
 	"github.com/ferry-hpc/ferry/ioserver/data"
 	"github.com/ferry-hpc/ferry/ioserver/meta"
@@ -48,7 +47,6 @@ type Server struct {
 	meta     *meta.Store // nil unless this server runs the metadata service
 	strategy string      // the default strategy, for the hello
 	stats    *counters
-	names    countername.Cache // the counters' names built from parts, joined once
 	timeout  time.Duration
 	limits   limits
 	version  string

@@ -38,9 +38,10 @@ type counters struct {
 
 	// The request path looks its counters up under a read lock; only a
 	// name's first use takes the write lock.
-	mu  sync.RWMutex
-	m   map[string]prometheus.Counter // by dotted name
-	lat map[proto.Op]prometheus.Observer
+	mu     sync.RWMutex
+	m      map[string]prometheus.Counter    // by dotted name
+	joined map[[2]string]prometheus.Counter // by the name's two parts (AddJoined)
+	lat    map[proto.Op]prometheus.Observer
 }
 
 func newCounters() *counters {
@@ -66,8 +67,9 @@ func newCounters() *counters {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "ferry", Name: "request_duration_seconds",
 			Help:    "Time from a request's arrival to its reply, by operation.",
 			Buckets: prometheus.ExponentialBuckets(10e-6, 4, 11)}, []string{"op"}),
-		m:   make(map[string]prometheus.Counter),
-		lat: make(map[proto.Op]prometheus.Observer),
+		m:      make(map[string]prometheus.Counter),
+		joined: make(map[[2]string]prometheus.Counter),
+		lat:    make(map[proto.Op]prometheus.Observer),
 	}
 	reg.MustRegister(c.dropped, c.latency, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -120,6 +122,23 @@ func (c *counters) counter(name string) prometheus.Counter {
 
 // Add adds d to the counter name (data.Counter).
 func (c *counters) Add(name string, d int64) { c.counter(name).Add(float64(d)) }
+
+// AddJoined adds d to the counter prefix+name (data.Counter), found by the
+// two parts after its first use: a name built for every request would be
+// a string allocation per counter per request.
+func (c *counters) AddJoined(prefix, name string, d int64) {
+	key := [2]string{prefix, name}
+	c.mu.RLock()
+	v, ok := c.joined[key]
+	c.mu.RUnlock()
+	if !ok {
+		v = c.counter(prefix + name)
+		c.mu.Lock()
+		c.joined[key] = v
+		c.mu.Unlock()
+	}
+	v.Add(float64(d))
+}
 
 // observe records one request's latency.
 func (c *counters) observe(op proto.Op, since time.Time) {

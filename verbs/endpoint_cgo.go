@@ -119,7 +119,7 @@ func LibfabricVersion() string {
 	if err := loadFabric(); err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
-	v := uint32(C.fvb_libfabric_version())
+	v := uint32(C.fvb_fi_version())
 	return fmt.Sprintf("%d.%d", v>>16, v&0xffff)
 }
 

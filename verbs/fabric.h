@@ -54,9 +54,9 @@ typedef struct fvb_ep fvb_ep;
 #define FVB_STUB_PSM 2
 int fvb_load(const char *stubdir, int *stubbed, char *note, size_t notelen,
 	     char *errbuf, size_t errlen);
-// fvb_libfabric_version is fi_version() of the loaded library (0 before
-// fvb_load).
-uint32_t fvb_libfabric_version(void);
+// fvb_fi_version is fi_version() of the loaded library (0 before
+// fvb_load); fabric_internal.h names it fi_version for the C side.
+uint32_t fvb_fi_version(void);
 // fvb_abi_version is the symbol version fvb_load binds name at.
 const char *fvb_abi_version(const char *name);
 // fvb_self_object names the file this code was loaded from (libferry.so

@@ -182,8 +182,6 @@ const char *fvb_abi_version(const char *name) {
 	return "";
 }
 
-uint32_t fvb_libfabric_version(void) { return fab.version ? fab.version() : 0; }
-
 const char *fvb_self_object(void) {
 	Dl_info di;
 	if (dladdr((void *)fvb_self_object, &di) && di.dli_fname)

@@ -272,13 +272,7 @@ func TestPSMStandIns(t *testing.T) {
 		if err := os.WriteFile(src, []byte("__attribute__((visibility(\"default\"))) int psm2_init(void) { return 21; }\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		mapSrc, err := os.ReadFile(filepath.Join("psmstub", "psm2.map"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(bad, "psm2.map"), mapSrc, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		copyFile(t, filepath.Join("psmstub", "psm2.map"), filepath.Join(bad, "psm2.map"))
 		buildStandIn(t, bad, src, "libpsm2.so.2")
 		buildStandIn(t, bad, "psm.c", "libpsm_infinipath.so.1")
 		r := runStandInChild(t, os.Args[0], env(bad))

@@ -63,7 +63,7 @@ func (a *auto) Read(ctx context.Context, e *env, j *job) (Result, error) {
 	if a.wants(e, true) && a.residentRead(e, j) {
 		name = proto.StrategySendfile
 	}
-	e.stats.Add(e.names.Join("auto.chose.", name), 1)
+	e.stats.AddJoined("auto.chose.", name, 1)
 	return e.strategy(name).Read(ctx, e, j)
 }
 
@@ -72,7 +72,7 @@ func (a *auto) Write(ctx context.Context, e *env, j *job) (Result, error) {
 	if a.wants(e, false) && a.residentWrite(j, a.fixed != nil) {
 		name = proto.StrategySendfile
 	}
-	e.stats.Add(e.names.Join("auto.chose.", name), 1)
+	e.stats.AddJoined("auto.chose.", name, 1)
 	return e.strategy(name).Write(ctx, e, j)
 }
 

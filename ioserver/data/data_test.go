@@ -43,6 +43,8 @@ func (c *testCounter) Add(name string, n int64) {
 	c.m[name] += n
 }
 
+func (c *testCounter) AddJoined(prefix, name string, n int64) { c.Add(prefix+name, n) }
+
 func (c *testCounter) get(name string) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

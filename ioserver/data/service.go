@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ferry-hpc/ferry/internal/countername"
 	"github.com/ferry-hpc/ferry/internal/rawio"
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
@@ -36,8 +35,7 @@ type Service struct {
 	maps    *mapCache
 	locks   fileLocks
 	set     map[string]strategy
-	names   *countername.Cache // the counters' names, joined once
-	inline  *env               // the env of every request without a fabric link
+	inline  *env // the env of every request without a fabric link
 }
 
 // Open opens (creating it if needed) the storage under o.Dir.
@@ -59,8 +57,7 @@ func Open(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{o: o, store: st, removed: rm, maps: newMapCache(256), set: make(map[string]strategy, len(strategies)),
-		names: &countername.Cache{}}
+	s := &Service{o: o, store: st, removed: rm, maps: newMapCache(256), set: make(map[string]strategy, len(strategies))}
 	for name, mk := range strategies {
 		s.set[name] = mk(o)
 	}
@@ -108,7 +105,7 @@ func (s *Service) env(l Link) *env {
 }
 
 func (s *Service) newEnv(l Link) *env {
-	return &env{link: l, maps: s.maps, locks: &s.locks, stats: s.o.Stats, names: s.names, log: s.o.Log,
+	return &env{link: l, maps: s.maps, locks: &s.locks, stats: s.o.Stats, log: s.o.Log,
 		strategy: func(name string) strategy { return s.set[name] }}
 }
 
@@ -166,7 +163,7 @@ func (s *Service) Read(ctx context.Context, req *proto.IOReq, l Link, reply func
 	for i, x := range req.Extents {
 		j.lens[i] = max(0, min(x.Len, size-x.Local))
 	}
-	s.o.Stats.Add(s.names.Join("read.requests.", name), 1)
+	s.o.Stats.AddJoined("read.requests.", name, 1)
 	res := Result{Lens: j.lens}
 	if sum(j.lens) > 0 || req.Transport == proto.Inline {
 		ctx, cancel := s.budget(ctx, req)
@@ -178,7 +175,7 @@ func (s *Service) Read(ctx context.Context, req *proto.IOReq, l Link, reply func
 			return fmt.Errorf("read %s by %s: %w", req.Handle, name, err)
 		}
 	}
-	s.o.Stats.Add(s.names.Join("read.bytes.", name), res.Bytes)
+	s.o.Stats.AddJoined("read.bytes.", name, res.Bytes)
 	res.Strategy, res.Size = name, size
 	return reply(res)
 }
@@ -204,7 +201,7 @@ func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.R
 		return Result{}, err
 	}
 	defer release()
-	s.o.Stats.Add(s.names.Join("write.requests.", name), 1)
+	s.o.Stats.AddJoined("write.requests.", name, 1)
 	ctx, cancel := s.budget(ctx, req)
 	defer cancel()
 	if err := s.reach(ctx, req, l); err != nil {
@@ -214,7 +211,7 @@ func (s *Service) Write(ctx context.Context, req *proto.IOReq, l Link, body io.R
 	if err != nil {
 		return Result{}, fmt.Errorf("write %s by %s: %w", req.Handle, name, err)
 	}
-	s.o.Stats.Add(s.names.Join("write.bytes.", name), res.Bytes)
+	s.o.Stats.AddJoined("write.bytes.", name, res.Bytes)
 	res.Strategy = name
 	return res, nil
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 
-	"github.com/ferry-hpc/ferry/internal/countername"
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
 )
@@ -62,7 +61,6 @@ type env struct {
 	maps     *mapCache  // registered datafile mappings
 	locks    *fileLocks // held around RMA from a mapping
 	stats    Counter
-	names    *countername.Cache // joins counter names once (stats.Add(names.Join(...)))
 	log      *slog.Logger
 	strategy func(name string) strategy // the others, for fallback and auto
 }
@@ -86,8 +84,14 @@ type Result struct {
 	Release func()
 }
 
-// Counter counts events by name: the server's statistics.
-type Counter interface{ Add(name string, n int64) }
+// Counter counts events by name: the server's statistics. AddJoined is
+// Add(prefix+name, n) for a name built per request from a fixed prefix
+// and a part that varies (a strategy): the counter is found by the two
+// parts, so counting a request allocates nothing.
+type Counter interface {
+	Add(name string, n int64)
+	AddJoined(prefix, name string, n int64)
+}
 
 // Link is the fabric and the client's peer an RDMA request moves bytes
 // over; inline requests have none.
