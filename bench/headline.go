@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -22,6 +23,12 @@ import (
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/internal/units"
+)
+
+// The headline case's layout: 4 servers, strip 1 MiB.
+const (
+	headlineServers = 4
+	headlineStrip   = 1 << 20
 )
 
 // HeadlineOptions configure the headline run: the data path's targets,
@@ -56,9 +63,13 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 	if o.FileSize <= 0 {
 		o.FileSize = 1 << 30
 	}
+	if o.FileSize < headlineServers*headlineStrip || o.FileSize%headlineStrip != 0 {
+		return fmt.Errorf("headline file size %d: want a whole number of %s strips, at least one per server (%s)",
+			o.FileSize, units.Bytes(headlineStrip), units.Bytes(headlineServers*headlineStrip))
+	}
 	w := o.Out
 	load0 := loadAvg()
-	cl, err := startCluster(ctx, o.Ferryd, 4, 1<<20, o.Dir)
+	cl, err := startCluster(ctx, o.Ferryd, headlineServers, headlineStrip, o.Dir)
 	if err != nil {
 		return err
 	}
@@ -216,7 +227,7 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 	wdR, wdS, wdC := med("write-default")
 	wsR, wsS, wsC := med("write-sockets")
 
-	lat, err := smallReadLatency(ctx, def, 4096, 400*o.Reps)
+	lat, latOne, err := smallReadLatency(ctx, def, 4096, 400*o.Reps, o.FileSize)
 	if err != nil {
 		return err
 	}
@@ -228,11 +239,20 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 	// client's request to a server is. Without the C program, the
 	// one-process figure stands in (and the report says so).
 	rtt, rttWhat := rtt1, "TCP ping-pong 4 KiB, one process (median)"
+	var rttSpread float64 // 0: not measured
 	if o.FiBw != "" {
-		if r, err := tcpPingPong2(ctx, o.FiBw, 4096, 400*o.Reps); err != nil {
+		if r, err := tcpPingPong2(ctx, o.FiBw, 4096, 400*o.Reps, 1); err != nil {
 			fmt.Fprintf(w, "two-process TCP ping-pong: %v\n", err)
 		} else {
 			rtt, rttWhat = r, "TCP ping-pong 4 KiB, two processes (median)"
+		}
+		// The same, each request to one of as many answering processes
+		// as the headline has servers: the wake-up pattern of the read
+		// latency's requests, without Ferry.
+		if r, err := tcpPingPong2(ctx, o.FiBw, 4096, 400*o.Reps, headlineServers); err != nil {
+			fmt.Fprintf(w, "TCP ping-pong over %d processes: %v\n", headlineServers, err)
+		} else {
+			rttSpread = r
 		}
 	}
 	fiRTT, fiErr := fiPingPong(ctx, "shm", 4096, 400*o.Reps)
@@ -313,6 +333,12 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 		fmt.Fprintf(w, ", fi_pingpong: %v", fiErr)
 	}
 	fmt.Fprintln(w)
+	if rttSpread > 0 {
+		fmt.Fprintf(w, "- the same TCP ping-pong, each request to one of %d answering processes at random (they sleep between requests, as the servers do): %.1f µs, %.2f× the two-process round trip; no Ferry code\n",
+			headlineServers, rttSpread*1e6, rttSpread/rtt)
+	}
+	fmt.Fprintf(w, "- 4 KiB read latency with every read on one server's strips (alternated with the spread reads above): %.1f µs, %.2f× the two-process round trip\n",
+		latOne*1e6, latOne/rtt)
 	fmt.Fprintf(w, "- server CPU per GiB read (default): %.3f s (target ≤ 0.25): %s\n", rdS, yes(rdS <= 0.25))
 	fmt.Fprintf(w, "- idle server: %.2f%% of a core (target < 0.5%%): %s\n", 100*idle, yes(idle < 0.005))
 	if len(pings) > 0 {
@@ -475,26 +501,48 @@ func fileHandle(ctx context.Context, c *clientlib.Client, path string) string {
 }
 
 // smallReadLatency is the median time of n sequential reads of size bytes
-// at random aligned offsets in the headline file.
-func smallReadLatency(ctx context.Context, c *clientlib.Client, size, n int) (float64, error) {
+// (which divides the strip) at random aligned offsets in the first
+// fileSize bytes of the headline file (spread), and the median of as many
+// confined to strips 0, servers, 2·servers, ...: all on one server, which
+// is then never idle for long between them (one). The two alternate in
+// rounds, so both see the same minutes of the machine.
+func smallReadLatency(ctx context.Context, c *clientlib.Client, size, n int, fileSize int64) (spread, one float64, err error) {
 	f, err := c.Open(ctx, "/headline")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
 	b := make([]byte, size)
-	var ls []float64
+	strips := fileSize / headlineStrip
+	var ls [2][]float64
 	var r [8]byte
-	for i := 0; i < n; i++ {
+	const rounds = 10
+	for i := 0; i < n*2; i++ {
+		confined := i/(max(n/rounds, 1))%2 == 1
 		rand.Read(r[:])
-		off := int64(uint64(r[0])|uint64(r[1])<<8|uint64(r[2])<<16) * int64(size)
+		off := latencyOffset(int64(binary.LittleEndian.Uint64(r[:])>>1), strips, size, confined)
 		start := time.Now()
-		if _, err := f.ReadAt(b, off%(1<<30-int64(size))); err != nil && err != io.EOF {
-			return 0, err
+		if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
+			return 0, 0, err
 		}
-		ls = append(ls, time.Since(start).Seconds())
+		k := 0
+		if confined {
+			k = 1
+		}
+		ls[k] = append(ls[k], time.Since(start).Seconds())
 	}
-	return median(ls), nil
+	return median(ls[0]), median(ls[1]), nil
+}
+
+// latencyOffset turns a random x ≥ 0 into a size-aligned offset in one of
+// strips headline strips; confined, only in strips 0, headlineServers,
+// 2·headlineServers, ... (one server's).
+func latencyOffset(x, strips int64, size int, confined bool) int64 {
+	strip := x % strips
+	if confined {
+		strip = strip / headlineServers * headlineServers
+	}
+	return strip*headlineStrip + (x/strips)%(headlineStrip/int64(size))*int64(size)
 }
 
 // tcpPingPong is the median round trip of a 64-byte request answered by
@@ -528,17 +576,22 @@ func tcpPingPong(size, n int) (float64, error) {
 		return 0, err
 	}
 	defer c.Close()
-	return pingPongOn(c, size, n)
+	return pingPongOn([]net.Conn{c}, size, n)
 }
 
-// pingPongOn is the median round trip of n 64-byte requests on c, each
-// answered by size bytes.
-func pingPongOn(c net.Conn, size, n int) (float64, error) {
-	c.(*net.TCPConn).SetNoDelay(true)
+// pingPongOn is the median round trip of n 64-byte requests, each on
+// one of conns at random and answered by size bytes.
+func pingPongOn(conns []net.Conn, size, n int) (float64, error) {
+	for _, c := range conns {
+		c.(*net.TCPConn).SetNoDelay(true)
+	}
 	req := make([]byte, 64)
 	resp := make([]byte, size)
 	var ls []float64
+	var r [1]byte
 	for i := 0; i < n; i++ {
+		rand.Read(r[:])
+		c := conns[int(r[0])%len(conns)]
 		start := time.Now()
 		if _, err := c.Write(req); err != nil {
 			return 0, err
@@ -551,29 +604,41 @@ func pingPongOn(c net.Conn, size, n int) (float64, error) {
 	return median(ls), nil
 }
 
-// tcpPingPong2 is tcpPingPong with the answering side in another process
-// (ferry-fi-bw tcp-pong), as a server is.
-func tcpPingPong2(ctx context.Context, fibw string, size, n int) (float64, error) {
-	cmd := exec.CommandContext(ctx, fibw, "tcp-pong", strconv.Itoa(size))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return 0, err
+// tcpPingPong2 is tcpPingPong with the answering side in procs other
+// processes (ferry-fi-bw tcp-pong), as servers are: each request goes to
+// one of them at random, as 4 KiB reads at random offsets of a striped
+// file go to one of its servers. With more than one, each answering
+// process sleeps between its requests, and its wake-up is in every round
+// trip, as it is for a server of a striped file.
+func tcpPingPong2(ctx context.Context, fibw string, size, n, procs int) (float64, error) {
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range procs {
+		cmd := exec.CommandContext(ctx, fibw, "tcp-pong", strconv.Itoa(size))
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return 0, err
+		}
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		defer cmd.Wait()
+		defer cmd.Process.Kill()
+		var port int
+		if _, err := fmt.Fscan(out, &port); err != nil {
+			return 0, fmt.Errorf("%s tcp-pong: no port: %w", fibw, err)
+		}
+		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			return 0, err
+		}
+		conns = append(conns, c)
 	}
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
-	var port int
-	if _, err := fmt.Fscan(out, &port); err != nil {
-		return 0, fmt.Errorf("%s tcp-pong: no port: %w", fibw, err)
-	}
-	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return pingPongOn(c, size, n)
+	return pingPongOn(conns, size, n)
 }
 
 // fiPingPong is the median round trip of libfabric's own fi_pingpong
