@@ -26,7 +26,10 @@
 // FI_THREAD_DOMAIN, so the provider needs no locks of its own for us).
 // Goroutines never call libfabric: Start checks an RMA, cuts it into
 // posts and queues them; Register, Connect and Close hand the owner a
-// call and wait for it. The owner takes everything queued in one turn,
+// call and wait for it (a call the owner has not taken within a minute,
+// as when it is stuck inside a provider call that does not return, is
+// dropped and fails with ETIMEDOUT instead of hanging its caller; a
+// call the owner has begun is waited for). The owner takes everything queued in one turn,
 // posts up to 64 operations in one cgo call (fvb_run), reaps completions
 // and closes each finished Op's channel.
 //

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestConcurrentPosts: thousands of posts from many goroutines at once,
@@ -169,5 +172,74 @@ func TestOwnAddressesValid(t *testing.T) {
 		if err := CheckAddress(e.Provider(), e.Address()); err != nil {
 			t.Errorf("%s's own address %q: %v", prov, e.Address(), err)
 		}
+	}
+}
+
+// TestStuckOwner: a call queued behind an owner stuck in a provider call
+// fails with ETIMEDOUT after execWait instead of waiting with it, and is
+// dropped (it never runs, even once the owner is free again); the call
+// the owner was stuck in is waited for; the endpoint still works after.
+func TestStuckOwner(t *testing.T) {
+	e := openOrSkip(t, "shm")
+	saved := execWait
+	execWait = 200 * time.Millisecond
+	t.Cleanup(func() { execWait = saved })
+
+	held := mmapBuf(t, 4096)
+	mh, err := e.Register(unsafe.Pointer(&held[0]), len(held), AccessLocal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, running := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // runs before the endpoint's Close, which waits for the owner
+	stuck := make(chan error, 1)
+	go func() { // stands for a provider call that does not return
+		stuck <- e.exec(func() { close(running); <-release })
+	}()
+	<-running
+	var ran atomic.Bool
+	res := make(chan error, 1)
+	go func() { res <- e.exec(func() { ran.Store(true) }) }()
+	select {
+	case err = <-res:
+	case <-time.After(25 * execWait):
+		free()
+		t.Fatalf("a call behind a stuck owner still waits after %v", 25*execWait)
+	}
+	if !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Fatalf("a call behind a stuck owner: %v, want ETIMEDOUT", err)
+	}
+	// A region closed meanwhile stays the endpoint's, for its Close.
+	if err := mh.Close(); !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Errorf("closing a region behind a stuck owner: %v, want ETIMEDOUT", err)
+	}
+	e.mu.Lock()
+	_, kept := e.mrs[mh]
+	e.mu.Unlock()
+	if !kept {
+		t.Error("a region whose deregistration timed out left the endpoint's list")
+	}
+	select {
+	case err := <-stuck:
+		t.Fatalf("the running call returned (%v) before it ended", err)
+	default:
+	}
+	free()
+	if err := <-stuck; err != nil {
+		t.Errorf("the call the owner was stuck in: %v", err)
+	}
+	// The owner runs what is queued next; the dropped call is not run.
+	if err := e.exec(func() {}); err != nil {
+		t.Fatalf("a call after the owner is free: %v", err)
+	}
+	if ran.Load() {
+		t.Error("the dropped call ran")
+	}
+	src := mmapBuf(t, 4096)
+	m := reg(t, e, src, AccessLocal)
+	if err := m.Close(); err != nil {
+		t.Errorf("deregister after the owner is free: %v", err)
 	}
 }

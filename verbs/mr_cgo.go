@@ -214,8 +214,15 @@ func (m *MemoryRegion) Close() error {
 	}
 	var err error
 	if xerr := e.exec(func() { err = m.dereg() }); xerr != nil {
-		// The owner is gone: Endpoint.Close deregistered everything.
-		return nil
+		if errors.Is(xerr, ErrClosed) {
+			return nil // the owner is gone: Endpoint.Close deregistered everything
+		}
+		// The owner is stuck (execWait): the region stays the
+		// endpoint's, for Endpoint.Close to deregister.
+		e.mu.Lock()
+		e.mrs[m] = struct{}{}
+		e.mu.Unlock()
+		return fmt.Errorf("verbs: deregister: %w", xerr)
 	}
 	return err
 }

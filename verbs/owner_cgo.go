@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -119,27 +121,54 @@ func (e *Endpoint) enqueue(ps []*post) error {
 	return nil
 }
 
-// exec runs f on the owner thread and waits for it.
+// execWait bounds how long exec waits for the owner to take a call. The
+// owner takes every queued call at each turn, so a call still queued
+// after execWait means the owner is stuck inside the provider (a call
+// that does not return): the caller gets an error instead of waiting
+// with it forever. A variable so tests can shorten it.
+var execWait = time.Minute
+
+// exec runs f on the owner thread and waits for it. If the owner has not
+// taken f within execWait, f is dropped (it never runs) and exec returns
+// an error wrapping ETIMEDOUT; once f has started, exec waits for it.
 func (e *Endpoint) exec(f func()) error {
 	done := make(chan struct{})
+	var taken atomic.Bool // by the owner as it starts f, or by exec as it gives up
 	e.qmu.Lock()
 	if e.closing {
 		e.qmu.Unlock()
 		return fmt.Errorf("endpoint %w", ErrClosed)
 	}
-	e.calls = append(e.calls, func() { f(); close(done) })
+	e.calls = append(e.calls, func() {
+		if taken.CompareAndSwap(false, true) {
+			f()
+		}
+		close(done)
+	})
 	e.qmu.Unlock()
 	e.kick(false)
+	timer := time.NewTimer(execWait)
+	defer timer.Stop()
 	select {
 	case <-done:
 		return nil
 	case <-e.done:
-		select {
+	case <-timer.C:
+		if taken.CompareAndSwap(false, true) {
+			return fmt.Errorf("verbs: the %s endpoint's owner took no call for %v (stuck in the provider): %w",
+				e.info.Provider, execWait, syscall.ETIMEDOUT)
+		}
+		select { // f is running and cannot be stopped
 		case <-done:
 			return nil
-		default:
-			return fmt.Errorf("endpoint %w", ErrClosed)
+		case <-e.done:
 		}
+	}
+	select {
+	case <-done:
+		return nil
+	default:
+		return fmt.Errorf("endpoint %w", ErrClosed)
 	}
 }
 
