@@ -122,6 +122,12 @@ type Server struct {
 	// the file in), since which wins differs between machines
 	// (bench/results/2026-12-06d).
 	AutoSendfile *bool `toml:"auto_sendfile,omitempty"`
+	// SpinWait is how long a connection's read loop polls for the next
+	// request after one, before its thread sleeps, while that
+	// connection's recent requests came that fast (a client making small
+	// requests one after another to this server): 0 is the default,
+	// 20µs; a negative duration never polls.
+	SpinWait Duration `toml:"spin_wait,omitempty"`
 }
 
 // SocketPath is the server's Unix socket: Socket, else ferryd.sock in its
@@ -264,6 +270,9 @@ func (c *Config) validate() error {
 		}
 		if s.PipelineDepth < 1 || s.PipelineDepth > 1024 {
 			return fmt.Errorf("server %d: pipeline_depth %d outside 1..1024", i, s.PipelineDepth)
+		}
+		if s.SpinWait.Duration > time.Millisecond {
+			return fmt.Errorf("server %d: spin_wait %v: want at most 1ms (a polling thread holds a CPU; negative: never poll)", i, s.SpinWait.Duration)
 		}
 	}
 	if c.MetadataServer < 0 || c.MetadataServer >= len(c.Servers) {

@@ -41,6 +41,7 @@ func TestLoadRejects(t *testing.T) {
 		"bad timeout": "timeout = \"soon\"\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
 		"no storage":  "[[server]]\nid = 0\naddress = \"a:1\"",
 		"strip count": "strip_count = 2\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
+		"long spin":   "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\nspin_wait = \"5ms\"",
 	}
 	for name, body := range cases {
 		p := filepath.Join(t.TempDir(), "c.toml")

@@ -49,6 +49,8 @@ type Server struct {
 	stats    *counters
 	timeout  time.Duration
 	limits   limits
+	spinWait time.Duration // config spin_wait, default filled in (nextPoll)
+	pollers  *pollers
 	version  string
 	fabrics  []*data.Fabric
 	auth     string          // config.AuthMode
@@ -97,6 +99,11 @@ func New(opts Options) (*Server, error) {
 		timeout: cfg.Timeout.Duration, version: opts.Version, ports: ports, conns: make(map[*conn]struct{}), started: time.Now(), stats: newCounters(), hosts: make(map[string]int)}
 	s.registerServer()
 	s.limits = connLimits(cfg, raiseNofile())
+	s.spinWait = self.SpinWait.Duration
+	if s.spinWait == 0 {
+		s.spinWait = DefaultSpinWait
+	}
+	s.pollers = newPollers(s.spinWait, s.stats.Add)
 	if s.strategy == "" {
 		s.strategy = proto.StrategyAuto
 	}
