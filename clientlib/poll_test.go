@@ -63,7 +63,7 @@ func TestServerPollsForNextRequest(t *testing.T) {
 			switch {
 			case tc.spin < 0 && polls != 0:
 				t.Errorf("spin_wait %v: the servers polled %d times", tc.spin, polls)
-			case tc.spin == 0 && polls == 0 && runtime.NumCPU() > 1: // one CPU: never polls
+			case tc.spin == 0 && polls == 0 && runtime.NumCPU() > 1: // one CPU: the servers never poll
 				t.Error("default spin_wait: the servers never polled for a next request")
 			}
 		})

@@ -24,8 +24,8 @@ const DefaultSpinWait = 20 * time.Microsecond
 // otherwise once every probeEvery waits, to find out whether the client
 // has settled into one. Small reads striped over several servers, whose
 // next request mostly goes to another, so rarely poll. Fewer of a
-// server's connections poll at once than it has CPUs, so a polling
-// thread never holds the last one.
+// server's connections poll at once than Go has CPUs (GOMAXPROCS), so a
+// polling thread never holds the last one.
 type nextPoll struct {
 	budget time.Duration
 	shared *pollers
@@ -47,7 +47,7 @@ const probeEvery = 32
 func newPollers(budget time.Duration, count func(string, int64)) *pollers {
 	p := &pollers{count: count}
 	if budget > 0 {
-		p.max.Store(int32(runtime.NumCPU() - 1))
+		p.max.Store(int32(runtime.GOMAXPROCS(0) - 1)) // the CPUs Go may use (a container's limit)
 	}
 	return p
 }
