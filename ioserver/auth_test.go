@@ -27,22 +27,7 @@ func testServer(auth string, key []byte) *Server {
 // its peer credentials as accept would.
 func unixPair(t *testing.T, s *Server) *conn {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "s")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cc, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	sc, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sc.Close() })
+	sc, _ := socketPair(t)
 	cred, err := peerCred(sc)
 	if err != nil {
 		t.Fatal(err)
@@ -107,4 +92,27 @@ func TestIdentityKeyMode(t *testing.T) {
 	if uid, _, _, _ := c.identity(); uid != 1000 {
 		t.Fatalf("a later hello changed the identity to %d", uid)
 	}
+}
+
+// socketPair is a connected pair of Unix sockets: the accepted (server)
+// end and the dialing (client) end, closed when the test ends.
+func socketPair(t *testing.T) (server *net.UnixConn, client net.Conn) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cc, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	sc, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	return sc, cc
 }

@@ -61,8 +61,7 @@ func (c *conn) readLoop(ctx context.Context) {
 	in := &frameIn{nc: c.nc, src: c.nc}
 	if c.raw != nil {
 		in.src = c.raw
-		in.raw = c.raw
-		in.poll = newNextPoll(c.s.spinWait, c.s.pollers)
+		in.poll = newNextPoll(c.raw, c.s.spinWait, c.s.pollers)
 	}
 	defer in.release()
 	busy := func() bool { return len(c.slots) > 0 }

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/config"
-	"github.com/ferry-hpc/ferry/internal/rawio"
 	"github.com/ferry-hpc/ferry/proto"
 )
 
@@ -99,9 +98,8 @@ var errIdle = errors.New("idle connection")
 // needs more, and goes back once all it read is consumed.
 type frameIn struct {
 	nc    net.Conn
-	src   io.Reader   // nc, or nc by raw system calls (rawio)
-	raw   *rawio.Conn // nc by raw system calls; nil where it has no descriptor
-	poll  *nextPoll   // whether to poll for the next frame before sleeping; nil: never
+	src   io.Reader // nc, or nc by raw system calls (rawio)
+	poll  *nextPoll // whether to poll for the next frame before sleeping; nil: never
 	br    *bufio.Reader
 	small [512]byte
 	pre   []byte // unread bytes in small, read before br
@@ -146,7 +144,7 @@ func (f *frameIn) header(idle, timeout time.Duration, busy func() bool) (proto.H
 		if !busy() {
 			// Nothing in flight: the client may be about to send its
 			// next request (nextPoll).
-			f.poll.wait(f.raw)
+			f.poll.wait()
 		}
 		for {
 			f.nc.SetReadDeadline(time.Now().Add(idle))

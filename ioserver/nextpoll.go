@@ -27,6 +27,7 @@ const DefaultSpinWait = 20 * time.Microsecond
 // server's connections poll at once than Go has CPUs (GOMAXPROCS), so a
 // polling thread never holds the last one.
 type nextPoll struct {
+	conn   *rawio.Conn // the connection's socket
 	budget time.Duration
 	shared *pollers
 	hist   uint8 // the last 8 polls, newest in bit 0: 1 = the request came in time
@@ -54,8 +55,8 @@ func newPollers(budget time.Duration, count func(string, int64)) *pollers {
 
 // newNextPoll starts as if a poll had caught its request: the first wait
 // polls.
-func newNextPoll(budget time.Duration, shared *pollers) *nextPoll {
-	return &nextPoll{budget: budget, shared: shared, hist: 1}
+func newNextPoll(conn *rawio.Conn, budget time.Duration, shared *pollers) *nextPoll {
+	return &nextPoll{conn: conn, budget: budget, shared: shared, hist: 1}
 }
 
 // want says whether this wait polls.
@@ -79,10 +80,10 @@ func (n *nextPoll) record(hit bool) {
 	n.since = 0
 }
 
-// wait polls c for the next request if this wait should, within the
-// server's bound on polling connections.
-func (n *nextPoll) wait(c *rawio.Conn) {
-	if n == nil || c == nil || !n.want() {
+// wait polls the socket for the next request if this wait should, within
+// the server's bound on polling connections.
+func (n *nextPoll) wait() {
+	if n == nil || !n.want() {
 		return
 	}
 	p := n.shared
@@ -90,7 +91,7 @@ func (n *nextPoll) wait(c *rawio.Conn) {
 		p.now.Add(-1)
 		return
 	}
-	hit := c.Spin(n.budget)
+	hit := n.conn.Spin(n.budget)
 	p.now.Add(-1)
 	n.record(hit)
 	if hit {

@@ -1,7 +1,6 @@
 package ioserver
 
 import (
-	"net"
 	"testing"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 // while stopped, and never polls with a budget of 0 or below.
 func TestNextPollDecisions(t *testing.T) {
 	p := newPollers(time.Millisecond, func(string, int64) {})
-	n := newNextPoll(time.Millisecond, p)
+	n := newNextPoll(nil, time.Millisecond, p)
 	if !n.want() {
 		t.Fatal("a new connection's first wait does not poll")
 	}
@@ -45,7 +44,7 @@ func TestNextPollDecisions(t *testing.T) {
 		t.Error("a probe that hit is not followed by a poll")
 	}
 	for _, budget := range []time.Duration{0, -time.Nanosecond} {
-		off := newNextPoll(budget, newPollers(budget, func(string, int64) {}))
+		off := newNextPoll(nil, budget, newPollers(budget, func(string, int64) {}))
 		for i := range 3 * probeEvery {
 			if off.want() {
 				t.Fatalf("budget %v: wait %d polls", budget, i)
@@ -62,16 +61,15 @@ func TestNextPollWait(t *testing.T) {
 	counts := map[string]int64{}
 	p := newPollers(50*time.Microsecond, func(name string, n int64) { counts[name] += n })
 	p.max.Store(1)
-	n := newNextPoll(50*time.Microsecond, p)
-	rc := rawio.New(a)
+	n := newNextPoll(rawio.New(a), 50*time.Microsecond, p)
 	b.Write([]byte{1})
-	n.wait(rc)
+	n.wait()
 	if counts["conn.poll.hit"] != 1 || n.hist&1 != 1 {
 		t.Fatalf("a waiting byte: counters %v, history %08b", counts, n.hist)
 	}
 	var one [1]byte
 	a.Read(one[:])
-	n.wait(rc)
+	n.wait()
 	if counts["conn.poll.miss"] != 1 || n.hist&1 != 0 {
 		t.Fatalf("nothing sent: counters %v, history %08b", counts, n.hist)
 	}
@@ -80,34 +78,8 @@ func TestNextPollWait(t *testing.T) {
 	}
 	p.max.Store(0)
 	n.record(true)
-	n.wait(rc)
+	n.wait()
 	if counts["conn.poll.hit"]+counts["conn.poll.miss"] != 2 {
 		t.Fatalf("polled past a bound of 0: %v", counts)
 	}
-}
-
-// socketPair is two connected Unix sockets.
-func socketPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	dir := t.TempDir()
-	ln, err := net.Listen("unix", dir+"/s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		done <- c
-	}()
-	a, err := net.Dial("unix", dir+"/s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-done
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
 }
