@@ -56,7 +56,7 @@ type writeSide struct {
 	msg   unix.Msghdr
 	n     int
 	errno syscall.Errno
-	write func(fd uintptr) bool // w.doWrite
+	write func(fd uintptr) bool // w.doWrite; w.doWriteWaiting for a Writer
 }
 
 // New wraps c, or returns nil when c exposes no file descriptor.
@@ -95,6 +95,19 @@ func (w *writeSide) doWrite(fd uintptr) bool {
 	return e != syscall.EAGAIN && e != syscall.EINTR
 }
 
+// doWriteWaiting writes a socket in blocking mode (a Writer's): without
+// waiting when there is room (a raw call, as doWrite), else waiting in
+// the kernel, by a system call the scheduler knows may block, until there
+// is room or the socket's send timeout passes.
+func (w *writeSide) doWriteWaiting(fd uintptr) bool {
+	n, _, e := syscall.RawSyscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&w.msg)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+	if e == syscall.EAGAIN {
+		n, _, e = syscall.Syscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&w.msg)), unix.MSG_NOSIGNAL)
+	}
+	w.n, w.errno = int(n), e
+	return e != syscall.EAGAIN && e != syscall.EINTR
+}
+
 // Read reads into p, waiting for the socket to become readable if it is
 // not; 0 bytes and no error is never returned for a non-empty p.
 func (c *Conn) Read(p []byte) (int, error) {
@@ -119,8 +132,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Writev writes every byte of bufs, waiting for room when the socket has
 // none. A peer that is gone gives EPIPE, never SIGPIPE (MSG_NOSIGNAL):
 // the client library runs inside programs that may not ignore it.
-func (c *Conn) Writev(bufs ...[]byte) error {
-	w := &c.w
+func (c *Conn) Writev(bufs ...[]byte) error { return c.w.writev(c.rc, bufs) }
+
+// writev writes every byte of bufs by w.write, through rc.
+func (w *writeSide) writev(rc syscall.RawConn, bufs [][]byte) error {
 	iov := w.iov[:0]
 	for _, b := range bufs {
 		if len(b) > 0 {
@@ -136,7 +151,7 @@ func (c *Conn) Writev(bufs ...[]byte) error {
 	for len(iov) > 0 {
 		w.msg = unix.Msghdr{Iov: &iov[0]}
 		w.msg.SetIovlen(len(iov))
-		err := c.rc.Write(w.write)
+		err := rc.Write(w.write)
 		if err != nil {
 			return err
 		}
