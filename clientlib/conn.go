@@ -52,9 +52,12 @@ type serverConn struct {
 	rdma      bool
 	local     string // local address of the last connection
 
-	mu      sync.Mutex
-	nc      net.Conn
-	rd      *replies // the reading side of nc
+	mu sync.Mutex
+	nc net.Conn // where replies come from
+	rd *replies // the reading side of nc
+	// out, where the server gave this connection a reply socket (on the
+	// Unix socket: splitReplies), is where requests go instead of nc.
+	out     *rawio.Writer
 	pending map[uint64]*call
 	nextID  uint64
 	wmu     sync.Mutex
@@ -127,12 +130,22 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 			return nil, err
 		}
 	}
-	sc.nc = nc
+	pid := peerPid(nc)
+	var out *rawio.Writer
+	if uc, ok := nc.(*net.UnixConn); ok && sc.name != "" {
+		in, w, err := sc.splitReplies(uc)
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		nc, out = in, w
+	}
+	sc.nc, sc.out = nc, out
 	if sc.lane != nil {
 		sc.lane(false)
 	}
 	if sc.lanePeer != nil {
-		sc.lanePeer(peerPid(nc))
+		sc.lanePeer(pid)
 	}
 	sc.pending = make(map[uint64]*call)
 	sc.rd = &replies{nc: nc, raw: rawio.New(nc), token: make(chan struct{}, 1)}
@@ -236,10 +249,14 @@ func (sc *serverConn) dropLocked(nc net.Conn, err error) {
 	if sc.nc != nc {
 		return
 	}
-	sc.nc, sc.rd = nil, nil
+	out := sc.out
+	sc.nc, sc.rd, sc.out = nil, nil, nil
 	pending := sc.pending
 	sc.pending = nil
 	nc.Close()
+	if out != nil {
+		out.Close()
+	}
 	for _, c := range pending {
 		c.err = err
 		close(c.done)
@@ -419,7 +436,7 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 		sc.mu.Unlock()
 		return nil, sc.errorf(op.String(), fmt.Errorf("connection lost: %w", syscall.ECONNRESET))
 	}
-	rd := sc.rd
+	rd, out := sc.rd, sc.out
 	sc.nextID++
 	id := sc.nextID
 	sc.pending[id] = c
@@ -445,11 +462,15 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 	bufs := append(one[:0], frame)
 	bufs = append(bufs, data...)
 	sc.wmu.Lock()
-	nc.SetWriteDeadline(time.Now().Add(sc.timeout))
 	var werr error
-	if rd.raw != nil {
+	switch {
+	case out != nil: // its send timeout is the deadline
+		werr = out.Writev(bufs...)
+	case rd.raw != nil:
+		nc.SetWriteDeadline(time.Now().Add(sc.timeout))
 		werr = rd.raw.Writev(bufs...)
-	} else {
+	default:
+		nc.SetWriteDeadline(time.Now().Add(sc.timeout))
 		// A copy: net.Buffers would make bufs escape on every call.
 		nb := net.Buffers(append([][]byte(nil), bufs...))
 		_, werr = nb.WriteTo(nc)

@@ -36,6 +36,11 @@ type conn struct {
 	pmu   sync.Mutex
 	peers map[string]verbs.Peer // the client's fabric address, by provider
 
+	// out, once the client has asked for one (OpReplySocket), is the
+	// socket replies go out on instead of nc. Set under wmu; close reads
+	// it without (a reply may hold wmu while it waits for room).
+	out atomic.Pointer[rawio.Writer]
+
 	cred  *unix.Ucred // the peer process, for Unix socket connections
 	amu   sync.Mutex
 	id    *ident // nil until a hello authenticates the connection
@@ -54,7 +59,7 @@ func (c *conn) idleFor(now time.Time) time.Duration {
 func (c *conn) readLoop(ctx context.Context) {
 	defer func() {
 		c.wg.Wait()
-		c.nc.Close()
+		c.close()
 		c.releaseFabrics()
 	}()
 	peer := c.nc.RemoteAddr().String()
@@ -171,13 +176,30 @@ func (c *conn) handle(ctx context.Context, h proto.Header, body []byte) {
 	}
 }
 
+// close closes the connection and its reply socket: the read loop ends,
+// and a reply being written fails at once.
+func (c *conn) close() {
+	c.nc.Close()
+	if out := c.out.Load(); out != nil {
+		out.Close()
+	}
+}
+
+// replyConn is where replies go: the connection, or its reply socket.
+type replyConn = data.Sink
+
 // send writes one reply frame under the connection's write lock.
-func (c *conn) send(write func(w net.Conn) error) error {
+func (c *conn) send(write func(w replyConn) error) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(time.Now().Add(c.s.timeout))
-	if err := write(c.nc); err != nil {
-		c.nc.Close() // a half-written frame leaves the stream unusable
+	var w replyConn = c.nc
+	if out := c.out.Load(); out != nil {
+		w = out // its send timeout is the deadline
+	} else {
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.timeout))
+	}
+	if err := write(w); err != nil {
+		c.close() // a half-written frame leaves the stream unusable
 		return err
 	}
 	return nil
@@ -185,9 +207,56 @@ func (c *conn) send(write func(w net.Conn) error) error {
 
 func (c *conn) reply(h proto.Header, m proto.Message) {
 	frame := proto.Frame(replyHeader(h), m)
-	if err := c.send(func(w net.Conn) error { return c.writev(w, frame) }); err != nil {
+	if err := c.send(func(w replyConn) error { return c.writev(w, frame) }); err != nil {
 		c.s.log.Debug("reply failed", "op", h.Op, "err", err)
 	}
+}
+
+// replySocket answers OpReplySocket: the server makes a socket pair,
+// passes one end to the client with the reply (SCM_RIGHTS, on the
+// connection), and writes every later reply on the other, outside the
+// poller (rawio.Writer says why). The client reads replies there and
+// writes requests here, with its end of this connection out of its own
+// poller. Only on a Unix socket, where the client is a process on this
+// host; once per connection. The server makes the pair itself, so there
+// is no socket of the client's to check.
+func (c *conn) replySocket(h proto.Header) error {
+	if c.cred == nil {
+		return fmt.Errorf("a reply socket is passed on Unix socket connections only: %w", unix.EINVAL)
+	}
+	uc, ok := c.nc.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("a reply socket needs a Unix socket connection, have %T: %w", c.nc, unix.EINVAL)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("reply socket: %w", err)
+	}
+	defer unix.Close(fds[1]) // the client's end: passed, then ours closed
+	out, err := rawio.NewWriter(fds[0], c.s.timeout)
+	if err != nil {
+		return fmt.Errorf("reply socket: %w", err)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.out.Load() != nil {
+		out.Close()
+		return fmt.Errorf("this connection has its reply socket already: %w", unix.EINVAL)
+	}
+	uc.SetWriteDeadline(time.Now().Add(c.s.timeout))
+	frame := proto.Frame(replyHeader(h), &proto.Empty{})
+	n, _, err := uc.WriteMsgUnix(frame, unix.UnixRights(fds[1]), nil)
+	if err == nil && n < len(frame) {
+		_, err = uc.Write(frame[n:])
+	}
+	if err != nil {
+		out.Close()
+		c.nc.Close()
+		return fmt.Errorf("reply socket: %w: %w", err, errReplied)
+	}
+	c.out.Store(out)
+	c.s.stats.Add("conn.reply_socket", 1)
+	return errReplied
 }
 
 func (c *conn) replyErr(h proto.Header, err error) {
@@ -197,7 +266,7 @@ func (c *conn) replyErr(h proto.Header, err error) {
 		// connection, and reconnects (with a new hello) if it is alive.
 		c.s.stats.Add("conn.dropped.stalled", 1)
 		c.s.log.Warn("dropping a client that stalled its transfers", "peer", c.nc.RemoteAddr().String(), "err", err)
-		c.nc.Close()
+		c.close()
 		return
 	}
 	rh := replyHeader(h)
@@ -208,13 +277,16 @@ func (c *conn) replyErr(h proto.Header, err error) {
 		msg = msg[:4096]
 	}
 	frame := proto.Frame(rh, &proto.ErrorBody{Msg: msg})
-	if serr := c.send(func(w net.Conn) error { _, err := w.Write(frame); return err }); serr != nil {
+	if serr := c.send(func(w replyConn) error { _, err := w.Write(frame); return err }); serr != nil {
 		c.s.log.Debug("error reply failed", "op", h.Op, "err", serr)
 	}
 }
 
 // writev writes bufs to w in one system call where it can.
-func (c *conn) writev(w net.Conn, bufs ...[]byte) error {
+func (c *conn) writev(w replyConn, bufs ...[]byte) error {
+	if out, ok := w.(*rawio.Writer); ok {
+		return out.Writev(bufs...)
+	}
 	if c.raw != nil {
 		return c.raw.Writev(bufs...)
 	}
@@ -236,7 +308,7 @@ func (c *conn) refuseVersion(peer string, ve *proto.VersionError) {
 	c.s.log.Warn("refusing client of another protocol version", "peer", peer, "client_version", ve.Peer, "server_version", proto.Version)
 	c.s.stats.Add("conn.dropped", 1)
 	frame := proto.Frame(proto.Header{Flags: proto.FlagReply, Op: proto.OpHello, Status: int32(unix.EPROTONOSUPPORT)}, &proto.ErrorBody{Msg: msg})
-	c.send(func(w net.Conn) error { _, err := w.Write(frame); return err })
+	c.send(func(w replyConn) error { _, err := w.Write(frame); return err })
 }
 
 func replyHeader(h proto.Header) proto.Header {
@@ -256,13 +328,13 @@ func (c *conn) replyRead(h proto.Header, req *proto.IOReq, r data.Result) error 
 	if r.Small != nil {
 		defer r.Release()
 		frame := proto.AppendDataFrame(make([]byte, 0, replyRoom), replyHeader(h), resp, len(r.Small))
-		return c.send(func(w net.Conn) error { return c.writev(w, frame, r.Small) })
+		return c.send(func(w replyConn) error { return c.writev(w, frame, r.Small) })
 	}
 	if r.Inline == nil {
 		c.reply(h, resp)
 		return nil
 	}
-	return c.send(func(w net.Conn) error {
+	return c.send(func(w replyConn) error {
 		if _, err := w.Write(proto.AppendDataFrame(make([]byte, 0, replyRoom), replyHeader(h), resp, int(r.Bytes))); err != nil {
 			return err
 		}

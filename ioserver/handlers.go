@@ -35,6 +35,9 @@ var handlers = map[proto.Op]handler{
 	proto.OpChallenge: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.Empty) (proto.Message, error) {
 		return c.challenge()
 	}),
+	proto.OpReplySocket: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.Empty) (proto.Message, error) {
+		return nil, c.replySocket(h)
+	}),
 	proto.OpStats: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.Empty) (proto.Message, error) {
 		return c.s.statsSnapshot(), nil
 	}),

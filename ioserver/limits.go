@@ -41,9 +41,10 @@ func connLimits(cfg *config.Config, nofile uint64) limits {
 	if l.idle == 0 {
 		l.idle = config.DefaultIdleTimeout
 	}
-	// Keep descriptors for datafiles, the store and the fabrics.
+	// Keep descriptors for datafiles, the store and the fabrics; a
+	// connection on the Unix socket holds two (its reply socket).
 	if nofile > 0 {
-		l.maxConns = min(l.maxConns, max(16, int(nofile)-256))
+		l.maxConns = min(l.maxConns, max(16, (int(nofile)-256)/2))
 	}
 	l.perHost = min(l.perHost, l.maxConns)
 	return l

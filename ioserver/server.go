@@ -325,7 +325,7 @@ func (s *Server) admit(c *conn) bool {
 	}
 	if victim != nil {
 		s.stats.Add("conn.evicted_idle", 1)
-		victim.nc.Close()
+		victim.close()
 		s.forgetLocked(victim)
 	}
 	s.conns[c] = struct{}{}
@@ -349,7 +349,7 @@ func (s *Server) makeRoom() bool {
 		if v == nil {
 			break
 		}
-		v.nc.Close()
+		v.close()
 		s.forgetLocked(v)
 		closed++
 	}
@@ -396,7 +396,7 @@ func (s *Server) Close() error {
 		s.uln.Close()
 	}
 	for c := range s.conns {
-		c.nc.Close()
+		c.close()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()

@@ -15,38 +15,39 @@ import (
 type Op uint16
 
 const (
-	OpHello     Op = iota + 1 // who are you: server id, server list, defaults, fabric addresses
-	OpLookup                  // metadata: path → Attr
-	OpCreate                  // metadata: make a file → Attr
-	OpMkdir                   // metadata: make a directory → Attr
-	OpRmdir                   // metadata: remove an empty directory
-	OpUnlink                  // metadata: remove a file's name → Attr of the removed file
-	OpRename                  // metadata: move a name
-	OpReaddir                 // metadata: list a directory, paged
-	OpFetchAdd                // metadata: atomic add to a file's shared counter → old value
-	OpSetAttr                 // metadata: change mode, owner or times
-	OpRead                    // data: read extents of a datafile
-	OpWrite                   // data: write extents of a datafile
-	OpSize                    // data: size of this server's datafile
-	OpTruncate                // data: cut or extend this server's datafile
-	OpFsync                   // data: flush this server's datafile to stable storage
-	OpRemove                  // data: delete this server's datafile
-	OpStats                   // counters of the server
-	OpDirPlus                 // metadata: list a directory with every entry's Attr, paged (READDIRPLUS)
-	OpSizes                   // data: sizes of many of this server's datafiles at once
-	OpStatfs                  // capacity and free space of this server's storage
-	OpSetMtime                // data: set the mtime of this server's datafile
-	OpChallenge               // a fresh nonce for the hello's credential (auth mode key)
-	OpRenew                   // metadata: a fresh capability for an unexpired one
-	OpDataList                // data: list this server's datafiles, paged (fsck)
-	OpFileList                // metadata: list every file of the namespace, paged (fsck)
-	OpKnown                   // metadata: which of these handles a name refers to, in one snapshot (fsck)
+	OpHello       Op = iota + 1 // who are you: server id, server list, defaults, fabric addresses
+	OpLookup                    // metadata: path → Attr
+	OpCreate                    // metadata: make a file → Attr
+	OpMkdir                     // metadata: make a directory → Attr
+	OpRmdir                     // metadata: remove an empty directory
+	OpUnlink                    // metadata: remove a file's name → Attr of the removed file
+	OpRename                    // metadata: move a name
+	OpReaddir                   // metadata: list a directory, paged
+	OpFetchAdd                  // metadata: atomic add to a file's shared counter → old value
+	OpSetAttr                   // metadata: change mode, owner or times
+	OpRead                      // data: read extents of a datafile
+	OpWrite                     // data: write extents of a datafile
+	OpSize                      // data: size of this server's datafile
+	OpTruncate                  // data: cut or extend this server's datafile
+	OpFsync                     // data: flush this server's datafile to stable storage
+	OpRemove                    // data: delete this server's datafile
+	OpStats                     // counters of the server
+	OpDirPlus                   // metadata: list a directory with every entry's Attr, paged (READDIRPLUS)
+	OpSizes                     // data: sizes of many of this server's datafiles at once
+	OpStatfs                    // capacity and free space of this server's storage
+	OpSetMtime                  // data: set the mtime of this server's datafile
+	OpChallenge                 // a fresh nonce for the hello's credential (auth mode key)
+	OpRenew                     // metadata: a fresh capability for an unexpired one
+	OpDataList                  // data: list this server's datafiles, paged (fsck)
+	OpFileList                  // metadata: list every file of the namespace, paged (fsck)
+	OpKnown                     // metadata: which of these handles a name refers to, in one snapshot (fsck)
+	OpReplySocket               // a socket for this connection's replies, passed with the reply (Unix socket connections only)
 	opEnd
 )
 
 var opNames = [...]string{"", "hello", "lookup", "create", "mkdir", "rmdir", "unlink", "rename",
 	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats",
-	"readdirplus", "sizes", "statfs", "setmtime", "challenge", "renew", "datalist", "filelist", "known"}
+	"readdirplus", "sizes", "statfs", "setmtime", "challenge", "renew", "datalist", "filelist", "known", "replysocket"}
 
 func (o Op) String() string {
 	if o.Valid() {

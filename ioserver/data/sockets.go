@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 	"syscall"
@@ -51,7 +50,7 @@ func (sockets) Read(ctx context.Context, e *env, j *job) (Result, error) {
 		}
 		return Result{Lens: j.lens, Bytes: total, Small: buf, Release: func() { smallBufs.Put(bp) }}, nil
 	}
-	stream := func(w net.Conn) error {
+	stream := func(w Sink) error {
 		for i, x := range j.req.Extents {
 			if j.lens[i] == 0 {
 				continue
@@ -99,7 +98,7 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }
 // sendfileTo copies n bytes of the file at off onto a TCP or Unix socket
 // connection with sendfile(2); it returns fewer than n only at the file's
 // end.
-func sendfileTo(c net.Conn, f *os.File, off, n int64) (int64, error) {
+func sendfileTo(c Sink, f *os.File, off, n int64) (int64, error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return 0, fmt.Errorf("sendfile needs a socket, have %T", c)

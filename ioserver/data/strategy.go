@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 
 	"github.com/ferry-hpc/ferry/proto"
@@ -75,7 +74,7 @@ type Result struct {
 	// back to back onto the client's connection (with sendfile(2)); the
 	// connection layer calls it right after the reply's control part,
 	// holding its write lock. An error leaves the frame cut short.
-	Inline func(w net.Conn) error
+	Inline func(w Sink) error
 	// Small, set instead of Inline for small reads, holds the Lens'
 	// bytes already read, so the reply goes out in one write (one
 	// segment: the client wakes once). Release returns it to its pool
@@ -83,6 +82,11 @@ type Result struct {
 	Small   []byte
 	Release func()
 }
+
+// Sink is where a read's inline bytes go: a client's connection, or the
+// socket its replies go out on. Written as a stream, or by sendfile(2)
+// where it has a descriptor (syscall.Conn).
+type Sink = io.Writer
 
 // Counter counts events by name: the server's statistics. AddJoined is
 // Add(prefix+name, n) for a name built per request from a fixed prefix
