@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -113,8 +114,39 @@ func runMount(e *env, fs *pflag.FlagSet, mo *mountOptions, mountpoint string) er
 			pipe.Close()
 		}
 	}
+	// SIGINT and SIGTERM are caught before the mount appears: a caller
+	// that sees the mount and signals at once must get an unmount, not
+	// the default action, which left the mount dead (found by the CI:
+	// TestMountForeground/SIGTERM). A signal before the mount is up stops
+	// the connecting, or unmounts as soon as the mount is up.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var (
+		mu      sync.Mutex
+		up      *fusefs.Server
+		pending os.Signal
+	)
+	go func() {
+		for sig := range sigs {
+			mu.Lock()
+			srv := up
+			if srv == nil {
+				pending = sig
+				cancel()
+			}
+			mu.Unlock()
+			if srv != nil {
+				if err := srv.Unmount(); err != nil {
+					o.Log.Warn("still mounted", "signal", sig.String(), "err", err)
+				}
+			}
+		}
+	}()
 	cf.config = cfgPath
-	c, err := cf.mount(context.Background())
+	c, err := cf.mount(ctx)
 	if err != nil {
 		ready(err)
 		return err
@@ -128,17 +160,15 @@ func runMount(e *env, fs *pflag.FlagSet, mo *mountOptions, mountpoint string) er
 	}
 	o.Log.Info("mounted", "dir", dir, "config", cfgPath, "data", c.DataPath(0), "pid", os.Getpid())
 	ready(nil)
-
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		for sig := range sigs {
-			if err := srv.Unmount(); err != nil {
-				o.Log.Warn("still mounted", "signal", sig.String(), "err", err)
-			}
+	mu.Lock()
+	up = srv
+	sig := pending
+	mu.Unlock()
+	if sig != nil { // signalled while mounting
+		if err := srv.Unmount(); err != nil {
+			o.Log.Warn("still mounted", "signal", sig.String(), "err", err)
 		}
-	}()
+	}
 	srv.Wait()
 	o.Log.Info("unmounted", "dir", dir)
 	return nil
