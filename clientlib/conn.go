@@ -464,7 +464,8 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 	sc.wmu.Lock()
 	var werr error
 	switch {
-	case out != nil: // its send timeout is the deadline
+	case out != nil:
+		out.SetWriteDeadline(time.Now().Add(sc.timeout))
 		werr = out.Writev(bufs...)
 	case rd.raw != nil:
 		nc.SetWriteDeadline(time.Now().Add(sc.timeout))

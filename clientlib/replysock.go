@@ -79,7 +79,7 @@ func (sc *serverConn) splitReplies(uc *net.UnixConn) (in net.Conn, out *rawio.Wr
 	}
 	wfd, err := rawio.Detach(uc)
 	if err == nil {
-		out, err = rawio.NewWriter(wfd, sc.timeout)
+		out, err = rawio.NewWriter(wfd)
 	}
 	if err != nil {
 		in.Close()

@@ -39,7 +39,8 @@ type conn struct {
 	// out, once the client has asked for one (OpReplySocket), is the
 	// socket replies go out on instead of nc. Set under wmu; close reads
 	// it without (a reply may hold wmu while it waits for room).
-	out atomic.Pointer[rawio.Writer]
+	out      atomic.Pointer[rawio.Writer]
+	outAsked atomic.Bool // the client asked for its reply socket (once)
 
 	cred  *unix.Ucred // the peer process, for Unix socket connections
 	amu   sync.Mutex
@@ -193,10 +194,12 @@ func (c *conn) send(write func(w replyConn) error) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	var w replyConn = c.nc
+	deadline := time.Now().Add(c.s.timeout)
 	if out := c.out.Load(); out != nil {
-		w = out // its send timeout is the deadline
+		w = out
+		out.SetWriteDeadline(deadline)
 	} else {
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.timeout))
+		c.nc.SetWriteDeadline(deadline)
 	}
 	if err := write(w); err != nil {
 		c.close() // a half-written frame leaves the stream unusable
@@ -228,21 +231,22 @@ func (c *conn) replySocket(h proto.Header) error {
 	if !ok {
 		return fmt.Errorf("a reply socket needs a Unix socket connection, have %T: %w", c.nc, unix.EINVAL)
 	}
+	// Asked before the pair is made: a client repeating the request (up
+	// to its requests in flight) costs no descriptors.
+	if c.outAsked.Swap(true) {
+		return fmt.Errorf("this connection has asked for its reply socket already: %w", unix.EINVAL)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("reply socket: %w", err)
 	}
 	defer unix.Close(fds[1]) // the client's end: passed, then ours closed
-	out, err := rawio.NewWriter(fds[0], c.s.timeout)
+	out, err := rawio.NewWriter(fds[0])
 	if err != nil {
 		return fmt.Errorf("reply socket: %w", err)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.out.Load() != nil {
-		out.Close()
-		return fmt.Errorf("this connection has its reply socket already: %w", unix.EINVAL)
-	}
 	uc.SetWriteDeadline(time.Now().Add(c.s.timeout))
 	frame := proto.Frame(replyHeader(h), &proto.Empty{})
 	n, _, err := uc.WriteMsgUnix(frame, unix.UnixRights(fds[1]), nil)

@@ -56,7 +56,7 @@ type writeSide struct {
 	msg   unix.Msghdr
 	n     int
 	errno syscall.Errno
-	write func(fd uintptr) bool // w.doWrite; w.doWriteWaiting for a Writer
+	write func(fd uintptr) bool // w.doWrite
 }
 
 // New wraps c, or returns nil when c exposes no file descriptor.
@@ -91,19 +91,6 @@ func (r *readSide) doPeek(fd uintptr) bool {
 
 func (w *writeSide) doWrite(fd uintptr) bool {
 	n, _, e := syscall.RawSyscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&w.msg)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
-	w.n, w.errno = int(n), e
-	return e != syscall.EAGAIN && e != syscall.EINTR
-}
-
-// doWriteWaiting writes a socket in blocking mode (a Writer's): without
-// waiting when there is room (a raw call, as doWrite), else waiting in
-// the kernel, by a system call the scheduler knows may block, until there
-// is room or the socket's send timeout passes.
-func (w *writeSide) doWriteWaiting(fd uintptr) bool {
-	n, _, e := syscall.RawSyscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&w.msg)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
-	if e == syscall.EAGAIN {
-		n, _, e = syscall.Syscall(syscall.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&w.msg)), unix.MSG_NOSIGNAL)
-	}
 	w.n, w.errno = int(n), e
 	return e != syscall.EAGAIN && e != syscall.EINTR
 }

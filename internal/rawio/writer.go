@@ -24,26 +24,29 @@ import (
 // request's round trip, one needless wake-up on each side. A socket that
 // is only written, kept out of that poller, costs none.
 //
-// A write with room is one raw system call that does not wait. A write
-// without room waits in the kernel, where the reader's progress wakes
-// the writer directly (a stream of replies by sendfile(2) ran at 5.2-5.3
-// GB/s this way against 3.9-4.0 through a poller, and at half the
-// server's CPU), but for at most blockFor at a time and on at most
-// len(blockSlots) threads of the process at once: a client that stops
-// reading must not pin one of the server's threads per connection. Past
-// that the socket is armed, one-shot, in a poller of this package's own
-// (outPoll) and the goroutine parks until the socket has room again. A
-// one-shot arm fires once and is then off, so later reads by the peer
-// wake nothing. Waits for room end at the Writer's timeout
-// (os.ErrDeadlineExceeded) or at Close (net.ErrClosed).
+// The socket does not block: a write with room is one raw system call.
+// A write without room waits for room in the kernel (poll(2)), where the
+// reader's progress wakes its thread directly: a stream of replies by
+// sendfile(2) ran 12-13 % faster this way than through Go's poller, at a
+// quarter less of the server's CPU, where waiting in a poller of its own
+// (two wake-ups per wait) was slower than Go's (bench/results/2026-12-07d).
+// Such a wait lasts at most blockFor and holds one of
+// blockSlots, of which the process has few; without a free slot, or once
+// a wait in the kernel has passed blockFor without room (a peer that
+// reads slowly or not at all), the socket is armed, one-shot, in a poller
+// of this package's own (outPoll) and the goroutine parks, holding no
+// thread. A one-shot arm fires once and is then off, so later reads by
+// the peer wake nothing. A write fails at the deadline set by
+// SetWriteDeadline (os.ErrDeadlineExceeded) or when the Writer is closed
+// (net.ErrClosed).
 //
-// Writev and Write are called by one goroutine at a time; Close may be
-// called by any, at any time.
+// Writev, Write and SetWriteDeadline are called by one goroutine at a
+// time; Close may be called by any, at any time.
 type Writer struct {
-	timeout time.Duration
-	id      uint64 // the Writer's key in outPoll (descriptors are reused; ids are not)
-	room    chan struct{}
-	done    chan struct{} // closed by Close
+	id       uint64 // the Writer's key in outPoll (descriptors are reused; ids are not)
+	room     chan struct{}
+	done     chan struct{} // closed by Close
+	deadline atomic.Int64  // Unix ns; 0: none
 
 	mu     sync.Mutex // held around each system call on fd, so Close cannot close it under one
 	fd     int        // -1 once closed
@@ -53,32 +56,36 @@ type Writer struct {
 	w writeSide
 }
 
-// blockFor bounds one wait for room in the kernel (SO_SNDTIMEO); after
-// it the writer waits in outPoll, holding no thread.
+// blockFor bounds one wait for room in the kernel.
 const blockFor = 20 * time.Millisecond
 
-// blockSlots bounds the threads waiting in Writers' system calls at once.
+// blockSlots bounds the threads waiting for room in the kernel at once.
 var blockSlots = make(chan struct{}, 16)
 
 // NewWriter takes over fd, a connected stream socket, and writes it
-// outside Go's poller; a write gives up when it has waited timeout for
-// room (0: never). On error fd is closed.
-func NewWriter(fd int, timeout time.Duration) (*Writer, error) {
-	if err := unix.SetNonblock(fd, false); err != nil {
+// outside Go's poller. On error fd is closed.
+func NewWriter(fd int) (*Writer, error) {
+	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("socket %d blocking: %w", fd, err)
+		return nil, fmt.Errorf("socket %d non-blocking: %w", fd, err)
 	}
-	tv := unix.NsecToTimeval(blockFor.Nanoseconds())
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("socket %d send timeout: %w", fd, err)
-	}
-	w := &Writer{timeout: timeout, id: nextWriterID.Add(1), room: make(chan struct{}, 1), done: make(chan struct{}), fd: fd}
-	w.w.write = w.w.doWriteWaiting
+	w := &Writer{id: nextWriterID.Add(1), room: make(chan struct{}, 1), done: make(chan struct{}), fd: fd}
+	w.w.write = w.w.doWrite
 	return w, nil
 }
 
 var nextWriterID atomic.Uint64
+
+// SetWriteDeadline bounds the writes that follow, as a net.Conn's does:
+// a write still waiting for room at t fails with os.ErrDeadlineExceeded.
+// The zero time means none.
+func (w *Writer) SetWriteDeadline(t time.Time) {
+	if t.IsZero() {
+		w.deadline.Store(0)
+		return
+	}
+	w.deadline.Store(t.UnixNano())
+}
 
 // Detach takes c's socket out of Go's poller: it returns a new descriptor
 // for the same socket (close-on-exec) and closes c, which drops c's
@@ -136,8 +143,8 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	close(w.done)
-	// A write waiting in the kernel returns (EPIPE) and lets go of mu.
-	// Only Close closes fd, so it is still this socket.
+	// A wait for room in the kernel returns (the socket is shut down) and
+	// lets go of mu. Only Close closes fd, so it is still this socket.
 	unix.Shutdown(w.fd, unix.SHUT_RDWR)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -169,57 +176,102 @@ func (r writerRaw) Read(func(fd uintptr) bool) error {
 	return fmt.Errorf("read a write-only socket: %w", syscall.EBADF)
 }
 
-// Write calls f on the descriptor, in blocking mode with a send timeout
-// of blockFor, until it reports done; each time it does not (EAGAIN: that
-// timeout passed), it waits in outPoll for room. It holds one of
-// blockSlots around each call.
+// Write calls f, which must not block, until it reports done, waiting
+// for room each time it does not.
 func (r writerRaw) Write(f func(fd uintptr) bool) error {
 	w := r.w
-	var deadline time.Time
-	if w.timeout > 0 {
-		deadline = time.Now().Add(w.timeout)
-	}
 	for {
-		if err := w.slot(deadline); err != nil {
-			return err
-		}
 		w.mu.Lock()
 		if w.fd < 0 {
 			w.mu.Unlock()
-			<-blockSlots
 			return fmt.Errorf("write: %w", net.ErrClosed)
 		}
 		ok := f(uintptr(w.fd))
-		var err error
-		if !ok {
-			err = w.armLocked()
-		}
 		w.mu.Unlock()
-		<-blockSlots
 		if ok {
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		if err := w.wait(w.room, deadline); err != nil {
+		if err := w.waitRoom(); err != nil {
 			return err
 		}
 	}
 }
 
-// slot takes one of blockSlots.
-func (w *Writer) slot(deadline time.Time) error {
+// waitRoom waits until the socket may have room: in the kernel if a slot
+// is free, else (or if that wait ran out) in outPoll.
+func (w *Writer) waitRoom() error {
+	var deadline time.Time
+	if dl := w.deadline.Load(); dl != 0 {
+		deadline = time.Unix(0, dl)
+		if !time.Now().Before(deadline) {
+			return w.timedOut()
+		}
+	}
 	select {
 	case blockSlots <- struct{}{}:
-		return nil
+		wait := blockFor
+		if !deadline.IsZero() {
+			wait = min(wait, time.Until(deadline))
+		}
+		ready, err := w.pollOut(wait)
+		<-blockSlots
+		if ready || err != nil {
+			return err
+		}
 	default:
 	}
-	return w.wait(blockSlots, deadline)
+	w.mu.Lock()
+	err := w.armLocked()
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-w.room:
+		return nil
+	case <-w.done:
+		return fmt.Errorf("write: %w", net.ErrClosed)
+	case <-timeout:
+		return w.timedOut()
+	}
+}
+
+// pollOut waits in the kernel, up to wait, until the socket has room (or
+// an error or hang-up, which the next write reports); ready is false when
+// wait passed first.
+func (w *Writer) pollOut(wait time.Duration) (ready bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd < 0 {
+		return false, fmt.Errorf("write: %w", net.ErrClosed)
+	}
+	fds := [1]unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLOUT}}
+	ts := unix.NsecToTimespec(max(wait, 0).Nanoseconds())
+	n, err := unix.Ppoll(fds[:], &ts, nil) // a system call the scheduler knows may block
+	if err == unix.EINTR {
+		return true, nil // look again
+	}
+	if err != nil {
+		return false, fmt.Errorf("wait for room on socket: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (w *Writer) timedOut() error {
+	return fmt.Errorf("no room to write by the deadline: %w", os.ErrDeadlineExceeded)
 }
 
 // armLocked asks outPoll for one wake-up when the socket has room.
 func (w *Writer) armLocked() error {
+	if w.fd < 0 {
+		return fmt.Errorf("write: %w", net.ErrClosed)
+	}
 	select {
 	case <-w.room: // an old wake-up: the arm below brings a fresh one
 	default:
@@ -229,33 +281,6 @@ func (w *Writer) armLocked() error {
 	}
 	w.added = true
 	return nil
-}
-
-// wait waits until c is ready (receives from w.room, or sends to
-// blockSlots), the deadline passes or the Writer closes.
-func (w *Writer) wait(c chan struct{}, deadline time.Time) error {
-	var timeout <-chan time.Time
-	if !deadline.IsZero() {
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		timeout = t.C
-	}
-	recv, send := c, c
-	if c == blockSlots {
-		recv = nil
-	} else {
-		send = nil
-	}
-	select {
-	case <-recv:
-		return nil
-	case send <- struct{}{}:
-		return nil
-	case <-w.done:
-		return fmt.Errorf("write: %w", net.ErrClosed)
-	case <-timeout:
-		return fmt.Errorf("no room to write within %v: %w", w.timeout, os.ErrDeadlineExceeded)
-	}
 }
 
 // outPoll is the epoll instance Writers wait for room in. It is made, and

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -15,14 +16,14 @@ import (
 
 // writerPair is a Unix stream socket pair: a Writer on one end (out of
 // the poller) and a Conn reading the other, as a reply socket is used.
-func writerPair(t *testing.T, timeout time.Duration) (*Writer, *Conn, int) {
+func writerPair(t *testing.T) (*Writer, *Conn, int) {
 	t.Helper()
 	a, b := pair(t)
 	fd, err := Detach(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := NewWriter(fd, timeout)
+	w, err := NewWriter(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,8 @@ func writerPair(t *testing.T, timeout time.Duration) (*Writer, *Conn, int) {
 // socket holds (so the writer waits in the kernel for room), arrive whole
 // and in order.
 func TestWriterOutsidePoller(t *testing.T) {
-	w, r, fd := writerPair(t, 10*time.Second)
+	w, r, fd := writerPair(t)
+	w.SetWriteDeadline(time.Now().Add(time.Minute))
 	if in, err := InPoller(fd); err != nil || in {
 		t.Fatalf("detached socket in the poller: %v (%v)", in, err)
 	}
@@ -64,35 +66,69 @@ func TestWriterOutsidePoller(t *testing.T) {
 	}
 }
 
-// A write with no room and no reader gives up at the send timeout, as a
-// deadline would; Close wakes a write blocked in another goroutine.
-func TestWriterTimeoutAndClose(t *testing.T) {
-	w, _, _ := writerPair(t, 50*time.Millisecond)
+// A write with no room and no reader gives up at its deadline; Close
+// wakes a write waiting in another goroutine.
+func TestWriterDeadlineAndClose(t *testing.T) {
+	w, _, _ := writerPair(t)
+	w.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
 	big := make([]byte, 16<<20)
 	if err := w.Writev(big); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("write with no reader: %v, want a passed deadline", err)
 	}
-	w2, _, _ := writerPair(t, time.Hour)
+	w2, _, _ := writerPair(t)
 	errc := make(chan error, 1)
-	go func() { errc <- w2.Writev(big) }()
+	started := make(chan struct{})
+	go func() {
+		close(started)
+		errc <- w2.Writev(big)
+	}()
+	<-started
 	time.Sleep(50 * time.Millisecond) // the write fills the socket and waits
 	w2.Close()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("write blocked when closed: %v, want net.ErrClosed", err)
+			t.Fatalf("write waiting when closed: %v, want net.ErrClosed", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not wake a blocked write")
+		t.Fatal("Close did not wake a waiting write")
 	}
 	if _, err := w2.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("write after close: %v, want net.ErrClosed", err)
 	}
 }
 
+// The deadline bounds the whole write, not each wait: a reader that keeps
+// taking a little at a time cannot hold a write past it (it would hold
+// the server's reply lock for as long as it liked).
+func TestWriterDeadlineWithSlowReader(t *testing.T) {
+	w, r, _ := writerPair(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		b := make([]byte, 64<<10)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := r.Read(b); err != nil {
+				return
+			}
+		}
+	}()
+	w.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+	// 16 MiB at 64 KiB per 20 ms takes 5 s: well past the deadline.
+	if err := w.Writev(make([]byte, 16<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a slow reader: %v, want a passed deadline", err)
+	}
+}
+
 // A peer that is gone gives EPIPE, not SIGPIPE (which would kill the test).
 func TestWriterGonePeer(t *testing.T) {
-	w, r, _ := writerPair(t, time.Second)
+	w, r, _ := writerPair(t)
+	w.SetWriteDeadline(time.Now().Add(time.Minute))
 	r.rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
 	var err error
 	for range 100 {
@@ -116,7 +152,7 @@ func TestWaitingWritersHoldNoThreads(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { unix.Close(fds[1]) }) // the peer, never read
-		if ws[i], err = NewWriter(fds[0], time.Hour); err != nil {
+		if ws[i], err = NewWriter(fds[0]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,7 +163,9 @@ func TestWaitingWritersHoldNoThreads(t *testing.T) {
 		go func() { errc <- w.Writev(big) }()
 	}
 	time.Sleep(300 * time.Millisecond) // every write fills its socket and waits
-	if during := threads(t); during > before+20 {
+	// At most the slots' threads wait in the kernel; the rest park. (A
+	// thread per write would be 200 more.)
+	if during := threads(t); during > before+cap(blockSlots)+runtime.GOMAXPROCS(0)+8 {
 		t.Errorf("%d writes waiting for room: %d threads, %d before", n, during, before)
 	}
 	for _, w := range ws {
@@ -157,7 +195,7 @@ func threads(t *testing.T) int {
 
 // A small frame through a Writer allocates nothing.
 func TestWriterNoAllocations(t *testing.T) {
-	w, r, _ := writerPair(t, time.Second)
+	w, r, _ := writerPair(t)
 	frame, body := make([]byte, 64), make([]byte, 4096)
 	in := make([]byte, len(frame)+len(body))
 	allocs := testing.AllocsPerRun(200, func() {
