@@ -118,7 +118,8 @@ func runMount(e *env, fs *pflag.FlagSet, mo *mountOptions, mountpoint string) er
 	// that sees the mount and signals at once must get an unmount, not
 	// the default action, which left the mount dead (found by the CI:
 	// TestMountForeground/SIGTERM). A signal before the mount is up stops
-	// the connecting, or unmounts as soon as the mount is up.
+	// the connecting, or unmounts as soon as the mount is up; a second
+	// one before then exits at once, as the first used to.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -134,6 +135,10 @@ func runMount(e *env, fs *pflag.FlagSet, mo *mountOptions, mountpoint string) er
 			mu.Lock()
 			srv := up
 			if srv == nil {
+				if pending != nil {
+					o.Log.Error("interrupted before the mount was up", "signal", sig.String())
+					os.Exit(1)
+				}
 				pending = sig
 				cancel()
 			}
