@@ -212,7 +212,7 @@ type Series struct{ Name, Provider string }
 
 func (s Series) String() string {
 	if s.Name == "sockets" {
-		return "sockets (TCP, no fabric)"
+		return "sockets (no fabric)" // TCP, or the Unix socket for a local client
 	}
 	return s.Name + " / " + s.Provider
 }

@@ -112,7 +112,7 @@ func TestMarkdown(t *testing.T) {
 		"test CPU",
 		"| sendfile / shm | 2.50 (0.25·mc, 0.50·lim) | 2.50 (0.25·mc, 0.50·lim) | 2.50 (0.25·mc, 0.50·lim) | 2.50 (0.25·mc, 0.40·lim) |",
 		"*raw fi_read shm (limit of writes)*",
-		"| sockets (TCP, no fabric) | 2.00 (0.20·mc, 0.50·lim) |",
+		"| sockets (no fabric) | 2.00 (0.20·mc, 0.50·lim) |",
 		"| copy / shm | failed |",
 		"*memcpy (1 thread)*",
 		"PINNED with mlock",

@@ -40,7 +40,7 @@ type Point struct {
 // Label is the point's series name in tables and plots.
 func (p Point) Label() string {
 	if p.Kind == KindFerry && p.Name == "sockets" {
-		return "sockets (TCP)"
+		return "sockets (no fabric)"
 	}
 	return p.Name
 }

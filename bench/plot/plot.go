@@ -171,7 +171,7 @@ func onePlot(r *bench.Results, g bench.Group, prov, dir string, ratioPlot bool, 
 		p.Add(l, sc, eb)
 		label := s.Name
 		if s.Name == "sockets" {
-			label = "sockets (TCP)"
+			label = "sockets (no fabric)" // TCP, or the Unix socket for a local client
 		}
 		p.Legend.Add(label, l, sc)
 	}

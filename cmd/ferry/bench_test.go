@@ -33,7 +33,7 @@ func TestBenchAgainstConfig(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "res")
 	stdout := mustRun(t, "bench", "--config", c.ConfigPath, "--strategies", "sockets", "--sizes", "1M", "--servers", "2",
 		"--file-size", "4M", "--volume", "2M", "--reps", "1", "--no-baselines", "--no-regcost", "--no-plots", "--out", out)
-	if !strings.Contains(stdout, "| sockets (TCP, no fabric) |") || !strings.Contains(stdout, out) {
+	if !strings.Contains(stdout, "| sockets (no fabric) |") || !strings.Contains(stdout, out) {
 		t.Fatalf("headline missing:\n%s", stdout)
 	}
 	for _, f := range []string{"results.csv", "results.md"} {
