@@ -142,10 +142,11 @@
 //   - The first fi_getinfo of a process runs every built-in provider's
 //     init function before FI_PROVIDER's filter is applied (1.17's fi_ini
 //     and ofi_register_provider), and verbs' init reads /proc/kallsyms
-//     twice (peer-memory and dma-buf support: vrb_os_mem_support), about
-//     55 ms each on the 2026-12-06 machine (121k symbols). Nothing in
-//     1.17 skips it; it is most of a fresh process's first ping now
-//     (129-141 ms in bench/results/2026-12-07b).
+//     twice (peer-memory and dma-buf support, which only GPU memory
+//     registration uses: vrb_os_mem_support), about 50 ms each on the
+//     2026-12-07 machine (121k symbols): 100 of a fresh process's 150 ms
+//     first ping. Nothing in 1.17 skips it, so Ferry keeps it from being
+//     read (kallsyms.c, and Loading libfabric below).
 //   - Transfers larger than max_msg_size (or 1 GiB) are split into chunks,
 //     and scatter lists into pieces of at most iov_limit segments.
 //   - shm keeps a spin lock in each endpoint's shared region, and a peer
@@ -192,6 +193,17 @@
 // unloads them and loads the real libraries (TestPSMStandIns). The cost:
 // a library loaded later in the same process that needs the real libpsm2
 // gets the stand-in, which is why C programs have FERRY_PSM_STUBS=off.
+//
+// When Ferry loads libfabric itself (not when another library, such as
+// MPI, loaded it first), libfabric's import of fopen is pointed, until its
+// first fi_getinfo returns, at a guard that refuses /proc/kallsyms with
+// EACCES, as on a system where the file is unreadable, and opens every
+// other path as fopen does (kallsyms.c rewrites the GOT slot of that one
+// relocation, on amd64 and arm64; elsewhere it changes nothing). verbs then
+// assumes neither kind of GPU registration, which Ferry never asks for.
+// A fresh `ferry ping` went from 150 to 20-30 ms. $FERRY_LIBFABRIC_KALLSYMS=on
+// (C's getenv, as above) turns the guard off, for a program that registers
+// GPU memory through the libfabric Ferry loaded.
 //
 // Constructors that run after the Go runtime has set its signal handlers
 // may take them: the real libinfinipath installs handlers that exit with

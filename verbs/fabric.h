@@ -63,6 +63,17 @@ const char *fvb_abi_version(const char *name);
 // in a C program, the executable otherwise), or "" if unknown.
 const char *fvb_self_object(void);
 
+// kallsyms.c: while libfabric initializes, its fopen refuses /proc/kallsyms
+// (see there). fvb_guard_kallsyms points lib's fopen at the guard and
+// returns the number of slots it changed; fvb_unguard_kallsyms puts them
+// back. The rest report for tests: opens refused, whether the guard is on,
+// whether every slot holds its original value again.
+int fvb_guard_kallsyms(void *lib);
+void fvb_unguard_kallsyms(void);
+unsigned long fvb_kallsyms_refused(void);
+int fvb_kallsyms_guarded(void);
+int fvb_fopen_slots_restored(void);
+
 typedef struct fvb_info {
 	char prov[64];
 	char fabric[128];

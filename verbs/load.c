@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 // The symbol versions a program linked against this header gets (what
 // -lfabric binds to): the fi_info calls change ABI when struct fi_info
@@ -133,6 +135,7 @@ static int load_locked(const char *stubdir, int *stubbed, char *note, size_t not
 	int bits = 0;
 	void *held[sizeof(stub) / sizeof(stub[0])] = {0};
 	void *lib = dlopen("libfabric.so.1", RTLD_NOW | RTLD_NOLOAD);
+	int preloaded = lib != NULL;
 	if (lib) {
 		if (stubdir && *stubdir)
 			note_add(note, notelen, "libfabric.so.1 already loaded");
@@ -157,6 +160,13 @@ static int load_locked(const char *stubdir, int *stubbed, char *note, size_t not
 	if (!lib) {
 		snprintf(errbuf, errlen, "load libfabric.so.1: %s", dlerror());
 		return -1;
+	}
+	// A libfabric loaded before (by MPI, say) may have initialized
+	// already, for users of its own: it is left as it is.
+	if (!preloaded) {
+		const char *scan = getenv("FERRY_LIBFABRIC_KALLSYMS");
+		if (!scan || strcasecmp(scan, "on") != 0)
+			fvb_guard_kallsyms(lib);
 	}
 	for (size_t i = 0; i < sizeof(entry) / sizeof(entry[0]); i++) {
 		void *f = dlvsym(lib, entry[i].name, entry[i].version);
@@ -196,7 +206,9 @@ int fvb_fi_getinfo(uint32_t version, const char *node, const char *service,
 		   uint64_t flags, const struct fi_info *hints, struct fi_info **info) {
 	if (!fab.getinfo)
 		return -FI_ENOSYS;
-	return fab.getinfo(version, node, service, flags, hints, info);
+	int rc = fab.getinfo(version, node, service, flags, hints, info);
+	fvb_unguard_kallsyms(); // libfabric has initialized
+	return rc;
 }
 
 void fvb_fi_freeinfo(struct fi_info *info) {

@@ -28,6 +28,12 @@ import (
 // program through libferry, which may have called setenv) loads it first.
 const PSMStubsEnv = "FERRY_PSM_STUBS"
 
+// KallsymsEnv, set to "on", lets libfabric's verbs provider scan
+// /proc/kallsyms in its init as it does unguarded (see kallsyms.c): only a
+// program that registers GPU memory through the libfabric Ferry loaded
+// needs what it finds. Read with C's getenv, like PSMStubsEnv.
+const KallsymsEnv = "FERRY_LIBFABRIC_KALLSYMS"
+
 // The stand-ins' file names, by FVB_STUB_* bit.
 var stubNames = []struct {
 	bit  C.int
@@ -75,6 +81,13 @@ func StubbedLibraries() []string {
 		return nil
 	}
 	return append([]string(nil), fabricLoad.stubbed...)
+}
+
+// kallsymsGuard reports the guard over libfabric's init (kallsyms.c): the
+// /proc/kallsyms opens it refused, whether it is still on, and whether
+// libfabric's fopen slots hold their original values again.
+func kallsymsGuard() (refused uint64, on, restored bool) {
+	return uint64(C.fvb_kallsyms_refused()), C.fvb_kallsyms_guarded() != 0, C.fvb_fopen_slots_restored() != 0
 }
 
 // stubDir is where the PSM stand-ins are: $FERRY_PSM_STUBS, else beside

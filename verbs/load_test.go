@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,6 +96,8 @@ func standInMain() int {
 	case <-time.After(10 * time.Second):
 		return fail(fmt.Errorf("SIGTERM sent to self never reached signal.Notify"))
 	}
+	refused, on, restored := kallsymsGuard()
+	fmt.Printf("kallsyms_refused=%d\nkallsyms_guard_on=%v\nfopen_restored=%v\n", refused, on, restored)
 	fmt.Printf("stand_ins=%s\n", strings.Join(a.Info().Stubbed, ","))
 	for l := range libs {
 		fmt.Printf("lib=%s\n", l)
@@ -105,6 +108,7 @@ func standInMain() int {
 type standInRun struct {
 	standIns string
 	libs     []string
+	kallsyms map[string]string // kallsyms_refused, kallsyms_guard_on, fopen_restored
 }
 
 // mapped reports the mapped file of the library soname (the file may
@@ -128,9 +132,11 @@ func runStandInChild(t *testing.T, exe string, env ...string) standInRun {
 	if err != nil {
 		t.Fatalf("child (%v): %v\n%s%s", env, err, out, stderr.Bytes())
 	}
-	var r standInRun
+	r := standInRun{kallsyms: map[string]string{}}
 	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "stand_ins="); ok {
+		if k, v, ok := strings.Cut(line, "="); ok && (strings.HasPrefix(k, "kallsyms_") || k == "fopen_restored") {
+			r.kallsyms[k] = v
+		} else if v, ok := strings.CutPrefix(line, "stand_ins="); ok {
 			r.standIns = v
 		} else if v, ok := strings.CutPrefix(line, "lib="); ok {
 			r.libs = append(r.libs, v)
@@ -291,6 +297,40 @@ func TestPSMStandIns(t *testing.T) {
 			t.Errorf("the real libpsm2 is not mapped")
 		}
 	})
+}
+
+// TestKallsymsGuard: a process that loads libfabric keeps the verbs
+// provider's init from reading /proc/kallsyms (kallsyms.c), puts
+// libfabric's fopen back after the init, and still moves bytes over shm;
+// FERRY_LIBFABRIC_KALLSYMS=on lets the init read it.
+func TestKallsymsGuard(t *testing.T) {
+	openOrSkip(t, "shm") // the children need shm
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		t.Skip("the guard patches relocations of amd64 and arm64 only")
+	}
+	r := runStandInChild(t, os.Args[0])
+	path := r.mapped("libfabric.so.1")
+	if path == "" {
+		t.Fatalf("no libfabric mapped in the child: %v", r.libs)
+	}
+	lib, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Debian's libfabric 1.17 has verbs built in, and its init opens
+	// /proc/kallsyms twice; a libfabric without the string never does.
+	scans := bytes.Contains(lib, []byte("/proc/kallsyms"))
+	if got := r.kallsyms["kallsyms_refused"]; scans && (got == "" || got == "0") || !scans && got != "0" {
+		t.Errorf("%s (reads /proc/kallsyms: %v): the guard refused %q opens", path, scans, got)
+	}
+	if r.kallsyms["kallsyms_guard_on"] != "false" || r.kallsyms["fopen_restored"] != "true" {
+		t.Errorf("after the first fi_getinfo: guard on %q, libfabric's fopen restored %q; want false, true",
+			r.kallsyms["kallsyms_guard_on"], r.kallsyms["fopen_restored"])
+	}
+	on := runStandInChild(t, os.Args[0], KallsymsEnv+"=on")
+	if got := on.kallsyms["kallsyms_refused"]; got != "0" {
+		t.Errorf("%s=on: the guard refused %q opens, want 0", KallsymsEnv, got)
+	}
 }
 
 // TestABIVersions: the symbol versions loadFabric binds libfabric's entry
