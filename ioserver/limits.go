@@ -30,7 +30,11 @@ type limits struct {
 	idle              time.Duration
 }
 
-func connLimits(cfg *config.Config, nofile uint64) limits {
+// connLimits fills in cfg's connection limits and caps the number of
+// connections by nofile, counting descPerConn descriptors per connection:
+// 2 on a server with a Unix socket, whose connections there each hold a
+// reply socket too, 1 on one without.
+func connLimits(cfg *config.Config, nofile uint64, descPerConn int) limits {
 	l := limits{maxConns: cfg.MaxConns, perHost: cfg.MaxConnsPerHost, idle: cfg.IdleTimeout.Duration}
 	if l.maxConns == 0 {
 		l.maxConns = config.DefaultMaxConns
@@ -41,10 +45,9 @@ func connLimits(cfg *config.Config, nofile uint64) limits {
 	if l.idle == 0 {
 		l.idle = config.DefaultIdleTimeout
 	}
-	// Keep descriptors for datafiles, the store and the fabrics; a
-	// connection on the Unix socket holds two (its reply socket).
+	// Keep descriptors for datafiles, the store and the fabrics.
 	if nofile > 0 {
-		l.maxConns = min(l.maxConns, max(16, (int(nofile)-256)/2))
+		l.maxConns = min(l.maxConns, max(16, (int(nofile)-256)/max(1, descPerConn)))
 	}
 	l.perHost = min(l.perHost, l.maxConns)
 	return l

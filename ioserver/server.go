@@ -98,7 +98,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, id: opts.ID, self: self, log: log, strategy: self.Strategy,
 		timeout: cfg.Timeout.Duration, version: opts.Version, ports: ports, conns: make(map[*conn]struct{}), started: time.Now(), stats: newCounters(), hosts: make(map[string]int)}
 	s.registerServer()
-	s.limits = connLimits(cfg, raiseNofile())
+	s.limits = connLimits(cfg, raiseNofile(), 2) // 1 if no Unix socket can be made
 	s.spinWait = self.SpinWait.Duration
 	if s.spinWait == 0 {
 		s.spinWait = DefaultSpinWait
@@ -160,6 +160,16 @@ func (s *Server) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
+// descPerConnLocked is how many descriptors a connection may hold: two
+// where a Unix socket may be made or is (a reply socket each), one where
+// none could be made.
+func (s *Server) descPerConnLocked() int {
+	if s.unixTried && s.uln == nil {
+		return 1
+	}
+	return 2
+}
+
 // makeUnix makes the Unix socket once, warning when it cannot.
 func (s *Server) makeUnix() *net.UnixListener {
 	s.mu.Lock()
@@ -167,8 +177,10 @@ func (s *Server) makeUnix() *net.UnixListener {
 	if !s.unixTried {
 		s.unixTried = true
 		if uln, err := s.listenUnix(); err != nil {
-			// Clients on this host then connect by TCP and get no shm.
+			// Clients on this host then connect by TCP and get no shm,
+			// and a connection holds one descriptor.
 			s.log.Warn("no Unix socket; local clients cannot use shm", "err", err)
+			s.limits = connLimits(s.cfg, raiseNofile(), s.descPerConnLocked())
 		} else {
 			s.uln = uln
 		}
@@ -338,9 +350,9 @@ func (s *Server) admit(c *conn) bool {
 // since the start) and closes the longest-idle connections past it, or
 // one if none is past it. It reports whether it closed any.
 func (s *Server) makeRoom() bool {
-	l := connLimits(s.cfg, raiseNofile())
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	l := connLimits(s.cfg, raiseNofile(), s.descPerConnLocked())
 	s.limits.maxConns = min(s.limits.maxConns, l.maxConns)
 	s.limits.perHost = min(s.limits.perHost, s.limits.maxConns)
 	closed := 0

@@ -119,10 +119,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Writev writes every byte of bufs, waiting for room when the socket has
 // none. A peer that is gone gives EPIPE, never SIGPIPE (MSG_NOSIGNAL):
 // the client library runs inside programs that may not ignore it.
-func (c *Conn) Writev(bufs ...[]byte) error { return c.w.writev(c.rc, bufs) }
+func (c *Conn) Writev(bufs ...[]byte) error {
+	_, err := c.w.writev(c.rc, bufs)
+	return err
+}
 
-// writev writes every byte of bufs by w.write, through rc.
-func (w *writeSide) writev(rc syscall.RawConn, bufs [][]byte) error {
+// writev writes every byte of bufs by w.write, through rc, and returns
+// how many it wrote (all of them unless err is set).
+func (w *writeSide) writev(rc syscall.RawConn, bufs [][]byte) (int, error) {
 	iov := w.iov[:0]
 	for _, b := range bufs {
 		if len(b) > 0 {
@@ -135,17 +139,19 @@ func (w *writeSide) writev(rc syscall.RawConn, bufs [][]byte) error {
 		clear(w.iov[:])
 		w.msg = unix.Msghdr{}
 	}()
+	written := 0
 	for len(iov) > 0 {
 		w.msg = unix.Msghdr{Iov: &iov[0]}
 		w.msg.SetIovlen(len(iov))
 		err := rc.Write(w.write)
 		if err != nil {
-			return err
+			return written, err
 		}
 		if w.errno != 0 {
-			return os.NewSyscallError("sendmsg", w.errno)
+			return written, os.NewSyscallError("sendmsg", w.errno)
 		}
 		n := w.n
+		written += n
 		for n > 0 && len(iov) > 0 {
 			if l := int(iov[0].Len); n >= l {
 				n -= l
@@ -157,7 +163,7 @@ func (w *writeSide) writev(rc syscall.RawConn, bufs [][]byte) error {
 			n = 0
 		}
 	}
-	return nil
+	return written, nil
 }
 
 // Spin polls the socket until a read would not wait (bytes, the peer's

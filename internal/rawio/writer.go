@@ -117,20 +117,21 @@ func Detach(c net.Conn) (int, error) {
 // Writev writes every byte of bufs. A peer that is gone gives EPIPE,
 // never SIGPIPE; a Writer closed meanwhile, net.ErrClosed.
 func (w *Writer) Writev(bufs ...[]byte) error {
-	err := w.w.writev(writerRaw{w}, bufs)
-	if err != nil && w.closed.Load() {
-		return fmt.Errorf("write: %w", net.ErrClosed) // not the EPIPE of Close's shutdown
-	}
+	_, err := w.writev(bufs)
 	return err
 }
 
-// Write writes every byte of p (io.Writer).
-func (w *Writer) Write(p []byte) (int, error) {
-	if err := w.Writev(p); err != nil {
-		return 0, err
+func (w *Writer) writev(bufs [][]byte) (int, error) {
+	n, err := w.w.writev(writerRaw{w}, bufs)
+	if err != nil && w.closed.Load() {
+		return n, fmt.Errorf("write: %w", net.ErrClosed) // not the EPIPE of Close's shutdown
 	}
-	return len(p), nil
+	return n, err
 }
+
+// Write writes every byte of p (io.Writer); on an error, n is how many
+// were written before it.
+func (w *Writer) Write(p []byte) (int, error) { return w.writev([][]byte{p}) }
 
 // SyscallConn gives the socket's descriptor to calls such as sendfile(2),
 // which get EAGAIN without room and are called again once there is some

@@ -103,25 +103,44 @@ func TestWriterDeadlineAndClose(t *testing.T) {
 // the server's reply lock for as long as it liked).
 func TestWriterDeadlineWithSlowReader(t *testing.T) {
 	w, r, _ := writerPair(t)
-	stop := make(chan struct{})
-	defer close(stop)
+	fast := make(chan struct{}) // closed: read on without pausing
+	got := make(chan int, 1)
 	go func() {
 		b := make([]byte, 64<<10)
+		total := 0
 		for {
 			select {
-			case <-stop:
-				return
+			case <-fast:
 			case <-time.After(20 * time.Millisecond):
 			}
-			if _, err := r.Read(b); err != nil {
+			n, err := r.Read(b)
+			total += n
+			if err != nil {
+				got <- total
 				return
 			}
 		}
 	}()
 	w.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
 	// 16 MiB at 64 KiB per 20 ms takes 5 s: well past the deadline.
-	if err := w.Writev(make([]byte, 16<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {
+	const size = 16 << 20
+	n, err := w.Write(make([]byte, size))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("write to a slow reader: %v, want a passed deadline", err)
+	}
+	if n <= 0 || n >= size {
+		t.Errorf("write failed after %d bytes of %d, want some and not all", n, size)
+	}
+	// What Write counts as written is what the reader gets.
+	close(fast)
+	w.Close()
+	select {
+	case total := <-got:
+		if total != n {
+			t.Errorf("the reader got %d bytes, Write reported %d written", total, n)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the reader never saw the end of the stream")
 	}
 }
 
