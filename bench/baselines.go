@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 	"unsafe"
 
@@ -20,6 +21,7 @@ const (
 	BaseFabric     = "fabric-write" // raw verbs fi_write between two endpoints of one process
 	BaseFabricRead = "fabric-read"  // raw verbs fi_read (what the server does for a Ferry write)
 	BaseTCP        = "tcp-loopback" // one TCP stream over 127.0.0.1
+	BaseUnix       = "unix-stream"  // one Unix stream socket, as a local client's control connection
 )
 
 // cycle hands out successive size-byte windows of a buffer, wrapping.
@@ -199,10 +201,20 @@ func (p *fabricPair) rmaRun(ctx context.Context, write bool, depth int, size, vo
 	return gbs(n, time.Since(start)), nil
 }
 
-// tcpRun streams volume bytes in size-byte writes over one loopback TCP
-// connection; the reader reads into its own cycling buffer.
-func tcpRun(ctx context.Context, src, dst []byte, size, volume int64) (float64, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// streamRun streams volume bytes in size-byte writes over one connection
+// of network: "tcp" over 127.0.0.1, or "unix" on a socket in a new
+// temporary directory. The reader reads into its own cycling buffer.
+func streamRun(ctx context.Context, network string, src, dst []byte, size, volume int64) (float64, error) {
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		dir, err := os.MkdirTemp("", "ferry-bench-unix")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		addr = filepath.Join(dir, "s")
+	}
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		return 0, err
 	}
@@ -230,7 +242,7 @@ func tcpRun(ctx context.Context, src, dst []byte, size, volume int64) (float64, 
 		_, err = conn.Write([]byte{1}) // ack: every byte arrived
 		done <- err
 	}()
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	conn, err := net.Dial(network, ln.Addr().String())
 	if err != nil {
 		return 0, err
 	}
@@ -248,7 +260,7 @@ func tcpRun(ctx context.Context, src, dst []byte, size, volume int64) (float64, 
 	}
 	var ack [1]byte
 	if _, err := io.ReadFull(conn, ack[:]); err != nil {
-		return 0, fmt.Errorf("tcp loopback ack: %w", err)
+		return 0, fmt.Errorf("%s stream ack: %w", network, err)
 	}
 	el := time.Since(start)
 	if err := <-done; err != nil {

@@ -175,6 +175,9 @@ func ReadCSV(rd io.Reader) (*Results, error) {
 		if err != nil {
 			return nil, fmt.Errorf("results.csv row %d: %w", n+2, err)
 		}
+		if p.Kind == KindFerry && p.Name == "sockets" && get("limit") != "" {
+			r.SocketsLimit = get("limit")
+		}
 		r.Points = append(r.Points, p)
 	}
 	return r, nil
@@ -326,7 +329,7 @@ func HeadlineTable(w io.Writer, r *Results, g Group) {
 			brows = append(brows, brow{"raw fi_read " + p.Provider + " (limit of writes)", BaseFabricRead, p.Provider, ""})
 		}
 	}
-	brows = append(brows, brow{"TCP loopback stream", BaseTCP, "", ""})
+	brows = append(brows, brow{"TCP loopback stream", BaseTCP, "", ""}, brow{"Unix stream socket", BaseUnix, "", ""})
 	for _, b := range brows {
 		fmt.Fprintf(w, "| *%s* |", b.label)
 		for range dirs {
@@ -350,7 +353,7 @@ func WriteMarkdown(w io.Writer, r *Results, plots []string) {
 	for _, s := range r.Setup {
 		fmt.Fprintf(w, "- %s\n", s)
 	}
-	fmt.Fprintf(w, "\nAll figures are GB/s (10⁹ bytes/s), median of the repetitions. `·mc` is the ratio to a single-thread memcpy of the same request size; `·lim` the ratio to the transport's own limit at that size (for the RDMA strategies the raw `fi_write` of the provider for reads and raw `fi_read` for writes, as the server moves a write's bytes with `fi_read` from the client's buffer; one TCP loopback stream for sockets). Baselines (italic rows) were measured in the same run. %s Other load on the machine moves every figure: compare figures within this run only.\n\n", r.Machine.Summary())
+	fmt.Fprintf(w, "\nAll figures are GB/s (10⁹ bytes/s), median of the repetitions. `·mc` is the ratio to a single-thread memcpy of the same request size; `·lim` the ratio to the transport's own limit at that size (for the RDMA strategies the raw `fi_write` of the provider for reads and raw `fi_read` for writes, as the server moves a write's bytes with `fi_read` from the client's buffer; for sockets one stream socket: %s). Baselines (italic rows) were measured in the same run. %s Other load on the machine moves every figure: compare figures within this run only.\n\n", socketsLimitText(r), r.Machine.Summary())
 	for _, g := range r.Groups() {
 		fmt.Fprintf(w, "## Headline: %s\n\n", g)
 		HeadlineTable(w, r, g)
@@ -465,4 +468,12 @@ func regCostTable(w io.Writer, rc []Point, pin bool) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s–%s | %s | %s |\n", units.Bytes(p.Size), p.Name, fnum(p.GBs.Median, 2), fnum(p.GBs.Min, 2), fnum(p.GBs.Max, 2), fnum(p.PrepUs.Median, 1), mdEscape(p.Note))
 	}
+}
+
+// socketsLimitText says which stream the sockets points' ·lim is against.
+func socketsLimitText(r *Results) string {
+	if r.SocketsLimit == BaseUnix {
+		return "a Unix stream socket, as the client's connections to the bench's own servers are"
+	}
+	return "a loopback TCP stream (with servers named by a configuration, the client may reach them over TCP)"
 }

@@ -25,6 +25,7 @@ func synthetic() *Results {
 			Point{Kind: KindBaseline, Name: BaseFabric, Provider: "shm", Dir: "write", Size: z, GBs: fixed(5)},
 			Point{Kind: KindBaseline, Name: BaseFabricRead, Provider: "shm", Dir: "read", Size: z, GBs: fixed(6.25)},
 			Point{Kind: KindBaseline, Name: BaseTCP, Provider: "-", Dir: "-", Size: z, GBs: fixed(4)},
+			Point{Kind: KindBaseline, Name: BaseUnix, Provider: "-", Dir: "-", Size: z, GBs: fixed(8)},
 		)
 		for _, d := range []string{"read", "write"} {
 			r.Points = append(r.Points,
@@ -60,6 +61,24 @@ func TestRatios(t *testing.T) {
 				t.Errorf("sendfile write ratios %+v", q)
 			}
 		}
+	}
+	// With the bench's own servers the sockets points are against the
+	// Unix stream, and a results.csv read back says so.
+	r.SocketsLimit = BaseUnix
+	sock := Point{Kind: KindFerry, Name: "sockets", Provider: "-", Dir: "read", Size: 1 << 20, GBs: Summarize([]float64{2})}
+	if q := r.RatiosOf(sock); !near(q.Limit, 0.25) || q.LimitName != BaseUnix {
+		t.Errorf("sockets ratios against the Unix stream %+v", q)
+	}
+	var b bytes.Buffer
+	if err := WriteCSV(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadCSV(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.SocketsLimit != BaseUnix {
+		t.Errorf("results.csv read back: sockets limit %q, want %q", back.SocketsLimit, BaseUnix)
 	}
 	// A provider without a fabric baseline has no limit ratio.
 	q := r.RatiosOf(Point{Kind: KindFerry, Name: "copy", Provider: "tcp;ofi_rxm", Size: 1 << 20, GBs: Summarize([]float64{1})})

@@ -56,6 +56,11 @@ type Results struct {
 	Mode    string // quick, full, custom
 	Setup   []string
 	Points  []Point
+	// SocketsLimit is the baseline the sockets points' ·lim is taken
+	// against: BaseUnix where the bench started its own servers (its
+	// client reaches them on their Unix sockets), BaseTCP for servers
+	// named by --config ("": BaseTCP).
+	SocketsLimit string
 }
 
 // Baseline finds the median GB/s of baseline name at size, with provider
@@ -72,7 +77,7 @@ func (r *Results) Baseline(name, provider string, size int64) float64 {
 // Ratios of a Ferry point to its limits.
 type Ratios struct {
 	Memcpy    float64 // to single-thread memcpy
-	Limit     float64 // to the transport's own limit: raw fabric write for RDMA strategies, TCP loopback for sockets
+	Limit     float64 // to the transport's own limit: raw fabric write for RDMA strategies, a stream socket for sockets (Results.SocketsLimit)
 	Pread     float64 // to a local pread of the page cache (reads)
 	LimitName string
 }
@@ -85,7 +90,11 @@ func (r *Results) RatiosOf(p Point) Ratios {
 		q.Pread = ratio(m, r.Baseline(BasePread, "", p.Size))
 	}
 	if p.Name == "sockets" {
-		q.Limit, q.LimitName = ratio(m, r.Baseline(BaseTCP, "", p.Size)), BaseTCP
+		lim := r.SocketsLimit
+		if lim == "" {
+			lim = BaseTCP
+		}
+		q.Limit, q.LimitName = ratio(m, r.Baseline(lim, "", p.Size)), lim
 	} else if p.Dir == "write" {
 		// A Ferry write is the server's fi_read from the client's buffer.
 		q.Limit, q.LimitName = ratio(m, r.Baseline(BaseFabricRead, p.Provider, p.Size)), BaseFabricRead

@@ -178,7 +178,10 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	r := &runner{o: o, res: &Results{Machine: DescribeMachine(), Mode: o.Mode}}
+	r := &runner{o: o, res: &Results{Machine: DescribeMachine(), Mode: o.Mode, SocketsLimit: BaseUnix}}
+	if o.Config != "" {
+		r.res.SocketsLimit = BaseTCP // servers of a configuration may be on other hosts
+	}
 	r.logf = func(f string, a ...any) { fmt.Fprintf(o.Log, f+"\n", a...) }
 	begin := time.Now()
 	var err error
@@ -202,7 +205,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	r.res.Setup = append(r.res.Setup,
 		fmt.Sprintf("bench file %s striped over the servers (strip %s); each repetition of a Ferry point moves %s per client, but at most %d requests (at least 4 MiB and 2 requests), at sequential file offsets, cycling through a client buffer of max(64 MiB, 4 requests) that is reused (registration cache hits after one untimed warm-up pass for requests of 1 MiB and up); baselines cycle through %s buffers", units.Bytes(o.FileSize), units.Bytes(o.StripSize), units.Bytes(o.Volume), o.MaxReqs, units.Bytes(sp)),
 		repsLine(o),
-		"client: one process per client; requests split over the servers in parallel (clientlib defaults: 4 MiB max per request, 4 in flight per server); eager threshold 16 KiB")
+		"client: one process per client; requests split over the servers in parallel (clientlib defaults: 4 MiB max per request, 4 in flight per server); eager threshold 16 KiB on every provider (shm's default is 1 MiB), so that the strategies' points measure RDMA")
 
 	var clusterErr error
 	for i, n := range o.ServerCounts {
@@ -547,7 +550,7 @@ func (r *runner) more(i int, t0 time.Time) bool {
 }
 
 // baselines measures memcpy, local pread, raw fabric writes per provider
-// and TCP loopback at every request size.
+// and a TCP loopback and a Unix stream at every request size.
 func (r *runner) baselines(ctx context.Context, files []string) {
 	o := r.o
 	r.logf("bench: baselines")
@@ -635,23 +638,28 @@ func (r *runner) baselines(ctx context.Context, files []string) {
 			fp.close()
 		}
 	}
-	for _, size := range o.Sizes {
-		p := Point{Kind: KindBaseline, Name: BaseTCP, Provider: "-", Dir: "-", Size: size, Cache: "-", RegCache: "-",
-			Note: "one TCP stream over 127.0.0.1, size-byte write() calls, reader io.ReadFull into its own buffer"}
-		var xs []float64
-		t0 := time.Now()
-		for i := 0; i < o.Reps && r.more(i, t0); i++ {
-			cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			g, err := tcpRun(cctx, r.src, r.dst, size, o.Volume)
-			cancel()
-			if err != nil {
-				p.Err = err.Error()
-				break
+	for _, b := range []struct{ name, network, note string }{
+		{BaseTCP, "tcp", "one TCP stream over 127.0.0.1"},
+		{BaseUnix, "unix", "one Unix stream socket (a local client's control connection)"},
+	} {
+		for _, size := range o.Sizes {
+			p := Point{Kind: KindBaseline, Name: b.name, Provider: "-", Dir: "-", Size: size, Cache: "-", RegCache: "-",
+				Note: b.note + ", size-byte write() calls, reader io.ReadFull into its own buffer"}
+			var xs []float64
+			t0 := time.Now()
+			for i := 0; i < o.Reps && r.more(i, t0); i++ {
+				cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+				g, err := streamRun(cctx, b.network, r.src, r.dst, size, o.Volume)
+				cancel()
+				if err != nil {
+					p.Err = err.Error()
+					break
+				}
+				xs = append(xs, g)
 			}
-			xs = append(xs, g)
+			p.GBs = Summarize(xs)
+			r.add(p)
 		}
-		p.GBs = Summarize(xs)
-		r.add(p)
 	}
 }
 

@@ -187,7 +187,7 @@ func onePlot(r *bench.Results, g bench.Group, prov, dir string, ratioPlot bool, 
 	if prov != "-" && dir == "write" {
 		bls = append(bls, bl{bench.BaseFabricRead, prov, "raw fi_read " + prov})
 	}
-	bls = append(bls, bl{bench.BaseTCP, "", "TCP loopback"})
+	bls = append(bls, bl{bench.BaseTCP, "", "TCP loopback"}, bl{bench.BaseUnix, "", "Unix stream socket"})
 	if dir == "read" {
 		bls = append(bls, bl{bench.BasePread, "", "local pread (page cache)"})
 	}

@@ -24,9 +24,12 @@ func newBenchCmd(e *env) *cobra.Command {
 	cmd := newCommand("bench [flags]", "benchmark strategies, providers and baselines; write CSV, Markdown and plots", `Starts its own local ferryd servers (or uses --config), sweeps the data path
 (strategy x provider x direction x request size x servers x clients x page
 cache x registration cache), measures the baselines in the same run (memcpy,
-local pread, raw fabric write, TCP loopback) and the registration-cost
-experiment, and writes results.csv and results.md into --out, with PNG plots
-drawn by the ferry-plot program when it is beside ferry or on PATH.
+local pread, raw fabric write, TCP loopback, a Unix stream socket) and the
+registration-cost experiment, and writes results.csv and results.md into
+--out, with PNG plots drawn by the ferry-plot program when it is beside
+ferry or on PATH. The sockets points' limit (·lim) is the Unix stream with
+the bench's own servers (the client reaches them on their Unix sockets),
+the TCP stream with --config.
 
 --quick (the default): 256 MiB file on 4 servers, 1 client, 64K/1M/16M,
 warm cache, a few minutes. --full: every
@@ -165,7 +168,7 @@ func runBench(e *env, f *benchFlags) error {
 	res, err := bench.Run(ctx, o)
 	if res != nil {
 		if g, ok := bench.DefaultGroup(res); ok {
-			fmt.Fprintf(e.stdout, "\nHeadline (%s): GB/s (·mc = × memcpy, ·lim = × raw fi_write (reads) or fi_read (writes) of the provider, or TCP loopback (sockets))\n\n", g)
+			fmt.Fprintf(e.stdout, "\nHeadline (%s): GB/s (·mc = × memcpy, ·lim = × raw fi_write (reads) or fi_read (writes) of the provider, or a stream socket (sockets): %s)\n\n", g, res.SocketsLimit)
 			bench.HeadlineTable(e.stdout, res, g)
 		}
 		fmt.Fprintf(e.stdout, "\nresults: %s (results.md, results.csv, plots)\n", o.Out)
