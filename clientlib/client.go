@@ -44,7 +44,9 @@ type Options struct {
 	// each server's configured strategy.
 	Strategy string
 	// EagerThreshold: requests smaller than this travel inline and skip
-	// registration (default 16 KiB; negative: never).
+	// registration (default DefaultShmEagerThreshold, 1 MiB, on shm and
+	// DefaultEagerThreshold, 16 KiB, on networked providers; 1: no request
+	// inline; negative: every request inline).
 	EagerThreshold int64
 	// SpinWait is how long a call waiting for the reply to a small inline
 	// read or write polls its connection before it sleeps (default
@@ -178,9 +180,6 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	}
 	rc := mode.Apply(regcache.Options{MaxEntries: opts.RegCacheMaxEntries, MaxBytes: opts.RegCacheMaxBytes,
 		UserModeOnly: opts.RegCacheUserModeOnly})
-	if opts.EagerThreshold == 0 {
-		opts.EagerThreshold = DefaultEagerThreshold
-	}
 	if opts.SpinWait == 0 {
 		opts.SpinWait = DefaultSpinWait
 	}
@@ -196,6 +195,13 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	c := &Client{opts: opts, hello: hello}
 	if err := c.setupFabric(localAddr, rc); err != nil {
 		return nil, &Error{Op: "mount", Server: -1, Err: err}
+	}
+	if c.opts.EagerThreshold == 0 {
+		prov := ""
+		if c.fab != nil {
+			prov = c.fab.provider
+		}
+		c.opts.EagerThreshold = eagerThreshold(prov)
 	}
 	for i, a := range hello.Servers {
 		sc := &serverConn{id: i, addr: a, timeout: opts.Timeout, name: opts.Name, spin: opts.SpinWait,

@@ -19,9 +19,30 @@ import (
 // DefaultEagerThreshold is the request size below which bytes travel
 // inline on the control connection and skip registration, where a
 // registration and an extra completion are likely to cost more than the
-// copy. It is a starting point, not a measured optimum: bench/results has
-// no sweep below 64 KiB.
+// copy, on networked providers. It is a starting point, not a measured
+// optimum: no networked RDMA hardware was at hand to sweep.
 const DefaultEagerThreshold = 16 << 10
+
+// DefaultShmEagerThreshold is the eager threshold on shm, measured
+// (bench/results/2026-12-07e, "Eager threshold"): on the host of the
+// servers, a request's RDMA round trip costs about 200 µs more than an
+// inline one (the request, the server's post and its completion, the
+// reply each wake a thread), and one copy by the kernel saves less than
+// that below 1 MiB. With 1 or 4 clients making one request at a time,
+// reads of up to 1 MiB were 1.3-6.5× faster inline and writes below
+// 512 KiB 1.3-3.5×; from 1 MiB, writes by RDMA tie or win. A striped
+// transfer's requests (up to MaxRequest per server, in parallel) stay on
+// RDMA.
+const DefaultShmEagerThreshold = 1 << 20
+
+// eagerThreshold is the default eager threshold for a client whose
+// fabric is provider ("" when it has none: everything goes inline anyway).
+func eagerThreshold(provider string) int64 {
+	if verbs.HostLocal(provider) {
+		return DefaultShmEagerThreshold
+	}
+	return DefaultEagerThreshold
+}
 
 // clientFabric is the client's one fabric endpoint and the cache of
 // registrations of user buffers on it.

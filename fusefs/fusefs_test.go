@@ -422,9 +422,11 @@ func opCounts(t *testing.T, m *mounted) map[string]int64 {
 // Reads and writes through the mount move by RMA into and out of the
 // kernel's request buffers, which go-fuse reuses: the registration cache
 // registers them once and then hits, rather than registering per request.
+// (EagerThreshold 1: on shm the default sends requests below 1 MiB, these
+// among them, inline.)
 func TestRegistrationReuse(t *testing.T) {
 	cl := cluster(t)
-	m := mount(t, cl, fusefs.Options{})
+	m := mountWith(t, cl, clientlib.Options{Name: "fusefs-test", EagerThreshold: 1}, fusefs.Options{})
 	if path := m.c.DataPath(0); !strings.HasPrefix(path, "rdma:") {
 		t.Skipf("no fabric here (%s): the mount reads and writes on sockets", path)
 	}

@@ -53,8 +53,14 @@ type mounted struct {
 // gone when the test ends, whatever happened, before the servers stop.
 func mount(t *testing.T, cl *testcluster.Cluster, o fusefs.Options) *mounted {
 	t.Helper()
+	return mountWith(t, cl, clientlib.Options{Name: "fusefs-test"}, o)
+}
+
+// mountWith is mount with the client options co.
+func mountWith(t *testing.T, cl *testcluster.Cluster, co clientlib.Options, o fusefs.Options) *mounted {
+	t.Helper()
 	requireFUSE(t)
-	c := cl.Mount(t, clientlib.Options{Name: "fusefs-test"})
+	c := cl.Mount(t, co)
 	dir := t.TempDir()
 	srv, err := fusefs.Mount(c, dir, o)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -143,7 +144,9 @@ func TestRDMAPoolBoundUnderLoad(t *testing.T) {
 	errs := make(chan error, 2*clients)
 	mounts := make([]*clientlib.Client, 4)
 	for i := range mounts {
-		mounts[i] = cl.Mount(t, clientlib.Options{Provider: "shm", Strategy: "pipeline", Timeout: 60 * time.Second})
+		// EagerThreshold 1: every request by RMA (shm's default sends
+		// these 64 KiB pieces inline).
+		mounts[i] = cl.Mount(t, clientlib.Options{Provider: "shm", Strategy: "pipeline", Timeout: 60 * time.Second, EagerThreshold: 1})
 	}
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
@@ -432,5 +435,69 @@ func TestPeersLeaveAddressVector(t *testing.T) {
 			t.Fatalf("server 0 still holds %d shm peers after 12 clients closed", st["fabric.peers.shm"])
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// TestEagerThresholdDefaults: by default a client on shm sends requests
+// below 1 MiB inline and larger ones by RMA, a client on a networked
+// provider sends everything from 16 KiB by RMA, and an explicit threshold
+// wins over both (the servers count each request by how its bytes moved).
+func TestEagerThresholdDefaults(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2, StripSize: 1 << 20})
+	counts := func(c *clientlib.Client, key string) int64 {
+		t.Helper()
+		var n int64
+		for id := 0; id < 2; id++ {
+			st, err := c.ServerStats(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += st[key]
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name, prov string
+		eager      int64
+		size       int64
+		want       string // the transport counter the request lands in
+	}{
+		{"shm default, 512 KiB", "shm", 0, 512 << 10, "inline"},
+		{"shm default, 1 MiB", "shm", 0, 1 << 20, "shm"},
+		{"shm threshold 1, 512 KiB", "shm", 1, 512 << 10, "shm"},
+		{"tcp default, 64 KiB", "tcp;ofi_rxm", 0, 64 << 10, "tcp;ofi_rxm"},
+		{"tcp default, 8 KiB", "tcp;ofi_rxm", 0, 8 << 10, "inline"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			needProvider(t, tc.prov)
+			c := cl.Mount(t, clientlib.Options{Provider: tc.prov, EagerThreshold: tc.eager})
+			f, err := c.Create(ctx, "/eager-"+strings.NewReplacer(" ", "-", ",", "", ";", "-").Replace(tc.name), clientlib.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			buf := make([]byte, tc.size)
+			for i := range buf {
+				buf[i] = byte(i*7 + 1)
+			}
+			for _, dir := range []string{"write", "read"} {
+				key := dir + ".transport_requests." + tc.want
+				before := counts(c, key)
+				if dir == "write" {
+					_, err = f.WriteAt(buf, 0)
+				} else {
+					got := make([]byte, tc.size)
+					if _, err = f.ReadAt(got, 0); err == nil && !bytes.Equal(got, buf) {
+						t.Fatalf("read back differs from what was written")
+					}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := counts(c, key) - before; d != 1 {
+					t.Errorf("%s of %d bytes: %s grew by %d, want 1", dir, tc.size, key, d)
+				}
+			}
+		})
 	}
 }

@@ -175,9 +175,12 @@ const char *ferry_version(void);
  * read (like $FERRY_CONFIG) when ferry_init is called: FERRY_PROVIDER,
  * FERRY_FABRIC_IFACE, FERRY_STRATEGY, FERRY_REGCACHE (on, off, fast),
  * FERRY_REGCACHE_MAX_ENTRIES, FERRY_REGCACHE_MAX_BYTES,
- * FERRY_REGCACHE_USER_MODE_ONLY and FERRY_SPIN_WAIT (how long a small
+ * FERRY_REGCACHE_USER_MODE_ONLY, FERRY_SPIN_WAIT (how long a small
  * read or write polls for its reply before the thread sleeps: a duration
- * such as "100us", the default, or "off" where ranks outnumber cores).
+ * such as "100us", the default, or "off" where ranks outnumber cores) and
+ * FERRY_EAGER_THRESHOLD (requests to one server smaller than this size,
+ * such as "64k", travel on the control connection instead of by RDMA;
+ * default 1 MiB on shm, 16 KiB on networked providers; "1": none).
  *
  * libfabric is loaded when the first fabric is opened, not when libferry
  * is. Before it, unless they are in the process already, stand-ins for
@@ -187,7 +190,13 @@ const char *ferry_version(void);
  * provider. A program that uses Omni-Path or True Scale PSM through
  * another library, loaded after its first Ferry call, sets
  * FERRY_PSM_STUBS=off (read at that first fabric open) to load the real
- * libraries instead.
+ * libraries instead. While libfabric initializes (its first fi_getinfo),
+ * the fopen it imports refuses /proc/kallsyms, which its verbs provider
+ * would read twice (100 ms) to learn about GPU memory registration that
+ * Ferry does not use; a program that registers GPU memory through the
+ * same libfabric after its first Ferry call sets
+ * FERRY_LIBFABRIC_KALLSYMS=on. A libfabric already in the process when
+ * the first fabric is opened (loaded by MPI, say) is left as it is.
  *
  * Returns 0 on success, or:
  *   -ENOENT   no config: config_path is NULL, $FERRY_CONFIG is unset and

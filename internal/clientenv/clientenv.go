@@ -34,6 +34,7 @@ const (
 	RegCacheMaxBytes     = "FERRY_REGCACHE_MAX_BYTES"      // N > 0, suffixes k, m, g (powers of 1024)
 	RegCacheUserModeOnly = "FERRY_REGCACHE_USER_MODE_ONLY" // 1, true, yes, on
 	SpinWait             = "FERRY_SPIN_WAIT"               // a duration (100us), or off (0 too)
+	EagerThreshold       = "FERRY_EAGER_THRESHOLD"         // N > 0, suffixes k, m, g: requests below N go inline (1: none)
 )
 
 // Options returns base with every field the caller left at its zero value
@@ -101,6 +102,13 @@ func Options(base clientlib.Options, getenv func(string) string) (clientlib.Opti
 		default:
 			o.SpinWait = d
 		}
+	}
+	if v := getenv(EagerThreshold); v != "" && o.EagerThreshold == 0 {
+		n, ok := parseBytes(v)
+		if !ok {
+			bad(EagerThreshold, v, errors.New("want a positive size, suffixes k, m, g allowed (1: no request inline)"))
+		}
+		o.EagerThreshold = n
 	}
 	if err := errors.Join(errs...); err != nil {
 		return base, err
