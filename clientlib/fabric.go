@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ferry-hpc/ferry/internal/units"
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/regcache"
 	"github.com/ferry-hpc/ferry/verbs"
@@ -155,12 +156,17 @@ func (f *clientFabric) close() {
 	f.ep.Close()
 }
 
-// FabricInfo describes the client's fabric endpoint ("" without one).
+// FabricInfo describes the client's fabric endpoint and the request size
+// from which it moves bytes by RMA ("" without one).
 func (c *Client) FabricInfo() string {
 	if c.fab == nil {
 		return ""
 	}
-	return c.fab.ep.Info().String()
+	rma := "never" // every request inline
+	if t := c.opts.EagerThreshold; t >= 0 {
+		rma = strings.ReplaceAll(units.Bytes(max(t, 1)), " ", "")
+	}
+	return c.fab.ep.Info().String() + " rma_from=" + rma
 }
 
 // RegCacheStats returns the registration cache's counters (zero without a fabric).

@@ -14,8 +14,9 @@ func TestPing(t *testing.T) {
 	if len(regexp.MustCompile(`(?m)^\d+\s+127\.0\.0\.1:\d+\s`).FindAllString(out, -1)) != 3 || !strings.Contains(out, "data+metadata") || !strings.Contains(out, "client fabric:") {
 		t.Fatalf("ping output:\n%s", out)
 	}
-	// Provider auto reaches servers on this host by shm, where it opens.
-	rdma, first := strings.Count(out, " rdma:shm ") == 3, out
+	// Provider auto reaches servers on this host by shm, where it opens,
+	// and moves requests from shm's eager threshold on by RMA.
+	rdma, first := strings.Count(out, " rdma:shm ") == 3 && strings.Contains(out, " rma_from=1MiB"), out
 	// Without a fabric, the data path says sockets and why.
 	out = mustRun(t, "ping", "--config", cl.ConfigPath, "--provider", "none")
 	if !strings.Contains(out, "sockets (provider none)") {
