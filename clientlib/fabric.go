@@ -164,7 +164,7 @@ func (c *Client) FabricInfo() string {
 	}
 	rma := "never" // every request inline
 	if t := c.opts.EagerThreshold; t >= 0 {
-		rma = strings.ReplaceAll(units.Bytes(max(t, 1)), " ", "")
+		rma = strings.ReplaceAll(units.Bytes(t), " ", "") // set by Dial: never 0
 	}
 	return c.fab.ep.Info().String() + " rma_from=" + rma
 }

@@ -350,9 +350,10 @@ func (s *Server) admit(c *conn) bool {
 // since the start) and closes the longest-idle connections past it, or
 // one if none is past it. It reports whether it closed any.
 func (s *Server) makeRoom() bool {
+	nofile := raiseNofile() // system calls: not under s.mu
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := connLimits(s.cfg, raiseNofile(), s.descPerConnLocked())
+	l := connLimits(s.cfg, nofile, s.descPerConnLocked())
 	s.limits.maxConns = min(s.limits.maxConns, l.maxConns)
 	s.limits.perHost = min(s.limits.perHost, s.limits.maxConns)
 	closed := 0

@@ -188,15 +188,21 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-// libfabricNeeds reports whether the libfabric.so.1 mapped in run depends
-// on the library soname (Debian's does on both PSM libraries).
-func libfabricNeeds(t *testing.T, run standInRun, soname string) bool {
+// libfabricPath is the file of the libfabric.so.1 mapped in run.
+func libfabricPath(t *testing.T, run standInRun) string {
 	t.Helper()
 	path := run.mapped("libfabric.so.1")
 	if path == "" {
 		t.Fatalf("no libfabric mapped in the child: %v", run.libs)
 	}
-	f, err := elf.Open(path)
+	return path
+}
+
+// libfabricNeeds reports whether the libfabric.so.1 mapped in run depends
+// on the library soname (Debian's does on both PSM libraries).
+func libfabricNeeds(t *testing.T, run standInRun, soname string) bool {
+	t.Helper()
+	f, err := elf.Open(libfabricPath(t, run))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,10 +315,7 @@ func TestKallsymsGuard(t *testing.T) {
 		t.Skip("the guard patches relocations of amd64 and arm64 only")
 	}
 	r := runStandInChild(t, os.Args[0])
-	path := r.mapped("libfabric.so.1")
-	if path == "" {
-		t.Fatalf("no libfabric mapped in the child: %v", r.libs)
-	}
+	path := libfabricPath(t, r)
 	lib, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
