@@ -280,11 +280,10 @@ func (c *Client) registerRange(p unsafe.Pointer, n int, access verbs.Access) (*r
 		h.Release()
 		return nil, err
 	}
-	// While servers may move bytes to or from this memory, the endpoint
-	// expects their RMA (shm needs the target to progress).
-	expect := c.fab.ep.Expect()
-	done := func() { expect(); h.Release() }
-	revoke := func() { expect(); h.Revoke() }
+	// The endpoint expects the servers' RMA per request, for the lane
+	// of each (verbs.Endpoint.LaneBusy, from serverConn.roundTrip).
+	done := h.Release
+	revoke := func() { h.Revoke() }
 	if !c.fab.ep.Info().RemoteChecks {
 		// Where the provider checks no keys (shm), deregistering keeps no
 		// peer out, and it is a call to the endpoint's owner, which a

@@ -5,13 +5,14 @@ package verbs
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
 
 const benchBuf = 256 << 20 // cycle through more memory than the caches hold
 
-var benchSizes = []int{64 << 10, 1 << 20, 4 << 20}
+var benchSizes = []int{16 << 10, 64 << 10, 1 << 20, 4 << 20}
 
 func BenchmarkWrite(b *testing.B) { benchRMA(b, true) }
 func BenchmarkRead(b *testing.B)  { benchRMA(b, false) }
@@ -45,6 +46,10 @@ func benchRMA(b *testing.B, write bool) {
 			mr := reg(b, p.b, remote, AccessRemoteRead|AccessRemoteWrite)
 			rb, _ := mr.Remote(0, benchBuf)
 			ctx := context.Background()
+			// The target expects RMA, as a client does while its
+			// requests are in flight: on shm it hands back command
+			// slots at that pace.
+			defer p.b.Expect()()
 			for _, size := range benchSizes {
 				for _, depth := range []int{1, 8} {
 					b.Run(fmt.Sprintf("%dKiB/depth%d", size>>10, depth), func(b *testing.B) {
@@ -65,10 +70,17 @@ func benchRMA(b *testing.B, write bool) {
 							}
 							var op *Op
 							var err error
+							// At depth 1 the caller waits for each
+							// operation next (StartWaiting); deeper, it
+							// goes on posting while the owner copies.
+							start := p.a.Start
+							if depth == 1 {
+								start = p.a.StartWaiting
+							}
 							if write {
-								op, err = p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ml, off, uint64(size)), Remote: rb, Off: off})
+								op, err = start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ml, off, uint64(size)), Remote: rb, Off: off})
 							} else {
-								op, err = p.a.Start(ctx, RMA{Kind: Read, Peer: p.peer, Local: One(ml, off, uint64(size)), Remote: rb, Off: off})
+								op, err = start(ctx, RMA{Kind: Read, Peer: p.peer, Local: One(ml, off, uint64(size)), Remote: rb, Off: off})
 							}
 							if err != nil {
 								b.Fatal(err)
@@ -94,5 +106,13 @@ func benchRMA(b *testing.B, write bool) {
 				}
 			}
 		})
+	}
+}
+
+// FERRY_BENCH_OWNER_ONLY=1 makes every post wait for the owner's turn, as
+// before callers took turns, for comparison.
+func init() {
+	if os.Getenv("FERRY_BENCH_OWNER_ONLY") == "1" {
+		callerTurns = false
 	}
 }

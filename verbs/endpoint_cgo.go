@@ -39,7 +39,7 @@ var chunkLimit uint64
 // vector and completion queue, and the owner: the one OS thread that makes
 // every libfabric call on them (see doc.go).
 type Endpoint struct {
-	c        *C.fvb_ep // owner thread only, after Open returns
+	c        *C.fvb_ep // the turn lock's holder only, after Open returns
 	info     Info
 	addrs    [][]byte // by lane
 	virtAddr bool
@@ -50,6 +50,15 @@ type Endpoint struct {
 	iovLimit int
 	dc       bool
 	kickFD   int
+
+	// Held for each turn (owner_cgo.go), by the owner or by a caller
+	// that found it free: every libfabric call on the endpoint's
+	// objects is made under it, so the provider (FI_THREAD_DOMAIN)
+	// never sees two at once.
+	turnMu sync.Mutex
+	turns  *turnState // the turn lock's holder only; nil once closed
+	// Turns taken by the owner and by callers (tests look).
+	ownerTurns, callerTurnsTaken atomic.Uint64
 
 	// What goroutines hand the owner.
 	qmu       sync.Mutex

@@ -22,7 +22,7 @@ import (
 func TestConcurrentPosts(t *testing.T) {
 	const workers, each, size = 64, 40, 4096
 	for _, prov := range testProviders {
-		t.Run(prov, func(t *testing.T) {
+		forTurnModes(t, prov, func(t *testing.T) {
 			p := newPair(t, prov)
 			ctx := testCtx(t)
 			src, dst := mmapBuf(t, workers*size), mmapBuf(t, workers*size)
@@ -40,7 +40,7 @@ func TestConcurrentPosts(t *testing.T) {
 						for k := range win {
 							win[k] = byte(w*31 + i*7 + k)
 						}
-						op, err := p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, uint64(w*size), size), Remote: rb, Off: uint64(w * size)})
+						op, err := p.a.StartWaiting(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, uint64(w*size), size), Remote: rb, Off: uint64(w * size)})
 						if err != nil {
 							errs <- err
 							return
@@ -65,6 +65,104 @@ func TestConcurrentPosts(t *testing.T) {
 	}
 }
 
+// forTurnModes runs f as subtests name/owner-only (every post waits for
+// the owner's turn, so the owner's kicks and batching are what is tested)
+// and name/caller-turns (a caller that finds the turn lock free posts
+// and reaps itself, the default).
+func forTurnModes(t *testing.T, name string, f func(t *testing.T)) {
+	for _, mode := range []struct {
+		name   string
+		caller bool
+	}{{"owner-only", false}, {"caller-turns", true}} {
+		t.Run(name+"/"+mode.name, func(t *testing.T) {
+			old := callerTurns
+			callerTurns = mode.caller
+			t.Cleanup(func() { callerTurns = old })
+			f(t)
+		})
+	}
+}
+
+// TestCallerTurns: a post made by StartWaiting while the owner is blocked
+// without bound is taken by the caller itself; on shm, whose CMA copy completes inside
+// the post, the operation is done when Start returns, and the owner takes
+// no turn for it. On tcp the caller posts and the owner, kicked because
+// the post is in flight, reaps the completion. Start leaves every post to
+// the owner. Many goroutines posting at
+// once (TestConcurrentPosts) mix both kinds of turn.
+func TestCallerTurns(t *testing.T) {
+	for _, prov := range testProviders {
+		t.Run(prov, func(t *testing.T) {
+			noIdleWake(t)
+			p := newPair(t, prov)
+			ctx := testCtx(t)
+			const size, n = 64 << 10, 50
+			src, dst := mmapBuf(t, size), mmapBuf(t, size)
+			ms := reg(t, p.a, src, AccessLocal)
+			md := reg(t, p.b, dst, AccessRemoteWrite)
+			rb, _ := md.Remote(0, size)
+			done := p.b.Expect()
+			defer done()
+			// First contact (shm refuses posts until the target has
+			// progressed once), then let the owner block.
+			if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, size), Remote: rb}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+			owner0, caller0 := p.a.ownerTurns.Load(), p.a.callerTurnsTaken.Load()
+			synchronous := 0
+			for i := 0; i < n; i++ {
+				fill(src, int64(i))
+				op, err := p.a.StartWaiting(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, size), Remote: rb})
+				if err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-op.Done():
+					synchronous++
+				default:
+				}
+				if err := op.Wait(ctx); err != nil {
+					t.Fatalf("write %d: %v", i, err)
+				}
+				if !bytes.Equal(src, dst) {
+					t.Fatalf("write %d: the target does not hold the bytes", i)
+				}
+			}
+			callerTurns, ownerTurns := p.a.callerTurnsTaken.Load()-caller0, p.a.ownerTurns.Load()-owner0
+			t.Logf("%d writes: %d caller turns, %d owner turns, %d done when Start returned", n, callerTurns, ownerTurns, synchronous)
+			// On tcp the owner, kicked to reap each write, may still be
+			// in that turn when the next write comes: some go to it.
+			if callerTurns == 0 {
+				t.Errorf("%d writes made no caller turn", n)
+			}
+			// Start leaves the post to the owner: the caller goes on.
+			caller1 := p.a.callerTurnsTaken.Load()
+			op, err := p.a.Start(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, size), Remote: rb})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := op.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.a.callerTurnsTaken.Load() - caller1; got != 0 {
+				t.Errorf("Start took %d caller turns, want none", got)
+			}
+			if p.a.info.Provider == "shm" {
+				if callerTurns != n {
+					t.Errorf("shm: %d writes made %d caller turns, want one each (the owner was blocked)", n, callerTurns)
+				}
+				if synchronous != n {
+					t.Errorf("shm: %d of %d writes were done when Start returned, want all", synchronous, n)
+				}
+				if ownerTurns > 2 {
+					t.Errorf("shm: the owner took %d turns for writes its callers completed", ownerTurns)
+				}
+			}
+		})
+	}
+}
+
 // noIdleWake makes a blocked owner sleep without bound, so only a kick,
 // the wait fd or Close can wake it.
 func noIdleWake(t *testing.T) {
@@ -79,7 +177,7 @@ func noIdleWake(t *testing.T) {
 // here until the test's deadline.
 func TestOwnerWakeups(t *testing.T) {
 	for _, prov := range testProviders {
-		t.Run(prov, func(t *testing.T) {
+		forTurnModes(t, prov, func(t *testing.T) {
 			noIdleWake(t)
 			p := newPair(t, prov)
 			ctx := testCtx(t)

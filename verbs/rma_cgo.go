@@ -27,8 +27,22 @@ type Op struct {
 // Start checks r, queues it for the endpoint's owner and returns at once.
 // The context bounds the wait before posting: a piece whose context ended
 // is never posted. Once posted, the provider may use the local memory
-// until the Op is done.
+// until the Op is done. The owner moves the bytes while the caller goes
+// on: a pipeline's next step overlaps this one.
 func (e *Endpoint) Start(ctx context.Context, r RMA) (*Op, error) {
+	return e.start(ctx, r, false)
+}
+
+// StartWaiting is Start for a caller that waits for the operation next.
+// If no one holds the endpoint's turn lock, the caller posts the
+// operation itself, and a provider that completes it within the call
+// (shm) has it done when StartWaiting returns: no thread is woken to post
+// it or to report it (callerTurn). Otherwise it is queued as by Start.
+func (e *Endpoint) StartWaiting(ctx context.Context, r RMA) (*Op, error) {
+	return e.start(ctx, r, true)
+}
+
+func (e *Endpoint) start(ctx context.Context, r RMA, waiting bool) (*Op, error) {
 	kind := r.Kind.String()
 	var total uint64
 	for i, s := range r.Local {
@@ -74,16 +88,16 @@ func (e *Endpoint) Start(ctx context.Context, r RMA) (*Op, error) {
 	}
 	posts := e.plan(op, r)
 	op.pending = len(posts)
-	if err := e.enqueue(posts); err != nil {
+	if err := e.enqueue(posts, waiting); err != nil {
 		op.releaseMRs()
 		return nil, fmt.Errorf("verbs: %s: %w", kind, err)
 	}
 	return op, nil
 }
 
-// Do is Start followed by Wait.
+// Do is StartWaiting followed by Wait.
 func (e *Endpoint) Do(ctx context.Context, r RMA) error {
-	op, err := e.Start(ctx, r)
+	op, err := e.StartWaiting(ctx, r)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,10 @@ func (e *Endpoint) LaneBusy(lane, rmas int) (done func())         { return func(
 func (e *Endpoint) Close() error                                  { return nil }
 func (e *Endpoint) Expect() func()                                { return func() {} }
 func (e *Endpoint) Start(ctx context.Context, r RMA) (*Op, error) { return nil, errNoCgo }
-func (e *Endpoint) Do(ctx context.Context, r RMA) error           { return errNoCgo }
+func (e *Endpoint) StartWaiting(ctx context.Context, r RMA) (*Op, error) {
+	return nil, errNoCgo
+}
+func (e *Endpoint) Do(ctx context.Context, r RMA) error { return errNoCgo }
 func (e *Endpoint) RegisterBytes(b []byte, acc Access) (*MemoryRegion, error) {
 	return nil, errNoCgo
 }

@@ -94,7 +94,8 @@ func (b bounce) run(ctx context.Context, e *env, j *job, read bool) error {
 		}
 		return err
 	}
-	for _, p := range j.pieces(int64(pool.chunk), read) {
+	pieces := j.pieces(int64(pool.chunk), read)
+	for i, p := range pieces {
 		var sl slot
 		var err error
 		switch {
@@ -130,7 +131,7 @@ func (b bounce) run(ctx context.Context, e *env, j *job, read bool) error {
 			}
 			clear(sl.buf[m:p.n]) // the file shrank under us: deliver zeros, never stale bytes
 		}
-		op, err := post(ctx, e.link, read, pool.mr, pool.off(sl), uint64(p.n), j.req.Remote, p.bufOff)
+		op, err := post(ctx, e.link, read, pool.mr, pool.off(sl), uint64(p.n), j.req.Remote, p.bufOff, i == len(pieces)-1)
 		if err != nil {
 			put(sl)
 			return fail(err)

@@ -33,14 +33,22 @@ func deregister(mr *verbs.MemoryRegion) { mr.Close() }
 
 // post starts one transfer of n bytes between mr at off and the client's
 // window at bufOff: into the window for reads (fi_write), out of it for
-// writes (fi_read).
-func post(ctx context.Context, l Link, read bool, mr *verbs.MemoryRegion, off, n uint64, window proto.RemoteBuf, bufOff uint64) (*verbs.Op, error) {
+// writes (fi_read). last says the caller waits for its transfers next:
+// the request's last piece is then posted by the caller itself when the
+// endpoint's owner is idle (verbs.Endpoint.StartWaiting; on shm it is
+// done when post returns), while earlier pieces go to the owner, which
+// moves their bytes as the caller prepares the next piece.
+func post(ctx context.Context, l Link, read bool, mr *verbs.MemoryRegion, off, n uint64, window proto.RemoteBuf, bufOff uint64, last bool) (*verbs.Op, error) {
 	rb := verbs.RemoteBuffer{Addr: window.Addr, Key: window.Key, Len: window.Len}
 	kind := verbs.Read
 	if read {
 		kind = verbs.Write
 	}
-	op, err := l.Fabric.ep.Start(ctx, verbs.RMA{Kind: kind, Peer: l.Peer, Local: verbs.One(mr, off, n), Remote: rb, Off: bufOff})
+	start := l.Fabric.ep.Start
+	if last {
+		start = l.Fabric.ep.StartWaiting
+	}
+	op, err := start(ctx, verbs.RMA{Kind: kind, Peer: l.Peer, Local: verbs.One(mr, off, n), Remote: rb, Off: bufOff})
 	if err != nil {
 		return nil, fmt.Errorf("rma: %w", err)
 	}
@@ -179,7 +187,7 @@ func (f *Fabric) reach(ctx context.Context, l Link, window proto.RemoteBuf) erro
 		return nil
 	}
 	f.contacts.Add(1)
-	op, err := post(ctx, l, false, f.probe, 0, 1, window, 0)
+	op, err := post(ctx, l, false, f.probe, 0, 1, window, 0, true)
 	if err != nil {
 		return fmt.Errorf("first contact: %w", err)
 	}

@@ -107,12 +107,13 @@ func retry(ctx context.Context, e *env, j *job, read bool, why error) (Result, e
 func rmaMapping(ctx context.Context, e *env, j *job, m *mapping, mr *verbs.MemoryRegion, read bool) error {
 	var ops []*verbs.Op
 	var first error
-	for _, p := range j.pieces(sendfilePiece, read) {
+	pieces := j.pieces(sendfilePiece, read)
+	for i, p := range pieces {
 		// Map the range's page-cache pages into our page table in one
 		// call rather than one minor fault per 4 KiB page during the
 		// fabric's copy of a fresh mapping.
 		m.populate(p.local, p.n, !read)
-		op, err := post(ctx, e.link, read, mr, uint64(p.local), uint64(p.n), j.req.Remote, p.bufOff)
+		op, err := post(ctx, e.link, read, mr, uint64(p.local), uint64(p.n), j.req.Remote, p.bufOff, i == len(pieces)-1)
 		if err != nil {
 			first = err
 			break
