@@ -213,13 +213,24 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 			sc.fabrics = []proto.Fabric{{Provider: c.fab.provider, Addr: c.fab.ep.LaneAddress(i)}}
 			ep, lane := c.fab.ep, i
 			sc.lane = func(reached bool) {
+				sc.reached.Store(reached)
 				if reached {
 					ep.SettleLane(lane)
 				} else {
 					ep.UnsettleLane(lane)
 				}
 			}
-			sc.busy = func(rmas int) func() { return ep.LaneBusy(lane, rmas) }
+			sc.busy = func(rmas int) func() {
+				done := ep.LaneBusy(lane, rmas) // expects if the lane is not settled
+				if sc.reached.Load() {
+					return done
+				}
+				// With more servers than lanes, another server may have
+				// settled the lane this one shares: its first contact
+				// still needs the endpoint to progress.
+				expect := ep.Expect()
+				return func() { done(); expect() }
+			}
 			sc.lanePeer = func(pid int) { ep.SetLanePeer(lane, pid) }
 		}
 		c.servers = append(c.servers, sc)

@@ -34,8 +34,13 @@ type serverConn struct {
 	// the server may have restarted). Nil without a fabric.
 	lane func(reached bool)
 	// busy marks the server's lane busy with about rmas RMAs until the
-	// returned function runs (verbs.Endpoint.LaneBusy); nil without a fabric.
+	// returned function runs (verbs.Endpoint.LaneBusy), and expects the
+	// server's first contact while it has not reached us since it
+	// connected; nil without a fabric.
 	busy func(rmas int) (done func())
+	// reached: the server has reached us by RMA since it connected (set
+	// through lane).
+	reached atomic.Bool
 	// lanePeer tells the fabric endpoint which process the server is
 	// (its pid on a Unix socket, 0 when unknown), so that a lock on the
 	// lane held by a server that died can be freed

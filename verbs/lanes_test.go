@@ -155,3 +155,71 @@ func TestLanes(t *testing.T) {
 		t.Error("more than MaxLanes lanes accepted")
 	}
 }
+
+// TestLaneBusyWithoutExpect: a client's call to a server that has reached
+// its lane expects nothing (no thread is woken), a call on a lane not yet
+// reached expects, and with the owner never waking on its own (no timed
+// wake-ups at all), RMAs far past shm's command slots on the settled lane
+// still complete: the call that brings a lane to busyRMAs RMAs since its
+// last look kicks the owner to hand the slots back. Without that kick the
+// initiator's posts are refused for good after rx_size (1024) of them.
+func TestLaneBusyWithoutExpect(t *testing.T) {
+	for _, prov := range testProviders {
+		t.Run(prov, func(t *testing.T) {
+			noIdleWake(t)
+			b, err := Open(Config{Provider: prov, Lanes: 2})
+			if errors.Is(err, ErrNotSupported) {
+				testenv.SkipOrFail(t, "provider %s: %v", prov, err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			const size = 4096
+			dst := mmapBuf(t, size)
+			md := reg(t, b, dst, AccessRemoteWrite)
+			rb, _ := md.Remote(0, size)
+			a := openOrSkip(t, prov)
+			src := mmapBuf(t, size)
+			ms := reg(t, a, src, AccessLocal)
+			peer, err := a.Connect(b.LaneAddress(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := testCtx(t)
+
+			// First contact: the lane is not settled, so the call expects.
+			before := b.expect.Load()
+			done := b.LaneBusy(1, 1)
+			if b.expect.Load() != before+1 {
+				t.Fatalf("LaneBusy on a lane not reached yet: expect %d -> %d, want one more", before, b.expect.Load())
+			}
+			if err := a.Do(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, 0, size), Remote: rb}); err != nil {
+				t.Fatal(err)
+			}
+			done()
+			b.SettleLane(1)
+
+			before = b.expect.Load()
+			done = b.LaneBusy(1, 1)
+			if b.expect.Load() != before {
+				t.Fatalf("LaneBusy on a settled lane expects (expect %d -> %d)", before, b.expect.Load())
+			}
+			done()
+			start := time.Now()
+			for i := 0; i < 2100; i++ { // past twice rx_size
+				src[0], src[size/2], src[size-1] = byte(i), byte(i>>8), byte(i>>16)
+				done := b.LaneBusy(1, 1)
+				err := a.Do(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, 0, size), Remote: rb})
+				done()
+				if err != nil {
+					t.Fatalf("write %d on the settled lane: %v", i, err)
+				}
+				if !bytes.Equal(src, dst) {
+					t.Fatalf("write %d: the target does not hold the bytes", i)
+				}
+			}
+			t.Logf("2100 writes on the settled lane in %v", time.Since(start))
+		})
+	}
+}
