@@ -82,7 +82,7 @@ func TestEndToEnd(t *testing.T) {
 
 // openProvider opens and closes an endpoint of provider: nil if this
 // machine has it, the error wrapping verbs.ErrNotSupported if not.
-func openProvider(t *testing.T, provider string) error {
+func openProvider(t testing.TB, provider string) error {
 	t.Helper()
 	ep, err := verbs.Open(verbs.Config{Provider: provider})
 	if errors.Is(err, verbs.ErrNotSupported) {
