@@ -57,8 +57,9 @@ type Endpoint struct {
 	// never sees two at once.
 	turnMu sync.Mutex
 	turns  *turnState // the turn lock's holder only; nil once closed
-	// Turns taken by the owner and by callers (tests look).
-	ownerTurns, callerTurnsTaken atomic.Uint64
+	// Turns taken by the owner and by callers, and calls (exec) run by
+	// callers (tests look).
+	ownerTurns, callerTurnsTaken, callerCalls atomic.Uint64
 
 	// What goroutines hand the owner.
 	qmu       sync.Mutex

@@ -88,7 +88,8 @@ func forTurnModes(t *testing.T, name string, f func(t *testing.T)) {
 // the post, the operation is done when Start returns, and the owner takes
 // no turn for it. On tcp the caller posts and the owner, kicked because
 // the post is in flight, reaps the completion. Start leaves every post to
-// the owner. Many goroutines posting at
+// the owner. A registration made while the owner is blocked is made by
+// the caller as well. Many goroutines posting at
 // once (TestConcurrentPosts) mix both kinds of turn.
 func TestCallerTurns(t *testing.T) {
 	for _, prov := range testProviders {
@@ -106,6 +107,17 @@ func TestCallerTurns(t *testing.T) {
 			// First contact (shm refuses posts until the target has
 			// progressed once), then let the owner block.
 			if err := p.a.Do(ctx, RMA{Kind: Write, Peer: p.peer, Local: One(ms, 0, size), Remote: rb}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+			// A registration made while the owner is blocked runs in
+			// the caller too (exec).
+			calls0 := p.a.callerCalls.Load()
+			extra := reg(t, p.a, mmapBuf(t, 4096), AccessLocal)
+			if p.a.callerCalls.Load() == calls0 {
+				t.Error("a registration made while the owner was blocked went through the owner")
+			}
+			if err := extra.Close(); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(10 * time.Millisecond)

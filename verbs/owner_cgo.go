@@ -144,10 +144,28 @@ func (e *Endpoint) enqueue(ps []*post, waiting bool) error {
 // with it forever. A variable so tests can shorten it.
 var execWait = time.Minute
 
-// exec runs f on the owner thread and waits for it. If the owner has not
+// exec runs f under the turn lock, on the caller's thread when the lock
+// is free, else on the owner thread, and waits for it. If the owner has not
 // taken f within execWait, f is dropped (it never runs) and exec returns
 // an error wrapping ETIMEDOUT; once f has started, exec waits for it.
 func (e *Endpoint) exec(f func()) error {
+	if callerTurns && e.turnMu.TryLock() {
+		// The owner is idle or blocked (it holds the lock for each
+		// turn): run f here, under the lock, unless calls queued
+		// before this one are still to run (they keep their order) or
+		// the endpoint is closing. A registration made this way wakes
+		// no thread; through the owner it cost two wake-ups.
+		e.qmu.Lock()
+		now := len(e.calls) == 0 && !e.closing && e.turns != nil
+		e.qmu.Unlock()
+		if now {
+			e.callerCalls.Add(1)
+			f()
+			e.turnMu.Unlock()
+			return nil
+		}
+		e.turnMu.Unlock()
+	}
 	done := make(chan struct{})
 	var taken atomic.Bool // by the owner as it starts f, or by exec as it gives up
 	e.qmu.Lock()
