@@ -26,11 +26,14 @@
 // endpoint's turn lock (the domain is opened FI_THREAD_DOMAIN, so the
 // provider needs no locks of its own for us, and the turn lock is never
 // contended inside the provider). Start checks an RMA, cuts it into posts
-// and queues them; Register, Connect and Close hand the owner a call and
-// wait for it (a call the owner has not taken within a minute, as when
-// it is stuck inside a provider call that does not return, is dropped
-// and fails with ETIMEDOUT instead of hanging its caller; a call the
-// owner has begun is waited for). A turn takes everything queued, posts
+// and queues them; Register, Connect and Close make their call on the
+// caller's thread under the turn lock when it is free and no call queued
+// before waits (a registration then costs 1.7 µs on shm instead of
+// 66 µs, go test -bench Register ./regcache), and otherwise hand it to
+// the owner and wait for it (a call the owner has not taken within a
+// minute, as when it is stuck inside a provider call that does not
+// return, is dropped and fails with ETIMEDOUT instead of hanging its
+// caller; a call the owner has begun is waited for). A turn takes everything queued, posts
 // up to 64 operations in one cgo call (fvb_run), reaps completions and
 // closes each finished Op's channel.
 //
