@@ -286,10 +286,11 @@ func (c *Client) registerRange(p unsafe.Pointer, n int, access verbs.Access) (*r
 	revoke := func() { h.Revoke() }
 	if !c.fab.ep.Info().RemoteChecks {
 		// Where the provider checks no keys (shm), deregistering keeps no
-		// peer out, and it is a call to the endpoint's owner, which a
-		// stopped peer can hold up (shm's owner waits on a region lock
-		// the peer took for its copy): the deadline the server obeys is
-		// what keeps the contract there (ferry.h, BUFFERS).
+		// peer out, and it is a call under the endpoint's turn lock,
+		// which a stopped peer can hold up (shm's owner, in its turn,
+		// waits on a region lock the peer took for its copy): the
+		// deadline the server obeys is what keeps the contract there
+		// (ferry.h, BUFFERS).
 		revoke = done
 	}
 	return &registration{remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: done, revoke: revoke}, nil
