@@ -46,7 +46,8 @@
 // Handing every post to the owner cost two thread wake-ups per RMA (the
 // owner's, then the waiter's): a raw 16 KiB fi_write on shm took 40 µs
 // that way and 7 µs in the caller's turn (go test -bench Write/shm), and
-// a client's 256 KiB to 4 MiB RDMA reads and writes ran 20-50 % faster.
+// a client's 256 KiB and 1 MiB RDMA reads and writes ran 10-50 % faster
+// (bench/results/2026-12-07f).
 // Start, which a pipeline uses to overlap its next step with this one's
 // copy, always hands its posts to the owner; the server posts a
 // request's last piece with StartWaiting (ioserver/data, post).
