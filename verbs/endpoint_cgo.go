@@ -51,6 +51,9 @@ type Endpoint struct {
 	dc       bool
 	kickFD   int
 
+	kickMu     sync.RWMutex // kickClosed, and kickFD's life
+	kickClosed bool         // set at shutdown, before the eventfd is closed
+
 	// Held for each turn (owner_cgo.go), by the owner or by a caller
 	// that found it free: every libfabric call on the endpoint's
 	// objects is made under it, so the provider (FI_THREAD_DOMAIN)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -351,5 +352,43 @@ func TestStuckOwner(t *testing.T) {
 	m := reg(t, e, src, AccessLocal)
 	if err := m.Close(); err != nil {
 		t.Errorf("deregister after the owner is free: %v", err)
+	}
+}
+
+// TestKickAfterClose: a kick that comes after Close (a caller racing it:
+// LaneBusy, a caller's turn) writes nothing, though the kick eventfd's
+// number may by then be another file's. Here the next socket opened takes
+// the number, and its peer must read nothing.
+func TestKickAfterClose(t *testing.T) {
+	for _, prov := range testProviders {
+		t.Run(prov, func(t *testing.T) {
+			e := openOrSkip(t, prov)
+			fd := e.kickFD
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var peer = -1
+			for i := 0; i < 64 && peer < 0; i++ {
+				pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { unix.Close(pair[0]); unix.Close(pair[1]) })
+				switch fd {
+				case pair[0]:
+					peer = pair[1]
+				case pair[1]:
+					peer = pair[0]
+				}
+			}
+			if peer < 0 {
+				t.Fatalf("no socket took the closed eventfd's number %d", fd)
+			}
+			e.kick(true)
+			var buf [8]byte
+			if n, _ := unix.Read(peer, buf[:]); n > 0 {
+				t.Fatalf("a kick after Close wrote %d bytes into the socket that took the eventfd's number", n)
+			}
+		})
 	}
 }

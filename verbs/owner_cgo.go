@@ -107,11 +107,17 @@ type post struct {
 }
 
 // kick wakes the owner if it may be blocked in ppoll(2) (always when
-// force).
+// force). Once the endpoint is shut down the eventfd is closed and its
+// number may be another file's: a late kick (a caller racing Close)
+// writes nothing.
 func (e *Endpoint) kick(force bool) {
 	if force || e.sleeping.Load() {
-		one := [8]byte{1}
-		unix.Write(e.kickFD, one[:])
+		e.kickMu.RLock()
+		if !e.kickClosed {
+			one := [8]byte{1}
+			unix.Write(e.kickFD, one[:])
+		}
+		e.kickMu.RUnlock()
 	}
 }
 
@@ -771,6 +777,9 @@ func fillPost(c *C.fvb_post, p *post, slot uint32) {
 // shutdown runs on the owner thread: after it the provider touches no
 // memory of ours.
 func (e *Endpoint) shutdown(st *ownerState) {
+	e.kickMu.Lock()
+	e.kickClosed = true // fvb_close closes the eventfd
+	e.kickMu.Unlock()
 	var errbuf [C.FERRY_ERRLEN]C.char
 	var errs []error
 	if rc := C.fvb_close_endpoint(e.c, &errbuf[0], C.FERRY_ERRLEN); rc != 0 {
