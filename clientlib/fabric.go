@@ -25,13 +25,13 @@ import (
 const DefaultEagerThreshold = 16 << 10
 
 // DefaultShmEagerThreshold is the eager threshold on shm, measured
-// (bench/results/2026-12-07e, "Eager threshold"): on the host of the
-// servers, a request's RDMA round trip costs about 200 µs more than an
-// inline one (the request, the server's post and its completion, the
-// reply each wake a thread), and one copy by the kernel saves less than
-// that below 1 MiB. With 1 or 4 clients making one request at a time,
-// reads of up to 1 MiB were 1.3-6.5× faster inline and writes below
-// 512 KiB 1.3-3.5×; from 1 MiB, writes by RDMA tie or win. A striped
+// (bench/results/2026-12-07e, "Eager threshold", and 2026-12-07f): on the
+// host of the servers, a 16 KiB read's RDMA round trip costs about 70 µs
+// more than an inline one (BenchmarkRoundTrip in bench; 200 µs before
+// callers posted their own RMA), and one copy by the kernel saves less
+// than that below 1 MiB. One client's reads below 1 MiB are still faster
+// inline, and so were its writes below 512 KiB; from 1 MiB, writes by
+// RDMA tie or win. A striped
 // transfer's requests (up to MaxRequest per server, in parallel) stay on
 // RDMA.
 const DefaultShmEagerThreshold = 1 << 20

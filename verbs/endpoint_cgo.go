@@ -36,8 +36,9 @@ const (
 var chunkLimit uint64
 
 // Endpoint is one FI_EP_RDM endpoint with its fabric, domain, address
-// vector and completion queue, and the owner: the one OS thread that makes
-// every libfabric call on them (see doc.go).
+// vector and completion queue, and its owner thread. Every libfabric call
+// on them is made under the endpoint's turn lock, by the owner or by a
+// caller that found the lock free (see doc.go).
 type Endpoint struct {
 	c        *C.fvb_ep // the turn lock's holder only, after Open returns
 	info     Info

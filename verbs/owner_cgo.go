@@ -406,11 +406,12 @@ func (e *Endpoint) own(started chan<- struct{}) {
 
 // callerTurn runs one turn on the calling goroutine's thread when no one
 // else holds the turn lock and nothing of others is queued or in flight
-// (the owner is idle): the posts just queued go to the provider at once, and a provider that
-// completes them in the call (shm's CMA copies) has them done before the
-// caller returns, with no thread woken on either side. Before, each post
-// woke the owner and each completion woke the waiter: about 70 µs per
-// 16 KiB RMA on shm, against a few µs of copying. The owner is kicked
+// (the owner is idle): the posts just queued go to the provider at once,
+// and a provider that completes them in the call (shm's CMA copies) has
+// them done before the caller returns, with no thread woken on either
+// side. Before, each post woke the owner and each completion woke the
+// waiter: 32-40 µs per 16 KiB RMA on shm, against 6-8 µs this way
+// (go test -bench Write/shm, FERRY_BENCH_OWNER_ONLY=1 for the former). The owner is kicked
 // only if the turn leaves it something to drive (posts in flight or not
 // yet taken, calls, a close). Calls (exec) and closing stay the owner's.
 func (e *Endpoint) callerTurn() {

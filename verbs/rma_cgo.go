@@ -19,7 +19,7 @@ type Op struct {
 	bytes uint64
 	mrs   []*MemoryRegion
 
-	pending int   // owner thread only: pieces not completed
+	pending int   // the turn lock's holder only: pieces not completed
 	err     error // set before done is closed
 	done    chan struct{}
 }
