@@ -336,6 +336,9 @@ func openProvider(prov string, cfg Config, port int) (e *Endpoint, inUse bool, e
 	}
 	if e.info.Provider == "shm" {
 		e.mapLaneLocks()
+		for l, lk := range e.locks {
+			C.fvb_set_lane_lock(cep, C.int(l), unsafe.Pointer(lk.word), C.int32_t(lk.unlocked), unsafe.Pointer(lk.signal))
+		}
 	}
 	started := make(chan struct{})
 	go e.own(started)

@@ -69,12 +69,37 @@ static int reap_cq(fvb_ep *e, struct fid_cq *cq, fvb_comp *out, int max,
 	return k;
 }
 
-// reap reads the completions of the lanes in mask.
-static int reap(fvb_ep *e, fvb_comp *out, int max, uint32_t mask) {
+void fvb_set_lane_lock(fvb_ep *e, int lane, const void *word,
+		       int32_t unlocked, const void *signal) {
+	if (lane < 0 || lane >= e->nlanes)
+		return;
+	e->lane[lane].lock_word = word;
+	e->lane[lane].signal = signal;
+	e->lane[lane].unlocked = unlocked;
+}
+
+// held says whether reading lane l now would wait on its region lock:
+// shm's progress takes it when the signal is set, and a peer holds it
+// while it copies into us. Looked at just before the read, so the window
+// in which a peer can take the lock first is a few instructions.
+static int held(const struct fvb_lane *l) {
+	return l->lock_word &&
+	       __atomic_load_n(l->signal, __ATOMIC_ACQUIRE) != 0 &&
+	       __atomic_load_n(l->lock_word, __ATOMIC_ACQUIRE) != l->unlocked;
+}
+
+// reap reads the completions of the lanes in mask, except those of
+// skippable that a peer's copy holds (added to *skipped).
+static int reap(fvb_ep *e, fvb_comp *out, int max, uint32_t mask,
+		uint32_t skippable, uint32_t *skipped) {
 	int k = 0;
 	for (int l = 0; l < e->nlanes && k < max; l++) {
 		if (!(mask & (1u << l)))
 			continue;
+		if ((skippable & (1u << l)) && held(&e->lane[l])) {
+			*skipped |= 1u << l;
+			continue;
+		}
 		int n = reap_cq(e, e->lane[l].cq, out + k, max - k, NO_SLOT);
 		if (n < 0)
 			return n;
@@ -119,8 +144,9 @@ static int64_t now_ns(void) {
 }
 
 int fvb_run(fvb_ep *e, fvb_post *posts, int npost, int *nposted,
-	    fvb_comp *out, int max, uint32_t lanes,
-	    char *errbuf, size_t errlen) {
+	    fvb_comp *out, int max, uint32_t lanes, uint32_t skippable,
+	    uint32_t *skipped, char *errbuf, size_t errlen) {
+	*skipped = 0;
 	// A post refused with -FI_EAGAIN (shm: a peer that has not yet
 	// progressed our first contact; a full queue) defers every later post
 	// to its peer, keeping each peer's posts in order, but not the posts
@@ -182,7 +208,7 @@ int fvb_run(fvb_ep *e, fvb_post *posts, int npost, int *nposted,
 	if (ndefer > 0 && ndefer < npost)
 		memmove(posts + npost - ndefer, posts, ndefer * sizeof posts[0]);
 	*nposted = npost - ndefer;
-	int n = reap(e, out + k, max - k, lanes);
+	int n = reap(e, out + k, max - k, lanes, skippable, skipped);
 	if (n < 0) {
 		fvb_seterr(errbuf, errlen, "fi_cq_read", n);
 		return n;

@@ -131,11 +131,22 @@ int fvb_mr_close(void *mr);
 // out. Returns the number of completions or a negative FI_* code with a
 // message in errbuf.
 // lanes is a mask of the lanes whose completion queues are read (and so
-// progressed) this turn. It never blocks: the owner blocks in Go
+// progressed) this turn. Of those in skippable, a lane whose region lock
+// a peer holds while a command waits (fvb_set_lane_lock) is not read: it
+// is added to *skipped. It never blocks: the owner blocks in Go
 // (owner_cgo.go, ppollReleasingP).
 int fvb_run(fvb_ep *ep, fvb_post *posts, int npost, int *nposted,
-	    fvb_comp *out, int max, uint32_t lanes,
-	    char *errbuf, size_t errlen);
+	    fvb_comp *out, int max, uint32_t lanes, uint32_t skippable,
+	    uint32_t *skipped, char *errbuf, size_t errlen);
+
+// fvb_set_lane_lock tells fvb_run where a shm lane's region keeps its
+// lock word (free when it reads unlocked) and its signal (set by a peer
+// that has queued a command): reading the lane's completion queue takes
+// that lock when the signal is set, and a peer holds it for the whole of
+// each copy into the region. word and signal stay mapped until the
+// endpoint is closed.
+void fvb_set_lane_lock(fvb_ep *ep, int lane, const void *word,
+		       int32_t unlocked, const void *signal);
 
 // fvb_wait_fds puts the lanes' wait fds in fds (at most max) and returns
 // how many, once fi_trywait says blocking on them is safe; -1 when it is

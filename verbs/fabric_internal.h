@@ -34,6 +34,10 @@ struct fvb_lane {
 	struct fid_cq *cq;
 	struct fid_ep *ep;
 	int wait_fd; // the CQ's wait fd, or -1
+	// shm: the region's lock word and signal (fvb_set_lane_lock), or NULL
+	const int32_t *lock_word;
+	const int32_t *signal;
+	int32_t unlocked;
 };
 
 struct fvb_ep {

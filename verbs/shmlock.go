@@ -49,6 +49,10 @@ const (
 	smrVersion    = 4
 	smrPidOffset  = 4
 	smrLockOffset = 24
+	// The region's signal (an int32 after the lock): a peer sets it when
+	// it has queued a command for us, and progress takes the lock only if
+	// it finds it set (fvb_run skips a held lane then).
+	smrSignalOffset = 28
 )
 
 const (
@@ -62,6 +66,7 @@ type laneLock struct {
 	lane     int
 	mem      []byte // the region's first page
 	word     *int32
+	signal   *int32
 	unlocked int32
 	peer     atomic.Int32 // the lane's peer's pid (SetLanePeer); 0: unknown
 
@@ -87,7 +92,8 @@ func mapLaneLock(lane int, addr []byte) (*laneLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", name, err)
 	}
-	l := &laneLock{lane: lane, mem: mem, word: (*int32)(unsafe.Pointer(&mem[smrLockOffset]))}
+	l := &laneLock{lane: lane, mem: mem, word: (*int32)(unsafe.Pointer(&mem[smrLockOffset])),
+		signal: (*int32)(unsafe.Pointer(&mem[smrSignalOffset]))}
 	pid := *(*int32)(unsafe.Pointer(&mem[smrPidOffset]))
 	l.unlocked = atomic.LoadInt32(l.word)
 	if mem[0] != smrVersion || int(pid) != os.Getpid() || (l.unlocked != 0 && l.unlocked != 1) {

@@ -57,6 +57,9 @@ func holdLockMain(name string) int {
 		fmt.Println("ERR lock not free")
 		return 1
 	}
+	// As a peer that has queued us a command before this copy: our
+	// progress now takes the lock.
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&mem[smrSignalOffset])), 1)
 	fmt.Println("HELD")
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -257,4 +260,91 @@ func TestDeadClientsLockFreed(t *testing.T) {
 	}
 	stopExpect()
 	closeWithin(t, e, 10*time.Second)
+}
+
+// TestHeldLaneSkipped: a lane whose lock a peer holds (as a server's copy
+// into a client holds it) is skipped by the turns that would read it, so
+// the endpoint's own operations go on meanwhile; once the lock is free
+// the lane is read again (a new peer's first contact on it completes).
+// Without the skip, the owner spins on the held lock inside libfabric
+// with the turn lock held, and the write below never completes.
+func TestHeldLaneSkipped(t *testing.T) {
+	e := openLanes(t, 2)
+	defer closeWithin(t, e, 10*time.Second)
+	_, release := lockHolder(t, e, 1)
+	stopExpect := e.Expect() // the owner polls every lane, lane 1 too
+	defer stopExpect()
+
+	// Our own write, from lane 0, into another endpoint.
+	b, err := Open(Config{Provider: "shm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeWithin(t, b, 10*time.Second)
+	dst, src := mmapBuf(t, 64<<10), mmapBuf(t, 64<<10)
+	fill(src, 11)
+	stopB := b.Expect() // b is the target of a first contact
+	defer stopB()
+	md := reg(t, b, dst, AccessRemoteWrite)
+	ms := reg(t, e, src, AccessLocal)
+	rb, err := md.Remote(0, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := e.Connect(b.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rma := make(chan error, 1)
+	go func() { rma <- e.Do(testCtx(t), RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 64<<10), Remote: rb}) }()
+	select {
+	case err := <-rma:
+		if err != nil {
+			t.Fatalf("write while lane 1 is held: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		release() // lets a stuck owner go, so the endpoint closes
+		t.Fatal("write while lane 1 is held: not done after 10 s (the owner is stuck on the held lane)")
+	}
+	if !bytes.Equal(dst, src) {
+		t.Fatal("write while lane 1 is held: data differ")
+	}
+	if got := e.skippableLanes(^uint32(0), true); got != 2 {
+		t.Fatalf("skippableLanes = %b with operations of our own: want lane 1 only", got)
+	}
+	e.turnMu.Lock() // no turn resets the count meanwhile
+	e.sinceLook[1].Store(forceLookRMAs)
+	got := e.skippableLanes(^uint32(0), false)
+	e.sinceLook[1].Store(0)
+	e.turnMu.Unlock()
+	if got&2 != 0 {
+		t.Fatalf("skippableLanes = %b with %d RMAs since lane 1's last look: want it read", got, forceLookRMAs)
+	}
+
+	// Freed, lane 1 is read again: a new peer's first contact there
+	// (refused until the lane is progressed) completes.
+	release()
+	a, err := Open(Config{Provider: "shm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeWithin(t, a, 10*time.Second)
+	dst1, src1 := mmapBuf(t, 64<<10), mmapBuf(t, 64<<10)
+	fill(src1, 12)
+	md1 := reg(t, e, dst1, AccessRemoteWrite)
+	ms1 := reg(t, a, src1, AccessLocal)
+	rb1, err := md1.Remote(0, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := a.Connect(e.LaneAddress(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Do(testCtx(t), RMA{Kind: Write, Peer: p1, Local: One(ms1, 0, 64<<10), Remote: rb1}); err != nil {
+		t.Fatalf("first contact on lane 1 after its lock was freed: %v", err)
+	}
+	if !bytes.Equal(dst1, src1) {
+		t.Fatal("first contact on lane 1: data differ")
+	}
 }
