@@ -115,9 +115,10 @@ type Server struct {
 	PipelineDepth int `toml:"pipeline_depth,omitzero"`
 	// AutoSendfile fixes how strategy auto serves resident data: true by
 	// sendfile (RMA straight from or into the datafile's mapping), false by
-	// pipeline. Unset, the server measures both ways' copy cost on its
-	// first request and takes sendfile unless pipeline is more than 10 %
-	// cheaper (pipeline on providers whose
+	// pipeline. Unset, the server measures both ways' copy cost when it
+	// starts (else at its first request) and takes sendfile unless
+	// pipeline is more than 10 % cheaper, writes over pages written back
+	// since their last write going by pipeline (pipeline on providers whose
 	// registration pins memory, where a whole-file registration would read
 	// the file in), since which wins differs between machines
 	// (bench/results/2026-12-06d).

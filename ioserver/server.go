@@ -134,6 +134,7 @@ func New(opts Options) (*Server, error) {
 	if err := s.openFabrics(); err != nil {
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
+	s.data.MeasureEarly(s.fabrics)
 	if opts.ID == cfg.MetadataServer {
 		s.meta, err = meta.Open(filepath.Join(self.Storage, "meta.db"), len(cfg.Servers), cfg.StripSize, cfg.StripCount)
 		if err != nil {

@@ -381,6 +381,22 @@ func TestAutoChoice(t *testing.T) {
 					name, round, w, r, wantW, wantR, stats())
 			}
 		}
+		// Measured: pages written back (fsync) are overwritten by
+		// pipeline (a mapping's first write to each is a fault), and
+		// the write after that, to pages now dirty, by sendfile. tmpfs
+		// never cleans its pages.
+		var fs syscall.Statfs_t
+		if fixed == nil && wantW && syscall.Statfs(cl.Dir, &fs) == nil && fs.Type != 0x01021994 /* TMPFS_MAGIC */ {
+			if err := f.Sync(ctx); err != nil {
+				t.Fatalf("%s: sync: %v", name, err)
+			}
+			if w, _ := rw(3); w != 0 {
+				t.Fatalf("%s: sendfile served %d writes over pages just written back, want pipeline", name, w)
+			}
+			if w, _ := rw(4); w == 0 {
+				t.Fatalf("%s: the write after a pipeline write went by pipeline too, want sendfile; counters %v", name, stats())
+			}
+		}
 		// A write that extends the datafile goes by pipeline unless the
 		// config asks for sendfile.
 		st0 := stats()

@@ -25,11 +25,21 @@ import (
 //     read each page in before overwriting it, pwrite does not), and
 //     writes that extend the datafile: a mapping would be made anew for
 //     the longer file at each one, and its new pages zeroed before the
-//     copy, costs the measure below does not see.
+//     copy, costs the measure below does not see. So, too, do writes that
+//     overwrite clean pages (cachestat: written back since they were last
+//     written, as fsync leaves them): the mapping's first write to each
+//     such page is a write fault (ext4: page_mkwrite, per 4 KiB block),
+//     and 256 MiB overwritten that way over 4 local servers went at
+//     0.9-1.1 GB/s by sendfile against 3.7-4.0 by pipeline
+//     (BenchmarkStriped, bench/results/2026-12-07g). Once a pipeline write has
+//     dirtied them, the next write goes by sendfile: its faults are paid
+//     once, and the writes after it until the next writeback are the
+//     fast ones (5-7 GB/s).
 //   - The rest go by sendfile unless pipeline costs this server's CPU
-//     clearly less (by more than pipelineMargin), measured once, at the
-//     first request, by measureCopyCosts (until the measure is in, by
-//     pipeline). The winner differs between machines.
+//     clearly less (by more than pipelineMargin), measured once by
+//     measureCopyCosts, when the server starts (Service.MeasureEarly) or
+//     else at the first request (until the measure is in, by pipeline).
+//     The winner differs between machines.
 //   - On a provider whose registration pins memory (a NIC's), sendfile's
 //     whole-file registration would read the file in and pin it: pipeline.
 //   - The config's auto_sendfile fixes the choice instead: true sends
@@ -69,7 +79,7 @@ func (a *auto) Read(ctx context.Context, e *env, j *job) (Result, error) {
 
 func (a *auto) Write(ctx context.Context, e *env, j *job) (Result, error) {
 	name := proto.StrategyPipeline
-	if a.wants(e, false) && a.residentWrite(j, a.fixed != nil) {
+	if a.wants(e, false) && a.residentWrite(j, a.fixed != nil, a.fixed == nil) {
 		name = proto.StrategySendfile
 	}
 	e.stats.AddJoined("auto.chose.", name, 1)
@@ -93,6 +103,27 @@ func (a *auto) wants(e *env, read bool) bool {
 		return c.sendfileReads()
 	}
 	return c.sendfileWrites()
+}
+
+// MeasureEarly starts auto's copy-cost measurement now, in the
+// background, when auto is the service's default strategy, its choice is
+// not fixed by the config, and one of fabrics is a provider it measures
+// for (one whose registration does not pin). Left to the first request,
+// the measure ran beside that request's client on a busy machine, and
+// every request until it was in went by pipeline: 341 of the 768
+// requests of a 16 MiB read point of ferry bench on a fresh cluster.
+func (s *Service) MeasureEarly(fabrics []*Fabric) bool {
+	a, ok := s.set[proto.StrategyAuto].(*auto)
+	if !ok || s.o.Strategy != proto.StrategyAuto || a.fixed != nil {
+		return false
+	}
+	for _, f := range fabrics {
+		if f != nil && !f.pins {
+			a.measured()
+			return true
+		}
+	}
+	return false
 }
 
 // measured returns the copy costs, or nil while they are being measured
@@ -156,9 +187,9 @@ func (a *auto) residentRead(e *env, j *job) bool {
 
 // residentWrite says whether every page the write overwrites within the
 // datafile's present size (the page holding its end included) is in the
-// page cache, and, unless appends are allowed, whether the write stays
-// within that size.
-func (a *auto) residentWrite(j *job, appends bool) bool {
+// page cache (and dirty, if dirty), and, unless appends are allowed,
+// whether the write stays within that size.
+func (a *auto) residentWrite(j *job, appends, dirty bool) bool {
 	fi, err := j.file.Stat()
 	if err != nil {
 		return false
@@ -173,14 +204,15 @@ func (a *auto) residentWrite(j *job, appends bool) bool {
 			ranges = append(ranges, [2]int64{x.Local, n})
 		}
 	}
-	return residentFile(j.file, ranges)
+	return residentFile(j.file, ranges, dirty)
 }
 
 // residentFile says whether every page of the ranges ({offset, length})
-// of f is in the page cache, by cachestat(2) (Linux 6.5 and later; on an
-// older kernel it says no for any range, and auto's writes go by pipeline
-// except appends that auto_sendfile = true allows).
-func residentFile(f *os.File, ranges [][2]int64) bool {
+// of f is in the page cache, and with dirty whether every one is dirty
+// too, by cachestat(2) (Linux 6.5 and later; on an older kernel it says
+// no for any range, and auto's writes go by pipeline except appends that
+// auto_sendfile = true allows).
+func residentFile(f *os.File, ranges [][2]int64, dirty bool) bool {
 	for _, r := range ranges {
 		start := r[0] / pageSize * pageSize
 		pages := (roundUp(r[0]+r[1]) - start) / pageSize
@@ -188,7 +220,7 @@ func residentFile(f *os.File, ranges [][2]int64) bool {
 		if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Off: uint64(start), Len: uint64(pages * pageSize)}, &st, 0); err != nil {
 			return false
 		}
-		if int64(st.Cache) < pages {
+		if int64(st.Cache) < pages || dirty && int64(st.Dirty) < pages {
 			return false
 		}
 	}

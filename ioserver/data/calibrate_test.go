@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/proto"
 )
 
 // The calibration runs every way to the end without an error and times
@@ -36,8 +38,9 @@ func TestCMACopies(t *testing.T) {
 	}
 }
 
-// residentFile tells page-cache pages from pages that are not there: a
-// write leaves them resident, fdatasync and FADV_DONTNEED drop them.
+// residentFile tells page-cache pages from pages that are not there, and
+// dirty pages from clean ones: a write leaves them resident and dirty,
+// fdatasync clean, FADV_DONTNEED drops them.
 func TestResidentFile(t *testing.T) {
 	f, err := os.Create(t.TempDir() + "/resident")
 	if err != nil {
@@ -48,26 +51,36 @@ func TestResidentFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	whole := [][2]int64{{0, 1 << 20}}
-	if !residentFile(f, whole) {
+	if !residentFile(f, whole, false) {
 		t.Skip("cachestat(2) unavailable (Linux before 6.5): writes go by pipeline")
 	}
-	if !residentFile(f, [][2]int64{{100, 5000}, {1<<20 - 1, 1}}) {
+	if !residentFile(f, [][2]int64{{100, 5000}, {1<<20 - 1, 1}}, false) {
 		t.Fatal("unaligned ranges of a written file reported not resident")
 	}
+	if !residentFile(f, whole, true) {
+		t.Fatal("pages just written reported not all dirty")
+	}
+	var fs unix.Statfs_t
+	tmpfs := unix.Fstatfs(int(f.Fd()), &fs) == nil && fs.Type == unix.TMPFS_MAGIC
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		t.Fatal(err)
+	}
+	if !residentFile(f, whole, false) {
+		t.Fatal("pages written back reported not resident")
+	}
+	if residentFile(f, [][2]int64{{4096, 1}}, true) && !tmpfs {
+		t.Fatal("a page written back (fdatasync) reported dirty")
 	}
 	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
 		t.Fatal(err)
 	}
-	if residentFile(f, whole) {
-		var fs unix.Statfs_t
-		if unix.Fstatfs(int(f.Fd()), &fs) == nil && fs.Type == unix.TMPFS_MAGIC {
+	if residentFile(f, whole, false) {
+		if tmpfs {
 			t.Skip("tmpfs keeps its pages whatever FADV_DONTNEED says")
 		}
 		t.Fatal("pages dropped from the page cache reported resident")
 	}
-	if !residentFile(f, nil) {
+	if !residentFile(f, nil, true) {
 		t.Fatal("no ranges: nothing to read, so resident")
 	}
 }
@@ -113,5 +126,47 @@ func TestCopyCostChoice(t *testing.T) {
 			t.Errorf("pipeline %d µs, sendfile %d µs: reads by sendfile %v, writes %v; want %v",
 				c.pipeline, c.sendfile, costs.sendfileReads(), costs.sendfileWrites(), c.want)
 		}
+	}
+}
+
+// A service whose default is auto measures its copy costs when it is
+// given a fabric that auto serves by copies, before any request; one whose
+// default is another strategy, or whose choice the config fixes, leaves
+// the measure to the first request that asks for auto.
+func TestMeasureEarly(t *testing.T) {
+	f := openShmFabric(t)
+	yes := true
+	for _, c := range []struct {
+		name     string
+		strategy string
+		fixed    *bool
+		fabrics  []*Fabric
+		want     bool
+	}{
+		{"auto, shm", proto.StrategyAuto, nil, []*Fabric{f}, true},
+		{"auto, no fabric", proto.StrategyAuto, nil, nil, false},
+		{"pipeline default", proto.StrategyPipeline, nil, []*Fabric{f}, false},
+		{"auto_sendfile set", proto.StrategyAuto, &yes, []*Fabric{f}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stats := &testCounter{}
+			s, err := Open(Options{Dir: t.TempDir(), Strategy: c.strategy, PipelineDepth: 2, AutoSendfile: c.fixed, Stats: stats})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := s.MeasureEarly(c.fabrics); got != c.want {
+				t.Fatalf("MeasureEarly = %v, want %v", got, c.want)
+			}
+			a := s.set[proto.StrategyAuto].(*auto)
+			a.wait()
+			measured := a.costs.Load() != nil
+			if measured != c.want {
+				t.Fatalf("costs measured before any request: %v, want %v", measured, c.want)
+			}
+			if c.want && stats.get("auto.cost.read.pipeline.us") == 0 && stats.get("auto.cost.unmeasured") == 0 {
+				t.Fatal("measured, but no auto.cost counter says so")
+			}
+		})
 	}
 }
