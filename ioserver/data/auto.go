@@ -110,8 +110,9 @@ func (a *auto) wants(e *env, read bool) bool {
 // not fixed by the config, and one of fabrics is a provider it measures
 // for (one whose registration does not pin). Left to the first request,
 // the measure ran beside that request's client on a busy machine, and
-// every request until it was in went by pipeline: 341 of the 768
-// requests of a 16 MiB read point of ferry bench on a fresh cluster.
+// every request until it was in went by pipeline: 340 of the 768
+// requests of a 16 MiB read point of ferry bench on a fresh cluster
+// (bench/results/2026-12-07g).
 func (s *Service) MeasureEarly(fabrics []*Fabric) bool {
 	a, ok := s.set[proto.StrategyAuto].(*auto)
 	if !ok || s.o.Strategy != proto.StrategyAuto || a.fixed != nil {
