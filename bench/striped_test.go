@@ -12,11 +12,11 @@ import (
 
 // BenchmarkStriped times one client moving a 256 MiB file striped over 4
 // real ferryd servers on this host (strip 1 MiB) in one call, with the
-// default settings (shm, auto) and with the sockets strategy: reads and
-// writes back to back, and writes over pages the servers have written
-// back since (the file synced before each one, untimed, as IOR's -e does
-// between its iterations). Beside the rate it reports the client's CPU
-// per GiB. Run with
+// default settings (shm, auto), with the sendfile and pipeline strategies
+// (shm) and with the sockets strategy: reads and writes back to back, and
+// writes over pages the servers have written back since (the file synced
+// before each one, untimed, as IOR's -e does between its iterations).
+// Beside the rate it reports the client's CPU per GiB. Run with
 //
 //	go test -run '^$' -bench Striped -benchtime 10x -count 3 ./bench
 func BenchmarkStriped(b *testing.B) {
@@ -32,7 +32,7 @@ func BenchmarkStriped(b *testing.B) {
 	const fileSize = 256 << 20
 	buf := make([]byte, fileSize)
 	rand.Read(buf)
-	for _, strategy := range []string{"auto", "sockets"} {
+	for _, strategy := range []string{"auto", "sendfile", "pipeline", "sockets"} {
 		c, err := clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Strategy: strategy, Timeout: time.Minute})
 		if err != nil {
 			b.Fatal(err)

@@ -31,10 +31,18 @@ import (
 //     such page is a write fault (ext4: page_mkwrite, per 4 KiB block),
 //     and 256 MiB overwritten that way over 4 local servers went at
 //     0.9-1.1 GB/s by sendfile against 3.7-4.0 by pipeline
-//     (BenchmarkStriped, bench/results/2026-12-07g). Once a pipeline write has
-//     dirtied them, the next write goes by sendfile: its faults are paid
-//     once, and the writes after it until the next writeback are the
-//     fast ones (5-7 GB/s).
+//     (BenchmarkStriped, bench/results/2026-12-07g). sendfile now maps
+//     such a range in anew first (mapping.unmapClean), which took it to
+//     4.8-5.6 GB/s here, above pipeline's 3.9-4.4; but that costs one
+//     fault per folio, and a file system that keeps 4 KiB folios (ext4
+//     before large folios) pays one per page again (a scratch measure of
+//     MADV_POPULATE_WRITE over 256 MiB written in 4 KiB pieces: 133-148
+//     ms mapped anew against 125-131 ms through write-protected entries;
+//     in 1 MiB pieces, 25 against 375-519 ms), so auto keeps pipeline for
+//     them. Once a pipeline write has dirtied
+//     them, the next write goes by sendfile: its faults are paid once,
+//     and the writes after it until the next writeback are the fast ones
+//     (5-7 GB/s).
 //   - The rest go by sendfile unless pipeline costs this server's CPU
 //     clearly less (by more than pipelineMargin), measured once by
 //     measureCopyCosts, when the server starts (Service.MeasureEarly) or

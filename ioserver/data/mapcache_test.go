@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,4 +67,88 @@ func TestPopulateRemembers(t *testing.T) {
 // MADV_POPULATE_READ.
 func madviseUnsupported(data []byte) bool {
 	return unix.Madvise(data[:pageSize], unix.MADV_POPULATE_READ) == unix.EINVAL
+}
+
+// TestUnmapClean: a write range whose pages were written back (fdatasync)
+// has our page-table entries dropped, and its chunks unmarked, so the
+// next populate maps them in writable; the bytes stay the file's. A range
+// whose pages are all dirty keeps its entries.
+func TestUnmapClean(t *testing.T) {
+	size := int64(4 * populateChunk)
+	f, err := os.Create(filepath.Join(t.TempDir(), "datafile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMapping("h", data)
+	defer m.unmap()
+	if madviseUnsupported(data) {
+		t.Skip("MADV_POPULATE_READ unsupported (Linux < 5.14)")
+	}
+	var st unix.Cachestat_t
+	if unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Len: uint64(size)}, &st, 0) != nil {
+		t.Skip("cachestat(2) unavailable (Linux before 6.5)")
+	}
+	var fs unix.Statfs_t
+	if unix.Fstatfs(int(f.Fd()), &fs) == nil && fs.Type == unix.TMPFS_MAGIC {
+		t.Skip("tmpfs never writes its pages back")
+	}
+	pagemap, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		t.Skipf("pagemap: %v", err)
+	}
+	defer pagemap.Close()
+	// present says whether our page table maps the page at off (bit 63
+	// of its pagemap entry).
+	present := func(off int64) bool {
+		var e [8]byte
+		va := uintptr(unsafe.Pointer(&data[off]))
+		if _, err := pagemap.ReadAt(e[:], int64(va/uintptr(pageSize))*8); err != nil {
+			t.Fatal(err)
+		}
+		return e[7]&0x80 != 0
+	}
+	m.populate(0, size, true)
+	for i := range size / populateChunk {
+		data[i*populateChunk] = byte(i + 1) // dirty, through the mapping
+	}
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	data[3*populateChunk+1] = 9 // chunk 3's first page dirty again
+	if !present(populateChunk) || !present(3*populateChunk) {
+		t.Fatal("populated pages not mapped")
+	}
+
+	m.unmapClean(f, populateChunk, populateChunk) // chunk 1: clean
+	if present(populateChunk) || present(2*populateChunk-pageSize) {
+		t.Fatal("a written-back range still mapped after unmapClean")
+	}
+	if m.writeIn[0].Load()&(1<<1) != 0 || m.readIn[0].Load()&(1<<1) != 0 {
+		t.Fatal("a written-back range still marked populated after unmapClean")
+	}
+	m.unmapClean(f, 3*populateChunk, pageSize) // chunk 3's dirty page
+	if !present(3 * populateChunk) {
+		t.Fatal("a dirty page unmapped by unmapClean")
+	}
+	var b [1]byte
+	for i := range size / populateChunk {
+		if data[i*populateChunk] != byte(i+1) {
+			t.Fatalf("chunk %d reads %d through the mapping after unmapClean, want %d", i, data[i*populateChunk], i+1)
+		}
+		if _, err := f.ReadAt(b[:], i*populateChunk); err != nil || b[0] != byte(i+1) {
+			t.Fatalf("chunk %d of the file holds %d (%v), want %d", i, b[0], err, i+1)
+		}
+	}
+	m.populate(populateChunk, populateChunk, true)
+	if !present(populateChunk) {
+		t.Fatal("populate did not map the range unmapClean dropped")
+	}
 }

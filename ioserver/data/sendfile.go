@@ -109,6 +109,9 @@ func rmaMapping(ctx context.Context, e *env, j *job, m *mapping, mr *verbs.Memor
 	var first error
 	pieces := j.pieces(sendfilePiece, read)
 	for i, p := range pieces {
+		if !read {
+			m.unmapClean(j.file, p.local, p.n)
+		}
 		// Map the range's page-cache pages into our page table in one
 		// call rather than one minor fault per 4 KiB page during the
 		// fabric's copy of a fresh mapping.
