@@ -15,7 +15,8 @@ import (
 // default settings (shm, auto), with the sendfile and pipeline strategies
 // (shm) and with the sockets strategy: reads and writes back to back, and
 // writes over pages the servers have written back since (the file synced
-// before each one, untimed, as IOR's -e does between its iterations).
+// before each one, untimed, as IOR's -e does between its iterations), and
+// the second write after a sync (the first one untimed).
 // Beside the rate it reports the client's CPU per GiB. Run with
 //
 //	go test -run '^$' -bench Striped -benchtime 10x -count 3 ./bench
@@ -49,16 +50,15 @@ func BenchmarkStriped(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		run := func(name string, synced bool, op func([]byte, int64) (int, error)) {
+		// run times op; prep, when set, runs untimed before each.
+		run := func(name string, prep func(), op func([]byte, int64) (int, error)) {
 			b.Run(strategy+"/"+name, func(b *testing.B) {
 				b.SetBytes(fileSize)
 				cpu := 0.0
 				for i := 0; i < b.N; i++ {
-					if synced {
+					if prep != nil {
 						b.StopTimer()
-						if err := f.Sync(ctx); err != nil {
-							b.Fatal(err)
-						}
+						prep()
 						b.StartTimer()
 					}
 					c0 := selfCPU()
@@ -70,9 +70,20 @@ func BenchmarkStriped(b *testing.B) {
 				b.ReportMetric(cpu/float64(b.N)*float64(1<<30)/fileSize, "client-s/GiB")
 			})
 		}
-		run("read", false, f.ReadAt)
-		run("write", false, f.WriteAt)
-		run("write-after-sync", true, f.WriteAt)
+		sync := func() {
+			if err := f.Sync(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		run("read", nil, f.ReadAt)
+		run("write", nil, f.WriteAt)
+		run("write-after-sync", sync, f.WriteAt)
+		run("second-write-after-sync", func() {
+			sync()
+			if _, err := f.WriteAt(buf, 0); err != nil {
+				b.Fatal(err)
+			}
+		}, f.WriteAt)
 		f.Close()
 		c.Close()
 	}

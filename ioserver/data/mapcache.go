@@ -102,6 +102,18 @@ func (c *mapCache) get(handle string, f *os.File, need int64, ep *verbs.Endpoint
 	return m, mr, nil
 }
 
+// cached returns handle's mapping if one is cached, referenced (release
+// it), without mapping or registering anything.
+func (c *mapCache) cached(handle string) *mapping {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.entries[handle]
+	if m != nil {
+		m.refs++
+	}
+	return m
+}
+
 func (c *mapCache) release(m *mapping) {
 	c.mu.Lock()
 	m.refs--

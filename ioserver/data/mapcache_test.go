@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/proto"
 )
 
 // TestPopulateRemembers: populate marks the chunks a range covers whole,
@@ -100,21 +102,7 @@ func TestUnmapClean(t *testing.T) {
 	if unix.Fstatfs(int(f.Fd()), &fs) == nil && fs.Type == unix.TMPFS_MAGIC {
 		t.Skip("tmpfs never writes its pages back")
 	}
-	pagemap, err := os.Open("/proc/self/pagemap")
-	if err != nil {
-		t.Skipf("pagemap: %v", err)
-	}
-	defer pagemap.Close()
-	// present says whether our page table maps the page at off (bit 63
-	// of its pagemap entry).
-	present := func(off int64) bool {
-		var e [8]byte
-		va := uintptr(unsafe.Pointer(&data[off]))
-		if _, err := pagemap.ReadAt(e[:], int64(va/uintptr(pageSize))*8); err != nil {
-			t.Fatal(err)
-		}
-		return e[7]&0x80 != 0
-	}
+	present := func(off int64) bool { return pageMapped(t, data, off) }
 	m.populate(0, size, true)
 	for i := range size / populateChunk {
 		data[i*populateChunk] = byte(i + 1) // dirty, through the mapping
@@ -150,5 +138,81 @@ func TestUnmapClean(t *testing.T) {
 	m.populate(populateChunk, populateChunk, true)
 	if !present(populateChunk) {
 		t.Fatal("populate did not map the range unmapClean dropped")
+	}
+}
+
+// pageMapped says whether our page table maps the page of data at off
+// (bit 63 of its /proc/self/pagemap entry).
+func pageMapped(t *testing.T, data []byte, off int64) bool {
+	t.Helper()
+	pagemap, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		t.Skipf("pagemap: %v", err)
+	}
+	defer pagemap.Close()
+	var e [8]byte
+	va := uintptr(unsafe.Pointer(&data[off]))
+	if _, err := pagemap.ReadAt(e[:], int64(va/uintptr(pageSize))*8); err != nil {
+		t.Fatal(err)
+	}
+	return e[7]&0x80 != 0
+}
+
+// TestUnmapCleanCached: before auto's pipeline write over pages written
+// back, the cached mapping of the datafile drops its entries over the
+// write's ranges, so that the next write, by sendfile, maps them in anew;
+// with no mapping cached it does nothing.
+func TestUnmapCleanCached(t *testing.T) {
+	size := int64(2 * populateChunk)
+	f, err := os.Create(filepath.Join(t.TempDir(), "datafile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Cachestat_t
+	if unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Len: uint64(size)}, &st, 0) != nil {
+		t.Skip("cachestat(2) unavailable (Linux before 6.5)")
+	}
+	var fs unix.Statfs_t
+	if unix.Fstatfs(int(f.Fd()), &fs) == nil && fs.Type == unix.TMPFS_MAGIC {
+		t.Skip("tmpfs never writes its pages back")
+	}
+	e := &env{maps: newMapCache(4)}
+	j := &job{req: &proto.IOReq{Handle: "h", Extents: []proto.Extent{{Local: populateChunk, Len: populateChunk}}}, file: f}
+	unmapCleanCached(e, j) // nothing cached: nothing to do
+
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMapping("h", data)
+	e.maps.mu.Lock()
+	m.elem = e.maps.lru.PushFront(m)
+	e.maps.entries["h"] = m
+	e.maps.mu.Unlock()
+	defer e.maps.close()
+	if madviseUnsupported(data) {
+		t.Skip("MADV_POPULATE_READ unsupported (Linux < 5.14)")
+	}
+	m.populate(0, size, true)
+	data[0], data[populateChunk] = 1, 2
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	unmapCleanCached(e, j)
+	if pageMapped(t, data, populateChunk) {
+		t.Fatal("the write's range still mapped")
+	}
+	if data[populateChunk] != 2 {
+		t.Fatalf("the range reads %d after it was unmapped, want 2", data[populateChunk])
+	}
+	e.maps.mu.Lock()
+	refs := m.refs
+	e.maps.mu.Unlock()
+	if refs != 0 {
+		t.Fatalf("the mapping holds %d references after unmapCleanCached, want 0", refs)
 	}
 }
