@@ -20,15 +20,8 @@ import (
 //
 //	go test -run '^$' -bench RoundTrip ./bench
 func BenchmarkRoundTrip(b *testing.B) {
-	if err := openProvider(b, "shm"); err != nil {
-		b.Skipf("shm: %v", err)
-	}
 	ctx := context.Background()
-	cl, err := startCluster(ctx, testcluster.Binary(b, "ferryd"), headlineServers, headlineStrip, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.stop()
+	cl := headlineCluster(b)
 	const fileSize = 4 * headlineServers * headlineStrip
 	for _, mode := range []struct {
 		name  string
@@ -70,4 +63,20 @@ func BenchmarkRoundTrip(b *testing.B) {
 		f.Close()
 		c.Close()
 	}
+}
+
+// headlineCluster starts the headline's 4 real ferryd servers (strip
+// 1 MiB) on this host for a benchmark, stopped when it ends; it skips the
+// benchmark where shm cannot be opened.
+func headlineCluster(b *testing.B) *cluster {
+	b.Helper()
+	if err := openProvider(b, "shm"); err != nil {
+		b.Skipf("shm: %v", err)
+	}
+	cl, err := startCluster(context.Background(), testcluster.Binary(b, "ferryd"), headlineServers, headlineStrip, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.stop)
+	return cl
 }

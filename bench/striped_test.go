@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ferry-hpc/ferry/clientlib"
-	"github.com/ferry-hpc/ferry/internal/testcluster"
 )
 
 // BenchmarkStriped times one client moving a 256 MiB file striped over 4
@@ -21,15 +20,8 @@ import (
 //
 //	go test -run '^$' -bench Striped -benchtime 10x -count 3 ./bench
 func BenchmarkStriped(b *testing.B) {
-	if err := openProvider(b, "shm"); err != nil {
-		b.Skipf("shm: %v", err)
-	}
 	ctx := context.Background()
-	cl, err := startCluster(ctx, testcluster.Binary(b, "ferryd"), headlineServers, headlineStrip, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.stop()
+	cl := headlineCluster(b)
 	const fileSize = 256 << 20
 	buf := make([]byte, fileSize)
 	rand.Read(buf)

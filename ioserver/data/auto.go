@@ -249,13 +249,18 @@ func residentFile(f *os.File, ranges [][2]int64, dirty bool) bool {
 	for _, r := range ranges {
 		start := r[0] / pageSize * pageSize
 		pages := (roundUp(r[0]+r[1]) - start) / pageSize
-		var st unix.Cachestat_t
-		if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Off: uint64(start), Len: uint64(pages * pageSize)}, &st, 0); err != nil {
-			return false
-		}
-		if int64(st.Cache) < pages || dirty && int64(st.Dirty) < pages {
+		st, ok := pageCache(f, start, pages*pageSize)
+		if !ok || int64(st.Cache) < pages || dirty && int64(st.Dirty) < pages {
 			return false
 		}
 	}
 	return true
+}
+
+// pageCache is cachestat(2) of [off, off+n) of f (page-aligned); false
+// where the kernel has no cachestat (before Linux 6.5).
+func pageCache(f *os.File, off, n int64) (unix.Cachestat_t, bool) {
+	var st unix.Cachestat_t
+	err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Off: uint64(off), Len: uint64(n)}, &st, 0)
+	return st, err == nil
 }

@@ -222,9 +222,7 @@ func (m *mapping) unmapClean(f *os.File, off, n int64) {
 	if start >= end {
 		return
 	}
-	var st unix.Cachestat_t
-	if unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Off: uint64(start), Len: uint64(end - start)}, &st, 0) != nil ||
-		st.Cache <= st.Dirty {
+	if st, ok := pageCache(f, start, end-start); !ok || st.Cache <= st.Dirty {
 		return // no clean page cached (or no cachestat, Linux before 6.5)
 	}
 	if unix.Madvise(m.data[start:end], unix.MADV_DONTNEED) != nil {

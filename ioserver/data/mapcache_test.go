@@ -77,14 +77,7 @@ func madviseUnsupported(data []byte) bool {
 // whose pages are all dirty keeps its entries.
 func TestUnmapClean(t *testing.T) {
 	size := int64(4 * populateChunk)
-	f, err := os.Create(filepath.Join(t.TempDir(), "datafile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Write(make([]byte, size)); err != nil {
-		t.Fatal(err)
-	}
+	f := writeBackFile(t, size)
 	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		t.Fatal(err)
@@ -93,14 +86,6 @@ func TestUnmapClean(t *testing.T) {
 	defer m.unmap()
 	if madviseUnsupported(data) {
 		t.Skip("MADV_POPULATE_READ unsupported (Linux < 5.14)")
-	}
-	var st unix.Cachestat_t
-	if unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Len: uint64(size)}, &st, 0) != nil {
-		t.Skip("cachestat(2) unavailable (Linux before 6.5)")
-	}
-	var fs unix.Statfs_t
-	if unix.Fstatfs(int(f.Fd()), &fs) == nil && fs.Type == unix.TMPFS_MAGIC {
-		t.Skip("tmpfs never writes its pages back")
 	}
 	present := func(off int64) bool { return pageMapped(t, data, off) }
 	m.populate(0, size, true)
@@ -141,6 +126,30 @@ func TestUnmapClean(t *testing.T) {
 	}
 }
 
+// writeBackFile is a datafile of size zero bytes, written (its pages
+// dirty), closed when the test ends; it skips the test where cachestat(2)
+// is missing (Linux before 6.5) or the file system never writes pages
+// back (tmpfs).
+func writeBackFile(t *testing.T, size int64) *os.File {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "datafile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.Write(make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := pageCache(f, 0, size); !ok {
+		t.Skip("cachestat(2) unavailable (Linux before 6.5)")
+	}
+	var fs unix.Statfs_t
+	if unix.Fstatfs(int(f.Fd()), &fs) == nil && fs.Type == unix.TMPFS_MAGIC {
+		t.Skip("tmpfs never writes its pages back")
+	}
+	return f
+}
+
 // pageMapped says whether our page table maps the page of data at off
 // (bit 63 of its /proc/self/pagemap entry).
 func pageMapped(t *testing.T, data []byte, off int64) bool {
@@ -164,22 +173,7 @@ func pageMapped(t *testing.T, data []byte, off int64) bool {
 // with no mapping cached it does nothing.
 func TestUnmapCleanCached(t *testing.T) {
 	size := int64(2 * populateChunk)
-	f, err := os.Create(filepath.Join(t.TempDir(), "datafile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Write(make([]byte, size)); err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Cachestat_t
-	if unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Len: uint64(size)}, &st, 0) != nil {
-		t.Skip("cachestat(2) unavailable (Linux before 6.5)")
-	}
-	var fs unix.Statfs_t
-	if unix.Fstatfs(int(f.Fd()), &fs) == nil && fs.Type == unix.TMPFS_MAGIC {
-		t.Skip("tmpfs never writes its pages back")
-	}
+	f := writeBackFile(t, size)
 	e := &env{maps: newMapCache(4)}
 	j := &job{req: &proto.IOReq{Handle: "h", Extents: []proto.Extent{{Local: populateChunk, Len: populateChunk}}}, file: f}
 	unmapCleanCached(e, j) // nothing cached: nothing to do
