@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/rawio"
 	"github.com/ferry-hpc/ferry/internal/units"
 )
 
@@ -227,33 +228,30 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 	wdR, wdS, wdC := med("write-default")
 	wsR, wsS, wsC := med("write-sockets")
 
-	lat, latOne, err := smallReadLatency(ctx, def, 4096, 400*o.Reps, o.FileSize)
+	// The TCP baselines answer from other processes where the C program
+	// is built (as servers do), else from goroutines of this one.
+	pongWhat, pongsWhat := "process", "processes"
+	pongProg := o.FiBw
+	conns, stopPongs, err := pongs(ctx, pongProg, 4096, headlineServers)
+	if err != nil && pongProg != "" {
+		fmt.Fprintf(w, "TCP ping-pong with %s: %v; answering from this process instead\n", pongProg, err)
+		pongProg = ""
+		conns, stopPongs, err = pongs(ctx, pongProg, 4096, headlineServers)
+	}
 	if err != nil {
 		return err
 	}
-	rtt1, err := tcpPingPong(4096, 400*o.Reps)
+	if pongProg == "" {
+		pongWhat, pongsWhat = "goroutine of this process", "goroutines of this process"
+	}
+	lat, err := smallReadLatency(ctx, def, conns, 4096, 400*o.Reps, o.FileSize)
+	stopPongs()
 	if err != nil {
 		return err
 	}
-	// The target's baseline: a round trip between two processes, as a
-	// client's request to a server is. Without the C program, the
-	// one-process figure stands in (and the report says so).
-	rtt, rttWhat := rtt1, "TCP ping-pong 4 KiB, one process (median)"
-	var rttSpread float64 // 0: not measured
-	if o.FiBw != "" {
-		if r, err := tcpPingPong2(ctx, o.FiBw, 4096, 400*o.Reps, 1); err != nil {
-			fmt.Fprintf(w, "two-process TCP ping-pong: %v\n", err)
-		} else {
-			rtt, rttWhat = r, "TCP ping-pong 4 KiB, two processes (median)"
-		}
-		// The same, each request to one of as many answering processes
-		// as the headline has servers: the wake-up pattern of the read
-		// latency's requests, without Ferry.
-		if r, err := tcpPingPong2(ctx, o.FiBw, 4096, 400*o.Reps, headlineServers); err != nil {
-			fmt.Fprintf(w, "TCP ping-pong over %d processes: %v\n", headlineServers, err)
-		} else {
-			rttSpread = r
-		}
+	rtt1, err := tcpPingPong(ctx, 4096, 400*o.Reps)
+	if err != nil {
+		return err
 	}
 	fiRTT, fiErr := fiPingPong(ctx, "shm", 4096, 400*o.Reps)
 
@@ -292,7 +290,10 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 		row("striped read, default (shm)", rdR, "GB/s", "local read bs=4M (dd)", ddR, 0.8, true),
 		row("striped read, default (shm)", rdR, "GB/s", "sockets strategy", rsR, 2, true),
 		row("striped write from a resident buffer, default", wdR, "GB/s", "sockets strategy", wsR, 2, true),
-		row("4 KiB read latency (median)", lat*1e6, "µs", rttWhat, rtt*1e6, 1.5, false),
+		row("4 KiB read latency, one server (median)", lat.one*1e6, "µs",
+			"TCP ping-pong 4 KiB, one answering "+pongWhat+" (median)", lat.tcpOne*1e6, 1.5, false),
+		row(fmt.Sprintf("4 KiB read latency, at random over %d servers (median)", headlineServers), lat.spread*1e6, "µs",
+			fmt.Sprintf("TCP ping-pong 4 KiB, at random over %d answering %s (median)", headlineServers, pongsWhat), lat.tcpSpread*1e6, 1.5, false),
 	}
 	for _, size := range []int64{1 << 20, 4 << 20} {
 		for _, write := range []bool{true, false} {
@@ -323,22 +324,15 @@ func RunHeadline(ctx context.Context, o HeadlineOptions) error {
 	fmt.Fprintf(w, "| local read bs=4M | %.2f | | |\n", ddR)
 	fmt.Fprintf(w, "| kernel copy alone (process_vm_writev, %d threads) | %.2f | | |\n\n", cmaThreads, cmaR)
 	fmt.Fprintf(w, "- the default read reached %.2f× the kernel's copy alone: the copy shm's CMA path makes, from a page-cache mapping of the same bytes into the same buffer, %d threads, no Ferry code\n", rdR/cmaR, cmaThreads)
-	fmt.Fprintf(w, "- 4 KiB round trips for reference: TCP in one process %.1f µs", rtt1*1e6)
-	if rtt != rtt1 {
-		fmt.Fprintf(w, ", TCP between two processes %.1f µs", rtt*1e6)
-	}
+	fmt.Fprintf(w, "- the 4 KiB latencies: %d reads at random aligned offsets of the file, and as many confined to one server's strips, alternated in %d rounds with as many TCP round trips of each kind (each answering process sleeps between its requests, as a server does; the TCP client polls its socket for up to %v before it sleeps, as Ferry's client does for a small reply); the spread reads are %.2f× the one-server TCP round trip\n",
+		400*o.Reps, latencyRounds, clientlib.DefaultSpinWait, lat.spread/lat.tcpOne)
+	fmt.Fprintf(w, "- 4 KiB round trips for reference: TCP within this process, back to back, %.1f µs", rtt1*1e6)
 	if fiErr == nil {
 		fmt.Fprintf(w, ", fi_pingpong on shm (two processes, messages) %.1f µs", fiRTT*1e6)
 	} else {
 		fmt.Fprintf(w, ", fi_pingpong: %v", fiErr)
 	}
 	fmt.Fprintln(w)
-	if rttSpread > 0 {
-		fmt.Fprintf(w, "- the same TCP ping-pong, each request to one of %d answering processes at random (they sleep between requests, as the servers do): %.1f µs, %.2f× the two-process round trip; no Ferry code\n",
-			headlineServers, rttSpread*1e6, rttSpread/rtt)
-	}
-	fmt.Fprintf(w, "- 4 KiB read latency with every read on one server's strips (alternated with the spread reads above): %.1f µs, %.2f× the two-process round trip\n",
-		latOne*1e6, latOne/rtt)
 	fmt.Fprintf(w, "- server CPU per GiB read (default): %.3f s (target ≤ 0.25): %s\n", rdS, yes(rdS <= 0.25))
 	fmt.Fprintf(w, "- idle server: %.2f%% of a core (target < 0.5%%): %s\n", 100*idle, yes(idle < 0.005))
 	if len(pings) > 0 {
@@ -500,38 +494,71 @@ func fileHandle(ctx context.Context, c *clientlib.Client, path string) string {
 	return f.Handle()
 }
 
-// smallReadLatency is the median time of n sequential reads of size bytes
+// smallLatency holds the medians of the headline's 4 KiB round trips.
+type smallLatency struct {
+	// Ferry reads at random aligned offsets of the file (on any
+	// server), and confined to one server's strips
+	spread, one float64
+	// TCP ping-pongs, each to one of the answering processes at random,
+	// and each to the first of them
+	tcpSpread, tcpOne float64
+}
+
+// latencyRounds is how many rounds smallReadLatency alternates its four
+// series in. A server (or answering process) that has just been idle
+// while others answered takes tens of requests to answer at its usual
+// pace (on the 2026-12-07 machine, confined reads right after spread
+// ones ran near 60 µs for their first 20 and near 30 µs after 100), so
+// each series follows the same kind of series, in rounds of equal length.
+const latencyRounds = 10
+
+// smallReadLatency measures n each of: sequential reads of size bytes
 // (which divides the strip) at random aligned offsets in the first
-// fileSize bytes of the headline file (spread), and the median of as many
-// confined to strips 0, servers, 2·servers, ...: all on one server, which
-// is then never idle for long between them (one). The two alternate in
-// rounds, so both see the same minutes of the machine.
-func smallReadLatency(ctx context.Context, c *clientlib.Client, size, n int, fileSize int64) (spread, one float64, err error) {
+// fileSize bytes of the headline file; as many confined to strips 0,
+// servers, 2·servers, ... (all on one server); TCP ping-pongs of a
+// 64-byte request answered by size bytes, each on one of conns at
+// random; and as many on conns[0]. The four alternate in rounds, in that
+// order, so that each sees the same minutes of the machine and comes
+// after the same kind of series as its counterpart.
+func smallReadLatency(ctx context.Context, c *clientlib.Client, conns []net.Conn, size, n int, fileSize int64) (smallLatency, error) {
+	var l smallLatency
 	f, err := c.Open(ctx, "/headline")
 	if err != nil {
-		return 0, 0, err
+		return l, err
 	}
 	defer f.Close()
 	b := make([]byte, size)
+	req := make([]byte, 64)
 	strips := fileSize / headlineStrip
-	var ls [2][]float64
+	var ls [4][]float64
 	var r [8]byte
-	const rounds = 10
-	for i := 0; i < n*2; i++ {
-		confined := i/(max(n/rounds, 1))%2 == 1
-		rand.Read(r[:])
-		off := latencyOffset(int64(binary.LittleEndian.Uint64(r[:])>>1), strips, size, confined)
-		start := time.Now()
-		if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
-			return 0, 0, err
+	per := max(n/latencyRounds, 1)
+	for round := 0; round*per < n; round++ {
+		for series := range ls {
+			for range min(per, n-round*per) {
+				rand.Read(r[:])
+				x := int64(binary.LittleEndian.Uint64(r[:]) >> 1)
+				start := time.Now()
+				switch series {
+				case 0, 1:
+					off := latencyOffset(x, strips, size, series == 1)
+					if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
+						return l, err
+					}
+				default:
+					c := conns[0]
+					if series == 2 {
+						c = conns[x%int64(len(conns))]
+					}
+					if err := pingOnce(c, req, b); err != nil {
+						return l, err
+					}
+				}
+				ls[series] = append(ls[series], time.Since(start).Seconds())
+			}
 		}
-		k := 0
-		if confined {
-			k = 1
-		}
-		ls[k] = append(ls[k], time.Since(start).Seconds())
 	}
-	return median(ls[0]), median(ls[1]), nil
+	return smallLatency{spread: median(ls[0]), one: median(ls[1]), tcpSpread: median(ls[2]), tcpOne: median(ls[3])}, nil
 }
 
 // latencyOffset turns a random x ≥ 0 into a size-aligned offset in one of
@@ -546,57 +573,19 @@ func latencyOffset(x, strips int64, size int, confined bool) int64 {
 }
 
 // tcpPingPong is the median round trip of a 64-byte request answered by
-// size bytes over one loopback TCP connection (Nagle off), n times, both
-// ends in this process.
-func tcpPingPong(size, n int) (float64, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// size bytes over one loopback TCP connection (Nagle off), n times back
+// to back, both ends in this process, the client polling as pingOnce does.
+func tcpPingPong(ctx context.Context, size, n int) (float64, error) {
+	conns, stop, err := pongs(ctx, "", size, 1)
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		req := make([]byte, 64)
-		resp := make([]byte, size)
-		for {
-			if _, err := io.ReadFull(c, req); err != nil {
-				return
-			}
-			if _, err := c.Write(resp); err != nil {
-				return
-			}
-		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return pingPongOn([]net.Conn{c}, size, n)
-}
-
-// pingPongOn is the median round trip of n 64-byte requests, each on
-// one of conns at random and answered by size bytes.
-func pingPongOn(conns []net.Conn, size, n int) (float64, error) {
-	for _, c := range conns {
-		c.(*net.TCPConn).SetNoDelay(true)
-	}
-	req := make([]byte, 64)
-	resp := make([]byte, size)
+	defer stop()
+	req, resp := make([]byte, 64), make([]byte, size)
 	var ls []float64
-	var r [1]byte
-	for i := 0; i < n; i++ {
-		rand.Read(r[:])
-		c := conns[int(r[0])%len(conns)]
+	for range n {
 		start := time.Now()
-		if _, err := c.Write(req); err != nil {
-			return 0, err
-		}
-		if _, err := io.ReadFull(c, resp); err != nil {
+		if err := pingOnce(conns[0], req, resp); err != nil {
 			return 0, err
 		}
 		ls = append(ls, time.Since(start).Seconds())
@@ -604,41 +593,94 @@ func pingPongOn(conns []net.Conn, size, n int) (float64, error) {
 	return median(ls), nil
 }
 
-// tcpPingPong2 is tcpPingPong with the answering side in procs other
-// processes (ferry-fi-bw tcp-pong), as servers are: each request goes to
-// one of them at random, as 4 KiB reads at random offsets of a striped
-// file go to one of its servers. With more than one, each answering
-// process sleeps between its requests, and its wake-up is in every round
-// trip, as it is for a server of a striped file.
-func tcpPingPong2(ctx context.Context, fibw string, size, n, procs int) (float64, error) {
-	var conns []net.Conn
-	defer func() {
+// pingOnce makes one round trip on c: req out, len(resp) bytes back.
+// Like a Ferry client waiting for a small reply, it polls the socket for
+// up to clientlib.DefaultSpinWait before it sleeps, so the two pay for
+// the same wake-ups.
+func pingOnce(c net.Conn, req, resp []byte) error {
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	if rc := rawio.New(c); rc != nil {
+		rc.Spin(clientlib.DefaultSpinWait)
+	}
+	_, err := io.ReadFull(c, resp)
+	return err
+}
+
+// pongs starts procs answering processes of a TCP ping-pong (ferry-fi-bw
+// tcp-pong: a 64-byte request answered by size bytes) and connects to
+// each, Nagle off; without fibw, goroutines of this process answer
+// instead. stop closes the connections and ends the processes.
+func pongs(ctx context.Context, fibw string, size, procs int) (conns []net.Conn, stop func(), err error) {
+	var ends []func()
+	stop = func() {
 		for _, c := range conns {
 			c.Close()
 		}
+		for _, e := range ends {
+			e()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
 	}()
 	for range procs {
-		cmd := exec.CommandContext(ctx, fibw, "tcp-pong", strconv.Itoa(size))
-		out, err := cmd.StdoutPipe()
+		var addr string
+		if fibw == "" {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, nil, err
+			}
+			ends = append(ends, func() { ln.Close() })
+			go pong(ln, size)
+			addr = ln.Addr().String()
+		} else {
+			cmd := exec.CommandContext(ctx, fibw, "tcp-pong", strconv.Itoa(size))
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := cmd.Start(); err != nil {
+				return nil, nil, err
+			}
+			ends = append(ends, func() { cmd.Process.Kill(); cmd.Wait() })
+			var port int
+			if _, err := fmt.Fscan(out, &port); err != nil {
+				return nil, nil, fmt.Errorf("%s tcp-pong: no port: %w", fibw, err)
+			}
+			addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		}
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
-			return 0, err
+			return nil, nil, err
 		}
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
-		defer cmd.Wait()
-		defer cmd.Process.Kill()
-		var port int
-		if _, err := fmt.Fscan(out, &port); err != nil {
-			return 0, fmt.Errorf("%s tcp-pong: no port: %w", fibw, err)
-		}
-		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			return 0, err
-		}
+		c.(*net.TCPConn).SetNoDelay(true)
 		conns = append(conns, c)
 	}
-	return pingPongOn(conns, size, n)
+	return conns, stop, nil
+}
+
+// pong answers one connection of ln: each 64-byte request with size
+// bytes, until the connection ends.
+func pong(ln net.Listener, size int) {
+	c, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	req := make([]byte, 64)
+	resp := make([]byte, size)
+	for {
+		if _, err := io.ReadFull(c, req); err != nil {
+			return
+		}
+		if _, err := c.Write(resp); err != nil {
+			return
+		}
+	}
 }
 
 // fiPingPong is the median round trip of libfabric's own fi_pingpong
