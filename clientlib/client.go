@@ -64,6 +64,10 @@ type Options struct {
 	// RegCacheUserModeOnly opens the cache's userfaultfd monitor in user
 	// mode only (see regcache.Options.UserModeOnly).
 	RegCacheUserModeOnly bool
+	// RegCacheSmallPages keeps the cache from asking the kernel for
+	// transparent huge pages in the buffers it registers (see
+	// regcache.Options.SmallPages; by default it asks).
+	RegCacheSmallPages bool
 	// KeyFile is the file system's key, for servers in auth mode key
 	// (Mount: the config's key_file).
 	KeyFile string
@@ -179,7 +183,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		return nil, &Error{Op: "mount", Server: -1, Err: fmt.Errorf("%v: %w", err, syscall.EINVAL)}
 	}
 	rc := mode.Apply(regcache.Options{MaxEntries: opts.RegCacheMaxEntries, MaxBytes: opts.RegCacheMaxBytes,
-		UserModeOnly: opts.RegCacheUserModeOnly})
+		UserModeOnly: opts.RegCacheUserModeOnly, SmallPages: opts.RegCacheSmallPages})
 	if opts.SpinWait == 0 {
 		opts.SpinWait = DefaultSpinWait
 	}

@@ -28,6 +28,16 @@
 // Options.MaxEntries and Options.MaxBytes, and eviction deregisters. Hits do
 // not allocate (handles are recycled under the cache mutex).
 //
+// # Populating a miss
+//
+// Before a miss watches its range it faults the pages in
+// (MADV_POPULATE_WRITE, on several threads for a large range), as a NIC
+// driver's pinning would, and before that asks for transparent huge pages
+// over the whole huge pages inside the range (MADV_HUGEPAGE, unless
+// Options.SmallPages): untouched pages then come 2 MiB at a time, and a
+// peer's RMA walks one page-table entry per huge page. Pages already
+// touched keep their size and bytes.
+//
 // # The memory monitor
 //
 // Invalidation uses userfaultfd, as libfabric's default monitor does. Every

@@ -175,7 +175,11 @@ const char *ferry_version(void);
  * read (like $FERRY_CONFIG) when ferry_init is called: FERRY_PROVIDER,
  * FERRY_FABRIC_IFACE, FERRY_STRATEGY, FERRY_REGCACHE (on, off, fast),
  * FERRY_REGCACHE_MAX_ENTRIES, FERRY_REGCACHE_MAX_BYTES,
- * FERRY_REGCACHE_USER_MODE_ONLY, FERRY_SPIN_WAIT (how long a small
+ * FERRY_REGCACHE_USER_MODE_ONLY, FERRY_HUGE_PAGES ("on", the default:
+ * before a buffer is first registered, the whole 2 MiB pages inside it are
+ * advised for transparent huge pages, madvise(MADV_HUGEPAGE), so pages not
+ * touched yet come as huge pages, which RDMA moves faster; "off": page
+ * sizes are left alone), FERRY_SPIN_WAIT (how long a small
  * read or write polls for its reply before the thread sleeps: a duration
  * such as "100us", the default, or "off" where ranks outnumber cores) and
  * FERRY_EAGER_THRESHOLD (requests to one server smaller than this size,

@@ -33,6 +33,7 @@ const (
 	RegCacheMaxEntries   = "FERRY_REGCACHE_MAX_ENTRIES"    // N > 0
 	RegCacheMaxBytes     = "FERRY_REGCACHE_MAX_BYTES"      // N > 0, suffixes k, m, g (powers of 1024)
 	RegCacheUserModeOnly = "FERRY_REGCACHE_USER_MODE_ONLY" // 1, true, yes, on
+	HugePages            = "FERRY_HUGE_PAGES"              // on (the default), off: RegCacheSmallPages
 	SpinWait             = "FERRY_SPIN_WAIT"               // a duration (100us), or off (0 too)
 	EagerThreshold       = "FERRY_EAGER_THRESHOLD"         // N > 0, suffixes k, m, g: requests below N go inline (1: none)
 )
@@ -88,6 +89,13 @@ func Options(base clientlib.Options, getenv func(string) string) (clientlib.Opti
 			bad(RegCacheUserModeOnly, v, errors.New("want on or off"))
 		}
 		o.RegCacheUserModeOnly = on
+	}
+	if v := getenv(HugePages); v != "" && !o.RegCacheSmallPages {
+		on, ok := parseBool(v)
+		if !ok {
+			bad(HugePages, v, errors.New("want on or off"))
+		}
+		o.RegCacheSmallPages = !on
 	}
 	if v := getenv(SpinWait); v != "" && o.SpinWait == 0 {
 		v = strings.TrimSpace(v)
