@@ -740,11 +740,11 @@ const maxAdvised = 4096
 // quarter less server CPU, and a first read into a fresh buffer, with
 // populate's threads, 2.8-5.5 GB/s instead of 1.4-1.8
 // (BenchmarkHugePages in bench, bench/results/2026-12-07h). NICs'
-// registrations gain the same way (fewer translations). The advice stays on the memory after its
-// registration goes, as an application's own madvise would; khugepaged
-// fills no holes in ranges the monitor watches (it does not collapse a
-// userfaultfd-armed range with missing pages). Best effort: errors are
-// ignored.
+// registrations gain the same way (fewer translations). The advice stays
+// on the memory after its registration goes, as an application's own
+// madvise would; khugepaged fills no holes in ranges the monitor watches
+// (it does not collapse a userfaultfd-armed range with missing pages).
+// Best effort: errors are ignored.
 func (c *Cache) adviseHuge(addr, n uintptr) {
 	h := c.hugeSize
 	if h == 0 {
