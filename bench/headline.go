@@ -563,7 +563,7 @@ const latencyRounds = 10
 // random; and as many on conns[0]. The four alternate in rounds, in that
 // order, so that each sees the same minutes of the machine and comes
 // after the same kind of series as its counterpart.
-func smallReadLatency(ctx context.Context, c *clientlib.Client, conns []net.Conn, size, n int, fileSize int64) (smallLatency, error) {
+func smallReadLatency(ctx context.Context, c *clientlib.Client, conns []pongConn, size, n int, fileSize int64) (smallLatency, error) {
 	var l smallLatency
 	f, err := c.Open(ctx, "/headline")
 	if err != nil {
@@ -589,11 +589,11 @@ func smallReadLatency(ctx context.Context, c *clientlib.Client, conns []net.Conn
 						return l, err
 					}
 				default:
-					c := conns[0]
+					pc := conns[0]
 					if series == 2 {
-						c = conns[x%int64(len(conns))]
+						pc = conns[x%int64(len(conns))]
 					}
-					if err := pingOnce(c, req, b); err != nil {
+					if err := pingOnce(pc, req, b); err != nil {
 						return l, err
 					}
 				}
@@ -636,16 +636,23 @@ func tcpPingPong(ctx context.Context, size, n int) (float64, error) {
 	return median(ls), nil
 }
 
+// pongConn is a connection to an answering side of a TCP ping-pong,
+// with the poller pingOnce polls it by, made once.
+type pongConn struct {
+	net.Conn
+	raw *rawio.Conn // nil where the connection exposes no descriptor
+}
+
 // pingOnce makes one round trip on c: req out, len(resp) bytes back.
 // Like a Ferry client waiting for a small reply, it polls the socket for
 // up to clientlib.DefaultSpinWait before it sleeps, so the two pay for
 // the same wake-ups.
-func pingOnce(c net.Conn, req, resp []byte) error {
+func pingOnce(c pongConn, req, resp []byte) error {
 	if _, err := c.Write(req); err != nil {
 		return err
 	}
-	if rc := rawio.New(c); rc != nil {
-		rc.Spin(clientlib.DefaultSpinWait)
+	if c.raw != nil {
+		c.raw.Spin(clientlib.DefaultSpinWait)
 	}
 	_, err := io.ReadFull(c, resp)
 	return err
@@ -655,7 +662,7 @@ func pingOnce(c net.Conn, req, resp []byte) error {
 // tcp-pong: a 64-byte request answered by size bytes) and connects to
 // each, Nagle off; without fibw, goroutines of this process answer
 // instead. stop closes the connections and ends the processes.
-func pongs(ctx context.Context, fibw string, size, procs int) (conns []net.Conn, stop func(), err error) {
+func pongs(ctx context.Context, fibw string, size, procs int) (conns []pongConn, stop func(), err error) {
 	var ends []func()
 	stop = func() {
 		for _, c := range conns {
@@ -701,7 +708,7 @@ func pongs(ctx context.Context, fibw string, size, procs int) (conns []net.Conn,
 			return nil, nil, err
 		}
 		c.(*net.TCPConn).SetNoDelay(true)
-		conns = append(conns, c)
+		conns = append(conns, pongConn{Conn: c, raw: rawio.New(c)})
 	}
 	return conns, stop, nil
 }
