@@ -444,6 +444,9 @@ func (f *File) ReadAtv(ctx context.Context, mem [][]byte, file []Segment) (int64
 	}
 	var n int64
 	for _, s := range file {
+		if s.Len == 0 { // no byte, so not the first past the end
+			continue
+		}
 		if s.Off+s.Len <= fileEnd {
 			n += s.Len
 			continue

@@ -171,6 +171,13 @@ func TestListIO(t *testing.T) {
 			if !bytes.Equal(a, make([]byte, 70000)) || !bytes.Equal(b[:50], bytes.Repeat([]byte{7}, 50)) {
 				t.Fatal("hole below the end is not zeros, or the data is wrong")
 			}
+			// An empty segment past the end has no byte there: the
+			// bytes after it still count.
+			c1, c2 := make([]byte, 10), make([]byte, 10)
+			n, err = g.ReadAtv(ctx, [][]byte{c1, c2}, []clientlib.Segment{{Off: 300000, Len: 10}, {Off: 1 << 30, Len: 0}, {Off: 300095, Len: 10}})
+			if n != 15 || err != io.EOF {
+				t.Fatalf("ReadAtv with an empty segment past the end = %d, %v; want 15, EOF", n, err)
+			}
 		})
 	}
 }
