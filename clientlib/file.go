@@ -230,6 +230,18 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	if len(p) == 0 {
 		return 0, nil
 	}
+	// No file has a byte at or past the size limit: a read there is at
+	// the end, as a read past any file's end is.
+	if off >= layout.MaxFileSize {
+		return 0, io.EOF
+	}
+	if rest := layout.MaxFileSize - off; int64(len(p)) > rest {
+		n, err := f.ReadAtContext(ctx, p[:rest], off)
+		if err == nil {
+			err = io.EOF
+		}
+		return n, err
+	}
 	reqs, err := f.plan(off, int64(len(p)))
 	if err != nil {
 		return 0, &Error{Op: "read", Path: f.attr.Path, Server: -1, Err: err}

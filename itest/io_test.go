@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/internal/testcluster"
+	"github.com/ferry-hpc/ferry/layout"
 )
 
 var ctx = context.Background()
@@ -98,6 +100,13 @@ func TestSparseAndTruncate(t *testing.T) {
 	}
 	if n, err := f.ReadAt(tail, far+100); n != 0 || !errors.Is(err, io.EOF) {
 		t.Fatalf("read past end = %d, %v", n, err)
+	}
+	// At or across the largest file size there is no byte: the end, not
+	// an invalid range.
+	for _, off := range []int64{layout.MaxFileSize - 5, layout.MaxFileSize, math.MaxInt64} {
+		if n, err := f.ReadAt(tail, off); n != 0 || !errors.Is(err, io.EOF) {
+			t.Fatalf("read at %d = %d, %v; want 0, EOF", off, n, err)
+		}
 	}
 	// Shrink, then grow: the regrown part reads as zeros.
 	if err := f.Truncate(ctx, 100<<10); err != nil {
