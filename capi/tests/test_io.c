@@ -242,6 +242,13 @@ static void test_counter(void) {
   CHECK_EQ(old, 12);
   CHECK_OK(ferry_fetch_add(a, 0, &old));
   CHECK_EQ(old, 100);
+  /* Neither below 0 nor past INT64_MAX; the counter stays. */
+  CHECK_ERR(ferry_fetch_add(a, -101, NULL), EINVAL);
+  CHECK_ERR(ferry_set_counter(a, -1, NULL), EINVAL);
+  CHECK_OK(ferry_set_counter(a, INT64_MAX, NULL));
+  CHECK_ERR(ferry_fetch_add(b, 1, NULL), EOVERFLOW);
+  CHECK_OK(ferry_fetch_add(a, 0, &old));
+  CHECK_EQ(old, INT64_MAX);
   CHECK_OK(ferry_close(a));
   CHECK_OK(ferry_close(b));
 }

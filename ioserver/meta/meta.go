@@ -580,7 +580,9 @@ func (m *Store) SetAttr(c Caller, r *proto.SetAttrReq) (*proto.Attr, error) {
 // FetchAdd adds delta to (or, with set, stores delta in) the file's shared
 // counter and returns the old value: MPI-IO's shared file pointer. Only
 // files in the namespace have counters (ESTALE for a removed one), so a
-// counter cannot outlive its file or be made for a made-up handle.
+// counter cannot outlive its file or be made for a made-up handle. A
+// counter never goes negative (EINVAL) or wraps (EOVERFLOW); it is then
+// left as it was.
 func (m *Store) FetchAdd(handle string, delta int64, set bool) (int64, error) {
 	var old int64
 	err := m.db.Update(func(tx *bolt.Tx) error {
@@ -592,8 +594,11 @@ func (m *Store) FetchAdd(handle string, delta int64, set bool) (int64, error) {
 			old = int64(binary.LittleEndian.Uint64(v))
 		}
 		nv := old + delta
-		if set {
+		switch {
+		case set:
 			nv = delta
+		case delta > 0 && nv < old, delta < 0 && nv > old:
+			return fmt.Errorf("shared counter of %s: %d%+d does not fit in 64 bits: %w", handle, old, delta, unix.EOVERFLOW)
 		}
 		if nv < 0 {
 			return fmt.Errorf("shared counter of %s would go negative (%d): %w", handle, nv, unix.EINVAL)

@@ -3,6 +3,7 @@ package meta
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,20 @@ func TestNamespace(t *testing.T) {
 	}
 	if old, _ := m.FetchAdd(f.Handle, 1, false); old != 5 {
 		t.Fatalf("second fetch-add saw %d", old)
+	}
+	// Neither below 0 nor past the largest int64: an error, and the
+	// counter stays as it was.
+	if _, err := m.FetchAdd(f.Handle, -7, false); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("fetch-add below 0: %v, want EINVAL", err)
+	}
+	if _, err := m.FetchAdd(f.Handle, math.MaxInt64, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.FetchAdd(f.Handle, 1, false); !errors.Is(err, syscall.EOVERFLOW) {
+		t.Fatalf("fetch-add past MaxInt64: %v, want EOVERFLOW", err)
+	}
+	if old, err := m.FetchAdd(f.Handle, 0, false); old != math.MaxInt64 || err != nil {
+		t.Fatalf("counter after the refused additions: %d, %v", old, err)
 	}
 	if _, err := m.Unlink(Root, "/e/f"); err != nil {
 		t.Fatal(err)
