@@ -13,6 +13,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -22,10 +23,15 @@ import (
 )
 
 // Flags ferry_open understands, and flags it accepts and ignores.
-const (
-	openKnown   = C.O_ACCMODE | C.O_CREAT | C.O_EXCL | C.O_TRUNC | C.O_APPEND
-	openIgnored = C.O_CLOEXEC | C.O_NOCTTY | syscall.O_LARGEFILE // the kernel value; glibc makes it 0 on 64-bit
-)
+const openKnown = C.O_ACCMODE | C.O_CREAT | C.O_EXCL | C.O_TRUNC | C.O_APPEND
+
+var openIgnored = C.O_CLOEXEC | C.O_NOCTTY | kernelLargefile
+
+// kernelLargefile is O_LARGEFILE as the kernel sets it in the flags
+// fcntl(F_GETFL) returns, which a program may pass on to ferry_open:
+// glibc and Go define O_LARGEFILE as 0 on 64-bit targets, but the kernel
+// still reports its own bit there.
+var kernelLargefile = C.int(map[string]int{"amd64": 0o100000, "arm64": 0o400000}[runtime.GOARCH] | syscall.O_LARGEFILE)
 
 //export ferry_go_open
 func ferry_go_open(path *C.char, flags C.int, mode C.mode_t, hints *C.struct_ferry_layout) C.int {
@@ -63,6 +69,9 @@ func ferry_go_open(path *C.char, flags C.int, mode C.mode_t, hints *C.struct_fer
 		o.Count = int(hints.server_count)
 	}
 	p := C.GoString(path)
+	if flags&C.O_CREAT != 0 && namesDir(p) {
+		return neg(syscall.EISDIR) // as Linux: O_CREAT makes files, not directories
+	}
 	var err error
 	if flags&C.O_CREAT != 0 {
 		o.Mode = fileMode(mode)
@@ -73,6 +82,10 @@ func ferry_go_open(path *C.char, flags C.int, mode C.mode_t, hints *C.struct_fer
 	}
 	if err != nil {
 		return neg(clientlib.Errno(err))
+	}
+	if namesDir(p) { // a file: a directory would have been EISDIR
+		h.f.Close()
+		return neg(syscall.ENOTDIR)
 	}
 	// The servers would refuse the data calls anyway; refusing the open
 	// is what POSIX callers expect.

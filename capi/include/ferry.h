@@ -53,7 +53,10 @@
  *   Paths are absolute in Ferry's namespace ("/dir/file"); there is no
  *   current directory. A leading "ferry:" is accepted and ignored, so
  *   MPI-IO style names ("ferry:/dir/file") work everywhere. Path strings
- *   are only read during the call; the caller keeps ownership.
+ *   are only read during the call; the caller keeps ownership. As on
+ *   Linux, a trailing "/" says the path names a directory: a call that
+ *   finds a file there fails with -ENOTDIR, and ferry_open with O_CREAT
+ *   fails with -EISDIR.
  *
  * HANDLES
  *
@@ -208,6 +211,8 @@ const char *ferry_version(void);
  *             does not exist.
  *   -EINVAL   the config file is malformed, or one of the variables above
  *             has a value that does not parse.
+ *   -EISDIR, -EACCES ...  the config file cannot be read (the errno of
+ *             reading it).
  *   -ECONNREFUSED, -ETIMEDOUT, -EIO ...  the metadata server is not reachable.
  *
  * Thread-safe; concurrent calls are serialized.
@@ -236,8 +241,9 @@ int ferry_finalize(void);
  *
  * strip_size:   bytes per strip (a unit of round-robin distribution); 0 for
  *               the file system's default (the config's strip_size). Must
- *               be a valid strip size for the servers (a power of two is
- *               always safe), else ferry_open_layout returns -EINVAL.
+ *               be a valid strip size for the servers (4 KiB to 1 GiB; a
+ *               power of two in that range is always safe), else
+ *               ferry_open_layout returns -EINVAL.
  * server_count: number of servers the file spans; 0 for the default (the
  *               config's strip_count, or all servers). At most the number
  *               of servers, else -EINVAL.
@@ -263,8 +269,11 @@ struct ferry_layout {
  *                    is read from the servers before each write, so appends
  *                    from several handles or clients at once may overwrite
  *                    each other; appends on one handle are serialized.
- *        O_CLOEXEC, O_NOCTTY and O_LARGEFILE are accepted and ignored. Any
+ *        O_CLOEXEC, O_NOCTTY and O_LARGEFILE are accepted and ignored
+ *        (O_LARGEFILE also as the kernel's own bit, which fcntl(F_GETFL)
+ *        reports on 64-bit systems where <fcntl.h> defines it as 0). Any
  *        other flag (O_DIRECT, O_SYNC, O_DIRECTORY, ...) gives -EINVAL.
+ *        <fcntl.h> defines O_DIRECT and O_LARGEFILE only with _GNU_SOURCE.
  * mode:  permission bits (with S_ISUID, S_ISGID, S_ISVTX) for a file
  *        O_CREAT creates (0 means 0644), used as given (no umask); ignored
  *        otherwise. The servers enforce them: opening for reading needs
@@ -278,8 +287,9 @@ struct ferry_layout {
  *   -ENOENT   the file does not exist and O_CREAT was not given, or a
  *             parent directory does not exist.
  *   -EEXIST   O_CREAT | O_EXCL and the name exists.
- *   -EISDIR   the path is a directory.
- *   -ENOTDIR  a parent component is a file.
+ *   -EISDIR   the path is a directory, or ends in "/" with O_CREAT.
+ *   -ENOTDIR  a parent component is a file, or the path ends in "/" and
+ *             names a file.
  *   -EACCES   the file's mode does not allow the access asked for, or a
  *             directory on the way does not allow search, or O_CREAT
  *             needs to create in a directory the caller may not write.
@@ -299,7 +309,8 @@ int ferry_open(const char *path, int flags, mode_t mode);
  *
  * Returns as ferry_open, and -EINVAL for hints the servers cannot honour
  * (a strip size they reject, more servers than there are, a negative
- * value, reserved not 0); with O_CREAT even if the file exists.
+ * value, reserved not 0); with O_CREAT even if the file exists. Without
+ * O_CREAT only a negative value and reserved not 0 are refused.
  * ferry_fstat tells the layout a file actually has.
  */
 int ferry_open_layout(const char *path, int flags, mode_t mode,
@@ -491,7 +502,9 @@ int ferry_fsync(int fh);
  * Returns 0, or:
  *   -EBADF    fh is not open.
  *   -EINVAL   length < 0, or the handle was opened O_RDONLY (as Linux).
- *   -EFBIG    length is past Ferry's largest file size.
+ *   -EFBIG    length is past Ferry's largest file size (1 PiB), or a
+ *             server's own file system cannot hold its share of a file
+ *             that long (ext4's limit per file is 16 TiB).
  */
 int ferry_ftruncate(int fh, off_t length);
 
@@ -516,8 +529,13 @@ int ferry_get_size(int fh, int64_t *size);
  * delta: added to the counter (may be negative or 0, to read it).
  * old:   out, caller-owned: the value before the addition. May be NULL.
  *
- * Returns 0, -EBADF, or -EIO ... (the counter is then unchanged, or it
- * cannot be known whether the addition happened if the connection broke).
+ * Returns 0, or:
+ *   -EBADF      fh is not open.
+ *   -EINVAL     the counter would go below 0 (it is an offset).
+ *   -EOVERFLOW  the sum does not fit in 64 bits.
+ *   -EIO ...    the counter is unchanged, or, if the connection broke,
+ *               it cannot be known whether the addition happened.
+ * The counter is unchanged after -EINVAL and -EOVERFLOW.
  */
 int ferry_fetch_add(int fh, int64_t delta, int64_t *old);
 
@@ -527,7 +545,7 @@ int ferry_fetch_add(int fh, int64_t delta, int64_t *old);
  * value: the counter's new value.
  * old:   out, caller-owned: the value before. May be NULL.
  *
- * Returns 0, -EBADF, or -EIO ...
+ * Returns 0, -EBADF, -EINVAL (value < 0), or -EIO ...
  */
 int ferry_set_counter(int fh, int64_t value, int64_t *old);
 

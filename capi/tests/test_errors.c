@@ -70,6 +70,33 @@ int main(void) {
   fh = ferry_open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0); /* ignored flags */
   CHECK_OK(fh);
   CHECK_OK(ferry_close(fh));
+  {
+    /* Flags as fcntl(F_GETFL) reports them: the kernel's O_LARGEFILE bit
+     * on 64-bit systems, where <fcntl.h> defines O_LARGEFILE as 0. */
+    int fd = open("/dev/null", O_RDONLY);
+    CHECK(fd >= 0);
+    int fl = fcntl(fd, F_GETFL);
+    close(fd);
+    fh = ferry_open(p, fl & ~O_NONBLOCK, 0);
+    CHECK_OK(fh);
+    CHECK_OK(ferry_close(fh));
+  }
+
+  /* A trailing "/" names a directory. */
+  snprintf(sub, sizeof sub, "%s/", p);
+  CHECK_ERR(ferry_open(sub, O_RDONLY, 0), ENOTDIR);
+  CHECK_ERR(ferry_open(sub, O_CREAT | O_RDWR, 0644), EISDIR);
+  CHECK_ERR(ferry_stat(sub, &st), ENOTDIR);
+  CHECK_ERR(ferry_unlink(sub), ENOTDIR);
+  CHECK_ERR(ferry_chmod(sub, 0600), ENOTDIR);
+  CHECK_ERR(ferry_rename(sub, missing), ENOTDIR);
+  snprintf(sub, sizeof sub, "%s/", missing);
+  CHECK_ERR(ferry_open(sub, O_CREAT | O_RDWR, 0644), EISDIR);
+  CHECK_ERR(ferry_rename(p, sub), ENOTDIR);
+  CHECK_ERR(ferry_stat(missing, &st), ENOENT); /* nothing was made */
+  snprintf(sub, sizeof sub, "%s/", dir);
+  CHECK_OK(ferry_stat(sub, &st)); /* a directory: fine */
+  CHECK_OK(ferry_stat(p, &st)); /* the file is still there */
 
   /* Existing names, directories. */
   CHECK_ERR(ferry_open(p, O_CREAT | O_EXCL | O_RDWR, 0644), EEXIST);
