@@ -371,7 +371,11 @@ func (c *Client) ServerStats(ctx context.Context, id int) (map[string]int64, err
 func clean(op, p string) (string, error) {
 	cp, err := proto.CleanPath(p)
 	if err != nil {
-		return "", &Error{Op: op, Path: p, Server: -1, Err: fmt.Errorf("%v: %w", err, syscall.EINVAL)}
+		e := syscall.EINVAL
+		if errors.Is(err, syscall.ENAMETOOLONG) {
+			e = syscall.ENAMETOOLONG
+		}
+		return "", &Error{Op: op, Path: p, Server: -1, Err: fmt.Errorf("%v: %w", err, e)}
 	}
 	return cp, nil
 }

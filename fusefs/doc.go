@@ -42,7 +42,11 @@
 // to one mount); no hard links, symbolic links or special files (Ferry's
 // namespace holds files and directories); O_APPEND writes from several
 // clients at once are not atomic; a file unlinked while open loses its
-// data at once; setting a file's mtime earlier than its last write does
+// data at once, and so does a file that a rename replaces (its open
+// descriptors then fail with ESTALE); a file another client renames while
+// it is open keeps its data, size and appends through the descriptor, but
+// a change of mode, owner or times through it (fchmod, futimens) fails
+// with ESTALE, since such changes go by name; setting a file's mtime earlier than its last write does
 // not show (a file's mtime is the later of the stored one and its
 // datafiles'); permissions are checked by the kernel against the
 // attributes the metadata server keeps (default_permissions), not by the

@@ -331,8 +331,23 @@ func TestDeadServer(t *testing.T) {
 	if ls, err := shErr(m.dir, "ls", time.Minute); err != nil || ls != "f" {
 		t.Fatalf("ls with a dead data server: %v: %q", err, ls)
 	}
+	// An exclusive create that fails leaves no file behind: a retry
+	// (a lock file's) must not find one.
+	lock, err := os.OpenFile(filepath.Join(m.dir, "lock"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err == nil {
+		lock.Close()
+		t.Fatal("exclusive create with a dead data server succeeded")
+	}
 	cl.StartServer(2)
 	check("after the server came back")
+	if _, err := os.Stat(filepath.Join(m.dir, "lock")); !os.IsNotExist(err) {
+		t.Fatalf("the failed exclusive create left its file: %v", err)
+	}
+	lock, err = os.OpenFile(filepath.Join(m.dir, "lock"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatalf("exclusive create once the server is back: %v", err)
+	}
+	lock.Close()
 
 	cl.Signal(1, syscall.SIGSTOP)
 	defer cl.Signal(1, syscall.SIGCONT)
@@ -551,6 +566,58 @@ func TestUnlinkWhileOpen(t *testing.T) {
 	}
 	if got, err := io.ReadAll(f); !errors.Is(err, syscall.ESTALE) {
 		t.Fatalf("read of the unlinked file: %d bytes, %v; want ESTALE", len(got), err)
+	}
+}
+
+// A file that another client renames away and replaces while it is open
+// (logrotate on another node): the descriptor keeps its own file. fstat
+// reports that file's size, O_APPEND writes land at its end, and a change
+// of mode never reaches the file that now has the name.
+func TestRenamedWhileOpen(t *testing.T) {
+	cl := cluster(t)
+	a := mount(t, cl, fusefs.Options{})
+	b := mount(t, cl, fusefs.Options{})
+	orig := bytes.Repeat([]byte("a log line of 23 bytes\n"), 100)
+	if err := os.WriteFile(filepath.Join(a.dir, "log"), orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(a.dir, "log"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Rename(filepath.Join(b.dir, "log"), filepath.Join(b.dir, "log.1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, "log"), []byte("fresh"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(fusefs.DefaultAttrTimeout + 200*time.Millisecond) // a's cached attributes expire
+
+	if fi, err := f.Stat(); err != nil || fi.Size() != int64(len(orig)) {
+		t.Fatalf("fstat of the renamed file: %v, %v; want size %d", fi, err, len(orig))
+	}
+	if _, err := f.Write([]byte("APPENDED\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(b.dir, "log.1")); err != nil || !bytes.Equal(got, append(orig, "APPENDED\n"...)) {
+		t.Fatalf("the renamed file: %d bytes, %v; want the original and the appended line", len(got), err)
+	}
+	if err := f.Chmod(0o600); err == nil {
+		t.Log("fchmod succeeded") // allowed only if it reached the open file
+	}
+	if fi, err := os.Stat(filepath.Join(b.dir, "log")); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("the file now named log: %v, %v; want mode 0644, untouched", fi, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(b.dir, "log")); err != nil || string(got) != "fresh" {
+		t.Fatalf("the file now named log: %q, %v; want \"fresh\"", got, err)
+	}
+	// Through a, the name leads to the new file.
+	if got, err := os.ReadFile(filepath.Join(a.dir, "log")); err != nil || string(got) != "fresh" {
+		t.Fatalf("reading log through the first mount: %q, %v; want \"fresh\"", got, err)
+	}
+	if fi, err := os.Stat(filepath.Join(a.dir, "log")); err != nil || fi.Size() != 5 {
+		t.Fatalf("stat of log through the first mount: %v, %v; want size 5", fi, err)
 	}
 }
 

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
@@ -103,7 +104,7 @@ func (f *filesys) errno(op, path string, err error) syscall.Errno {
 		e = syscall.EINTR
 	}
 	switch e {
-	case syscall.ENOENT, syscall.EEXIST, syscall.ENOTEMPTY, syscall.EISDIR, syscall.ENOTDIR, syscall.EINTR:
+	case syscall.ENOENT, syscall.EEXIST, syscall.ENOTEMPTY, syscall.EISDIR, syscall.ENOTDIR, syscall.EINTR, syscall.ESTALE:
 	default:
 		f.log.Warn("ferry call failed", "op", op, "path", path, "errno", e.Error(), "err", err)
 	}
@@ -174,12 +175,22 @@ func (n *node) newChild(ctx context.Context, fi *clientlib.FileInfo, out *fuse.E
 }
 
 // stat fetches the node's attributes: by path, or by the open file when
-// the name is gone (fstat of an unlinked file).
+// the name is gone (fstat of an unlinked file) or names another file now
+// (renamed or replaced by another client: fstat must not report, and an
+// O_APPEND write must not go by, that file's size). Without an open file,
+// a name that holds another file is ESTALE, which makes the kernel look it
+// up again.
 func (n *node) stat(ctx context.Context, fh gofs.FileHandle) (*clientlib.FileInfo, string, error) {
 	p, ok := n.path()
+	moved := false
 	if ok {
 		fi, err := n.fsys.c.Stat(ctx, p)
-		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case err == nil && n.holds(fi):
+			return fi, p, nil
+		case err == nil:
+			moved = true
+		case !errors.Is(err, fs.ErrNotExist):
 			return fi, p, err
 		}
 	}
@@ -187,7 +198,40 @@ func (n *node) stat(ctx context.Context, fh gofs.FileHandle) (*clientlib.FileInf
 		fi, err := h.f.Stat(ctx)
 		return fi, h.f.Name(), err
 	}
+	if moved {
+		return nil, p, fmt.Errorf("%s names another file now: %w", p, syscall.ESTALE)
+	}
 	return nil, p, syscall.ENOENT
+}
+
+// holds says whether fi, found at the node's path, is the node's own file.
+// A file's inode number comes from its handle (inoOf); a directory's from
+// its path, so a directory found there always is.
+func (n *node) holds(fi *clientlib.FileInfo) bool {
+	st := n.StableAttr()
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return true
+	}
+	a, ok := fi.Sys().(*proto.Attr)
+	return ok && typeBits(a) == syscall.S_IFREG && inoOf(a) == st.Ino
+}
+
+// ownPath is the node's path, checked to still name the node's file:
+// ESTALE when another file holds it now (changes by path must not reach
+// that file), ENOENT when the node has lost its name.
+func (n *node) ownPath(ctx context.Context) (string, error) {
+	p, ok := n.path()
+	if !ok {
+		return "", syscall.ENOENT
+	}
+	fi, err := n.fsys.c.Stat(ctx, p)
+	if err != nil {
+		return p, err
+	}
+	if !n.holds(fi) {
+		return p, fmt.Errorf("%s names another file now: %w", p, syscall.ESTALE)
+	}
+	return p, nil
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -212,18 +256,22 @@ func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 }
 
 func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	p, ok := n.path()
+	p, _ := n.path()
 	if size, set := in.GetSize(); set {
 		var err error
 		if h, isFile := fh.(*handle); isFile {
 			err = h.f.Truncate(ctx, int64(size))
-		} else if !ok {
-			return syscall.ENOENT
 		} else {
 			var f *clientlib.File
-			if f, err = n.fsys.c.Open(ctx, p); err == nil {
-				err = f.Truncate(ctx, int64(size))
-				f.Close()
+			if p, err = n.ownPath(ctx); err == nil {
+				if f, err = n.fsys.c.Open(ctx, p); err == nil {
+					if inoOf(&proto.Attr{Type: proto.TypeFile, Handle: f.Handle()}) != n.StableAttr().Ino {
+						err = fmt.Errorf("%s names another file now: %w", p, syscall.ESTALE)
+					} else {
+						err = f.Truncate(ctx, int64(size))
+					}
+					f.Close()
+				}
 			}
 		}
 		if err != nil {
@@ -252,8 +300,11 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		err error
 	)
 	if change {
-		if !ok {
-			return syscall.ENOENT
+		// Changes go by path: only to the node's own file. One that
+		// another client renamed away is ESTALE (the protocol has no
+		// change by handle), never a change to the file now there.
+		if p, err = n.ownPath(ctx); err != nil {
+			return n.fsys.errno("setattr", p, err)
 		}
 		fi, err = n.fsys.c.SetAttr(ctx, p, ch)
 	} else {
@@ -363,6 +414,13 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	}
 	if err != nil {
 		f.Close()
+		if o.Exclusive {
+			// This call made the file (O_EXCL): take it back, or a retry
+			// would find it and fail with EEXIST.
+			if rerr := n.fsys.c.Remove(ctx, p); rerr != nil {
+				n.fsys.log.Warn("removing a file whose create failed", "path", p, "err", rerr)
+			}
+		}
 		return nil, nil, 0, n.fsys.errno("create", p, err)
 	}
 	in := n.newChild(ctx, fi, out)
@@ -377,6 +435,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	f, err := n.fsys.c.Open(ctx, p)
 	if err != nil {
 		return nil, 0, n.fsys.errno("open", p, err)
+	}
+	if inoOf(&proto.Attr{Type: proto.TypeFile, Handle: f.Handle()}) != n.StableAttr().Ino {
+		// Another client put another file at this name since the
+		// kernel looked it up: ESTALE makes the kernel look it up
+		// again and open that file under its own inode.
+		f.Close()
+		return nil, 0, syscall.ESTALE
 	}
 	// Close-to-open: the servers' size and mtime now, against what the
 	// kernel was last told. The kernel drops the file's cached pages on

@@ -139,7 +139,7 @@ func CleanPath(p string) (string, error) {
 		return "", fmt.Errorf("path %q is not absolute", p)
 	}
 	if len(p) > MaxPath {
-		return "", fmt.Errorf("path of %d bytes exceeds %d", len(p), MaxPath)
+		return "", fmt.Errorf("path of %d bytes exceeds %d: %w", len(p), MaxPath, syscall.ENAMETOOLONG)
 	}
 	if strings.IndexByte(p, 0) >= 0 {
 		return "", fmt.Errorf("path %q contains a NUL byte", p)
@@ -160,7 +160,7 @@ func CleanPath(p string) (string, error) {
 		case c == "." || c == "..":
 			return "", fmt.Errorf("path %q has a %q component", p, c)
 		case len(c) > MaxName:
-			return "", fmt.Errorf("path %q has a component longer than %d bytes", p, MaxName)
+			return "", fmt.Errorf("path %q has a component longer than %d bytes: %w", p, MaxName, syscall.ENAMETOOLONG)
 		}
 	}
 	return "/" + strings.Join(parts, "/"), nil

@@ -156,6 +156,12 @@ func TestCleanPath(t *testing.T) {
 			t.Errorf("CleanPath(%q) accepted", in)
 		}
 	}
+	// Too long is ENAMETOOLONG, as a file system says it.
+	for _, in := range []string{"/" + strings.Repeat("x", MaxName+1), "/a" + strings.Repeat("/b", MaxPath/2)} {
+		if _, err := CleanPath(in); !errors.Is(err, syscall.ENAMETOOLONG) {
+			t.Errorf("CleanPath of %d bytes: %v, want ENAMETOOLONG", len(in), err)
+		}
+	}
 }
 
 func TestIOReqChecks(t *testing.T) {

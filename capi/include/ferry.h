@@ -56,7 +56,8 @@
  *   are only read during the call; the caller keeps ownership. As on
  *   Linux, a trailing "/" says the path names a directory: a call that
  *   finds a file there fails with -ENOTDIR, and ferry_open with O_CREAT
- *   fails with -EISDIR.
+ *   fails with -EISDIR. A name longer than FERRY_NAME_MAX (255) bytes or a
+ *   path longer than 4096 bytes gives -ENAMETOOLONG.
  *
  * HANDLES
  *

@@ -115,7 +115,7 @@ int main(void) {
   memset(longname, 'n', sizeof longname);
   longname[0] = '/';
   longname[sizeof longname - 1] = 0;
-  CHECK_ERR(ferry_open(longname, O_CREAT | O_RDWR, 0644), EINVAL);
+  CHECK_ERR(ferry_open(longname, O_CREAT | O_RDWR, 0644), ENAMETOOLONG); /* a name over 255 bytes */
 
   /* Bad layout hints. */
   struct ferry_layout l = {4096, 1000, 0};

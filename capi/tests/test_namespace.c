@@ -74,6 +74,16 @@ int main(void) {
   CHECK(strcmp(ent.name, name) == 0);
   CHECK_OK(ferry_closedir(dh));
   CHECK_OK(ferry_unlink(longp));
+  {
+    /* One byte more is ENAMETOOLONG. */
+    char toolong[FERRY_NAME_MAX + 2];
+    memset(toolong, 'z', FERRY_NAME_MAX + 1);
+    toolong[FERRY_NAME_MAX + 1] = 0;
+    snprintf(longp, sizeof longp, "%s/b/%s", dir, toolong);
+    CHECK_ERR(ferry_open(longp, O_CREAT | O_RDWR, 0644), ENAMETOOLONG);
+    struct ferry_stat st2;
+    CHECK_ERR(ferry_stat(longp, &st2), ENAMETOOLONG);
+  }
 
   /* Rename: a file moves; a file at the target is replaced. */
   snprintf(p, sizeof p, "%s/a", dir);
