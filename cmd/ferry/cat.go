@@ -24,19 +24,17 @@ func runCat(e *env, cf *clientFlags, args []string) error {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	for _, a := range args {
-		p := nsPath(a)
+	return eachPath(e, "cat", args, func(p string) error {
 		f, err := c.Open(ctx, p)
 		if err != nil {
 			return err
 		}
+		defer f.Close()
 		size, err := f.Size(ctx)
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(e.stdout, io.NewSectionReader(f, 0, size)); err != nil {
-			return err
-		}
-	}
-	return nil
+		_, err = io.Copy(e.stdout, io.NewSectionReader(f, 0, size))
+		return err
+	})
 }

@@ -15,12 +15,12 @@ func newChmodCmd(e *env) *cobra.Command {
 	var cf clientFlags
 	cmd := newCommand("chmod [flags] MODE PATH...", "set the permission bits of paths (octal MODE)",
 		"Sets permission bits, given in octal (0640, 1777 ...), with setuid (4000),\nsetgid (2000) and sticky (1000). Only the owner or root may.",
-		2, -1, func(_ *cobra.Command, args []string) error { return runChmod(&cf, args) })
+		2, -1, func(_ *cobra.Command, args []string) error { return runChmod(e, &cf, args) })
 	cf.add(cmd.Flags())
 	return cmd
 }
 
-func runChmod(cf *clientFlags, args []string) error {
+func runChmod(e *env, cf *clientFlags, args []string) error {
 	mode, err := parseMode(args[0])
 	if err != nil {
 		return usageError{err}
@@ -30,13 +30,9 @@ func runChmod(cf *clientFlags, args []string) error {
 		return err
 	}
 	defer c.Close()
-	for _, a := range args[1:] {
-		p, _ := ferryPath(a)
-		if err := c.Chmod(context.Background(), p, mode); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachPath(e, "chmod", args[1:], func(p string) error {
+		return c.Chmod(context.Background(), p, mode)
+	})
 }
 
 // parseMode reads an octal mode of at most 07777.

@@ -16,12 +16,12 @@ func newChownCmd(e *env) *cobra.Command {
 	var cf clientFlags
 	cmd := newCommand("chown [flags] USER[:GROUP] PATH...", "set the owner and group of paths (USER[:GROUP])",
 		"Sets owner and group, by name (looked up on this machine) or number;\n:GROUP alone sets only the group. Only root changes the owner; the owner\nmay change the group to one it is in.",
-		2, -1, func(_ *cobra.Command, args []string) error { return runChown(&cf, args) })
+		2, -1, func(_ *cobra.Command, args []string) error { return runChown(e, &cf, args) })
 	cf.add(cmd.Flags())
 	return cmd
 }
 
-func runChown(cf *clientFlags, args []string) error {
+func runChown(e *env, cf *clientFlags, args []string) error {
 	uid, gid, err := parseOwner(args[0])
 	if err != nil {
 		return usageError{err}
@@ -31,13 +31,9 @@ func runChown(cf *clientFlags, args []string) error {
 		return err
 	}
 	defer c.Close()
-	for _, a := range args[1:] {
-		p, _ := ferryPath(a)
-		if err := c.Chown(context.Background(), p, uid, gid); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachPath(e, "chown", args[1:], func(p string) error {
+		return c.Chown(context.Background(), p, uid, gid)
+	})
 }
 
 // parseOwner reads USER, USER:GROUP or :GROUP into ids, -1 for the part

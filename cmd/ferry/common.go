@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -120,6 +121,30 @@ func ferryPath(s string) (string, bool) {
 func nsPath(s string) string {
 	return rooted(strings.TrimPrefix(s, "ferry:"))
 }
+
+// eachPath runs do for every Ferry path argument, as coreutils do: an
+// error is printed ("ferry rm: ...") and the next argument is tried, and
+// the command then exits 1. An empty argument is an error, never the
+// root (an unset variable in a script must not name the whole tree).
+func eachPath(e *env, cmd string, args []string, do func(p string) error) error {
+	failed := false
+	for _, a := range args {
+		err := errEmptyPath
+		if strings.TrimPrefix(a, "ferry:") != "" {
+			err = do(nsPath(a))
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ferry %s: %s\n", cmd, strings.TrimPrefix(err.Error(), "ferry: "))
+			failed = true
+		}
+	}
+	if failed {
+		return exitCode(1)
+	}
+	return nil
+}
+
+var errEmptyPath = fmt.Errorf("empty path: %w", fs.ErrNotExist)
 
 func rooted(p string) string {
 	if !strings.HasPrefix(p, "/") {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/internal/units"
+	"github.com/ferry-hpc/ferry/proto"
 )
 
 func init() { addCommand(newCpCmd) }
@@ -166,8 +167,17 @@ func (cp *copier) copy(src, dst cpSide, top bool) error {
 		return err
 	}
 	if top {
-		if d, err := cp.stat(dst); err == nil && d.dir {
+		d, err := cp.stat(dst)
+		switch {
+		case err == nil && d.dir:
 			dst = dst.join(src.base())
+		case strings.HasSuffix(dst.path, "/"):
+			// A trailing slash asks for a directory, as cp(1) reads it:
+			// never a file made or replaced under that name.
+			if err == nil {
+				return fmt.Errorf("%s: %w", dst.path, syscall.ENOTDIR)
+			}
+			return fmt.Errorf("%s: no such directory: %w", dst.path, syscall.ENOTDIR)
 		}
 	}
 	if !in.dir {
@@ -317,6 +327,15 @@ func (cp *copier) create(d cpSide, perm fs.FileMode) (io.WriterAt, func() error,
 }
 
 func (cp *copier) copyFile(src, dst cpSide, in info) error {
+	if src.ferry && dst.ferry {
+		// The destination is truncated before the source is read: a
+		// file copied onto itself would be emptied.
+		if same, err := cp.sameFile(src.path, dst.path); err != nil {
+			return err
+		} else if same {
+			return fmt.Errorf("%s and %s are the same file", src.path, dst.path)
+		}
+	}
 	r, closeR, err := cp.open(src)
 	if err != nil {
 		return err
@@ -327,15 +346,63 @@ func (cp *copier) copyFile(src, dst cpSide, in info) error {
 		return err
 	}
 	bar := cp.bar(src.base(), in.size)
+	n := in.size
 	err = copyPipelined(r, w, in.size, cp.o.chunk, bar)
+	if err == nil && !src.ferry {
+		// A local file may hold more than its size said: /proc files
+		// report 0, and a file may grow during the copy. Read on to
+		// its end, as cp(1) does.
+		n, err = copyTail(r, w, in.size, cp.o.chunk, bar)
+	}
 	if ferr := finish(); err == nil && ferr != nil && !errors.Is(ferr, fs.ErrClosed) {
 		err = ferr
 	}
 	if err != nil {
 		return err
 	}
-	cp.bytes += in.size
+	cp.bytes += n
 	return cp.setAttrs(dst, in, false)
+}
+
+// sameFile says whether two Ferry paths name one file (one handle); a
+// destination that does not exist is not the source.
+func (cp *copier) sameFile(a, b string) (bool, error) {
+	fb, err := cp.c.Stat(cp.ctx, b)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	fa, err := cp.c.Stat(cp.ctx, a)
+	if err != nil {
+		return false, err
+	}
+	ha, okA := fa.Sys().(*proto.Attr)
+	hb, okB := fb.Sys().(*proto.Attr)
+	return okA && okB && ha.Handle != "" && ha.Handle == hb.Handle, nil
+}
+
+// copyTail copies what r holds from off to its end (io.EOF), sequentially,
+// and returns where it ended.
+func copyTail(r io.ReaderAt, w io.WriterAt, off, chunk int64, progress func(int64)) (int64, error) {
+	buf := make([]byte, min(chunk, 1<<20))
+	for {
+		n, err := r.ReadAt(buf, off)
+		if n > 0 {
+			if _, werr := w.WriteAt(buf[:n], off); werr != nil {
+				return off, werr
+			}
+			off += int64(n)
+			progress(int64(n))
+		}
+		if err == io.EOF {
+			return off, nil
+		}
+		if err != nil {
+			return off, err
+		}
+	}
 }
 
 // bar returns the progress callback: a bar on a terminal, with sizes in

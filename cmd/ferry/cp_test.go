@@ -59,6 +59,37 @@ func TestCpRoundTrip(t *testing.T) {
 	if code, _, _ := run(t, "cp", "--config", cfg, "ferry:/missing", filepath.Join(dir, "z")); code != 1 {
 		t.Fatal("cp of a missing file succeeded")
 	}
+
+	// A file copied onto itself, by any spelling, is refused and kept.
+	for _, dst := range []string{"ferry:/x", "ferry:x", "ferry:/"} {
+		if code, _, errs := run(t, "cp", "--config", cfg, "ferry:/x", dst); code != 1 || !strings.Contains(errs, "same file") {
+			t.Fatalf("cp ferry:/x %s: %d %q; want a same-file refusal", dst, code, errs)
+		}
+	}
+	if out := mustRun(t, "cat", "--config", cfg, "/x"); out != "tiny" {
+		t.Fatalf("after copying onto itself: %q", out)
+	}
+	// A trailing slash asks for a directory: no file is made or replaced.
+	if code, _, errs := run(t, "cp", "--config", cfg, small, "ferry:/results/"); code != 1 || !strings.Contains(errs, "not a directory") {
+		t.Fatalf("cp to a missing directory: %d %q", code, errs)
+	}
+	if code, _, _ := run(t, "cat", "--config", cfg, "/results"); code != 1 {
+		t.Fatal("cp to ferry:/results/ made a file /results")
+	}
+	if code, _, _ := run(t, "cp", "--config", cfg, small, "ferry:/y/"); code != 1 {
+		t.Fatal("cp to ferry:/y/ (a file) succeeded")
+	}
+	if code, _, _ := run(t, "cp", "--config", cfg, "ferry:/x", filepath.Join(dir, "nodir")+"/"); code != 1 {
+		t.Fatal("cp to a missing local directory succeeded")
+	}
+	// A local file whose size says less than it holds (/proc) is read to
+	// its end.
+	if _, err := os.Stat("/proc/self/status"); err == nil {
+		mustRun(t, "cp", "--config", cfg, "/proc/self/status", "ferry:/status")
+		if out := mustRun(t, "cat", "--config", cfg, "/status"); !strings.Contains(out, "Name:") {
+			t.Fatalf("a /proc file copied in: %q", out)
+		}
+	}
 }
 
 // cp into Ferry fsyncs the copy on every server the file spans before it

@@ -31,16 +31,10 @@ func runMkdir(e *env, cf *clientFlags, parents bool, modeArg string, args []stri
 	}
 	defer c.Close()
 	ctx := context.Background()
-	for _, a := range args {
-		p := nsPath(a)
+	return eachPath(e, "mkdir", args, func(p string) error {
 		if parents {
-			err = c.MkdirAll(ctx, p, mode)
-		} else {
-			err = c.Mkdir(ctx, p, mode)
+			return c.MkdirAll(ctx, p, mode)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return c.Mkdir(ctx, p, mode)
+	})
 }

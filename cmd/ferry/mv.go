@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -10,7 +13,8 @@ func init() { addCommand(newMvCmd) }
 
 func newMvCmd(e *env) *cobra.Command {
 	var cf clientFlags
-	cmd := newCommand("mv [flags] OLD NEW", "rename a file or directory", "Renames OLD to NEW within Ferry; a file at NEW is replaced.",
+	cmd := newCommand("mv [flags] OLD NEW", "rename a file or directory",
+		"Renames OLD to NEW within Ferry; a file at NEW is replaced. A trailing slash\non either name says it is a directory: a file there is an error.",
 		2, 2, func(_ *cobra.Command, args []string) error { return runMv(&cf, args) })
 	cf.add(cmd.Flags())
 	return cmd
@@ -23,7 +27,24 @@ func runMv(cf *clientFlags, args []string) error {
 	}
 	defer c.Close()
 	ctx := context.Background()
+	for _, a := range args {
+		if strings.TrimPrefix(a, "ferry:") == "" {
+			return errEmptyPath
+		}
+	}
 	oldp := nsPath(args[0])
 	newp := nsPath(args[1])
+	if strings.HasSuffix(oldp, "/") || strings.HasSuffix(newp, "/") {
+		// As rename(2): a trailing slash names a directory, so a file
+		// moved to or from such a name is ENOTDIR (it was renamed to
+		// the name without the slash).
+		fi, err := c.Stat(ctx, oldp)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("rename %s to %s: %w", oldp, newp, syscall.ENOTDIR)
+		}
+	}
 	return c.Rename(ctx, oldp, newp)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 
@@ -16,14 +17,14 @@ func newRmCmd(e *env) *cobra.Command {
 	var recursive, force bool
 	cmd := newCommand("rm [flags] PATH...", "remove files, empty directories, or trees with -r",
 		"Removes files (and their datafiles on every server) or empty directories.",
-		1, -1, func(_ *cobra.Command, args []string) error { return runRm(&cf, recursive, force, args) })
+		1, -1, func(_ *cobra.Command, args []string) error { return runRm(e, &cf, recursive, force, args) })
 	cf.add(cmd.Flags())
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "remove directories and their contents")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "ignore missing paths")
 	return cmd
 }
 
-func runRm(cf *clientFlags, recursive, force bool, args []string) error {
+func runRm(e *env, cf *clientFlags, recursive, force bool, args []string) error {
 	c, err := cf.mount(context.Background())
 	if err != nil {
 		return err
@@ -51,14 +52,17 @@ func runRm(cf *clientFlags, recursive, force bool, args []string) error {
 		}
 		return c.Remove(ctx, p)
 	}
-	for _, a := range args {
-		p := nsPath(a)
-		if err := rm(p); err != nil {
-			if force && errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			return err
+	return eachPath(e, "rm", args, func(p string) error {
+		if path.Clean(p) == "/" {
+			// Refused before anything is removed, as rm's
+			// --preserve-root does: the server would refuse only the
+			// root itself, after the walk had emptied it.
+			return fmt.Errorf("refusing to remove the root (/): %w", fs.ErrPermission)
 		}
-	}
-	return nil
+		err := rm(p)
+		if force && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
 }

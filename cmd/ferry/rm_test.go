@@ -20,4 +20,23 @@ func TestRm(t *testing.T) {
 		t.Fatal("rm of a missing path succeeded")
 	}
 	mustRun(t, "rm", "--config", cfg, "-f", "/gone")
+
+	// The root, or an empty argument (an unset variable), is refused
+	// before anything is removed; other arguments still go, and the
+	// command exits 1.
+	mustRun(t, "mkdir", "--config", cfg, "-p", "/keep/sub", "/x", "/y")
+	for _, root := range []string{"/", "", "ferry:", "ferry:/", "//"} {
+		if code, _, errs := run(t, "rm", "--config", cfg, "-r", root); code != 1 || !strings.Contains(errs, "ferry rm:") {
+			t.Fatalf("rm -r %q: %d %q; want a refusal", root, code, errs)
+		}
+	}
+	if code, _, errs := run(t, "rm", "--config", cfg, "-r", "/x", "/nosuch", "", "/y"); code != 1 || strings.Count(errs, "ferry rm:") != 2 {
+		t.Fatalf("rm of good and bad arguments: %d %q; want exit 1 and two errors", code, errs)
+	}
+	if out := mustRun(t, "ls", "--config", cfg); out != "keep/\n" {
+		t.Fatalf("after the refusals: %q; want only keep (with /x and /y removed)", out)
+	}
+	if out := mustRun(t, "ls", "--config", cfg, "/keep"); out != "sub/\n" {
+		t.Fatalf("/keep after the refusals: %q", out)
+	}
 }
