@@ -58,8 +58,11 @@ func (fi *FileInfo) Handle() string { return fi.attr.Handle }
 // Layout is the file's striping.
 func (fi *FileInfo) Layout() layout.Layout { return fi.attr.Layout }
 
-// Atime, Ctime and UID/GID.
+// Atime, Ctime and UID/GID. Ctime is never earlier than ModTime: a
+// data write, which the servers time, changes the file too.
 func (fi *FileInfo) Atime() time.Time { return time.Unix(0, fi.attr.Atime) }
-func (fi *FileInfo) Ctime() time.Time { return time.Unix(0, fi.attr.Ctime) }
-func (fi *FileInfo) UID() uint32      { return fi.attr.UID }
-func (fi *FileInfo) GID() uint32      { return fi.attr.GID }
+func (fi *FileInfo) Ctime() time.Time {
+	return time.Unix(0, max(fi.attr.Ctime, fi.ModTime().UnixNano()))
+}
+func (fi *FileInfo) UID() uint32 { return fi.attr.UID }
+func (fi *FileInfo) GID() uint32 { return fi.attr.GID }

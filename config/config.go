@@ -60,9 +60,9 @@ type Config struct {
 	RootSquash bool `toml:"root_squash,omitempty"`
 	// Limits on client connections, per server; 0 means the default
 	// (see the Default* constants below).
-	MaxConns        int      `toml:"max_conns,omitempty"`          // connections a server holds
-	MaxConnsPerHost int      `toml:"max_conns_per_host,omitempty"` // of them, from one client address
-	IdleTimeout     Duration `toml:"idle_timeout,omitempty"`       // a connection with nothing in flight closes after this long
+	MaxConns        int      `toml:"max_conns,omitzero"`          // connections a server holds
+	MaxConnsPerHost int      `toml:"max_conns_per_host,omitzero"` // of them, from one client address
+	IdleTimeout     Duration `toml:"idle_timeout,omitempty"`      // a connection with nothing in flight closes after this long
 	// Servers, indexed by id.
 	Servers []Server `toml:"server"`
 }

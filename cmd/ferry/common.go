@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -45,6 +46,7 @@ type clientFlags struct {
 	config   string
 	provider string
 	strategy string
+	timeout  time.Duration // not a flag: a command's own bound on every wait (status --timeout); 0 for the config's
 }
 
 func (c *clientFlags) add(fs *pflag.FlagSet) {
@@ -64,7 +66,7 @@ func (c *clientFlags) mount(ctx context.Context) (*clientlib.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err := clientenv.Options(clientlib.Options{Name: "ferry", Provider: c.provider, Strategy: c.strategy}, os.Getenv)
+	opts, err := clientenv.Options(clientlib.Options{Name: "ferry", Provider: c.provider, Strategy: c.strategy, Timeout: c.timeout}, os.Getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -61,8 +61,12 @@ func runFsck(e *env, cf *clientFlags, repair bool) error {
 	}
 	fmt.Fprintf(e.stdout, "%d servers, %d files, %d datafiles: %d orphans, %d missing, %d misfits; %d removed\n",
 		rep.Servers, rep.Files, rep.Datafiles, len(rep.Orphans), len(rep.Missing), len(rep.Misfits), len(rep.Removed))
-	if rep.Unrepaired() > 0 {
-		fmt.Fprintf(e.stderr, "ferry fsck: %d problems not repaired\n", rep.Unrepaired())
+	if n := rep.Unrepaired(); n > 0 {
+		if repair {
+			fmt.Fprintf(e.stderr, "ferry fsck: %d problems not repaired\n", n)
+		} else {
+			fmt.Fprintf(e.stderr, "ferry fsck: %d problems found (read-only: --repair removes orphans and misplaced datafiles)\n", n)
+		}
 		return exitCode(1)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-hpc/ferry/config"
+	"github.com/ferry-hpc/ferry/verbs"
 )
 
 func init() { addCommand(newGenconfigCmd) }
@@ -54,6 +55,12 @@ func newGenconfigCmd(e *env) *cobra.Command {
 func runGenconfig(e *env, o genconfigOpts) error {
 	if o.servers == "" || (!o.client && (o.storage == "" || o.keyFile == "")) {
 		return usageError{fmt.Errorf("--servers and, for a server config, --storage and --key-file are required")}
+	}
+	if o.provider != "" {
+		// Caught here, not when ferryd refuses to start on every host.
+		if _, err := verbs.CanonicalProvider(o.provider); err != nil {
+			return usageError{fmt.Errorf("--provider: %w", err)}
+		}
 	}
 	addrs, err := expandServers(o.servers, o.port)
 	if err != nil {

@@ -30,6 +30,13 @@ func TestGenconfig(t *testing.T) {
 	if code, _, _ := run(t, "genconfig"); code != 2 {
 		t.Fatalf("missing flags: exit %d, want 2", code)
 	}
+	// Only what it must: no limits written as 0 (which reads as "none").
+	if strings.Contains(out, "max_conns") {
+		t.Fatalf("genconfig wrote a default connection limit:\n%s", out)
+	}
+	if code, _, errs := run(t, "genconfig", "--servers", "127.0.0.1:7000", "--storage", "/x", "--key-file", key, "--provider", "bogus"); code != 2 || !strings.Contains(errs, "bogus") {
+		t.Fatalf("--provider bogus: %d %s; want a usage error", code, errs)
+	}
 }
 
 func TestGenconfigHostListAndClient(t *testing.T) {

@@ -145,6 +145,9 @@ func selfName(self string) string {
 
 // localRestart stops one server (if it runs) and starts it again.
 func localRestart(e *env, id int, dir string) error {
+	if id < 0 {
+		return usageError{fmt.Errorf("--id is required: the server to restart")}
+	}
 	c, err := localcluster.Load(dir)
 	if err != nil {
 		return err

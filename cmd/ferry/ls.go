@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io/fs"
 	"os/user"
 	"strconv"
 
@@ -93,7 +94,7 @@ func runLs(e *env, o *lsOptions, args []string) error {
 			unknown++
 			why = cmp.Or(why, err)
 		}
-		rows[i] = row{x.Mode().String(), userName(x.UID()), groupName(x.GID()), size, x.ModTime().Format("2006-01-02 15:04"), name(x)}
+		rows[i] = row{lsMode(x.Mode()), userName(x.UID()), groupName(x.GID()), size, x.ModTime().Format("2006-01-02 15:04"), name(x)}
 		wo, wg, ws = max(wo, len(rows[i].owner)), max(wg, len(rows[i].group)), max(ws, len(size))
 	}
 	for _, r := range rows {
@@ -131,4 +132,34 @@ func groupName(gid uint32) string {
 	}
 	groupNames[gid] = n
 	return n
+}
+
+// lsMode is a mode as ls -l writes it: the type, then rwx for owner,
+// group and others, with setuid and setgid as s (S without x) in the
+// owner's and group's x and sticky as t (T) in the others'. Go's
+// FileMode.String writes those bits as letters in front instead.
+func lsMode(m fs.FileMode) string {
+	b := []byte("-rwxrwxrwx")
+	if m.IsDir() {
+		b[0] = 'd'
+	}
+	for i := 0; i < 9; i++ {
+		if m&(1<<(8-i)) == 0 {
+			b[i+1] = '-'
+		}
+	}
+	special := func(at int, set bool, lower byte) {
+		if !set {
+			return
+		}
+		if b[at] == '-' {
+			b[at] = lower - 'a' + 'A'
+		} else {
+			b[at] = lower
+		}
+	}
+	special(3, m&fs.ModeSetuid != 0, 's')
+	special(6, m&fs.ModeSetgid != 0, 's')
+	special(9, m&fs.ModeSticky != 0, 't')
+	return string(b)
 }

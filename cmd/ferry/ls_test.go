@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -63,5 +64,26 @@ func TestLsLongServerDown(t *testing.T) {
 	}
 	if lines["wide"] != "?" || lines["single"] != "300000" || lines["dir/"] == "" {
 		t.Fatalf("ls -l with server %d down: %q, want wide with ?, single with 300000, dir/", victim, out)
+	}
+}
+
+// lsMode writes special bits as ls -l does, in the x columns.
+func TestLsMode(t *testing.T) {
+	for _, c := range []struct {
+		m    fs.FileMode
+		want string
+	}{
+		{0o755, "-rwxr-xr-x"},
+		{0o644, "-rw-r--r--"},
+		{0o755 | fs.ModeSetuid, "-rwsr-xr-x"},
+		{0o644 | fs.ModeSetuid, "-rwSr--r--"},
+		{0o755 | fs.ModeDir | fs.ModeSetgid, "drwxr-sr-x"},
+		{0o777 | fs.ModeDir | fs.ModeSticky, "drwxrwxrwt"},
+		{0o770 | fs.ModeDir | fs.ModeSticky, "drwxrwx--T"},
+		{0, "----------"},
+	} {
+		if got := lsMode(c.m); got != c.want {
+			t.Errorf("lsMode(%v) = %q, want %q", c.m, got, c.want)
+		}
 	}
 }

@@ -30,7 +30,10 @@ func newStatCmd(e *env) *cobra.Command {
 }
 
 func runStat(e *env, cf *clientFlags, server *int, args []string) error {
-	if (*server < 0) == (len(args) != 1) {
+	if *server >= 0 && len(args) > 0 {
+		return usageError{fmt.Errorf("give a PATH or --server N, not both")}
+	}
+	if *server < 0 && len(args) != 1 {
 		return usageError{fmt.Errorf("give a PATH or --server N")}
 	}
 	ctx := context.Background()
@@ -64,7 +67,7 @@ func runStat(e *env, cf *clientFlags, server *int, args []string) error {
 	if fi.IsDir() {
 		kind = "directory"
 	}
-	fmt.Fprintf(e.stdout, "  path: %s\n  type: %s\n  mode: %04o (%s)\n", fi.Path(), kind, fi.Sys().(*proto.Attr).Mode&0o7777, fi.Mode())
+	fmt.Fprintf(e.stdout, "  path: %s\n  type: %s\n  mode: %04o (%s)\n", fi.Path(), kind, fi.Sys().(*proto.Attr).Mode&0o7777, lsMode(fi.Mode()))
 	fmt.Fprintf(e.stdout, " owner: %s\n group: %s\n", idName(fi.UID(), false), idName(fi.GID(), true))
 	fmt.Fprintf(e.stdout, " mtime: %s\n ctime: %s\n", fi.ModTime().Format(time.RFC3339Nano), fi.Ctime().Format(time.RFC3339Nano))
 	if fi.IsDir() {

@@ -80,7 +80,11 @@ func fsClient(ctx context.Context, cf *clientFlags) (c *clientlib.Client, addrs 
 	if err == nil {
 		return c, c.Servers(), c.MetaServer(), nil
 	}
-	opts, oerr := clientenv.Options(clientlib.Options{Name: "ferry", Provider: cf.provider, Strategy: cf.strategy, Timeout: cfg.Timeout.Duration}, os.Getenv)
+	timeout := cfg.Timeout.Duration
+	if cf.timeout > 0 {
+		timeout = min(timeout, cf.timeout)
+	}
+	opts, oerr := clientenv.Options(clientlib.Options{Name: "ferry", Provider: cf.provider, Strategy: cf.strategy, Timeout: timeout}, os.Getenv)
 	if oerr != nil {
 		return nil, nil, 0, oerr
 	}
@@ -97,6 +101,9 @@ func fsClient(ctx context.Context, cf *clientFlags) (c *clientlib.Client, addrs 
 
 func runStatus(e *env, cf *clientFlags, asJSON bool, timeout time.Duration) error {
 	ctx := context.Background()
+	// The bound covers the hellos too, which wait the config's timeout
+	// otherwise (30 s by default) for a server that is stopped.
+	cf.timeout = timeout
 	c, addrs, meta, err := fsClient(ctx, cf)
 	if c == nil && addrs == nil {
 		return err

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ferry-hpc/ferry/internal/testcluster"
 )
@@ -108,5 +110,26 @@ func TestStatServers(t *testing.T) {
 	m := regexp.MustCompile(`(?m)^\s+(\d+)\s+(127\.0\.0\.1:\d+)\s+(\d+) \(`).FindAllStringSubmatch(out, -1)
 	if len(m) != 2 || m[0][3] != "131072" || m[1][3] != "65636" {
 		t.Fatalf("stat strips:\n%s", out)
+	}
+}
+
+// status --timeout bounds the wait for a stopped server, its hello
+// included (which waited the config's timeout before).
+func TestStatusTimeout(t *testing.T) {
+	cl := startCluster(t, 2)
+	stopped := 1 - cl.Config.MetadataServer
+	cl.Signal(stopped, syscall.SIGSTOP)
+	defer cl.Signal(stopped, syscall.SIGCONT)
+	start := time.Now()
+	code, out, _ := run(t, "status", "--json", "--timeout", "1s", "--config", cl.ConfigPath)
+	took := time.Since(start)
+	var st statusJSON
+	if err := json.Unmarshal([]byte(out), &st); code != 1 || err != nil || st.Up != 1 || st.Servers[stopped].Up {
+		t.Fatalf("status with server %d stopped: %d %v %s", stopped, code, err, out)
+	}
+	// Not a speed figure: the bound the flag promises, against the
+	// config's 10 s that the hello waited before.
+	if took >= cl.Config.Timeout.Duration {
+		t.Fatalf("status --timeout 1s took %v, the config's whole timeout", took)
 	}
 }
