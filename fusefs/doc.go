@@ -46,7 +46,10 @@
 // descriptors then fail with ESTALE); a file another client renames while
 // it is open keeps its data, size and appends through the descriptor, but
 // a change of mode, owner or times through it (fchmod, futimens) fails
-// with ESTALE, since such changes go by name; setting a file's mtime earlier than its last write does
+// with ESTALE, since such changes go by name; a directory's inode number
+// comes from its path (directories have no handle), so it changes when
+// the directory is renamed, and a new directory at the old name gets the
+// old number; setting a file's mtime earlier than its last write does
 // not show (a file's mtime is the later of the stored one and its
 // datafiles'); permissions are checked by the kernel against the
 // attributes the metadata server keeps (default_permissions), not by the

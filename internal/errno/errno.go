@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"syscall"
 
 	"github.com/ferry-hpc/ferry/config"
@@ -42,6 +43,7 @@ var table = []struct {
 	{proto.ErrTooLarge, syscall.E2BIG},
 	{proto.ErrMalformed, syscall.EBADMSG},
 	{context.DeadlineExceeded, syscall.ETIMEDOUT},
+	{os.ErrDeadlineExceeded, syscall.ETIMEDOUT}, // a socket deadline: "i/o timeout"
 	{fs.ErrNotExist, syscall.ENOENT},
 	{fs.ErrExist, syscall.EEXIST},
 	{fs.ErrPermission, syscall.EACCES},

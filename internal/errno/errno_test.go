@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"os"
 	"syscall"
 	"testing"
 
@@ -21,6 +23,7 @@ func TestOf(t *testing.T) {
 		{fmt.Errorf("frame: %w", proto.ErrTooLarge), syscall.E2BIG},
 		{fmt.Errorf("frame: %w", proto.ErrMalformed), syscall.EBADMSG},
 		{fmt.Errorf("wait: %w", context.DeadlineExceeded), syscall.ETIMEDOUT},
+		{fmt.Errorf("hello: %w", &net.OpError{Op: "read", Net: "unix", Err: os.ErrDeadlineExceeded}), syscall.ETIMEDOUT},
 		{fmt.Errorf("x: %w", fs.ErrNotExist), syscall.ENOENT},
 		{fmt.Errorf("config x: %w: %w", config.ErrInvalid, syscall.ENOENT), syscall.EINVAL},
 		{errors.New("anything else"), syscall.EIO},
