@@ -371,11 +371,13 @@ func (c *Client) ServerStats(ctx context.Context, id int) (map[string]int64, err
 func clean(op, p string) (string, error) {
 	cp, err := proto.CleanPath(p)
 	if err != nil {
-		e := syscall.EINVAL
-		if errors.Is(err, syscall.ENAMETOOLONG) {
-			e = syscall.ENAMETOOLONG
+		// EINVAL unless the error carries its own errno (ENAMETOOLONG,
+		// or EINVAL already: said once).
+		var en syscall.Errno
+		if !errors.As(err, &en) {
+			err = fmt.Errorf("%w: %w", err, syscall.EINVAL)
 		}
-		return "", &Error{Op: op, Path: p, Server: -1, Err: fmt.Errorf("%v: %w", err, e)}
+		return "", &Error{Op: op, Path: p, Server: -1, Err: err}
 	}
 	return cp, nil
 }

@@ -1,6 +1,8 @@
 package clientlib
 
 import (
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ferry-hpc/ferry/proto"
@@ -19,6 +21,25 @@ func TestCtimeNotBeforeMtime(t *testing.T) {
 		fi := &FileInfo{attr: proto.Attr{Type: proto.TypeFile, Ctime: c.ctime, Mtime: c.storedMtime}, mtime: c.dataMtime}
 		if got := fi.Ctime().UnixNano(); got != c.want {
 			t.Errorf("ctime %d, stored mtime %d, datafiles' mtime %d: Ctime %d, want %d", c.ctime, c.storedMtime, c.dataMtime, got, c.want)
+		}
+	}
+}
+
+// A bad path is EINVAL, a long one ENAMETOOLONG, and the error says it
+// once.
+func TestCleanErrors(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		want syscall.Errno
+	}{
+		{"relative", syscall.EINVAL},
+		{"/a/../b", syscall.EINVAL},
+		{"/bad\xffutf8", syscall.EINVAL},
+		{"/" + strings.Repeat("x", proto.MaxName+1), syscall.ENAMETOOLONG},
+	} {
+		_, err := clean("stat", c.path)
+		if got := Errno(err); got != c.want || strings.Count(err.Error(), c.want.Error()) != 1 {
+			t.Errorf("clean(%.20q): %v (errno %v); want %v, said once", c.path, err, got, c.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package proto
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -136,18 +137,18 @@ const (
 func CleanPath(p string) (string, error) {
 	p = strings.TrimPrefix(p, "ferry:")
 	if len(p) == 0 || p[0] != '/' {
-		return "", fmt.Errorf("path %q is not absolute", p)
+		return "", fmt.Errorf("path %s is not absolute", quoteShort(p))
 	}
 	if len(p) > MaxPath {
 		return "", fmt.Errorf("path of %d bytes exceeds %d: %w", len(p), MaxPath, syscall.ENAMETOOLONG)
 	}
 	if strings.IndexByte(p, 0) >= 0 {
-		return "", fmt.Errorf("path %q contains a NUL byte", p)
+		return "", fmt.Errorf("path %s contains a NUL byte", quoteShort(p))
 	}
 	if !utf8.ValidString(p) {
 		// Names travel to tools and logs that expect text; EINVAL, as a
 		// file system that stores names as UTF-8 answers.
-		return "", fmt.Errorf("path %q is not valid UTF-8: %w", p, syscall.EINVAL)
+		return "", fmt.Errorf("path %s is not valid UTF-8: %w", quoteShort(p), syscall.EINVAL)
 	}
 	if p == "/" {
 		return p, nil
@@ -156,14 +157,23 @@ func CleanPath(p string) (string, error) {
 	for _, c := range parts {
 		switch {
 		case c == "":
-			return "", fmt.Errorf("path %q has an empty component", p)
+			return "", fmt.Errorf("path %s has an empty component", quoteShort(p))
 		case c == "." || c == "..":
-			return "", fmt.Errorf("path %q has a %q component", p, c)
+			return "", fmt.Errorf("path %s has a %q component", quoteShort(p), c)
 		case len(c) > MaxName:
-			return "", fmt.Errorf("path %q has a component longer than %d bytes: %w", p, MaxName, syscall.ENAMETOOLONG)
+			return "", fmt.Errorf("path %s has a component longer than %d bytes: %w", quoteShort(p), MaxName, syscall.ENAMETOOLONG)
 		}
 	}
 	return "/" + strings.Join(parts, "/"), nil
+}
+
+// quoteShort quotes a path for an error message, its middle cut out when
+// it is long: the caller's error names the path again.
+func quoteShort(p string) string {
+	if len(p) > 80 {
+		p = p[:56] + "..." + p[len(p)-20:]
+	}
+	return strconv.Quote(p)
 }
 
 func decodePath(d *Decoder) string {

@@ -36,7 +36,7 @@ func runPing(e *env, cf *clientFlags) error {
 		h, rtt, err := c.Ping(ctx, i)
 		if err != nil {
 			failed++
-			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\tDOWN: %v\t-\n", i, addr, err)
+			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\tDOWN: %s\t-\n", i, addr, strings.TrimPrefix(err.Error(), "ferry: "))
 			continue
 		}
 		role := "data"
