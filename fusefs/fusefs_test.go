@@ -612,6 +612,19 @@ func TestRenamedWhileOpen(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(b.dir, "log")); err != nil || string(got) != "fresh" {
 		t.Fatalf("the file now named log: %q, %v; want \"fresh\"", got, err)
 	}
+	// A truncate by name reaches the file the name holds now.
+	if err := os.Truncate(filepath.Join(a.dir, "log"), 3); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(b.dir, "log")); err != nil || string(got) != "fre" {
+		t.Fatalf("log after truncating it through the first mount: %q, %v; want \"fre\"", got, err)
+	}
+	if fi, err := os.Stat(filepath.Join(b.dir, "log.1")); err != nil || fi.Size() != int64(len(orig)+9) {
+		t.Fatalf("log.1 after truncating log: %v, %v", fi, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, "log"), []byte("fresh"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// Through a, the name leads to the new file.
 	if got, err := os.ReadFile(filepath.Join(a.dir, "log")); err != nil || string(got) != "fresh" {
 		t.Fatalf("reading log through the first mount: %q, %v; want \"fresh\"", got, err)

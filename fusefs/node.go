@@ -216,6 +216,11 @@ func (n *node) holds(fi *clientlib.FileInfo) bool {
 	return ok && typeBits(a) == syscall.S_IFREG && inoOf(a) == st.Ino
 }
 
+// ownFile says whether the file of handle is the node's (a file node).
+func (n *node) ownFile(handle string) bool {
+	return inoOf(&proto.Attr{Type: proto.TypeFile, Handle: handle}) == n.StableAttr().Ino
+}
+
 // ownPath is the node's path, checked to still name the node's file:
 // ESTALE when another file holds it now (changes by path must not reach
 // that file), ENOENT when the node has lost its name.
@@ -223,6 +228,9 @@ func (n *node) ownPath(ctx context.Context) (string, error) {
 	p, ok := n.path()
 	if !ok {
 		return "", syscall.ENOENT
+	}
+	if n.StableAttr().Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return p, nil // a directory is known by its path
 	}
 	fi, err := n.fsys.c.Stat(ctx, p)
 	if err != nil {
@@ -256,22 +264,22 @@ func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 }
 
 func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	p, _ := n.path()
+	p, ok := n.path()
 	if size, set := in.GetSize(); set {
 		var err error
 		if h, isFile := fh.(*handle); isFile {
 			err = h.f.Truncate(ctx, int64(size))
+		} else if !ok {
+			return syscall.ENOENT
 		} else {
 			var f *clientlib.File
-			if p, err = n.ownPath(ctx); err == nil {
-				if f, err = n.fsys.c.Open(ctx, p); err == nil {
-					if inoOf(&proto.Attr{Type: proto.TypeFile, Handle: f.Handle()}) != n.StableAttr().Ino {
-						err = fmt.Errorf("%s names another file now: %w", p, syscall.ESTALE)
-					} else {
-						err = f.Truncate(ctx, int64(size))
-					}
-					f.Close()
+			if f, err = n.fsys.c.Open(ctx, p); err == nil {
+				if n.ownFile(f.Handle()) {
+					err = f.Truncate(ctx, int64(size))
+				} else { // never truncate the file another client put there
+					err = fmt.Errorf("%s names another file now: %w", p, syscall.ESTALE)
 				}
+				f.Close()
 			}
 		}
 		if err != nil {
@@ -436,7 +444,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if err != nil {
 		return nil, 0, n.fsys.errno("open", p, err)
 	}
-	if inoOf(&proto.Attr{Type: proto.TypeFile, Handle: f.Handle()}) != n.StableAttr().Ino {
+	if !n.ownFile(f.Handle()) {
 		// Another client put another file at this name since the
 		// kernel looked it up: ESTALE makes the kernel look it up
 		// again and open that file under its own inode.
