@@ -16,7 +16,7 @@ func newRmCmd(e *env) *cobra.Command {
 	var cf clientFlags
 	var recursive, force bool
 	cmd := newCommand("rm [flags] PATH...", "remove files, empty directories, or trees with -r",
-		"Removes files (and their datafiles on every server) or empty directories.",
+		"Removes files (and their datafiles on every server) or empty directories. The root and\nan empty argument are refused; a path that fails is reported and the rest go on (exit 1).",
 		1, -1, func(_ *cobra.Command, args []string) error { return runRm(e, &cf, recursive, force, args) })
 	cf.add(cmd.Flags())
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "remove directories and their contents")
