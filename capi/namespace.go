@@ -174,12 +174,10 @@ func ferry_go_rename(oldpath, newpath *C.char) C.int {
 		return neg(e)
 	}
 	np := C.GoString(newpath)
-	if e := notDir(c, op); e != 0 {
-		return neg(e)
-	}
-	if namesDir(np) {
-		// A trailing "/" on the new name asks for a directory there:
-		// renaming a file to it is ENOTDIR, as is a file in its place.
+	if namesDir(op) || namesDir(np) {
+		// A trailing "/" on either name asks for a directory: renaming
+		// a file that way is ENOTDIR, as is a file in the new name's
+		// place.
 		if fi, err := c.Stat(bg, op); err == nil && !fi.IsDir() {
 			return neg(syscall.ENOTDIR)
 		}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -149,9 +148,7 @@ func fillAttr(out *fuse.Attr, fi *clientlib.FileInfo) {
 		out.Blocks = (out.Size + 511) / 512
 	}
 	out.Blksize = blockSize
-	mtime := fi.ModTime()
-	atime := time.Unix(0, a.Atime)
-	ctime := time.Unix(0, max(a.Ctime, mtime.UnixNano())) // a data write changes the file, so ctime too
+	atime, mtime, ctime := fi.Atime(), fi.ModTime(), fi.Ctime() // ctime: never before mtime
 	out.SetTimes(&atime, &mtime, &ctime)
 }
 
@@ -213,7 +210,7 @@ func (n *node) holds(fi *clientlib.FileInfo) bool {
 		return true
 	}
 	a, ok := fi.Sys().(*proto.Attr)
-	return ok && typeBits(a) == syscall.S_IFREG && inoOf(a) == st.Ino
+	return ok && a.Type == proto.TypeFile && n.ownFile(a.Handle)
 }
 
 // ownFile says whether the file of handle is the node's (a file node).
