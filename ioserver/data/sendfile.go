@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ferry-hpc/ferry/proto"
 	"github.com/ferry-hpc/ferry/verbs"
 )
@@ -52,8 +54,10 @@ func (sendfile) Write(ctx context.Context, e *env, j *job) (Result, error) {
 	}
 	unlock := e.locks.lock(j.req.Handle, false)
 	defer unlock()
-	// The mapping may only cover the file: extend it first.
-	if err := e.locks.extend(j.req.Handle, j.file, end); err != nil {
+	if err := e.locks.backWrite(j.req.Handle, j.file, j.req.Extents, end); err != nil {
+		if errors.Is(err, unix.EOPNOTSUPP) { // no fallocate: pwrite says ENOSPC itself
+			return fallback(ctx, e, j, false, err)
+		}
 		return Result{}, err
 	}
 	m, mr, err := e.maps.get(j.req.Handle, j.file, end, e.link.Fabric.ep)
