@@ -276,6 +276,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("server %d: spin_wait %v: want at most 1ms (a polling thread holds a CPU; negative: never poll)", i, s.SpinWait.Duration)
 		}
 	}
+	if err := c.checkDistinct(); err != nil {
+		return err
+	}
 	if c.MetadataServer < 0 || c.MetadataServer >= len(c.Servers) {
 		return fmt.Errorf("metadata_server %d is not a server id", c.MetadataServer)
 	}
@@ -301,6 +304,39 @@ func (c *Config) validate() error {
 	if c.MaxConns < 0 || c.MaxConnsPerHost < 0 || c.IdleTimeout.Duration < 0 {
 		return fmt.Errorf("negative connection limit (max_conns %d, max_conns_per_host %d, idle_timeout %v)",
 			c.MaxConns, c.MaxConnsPerHost, c.IdleTimeout.Duration)
+	}
+	return nil
+}
+
+// checkDistinct refuses two servers at one address, and two servers on
+// one host with one storage directory, socket or bind address: the second
+// server of such a pair either fails late (its bind) or, with a shared
+// storage directory, writes its strips into the first one's datafiles,
+// and every read of them comes back wrong. Hosts are compared as written
+// in the addresses; the storage directory's lock (ferryd.lock) catches
+// the pairs that names alone cannot tell.
+func (c *Config) checkDistinct() error {
+	hostOf := func(s Server) string {
+		h, _, _ := net.SplitHostPort(s.Address)
+		return h
+	}
+	for j, b := range c.Servers {
+		for i, a := range c.Servers[:j] {
+			if a.Address == b.Address {
+				return fmt.Errorf("servers %d and %d have the same address %q", i, j, a.Address)
+			}
+			if hostOf(a) != hostOf(b) {
+				continue
+			}
+			switch {
+			case filepath.Clean(a.Storage) == filepath.Clean(b.Storage):
+				return fmt.Errorf("servers %d and %d on host %s have the same storage %q: each server needs its own directory", i, j, hostOf(a), a.Storage)
+			case filepath.Clean(a.SocketPath()) == filepath.Clean(b.SocketPath()):
+				return fmt.Errorf("servers %d and %d on host %s have the same socket %q", i, j, hostOf(a), a.SocketPath())
+			case a.BindAddress() == b.BindAddress():
+				return fmt.Errorf("servers %d and %d on host %s bind the same address %q", i, j, hostOf(a), a.BindAddress())
+			}
+		}
 	}
 	return nil
 }

@@ -42,6 +42,14 @@ func TestLoadRejects(t *testing.T) {
 		"no storage":  "[[server]]\nid = 0\naddress = \"a:1\"",
 		"strip count": "strip_count = 2\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
 		"long spin":   "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\nspin_wait = \"5ms\"",
+		"same address": "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\n" +
+			"[[server]]\nid = 1\naddress = \"a:1\"\nstorage = \"/y\"",
+		"same storage": "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\n" +
+			"[[server]]\nid = 1\naddress = \"a:2\"\nstorage = \"/x/\"\nsocket = \"/s\"",
+		"same socket": "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\nsocket = \"/s\"\n" +
+			"[[server]]\nid = 1\naddress = \"a:2\"\nstorage = \"/y\"\nsocket = \"/s\"",
+		"same bind": "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\nbind = \"0.0.0.0:1\"\n" +
+			"[[server]]\nid = 1\naddress = \"a:2\"\nstorage = \"/y\"\nbind = \"0.0.0.0:1\"",
 	}
 	for name, body := range cases {
 		p := filepath.Join(t.TempDir(), "c.toml")
@@ -210,5 +218,19 @@ func TestClientSpinWait(t *testing.T) {
 	os.WriteFile(p, []byte("servers = [\"node01:7000\"]\nspin_wait = \"soon\"\n"), 0o644)
 	if _, err := LoadClient(p); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("spin_wait = \"soon\": %v, want ErrInvalid", err)
+	}
+}
+
+// Servers on different hosts may use the same storage path, socket and
+// bind address: each host has its own.
+func TestSamePathsOnOtherHosts(t *testing.T) {
+	body := "[[server]]\nid = 0\naddress = \"io01:7000\"\nstorage = \"/srv/ferry\"\nbind = \"0.0.0.0:7000\"\n" +
+		"[[server]]\nid = 1\naddress = \"io02:7000\"\nstorage = \"/srv/ferry\"\nbind = \"0.0.0.0:7000\"\n"
+	p := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p); err != nil {
+		t.Fatal(err)
 	}
 }

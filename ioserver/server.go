@@ -59,6 +59,8 @@ type Server struct {
 	ports    verbs.PortRange // where networked fabrics listen
 	started  time.Time
 
+	storageLock *os.File // held while the server runs (lockStorage)
+
 	mu        sync.Mutex
 	ln        net.Listener
 	uln       *net.UnixListener // nil: no Unix socket
@@ -84,7 +86,7 @@ func New(opts Options) (*Server, error) {
 	err := cfg.CheckAddresses(rctx, net.DefaultResolver.LookupHost)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+		return nil, err // names the server
 	}
 	ports, err := verbs.ParsePortRange(self.FabricPorts)
 	if err != nil {
@@ -126,22 +128,37 @@ func New(opts Options) (*Server, error) {
 	if err := os.MkdirAll(self.Storage, 0o700); err != nil {
 		return nil, fmt.Errorf("server %d: storage %s: %w", opts.ID, self.Storage, err)
 	}
+	if s.storageLock, err = lockStorage(self.Storage, opts.ID); err != nil {
+		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+	}
+	fail := func(err error) (*Server, error) {
+		if s.data != nil {
+			s.data.Close()
+		}
+		s.closeFabrics()
+		if s.meta != nil {
+			s.meta.Close()
+		}
+		s.storageLock.Close()
+		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+	}
+	if opts.ID == cfg.MetadataServer {
+		// Before the fabrics and the copy measure: a store that cannot be
+		// had (held by another process, made for another server count)
+		// is the likeliest reason not to start.
+		if s.meta, err = meta.Open(filepath.Join(self.Storage, "meta.db"), len(cfg.Servers), cfg.StripSize, cfg.StripCount); err != nil {
+			return fail(err)
+		}
+	}
 	s.data, err = data.Open(data.Options{Dir: self.Storage, Strategy: s.strategy, PipelineDepth: self.PipelineDepth,
 		AutoSendfile: self.AutoSendfile, Timeout: s.timeout, Stats: s.stats, Log: log})
 	if err != nil {
-		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+		return fail(err)
 	}
 	if err := s.openFabrics(); err != nil {
-		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+		return fail(err)
 	}
 	s.data.MeasureEarly(s.fabrics)
-	if opts.ID == cfg.MetadataServer {
-		s.meta, err = meta.Open(filepath.Join(self.Storage, "meta.db"), len(cfg.Servers), cfg.StripSize, cfg.StripCount)
-		if err != nil {
-			s.closeFabrics()
-			return nil, fmt.Errorf("server %d: %w", opts.ID, err)
-		}
-	}
 	return s, nil
 }
 
@@ -416,10 +433,12 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	s.data.Close() // mappings registered on the fabrics go first
 	s.closeFabrics()
+	var err error
 	if s.meta != nil {
-		return s.meta.Close()
+		err = s.meta.Close()
 	}
-	return nil
+	s.storageLock.Close() // last: the storage is no longer in use
+	return err
 }
 
 // hello is the server's answer to a hello: the file system's servers and

@@ -33,6 +33,10 @@ var (
 	// that renewals and shared counters can tell a live file from a
 	// removed one without a path.
 	bucketHandles = []byte("handles")
+	// bucketFS holds facts of the whole file system: keyServers, the
+	// server count files are laid out over.
+	bucketFS   = []byte("filesystem")
+	keyServers = []byte("servers")
 )
 
 // Store is the namespace of one file system.
@@ -48,6 +52,9 @@ type Store struct {
 // over count of them (0: all) unless their create request says otherwise.
 func Open(file string, total int, strip int64, count int) (*Store, error) {
 	db, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open metadata store %s: another process holds it (a second metadata server on this storage?): %w", file, unix.EBUSY)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open metadata store %s: %w", file, err)
 	}
@@ -61,6 +68,9 @@ func Open(file string, total int, strip int64, count int) (*Store, error) {
 			return err
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketCounters); err != nil {
+			return err
+		}
+		if err := checkServers(tx, total); err != nil {
 			return err
 		}
 		if tx.Bucket(bucketHandles) == nil {
@@ -81,6 +91,27 @@ func Open(file string, total int, strip int64, count int) (*Store, error) {
 		return nil, fmt.Errorf("initialise metadata store %s: %w", file, err)
 	}
 	return m, nil
+}
+
+// checkServers records the server count in a store that has none (a new
+// one, or one made before the count was kept) and refuses one made for
+// another count: every file's layout names the servers it spans by their
+// place among all of them, so a server added or taken away makes every
+// file unreadable, and Ferry does not move strips to a new set.
+func checkServers(tx *bolt.Tx, total int) error {
+	b, err := tx.CreateBucketIfNotExists(bucketFS)
+	if err != nil {
+		return err
+	}
+	if v := b.Get(keyServers); len(v) == 4 {
+		if had := int(binary.LittleEndian.Uint32(v)); had != total {
+			return fmt.Errorf("the file system was made with %d servers and the config lists %d: "+
+				"files are striped over a fixed set of servers, so the config's [[server]] list must stay as it was: %w",
+				had, total, unix.EINVAL)
+		}
+		return nil
+	}
+	return b.Put(keyServers, binary.LittleEndian.AppendUint32(nil, uint32(total)))
 }
 
 // indexHandles builds the handle index of a store made before it had one.

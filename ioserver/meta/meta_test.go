@@ -234,3 +234,34 @@ func TestInvalidUTF8Name(t *testing.T) {
 		t.Fatalf("rename: %v, want EINVAL", err)
 	}
 }
+
+// A store made for one server count refuses another (every file's layout
+// depends on it) and keeps its files; a second opener is told the store
+// is held.
+func TestServerCountKept(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "meta.db")
+	m, err := Open(file, 3, 1<<20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Create(Root, &proto.CreateReq{Path: "/f", Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(file, 3, 1<<20, 0); !errors.Is(err, syscall.EBUSY) || !strings.Contains(err.Error(), "another process holds it") {
+		t.Errorf("second open of a held store: %v, want EBUSY", err)
+	}
+	m.Close()
+	for _, n := range []int{4, 2} {
+		if _, err := Open(file, n, 1<<20, 0); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), fmt.Sprintf("made with 3 servers and the config lists %d", n)) {
+			t.Errorf("open with %d servers: %v, want EINVAL naming both counts", n, err)
+		}
+	}
+	m, err = Open(file, 3, 1<<20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if a, err := m.Lookup(Root, "/f"); err != nil || a.Layout.Total != 3 {
+		t.Fatalf("file after refused opens: %+v, %v", a, err)
+	}
+}
