@@ -207,6 +207,14 @@ if [ -d /run/systemd/system ] && [ ! -e /etc/ferry ]; then
   [ "$(readlink "/proc/$pid/exe")" = /usr/bin/ferryd ] || fail "ferryd@0's main process $pid is not /usr/bin/ferryd"
   ping_installed /etc/ferry/ferry.toml
   run_consumers /etc/ferry/ferry.toml
+  echo "== dpkg -i again (an upgrade): the running server is restarted, not left down"
+  dpkg -i "$deb"
+  systemctl is-active ferryd@0 || fail "ferryd@0 is not running after the package was installed over itself"
+  old=$pid
+  pid=$(systemctl show -p MainPID --value ferryd@0)
+  [ "$pid" != "$old" ] || fail "ferryd@0 was not restarted by the upgrade (pid $pid)"
+  check_no_shm "$old"
+  ping_installed /etc/ferry/ferry.toml
   systemctl stop ferryd@0
   unit_started=0
   journalctl -u ferryd@0 --no-pager | tail -5
@@ -227,6 +235,9 @@ else
   [ "$(wc -w <<<"$servers")" = 1 ] || fail "ferry local up: want one /usr/bin/ferryd, have pids: $servers"
   ping_installed "$work/local/ferry.toml"
   run_consumers "$work/local/ferry.toml"
+  echo "== dpkg -i again (an upgrade): its scripts run with an upgrade's arguments"
+  dpkg -i "$deb"
+  ping_installed "$work/local/ferry.toml"
   /usr/bin/ferry local down --dir "$work/local"
   local_up=0
   check_no_shm $servers
