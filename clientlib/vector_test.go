@@ -178,6 +178,35 @@ func TestListIO(t *testing.T) {
 			if n != 15 || err != io.EOF {
 				t.Fatalf("ReadAtv with an empty segment past the end = %d, %v; want 15, EOF", n, err)
 			}
+
+			// Thousands of tiny pieces in one call: each server's request
+			// carries more of them than one sendmsg takes (1024).
+			h, err := c.Create(ctx, "/listio-tiny-"+dp.name, clientlib.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const pieces, piece, stride = 8000, 28, 44
+			tiny := make([]byte, pieces*piece)
+			for j := range tiny {
+				tiny[j] = byte(rng.Uint32())
+			}
+			back := make([]byte, len(tiny))
+			var wm, rm [][]byte
+			var ts []clientlib.Segment
+			for k := range pieces {
+				wm = append(wm, tiny[k*piece:(k+1)*piece])
+				rm = append(rm, back[k*piece:(k+1)*piece])
+				ts = append(ts, clientlib.Segment{Off: int64(k * stride), Len: piece})
+			}
+			if n, err := h.WriteAtv(ctx, wm, ts); n != int64(len(tiny)) || err != nil {
+				t.Fatalf("WriteAtv of %d pieces = %d, %v", pieces, n, err)
+			}
+			if n, err := h.ReadAtv(ctx, rm, ts); n != int64(len(tiny)) || err != nil {
+				t.Fatalf("ReadAtv of %d pieces = %d, %v", pieces, n, err)
+			}
+			if !bytes.Equal(back, tiny) {
+				t.Fatal("tiny pieces read back differ")
+			}
 		})
 	}
 }

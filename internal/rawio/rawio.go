@@ -116,6 +116,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return r.n, nil
 }
 
+// maxIov is the most buffers one sendmsg takes (the kernel's UIO_MAXIOV):
+// more is EMSGSIZE, so a list write of a few thousand small pieces failed
+// whole. Longer lists go in several calls, as partial writes do.
+const maxIov = 1024
+
 // Writev writes every byte of bufs, waiting for room when the socket has
 // none. A peer that is gone gives EPIPE, never SIGPIPE (MSG_NOSIGNAL):
 // the client library runs inside programs that may not ignore it.
@@ -142,7 +147,7 @@ func (w *writeSide) writev(rc syscall.RawConn, bufs [][]byte) (int, error) {
 	written := 0
 	for len(iov) > 0 {
 		w.msg = unix.Msghdr{Iov: &iov[0]}
-		w.msg.SetIovlen(len(iov))
+		w.msg.SetIovlen(min(len(iov), maxIov))
 		err := rc.Write(w.write)
 		if err != nil {
 			return written, err

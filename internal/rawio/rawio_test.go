@@ -65,6 +65,39 @@ func TestWritevRead(t *testing.T) {
 	}
 }
 
+// TestWritevManyBuffers: more buffers than one sendmsg takes (1024) go
+// whole and in order, as a list write of thousands of small pieces does.
+func TestWritevManyBuffers(t *testing.T) {
+	a, b := pair(t)
+	ra, rb := New(a), New(b)
+	var parts [][]byte
+	var want []byte
+	for i := range 3000 {
+		p := bytes.Repeat([]byte{byte(i)}, 1+i%29)
+		parts = append(parts, p)
+		want = append(want, p...)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		err := ra.Writev(parts...)
+		if err != nil {
+			a.Close() // the reader sees the end instead of waiting
+		}
+		errc <- err
+	}()
+	got := make([]byte, len(want))
+	_, rerr := io.ReadFull(rb, got)
+	if err := <-errc; err != nil {
+		t.Fatalf("Writev of %d buffers: %v", len(parts), err)
+	}
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("bytes read differ from bytes written")
+	}
+}
+
 func TestReadEndings(t *testing.T) {
 	a, b := pair(t)
 	rb := New(b)
