@@ -83,7 +83,9 @@ static int by_lo(const void *a, const void *b) {
 /* use_two_phase decides, the same on every rank, from every rank's range. */
 static int use_two_phase(fy_file *f, fy_scratch *s, int wr, int64_t *gmin, int64_t *gmax) {
   int mode = wr ? f->h.cb_write : f->h.cb_read;
-  if (mode == FY_HINT_DISABLE || f->h.naggr < 1) return 0;
+  /* atomic mode: an aggregator's write mixes ranks' pieces, so each
+   * rank's access goes alone, under the file's lock (file.c) */
+  if (mode == FY_HINT_DISABLE || f->h.naggr < 1 || f->atomic) return 0;
   int64_t mine[2] = {INT64_MAX, INT64_MIN};
   if (s->nsegs) {
     mine[0] = s->segs[0].offset;

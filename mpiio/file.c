@@ -255,9 +255,17 @@ int fy_File_get_info(MPI_File fh, MPI_Info *info_used) {
   return MPI_SUCCESS;
 }
 
+/* Atomic mode: each access takes the file's lock among the ranks that
+ * opened it (lock.c), writes exclusively and reads shared, and collective
+ * accesses go rank by rank (coll.c), as ROMIO's do under fcntl locks. The
+ * standard asks atomicity of these ranks' accesses only. Without it,
+ * overlapping writes may mix per strip (ferry.h). */
 int fy_File_set_atomicity(MPI_File fh, int flag) {
-  FY(fh)->atomic = !!flag; /* every Ferry write is visible when it returns */
-  MPI_Barrier(FY(fh)->comm);
+  fy_file *f = FY(fh);
+  if (flag && fy_lock_init(f) < 0) /* collective: the same answer on every rank */
+    return fy_fail(f, MPI_ERR_OTHER, "MPI_File_set_atomicity", NULL, "cannot make the lock window among the ranks");
+  f->atomic = !!flag;
+  MPI_Barrier(f->comm);
   return MPI_SUCCESS;
 }
 

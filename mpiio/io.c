@@ -59,13 +59,16 @@ static int64_t independent_io(fy_file *f, fy_scratch *s, int wr, int64_t nbytes)
     if (wr) fy_cursor_copy(&c, one.iov_base, nbytes, 0);
   }
   if (niov > INT32_MAX || s->nsegs > INT32_MAX) return -EINVAL;
-  /* while sieved writes may run, other writes must not slip into the
-   * ranges they rewrite (lock.c) */
-  int locked = wr && f->h.ds_write == FY_HINT_ENABLE;
-  if (locked) fy_lock_shared(f);
+  /* atomic mode: writes alone, reads beside reads (file.c); else, while
+   * sieved writes may run, other writes must not slip into the ranges
+   * they rewrite (lock.c) */
+  int excl = f->atomic && wr, shared = !excl && (f->atomic || (wr && f->h.ds_write == FY_HINT_ENABLE));
+  if (excl) fy_lock_excl(f);
+  else if (shared) fy_lock_shared(f);
   ssize_t r = wr ? ferry_pwritev(f->fd, iov, (int)niov, s->segs, (int)s->nsegs)
                  : ferry_preadv(f->fd, iov, (int)niov, s->segs, (int)s->nsegs);
-  if (locked) fy_unlock_shared(f);
+  if (excl) fy_unlock_excl(f);
+  else if (shared) fy_unlock_shared(f);
   if (r > 0 && staged && !wr) fy_cursor_copy(&c, one.iov_base, r, 1);
   return r;
 }

@@ -27,6 +27,8 @@ int fy_sieve_wanted(const fy_file *f, const fy_scratch *s, int wr, int64_t nbyte
   int mode = wr ? f->h.ds_write : f->h.ds_read;
   if (s->nsegs < 2 || mode == FY_HINT_DISABLE) return 0;
   if (wr && !f->lock_ok) return 0;
+  /* a sieved write reads its range first, which a write-only open cannot */
+  if (wr && (f->amode & MPI_MODE_WRONLY)) return 0;
   /* only ascending, disjoint segments (every view's are) */
   for (size_t i = 1; i < s->nsegs; i++)
     if (s->segs[i].offset < s->segs[i - 1].offset + s->segs[i - 1].length) return 0;
@@ -55,6 +57,7 @@ int64_t fy_sieve(fy_file *f, fy_scratch *s, int wr) {
   size_t i = 0;
   int64_t in = 0;
   if (wr) fy_lock_excl(f);
+  else if (f->atomic) fy_lock_shared(f);
   while (i < s->nsegs && !err) {
     int64_t lo = s->segs[i].offset + in, end = chunk_end(s, i, in, max);
     ssize_t r = ferry_pread(f->fd, stage, (size_t)(end - lo), lo);
@@ -94,5 +97,6 @@ int64_t fy_sieve(fy_file *f, fy_scratch *s, int wr) {
     in = jin;
   }
   if (wr) fy_unlock_excl(f);
+  else if (f->atomic) fy_unlock_shared(f);
   return err ? err : moved;
 }

@@ -414,6 +414,86 @@ static void compare(const char *a, const char *b) {
   free(bb);
 }
 
+/* uniform: whether all n bytes of b are the same. */
+static int uniform(const char *b, int n) {
+  for (int i = 1; i < n; i++)
+    if (b[i] != b[0]) return 0;
+  return 1;
+}
+
+/* atomic: in atomic mode, ranks that write one range at once leave one
+ * rank's bytes, never a mix of them, and a read beside those writes sees
+ * one whole write; independent and collective. The range crosses many
+ * 4 KiB strips on 4 servers, where writes without the lock mix. */
+static void atomic(const char *path) {
+  enum { N = 256 << 10 };
+  MPI_File fh;
+  MPI_Info info;
+  MPI_Info_create(&info);
+  MPI_Info_set(info, "striping_unit", "4096");
+  CHECK_MPI(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_RDWR, info, &fh));
+  MPI_Info_free(&info);
+  CHECK_MPI(MPI_File_set_atomicity(fh, 1));
+  int flag = 0;
+  CHECK_MPI(MPI_File_get_atomicity(fh, &flag));
+  CHECK(flag == 1);
+  char *buf = malloc(N), *back = malloc(N);
+  CHECK(buf && back);
+  memset(buf, 'a' + rank, N);
+  if (rank == 0) CHECK_MPI(MPI_File_write_at(fh, 0, buf, N, MPI_BYTE, MPI_STATUS_IGNORE));
+  MPI_Barrier(MPI_COMM_WORLD);
+  for (int round = 0; round < 20; round++) {
+    memset(buf, 'A' + (rank + round) % 26, N);
+    if (round % 5 == 4) {
+      CHECK_MPI(MPI_File_write_at_all(fh, 0, buf, N, MPI_BYTE, MPI_STATUS_IGNORE));
+    } else if (rank % 2 == 0) {
+      CHECK_MPI(MPI_File_write_at(fh, 0, buf, N, MPI_BYTE, MPI_STATUS_IGNORE));
+    } else {
+      CHECK_MPI(MPI_File_read_at(fh, 0, back, N, MPI_BYTE, MPI_STATUS_IGNORE));
+      if (!uniform(back, N)) fprintf(stderr, "[%d] round %d: a read beside atomic writes saw a mix\n", rank, round);
+      CHECK(uniform(back, N));
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+      CHECK_MPI(MPI_File_read_at(fh, 0, back, N, MPI_BYTE, MPI_STATUS_IGNORE));
+      if (!uniform(back, N)) fprintf(stderr, "round %d: atomic writes mixed\n", round);
+      CHECK(uniform(back, N));
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+  CHECK_MPI(MPI_File_close(&fh));
+  free(buf);
+  free(back);
+}
+
+/* wronly_sieve: romio_ds_write=enable on a write-only open writes the
+ * strided data (the sieve, which reads first, stands aside). */
+static void wronly_sieve(const char *path) {
+  MPI_File fh;
+  MPI_Info info;
+  MPI_Info_create(&info);
+  MPI_Info_set(info, "romio_ds_write", "enable");
+  CHECK_MPI(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_WRONLY, info, &fh));
+  MPI_Info_free(&info);
+  MPI_Datatype ft;
+  MPI_Type_vector(8, 1, np, MPI_INT, &ft);
+  MPI_Type_commit(&ft);
+  CHECK_MPI(MPI_File_set_view(fh, (MPI_Offset)rank * sizeof(int), MPI_INT, ft, "native", MPI_INFO_NULL));
+  int v[8];
+  for (int k = 0; k < 8; k++) v[k] = value(k * np + rank);
+  CHECK_MPI(MPI_File_write(fh, v, 8, MPI_INT, MPI_STATUS_IGNORE));
+  CHECK_MPI(MPI_File_close(&fh));
+  MPI_Type_free(&ft);
+  if (rank == 0) {
+    int all[64];
+    CHECK(8 * np <= 64);
+    CHECK_MPI(MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh));
+    CHECK_MPI(MPI_File_read_at(fh, 0, all, 8 * np, MPI_INT, MPI_STATUS_IGNORE));
+    CHECK_MPI(MPI_File_close(&fh));
+    for (int g = 0; g < 8 * np; g++) CHECK(all[g] == value(g));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
@@ -452,6 +532,15 @@ int main(int argc, char **argv) {
   snprintf(ftyp, sizeof ftyp, "ferry:/mpiio-%s.types", argv[1]);
   snprintf(ltyp, sizeof ltyp, "%s/mpiio-%s.types", argv[2], argv[1]);
   types(ftyp, ltyp);
+  char fat[512], fws[512];
+  snprintf(fat, sizeof fat, "ferry:/mpiio-%s.atomic", argv[1]);
+  snprintf(fws, sizeof fws, "ferry:/mpiio-%s.wronly", argv[1]);
+  remove_file(fat);
+  remove_file(fws);
+  atomic(fat);
+  wronly_sieve(fws);
+  remove_file(fat);
+  remove_file(fws);
 
   remove_file(fer);
   remove_file(loc);
