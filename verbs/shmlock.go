@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -69,6 +70,9 @@ type laneLock struct {
 	signal   *int32
 	unlocked int32
 	peer     atomic.Int32 // the lane's peer's pid (SetLanePeer); 0: unknown
+
+	formerMu sync.Mutex
+	formers  map[int32]time.Time // peers SetLanePeer replaced, and when
 
 	// The watchdog's own: since when the lock has been seen held without
 	// a look finding it free, and who could hold it then.
@@ -172,7 +176,17 @@ func (e *Endpoint) SetLanePeer(lane, pid int) {
 	if len(e.locks) == 0 {
 		return
 	}
-	e.locks[lane%len(e.locks)].peer.Store(int32(pid))
+	l := e.locks[lane%len(e.locks)]
+	if old := l.peer.Swap(int32(pid)); old > 0 && old != int32(pid) {
+		// The peer it replaces (a server that died and was started
+		// again) may still hold the lane's lock: it stays a candidate.
+		l.formerMu.Lock()
+		if l.formers == nil {
+			l.formers = make(map[int32]time.Time)
+		}
+		l.formers[old] = time.Now()
+		l.formerMu.Unlock()
+	}
 	if pid > 0 {
 		e.startLockWatch()
 	}
@@ -260,16 +274,29 @@ func (e *Endpoint) stopLockWatch() {
 const peerGoneKeep = 10 * time.Second
 
 // lockCandidates are the processes that may hold l: the lane's peer when
-// it is known, else the address vector's peers and those that left it in
-// the last peerGoneKeep.
+// it is known, with the peers it replaced in the last peerGoneKeep (a
+// client that reconnected to a restarted server before the watchdog's
+// look saw only the new, live one, and left the dead one's hold for
+// good), else the address vector's peers and those that left it in the
+// last peerGoneKeep.
 func (e *Endpoint) lockCandidates(l *laneLock) []int32 {
+	now := time.Now()
 	if p := l.peer.Load(); p > 0 {
-		return []int32{p}
+		pids := []int32{p}
+		l.formerMu.Lock()
+		defer l.formerMu.Unlock()
+		for pid, left := range l.formers {
+			if now.Sub(left) < peerGoneKeep && pid != p {
+				pids = append(pids, pid)
+			} else {
+				delete(l.formers, pid)
+			}
+		}
+		return pids
 	}
 	e.lockMu.Lock()
 	defer e.lockMu.Unlock()
 	var pids []int32
-	now := time.Now()
 	for pid, left := range e.lockPeers {
 		switch {
 		case left.IsZero() || now.Sub(left) < peerGoneKeep:

@@ -207,6 +207,27 @@ func TestDeadPeersLockFreed(t *testing.T) {
 	closeWithin(t, e, 10*time.Second)
 }
 
+// TestReplacedPeersLockFreed: a lane's peer killed while it holds the
+// lane's lock and replaced at once by a live one (a client reconnected to
+// the restarted server before the watchdog looked) still has its lock
+// freed: the replaced peer stays a candidate holder.
+func TestReplacedPeersLockFreed(t *testing.T) {
+	e := openLanes(t, 2)
+	holder, _ := lockHolder(t, e, 1)
+	e.SetLanePeer(1, holder.Process.Pid)
+	stopExpect := e.Expect()
+	wait := stuckWrite(t, e, e.LaneAddress(1), 8)
+	holder.Process.Kill()
+	holder.Wait()
+	e.SetLanePeer(1, os.Getpid()) // the new peer: alive
+	wait()
+	if n := e.LocksFreed(); n != 1 {
+		t.Fatalf("LocksFreed = %d, want 1", n)
+	}
+	stopExpect()
+	closeWithin(t, e, 10*time.Second)
+}
+
 // TestLivePeersLockKept: a lock held past lockStuckAfter by a peer that
 // is alive (stopped, slow) is not touched; and without a known peer no
 // lock is ever freed.
