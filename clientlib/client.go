@@ -452,6 +452,15 @@ func (c *Client) MkdirAll(ctx context.Context, path string, mode fs.FileMode) er
 		if err != nil && !isExist(err) {
 			return err
 		}
+		if err != nil && cur == p { // there already: as os.MkdirAll, only a directory will do
+			fi, serr := c.Stat(ctx, p)
+			if serr != nil {
+				return serr
+			}
+			if !fi.IsDir() {
+				return &Error{Op: "mkdir", Path: p, Server: -1, Err: syscall.ENOTDIR}
+			}
+		}
 	}
 	return nil
 }

@@ -50,6 +50,7 @@ type serverConn struct {
 	spin     time.Duration // Options.SpinWait
 	auth     authConfig
 
+	closed  bool   // Client.Close ran: no more dialing
 	unixErr error  // why the last connection is not on the Unix socket
 	refused string // why the server did not take our fabric address
 
@@ -123,6 +124,9 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 	}
 	if sc.nc != nil {
 		return sc.nc, nil
+	}
+	if sc.closed {
+		return nil, closedError{"client"}
 	}
 	nc, err := sc.dial(ctx)
 	if err != nil {
@@ -519,6 +523,7 @@ func (sc *serverConn) control(ctx context.Context, op proto.Op, req, resp proto.
 func (sc *serverConn) close() {
 	sc.mu.Lock()
 	nc := sc.nc
+	sc.closed = true
 	sc.mu.Unlock()
 	if nc != nil {
 		sc.fail(nc, net.ErrClosed)

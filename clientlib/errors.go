@@ -3,6 +3,7 @@ package clientlib
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"syscall"
 
 	"github.com/ferry-hpc/ferry/internal/errno"
@@ -61,3 +62,10 @@ func wrap(op, path string, err error) error {
 	}
 	return &Error{Op: op, Path: path, Server: -1, Err: err}
 }
+
+// closedError is a use after Close: EBADF at the C boundary (errno.Of
+// finds it), fs.ErrClosed to Go callers, as os.File's.
+type closedError struct{ what string }
+
+func (e closedError) Error() string   { return e.what + " is closed" }
+func (e closedError) Unwrap() []error { return []error{syscall.EBADF, fs.ErrClosed} }

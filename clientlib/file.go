@@ -42,14 +42,14 @@ func (f *File) Handle() string { return f.attr.Handle }
 // return only then); Close does not fsync.
 func (f *File) Close() error {
 	if f.closed.Swap(true) {
-		return &Error{Op: "close", Path: f.attr.Path, Server: -1, Err: syscall.EBADF}
+		return &Error{Op: "close", Path: f.attr.Path, Server: -1, Err: closedError{"file"}}
 	}
 	return nil
 }
 
 func (f *File) check(op string, off int64) error {
 	if f.closed.Load() {
-		return &Error{Op: op, Path: f.attr.Path, Server: -1, Err: fmt.Errorf("file is closed: %w", syscall.EBADF)}
+		return &Error{Op: op, Path: f.attr.Path, Server: -1, Err: closedError{"file"}}
 	}
 	if off < 0 {
 		return &Error{Op: op, Path: f.attr.Path, Server: -1, Err: fmt.Errorf("negative offset %d: %w", off, syscall.EINVAL)}
@@ -545,6 +545,9 @@ func (f *File) Sync(ctx context.Context) error {
 // FetchAdd atomically adds delta to the file's shared counter on the
 // metadata server and returns the old value (MPI-IO shared file pointers).
 func (f *File) FetchAdd(ctx context.Context, delta int64) (int64, error) {
+	if err := f.check("fetchadd", 0); err != nil {
+		return 0, err
+	}
 	cp, err := f.current(ctx)
 	if err != nil {
 		return 0, err
@@ -556,6 +559,9 @@ func (f *File) FetchAdd(ctx context.Context, delta int64) (int64, error) {
 
 // SetCounter stores v in the file's shared counter and returns the old value.
 func (f *File) SetCounter(ctx context.Context, v int64) (int64, error) {
+	if err := f.check("fetchadd", 0); err != nil {
+		return 0, err
+	}
 	cp, err := f.current(ctx)
 	if err != nil {
 		return 0, err
