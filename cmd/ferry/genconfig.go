@@ -96,9 +96,15 @@ func runGenconfig(e *env, o genconfigOpts) error {
 		if cfg.KeyFile, err = filepath.Abs(o.keyFile); err != nil {
 			return err
 		}
-		if err := config.WriteKey(cfg.KeyFile); err != nil && !errors.Is(err, iofs.ErrExist) {
+		if err := config.WriteKey(cfg.KeyFile); errors.Is(err, iofs.ErrExist) {
+			// A key there already must be one servers will take (size,
+			// mode): found now, not at every server's start.
+			if _, err := config.ReadKey(cfg.KeyFile); err != nil {
+				return fmt.Errorf("--key-file %s exists but servers would refuse it: %w", cfg.KeyFile, err)
+			}
+		} else if err != nil {
 			return err
-		} else if err == nil {
+		} else {
 			fmt.Fprintf(e.stderr, "ferry genconfig: wrote a new key to %s\n", cfg.KeyFile)
 		}
 		b, err = cfg.Encode()

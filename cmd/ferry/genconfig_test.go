@@ -37,6 +37,13 @@ func TestGenconfig(t *testing.T) {
 	if code, _, errs := run(t, "genconfig", "--servers", "127.0.0.1:7000", "--storage", "/x", "--key-file", key, "--provider", "bogus"); code != 2 || !strings.Contains(errs, "bogus") {
 		t.Fatalf("--provider bogus: %d %s; want a usage error", code, errs)
 	}
+	// An existing key that servers would refuse (others may read it).
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run(t, "genconfig", "--servers", "127.0.0.1:7000", "--storage", "/x", "--key-file", key); code == 0 || !strings.Contains(errs, "servers would refuse it") {
+		t.Fatalf("world-readable key: %d %s; want an error", code, errs)
+	}
 }
 
 func TestGenconfigHostListAndClient(t *testing.T) {

@@ -6,7 +6,7 @@
 // against the config's server addresses, else from the launcher's rank
 // (srun, mpiexec), so one command line starts every server of a file
 // system. Under systemd (Type=notify) it reports readiness once it
-// accepts connections. It serves until SIGTERM or SIGINT, then closes its
+// accepts connections. It serves until SIGTERM, SIGINT or SIGHUP, then closes its
 // connections, fabrics and stores and exits 0.
 package main
 
@@ -46,7 +46,7 @@ func run(args []string) error {
 	fs.SortFlags = false
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stdout, "usage: ferryd --config FILE [--id N] [flags]\n\n"+
-			"Runs one Ferry I/O server of the config in the foreground until SIGTERM/SIGINT.\n"+
+			"Runs one Ferry I/O server of the config in the foreground until SIGTERM, SIGINT or SIGHUP.\n"+
 			"Without --id, the server is the one whose address names this host, else the one\n"+
 			"numbered by the launcher's rank (SLURM_PROCID, PMI_RANK, OMPI_COMM_WORLD_RANK).\n\nFlags:")
 		fs.SetOutput(os.Stdout)
@@ -83,8 +83,10 @@ func run(args []string) error {
 	}
 
 	// Catch signals before opening fabrics: that takes seconds, and a stop
-	// asked for meanwhile must not be lost.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// asked for meanwhile must not be lost. SIGHUP (the terminal of a
+	// server run by hand went away) stops it cleanly too: ferryd has no
+	// config to reload, and dying of it left its fabrics' regions behind.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,16 +35,21 @@ func TestHelpAndLogLevel(t *testing.T) {
 	}
 }
 
-// SIGTERM stops the server cleanly: exit status 0, log says so. (And a
-// server not configured for metrics serves none.)
+// SIGTERM stops the server cleanly: exit status 0, log says so; so do
+// SIGINT and SIGHUP (a terminal that went away). (And a server not
+// configured for metrics serves none.)
 func TestStopsOnSIGTERM(t *testing.T) {
-	cl := testcluster.Start(t, testcluster.Options{Servers: 1}) // returns once it answers
-	cl.StopGrace = time.Minute                                  // a loaded machine is slow, not a hang
-	if err := cl.Cluster.Stop(0); err != nil {
-		t.Fatal(err)
-	}
-	logs, err := os.ReadFile(cl.LogPath(0))
-	if err != nil || !strings.Contains(string(logs), "shutting down") || strings.Contains(string(logs), "metrics") {
-		t.Fatalf("log (%v):\n%s", err, logs)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cl := testcluster.Start(t, testcluster.Options{Servers: 1}) // returns once it answers
+			cl.StopGrace = time.Minute                                  // a loaded machine is slow, not a hang
+			if err := cl.Cluster.StopWith(0, sig); err != nil {
+				t.Fatal(err)
+			}
+			logs, err := os.ReadFile(cl.LogPath(0))
+			if err != nil || !strings.Contains(string(logs), "shutting down") || strings.Contains(string(logs), "metrics") {
+				t.Fatalf("log (%v):\n%s", err, logs)
+			}
+		})
 	}
 }

@@ -331,6 +331,10 @@ func (c *Cluster) logTail(i int) string {
 // other than 0.
 func (c *Cluster) Stop(i int) error { return c.stop([]int{i}, syscall.SIGTERM) }
 
+// StopWith sends sig to server i and waits until it has exited; any exit
+// but status 0 is an error, as after Stop.
+func (c *Cluster) StopWith(i int, sig syscall.Signal) error { return c.stop([]int{i}, sig) }
+
 // Kill sends SIGKILL to server i and waits until it has exited.
 func (c *Cluster) Kill(i int) error { return c.stop([]int{i}, syscall.SIGKILL) }
 
