@@ -65,6 +65,20 @@ int ferry_set_counter(int fh, int64_t value, int64_t *old) {
   return ferry_go_set_counter(fh, value, old);
 }
 
+int ferry_counter_new(int fh, int64_t value, uint64_t *id) {
+  return ferry_go_counter_new(fh, value, id);
+}
+
+int ferry_counter_add(int fh, uint64_t id, int64_t delta, int64_t *old) {
+  return ferry_go_counter_add(fh, id, delta, old);
+}
+
+int ferry_counter_set(int fh, uint64_t id, int64_t value, int64_t *old) {
+  return ferry_go_counter_set(fh, id, value, old);
+}
+
+int ferry_counter_free(int fh, uint64_t id) { return ferry_go_counter_free(fh, id); }
+
 int ferry_stat(const char *path, struct ferry_stat *st) { return ferry_go_stat((char *)path, st); }
 int ferry_fstat(int fh, struct ferry_stat *st) { return ferry_go_fstat(fh, st); }
 int ferry_unlink(const char *path) { return ferry_go_unlink((char *)path); }

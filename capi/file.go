@@ -344,6 +344,44 @@ func ferry_go_set_counter(fh C.int, value C.int64_t, old *C.int64_t) C.int {
 	return counter(fh, int64(value), old, (*clientlib.File).SetCounter)
 }
 
+//export ferry_go_counter_new
+func ferry_go_counter_new(fh C.int, value C.int64_t, id *C.uint64_t) C.int {
+	h, e := getFile(fh)
+	if e != 0 {
+		return neg(e)
+	}
+	if id == nil {
+		return neg(syscall.EFAULT)
+	}
+	n, err := h.f.NewCounter(bg, int64(value))
+	if err != nil {
+		return neg(clientlib.Errno(err))
+	}
+	*id = C.uint64_t(n)
+	return 0
+}
+
+//export ferry_go_counter_add
+func ferry_go_counter_add(fh C.int, id C.uint64_t, delta C.int64_t, old *C.int64_t) C.int {
+	return counter(fh, int64(delta), old, func(f *clientlib.File, ctx context.Context, v int64) (int64, error) {
+		return f.CounterAdd(ctx, uint64(id), v)
+	})
+}
+
+//export ferry_go_counter_set
+func ferry_go_counter_set(fh C.int, id C.uint64_t, value C.int64_t, old *C.int64_t) C.int {
+	return counter(fh, int64(value), old, func(f *clientlib.File, ctx context.Context, v int64) (int64, error) {
+		return f.CounterSet(ctx, uint64(id), v)
+	})
+}
+
+//export ferry_go_counter_free
+func ferry_go_counter_free(fh C.int, id C.uint64_t) C.int {
+	return counter(fh, 0, nil, func(f *clientlib.File, ctx context.Context, _ int64) (int64, error) {
+		return 0, f.DropCounter(ctx, uint64(id))
+	})
+}
+
 func counter(fh C.int, v int64, old *C.int64_t, op func(*clientlib.File, context.Context, int64) (int64, error)) C.int {
 	h, e := getFile(fh)
 	if e != 0 {

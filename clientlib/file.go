@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -543,22 +544,59 @@ func (f *File) Sync(ctx context.Context) error {
 }
 
 // FetchAdd atomically adds delta to the file's shared counter on the
-// metadata server and returns the old value (MPI-IO shared file pointers).
+// metadata server and returns the old value. Every client of the file
+// shares this one counter (counter 0); NewCounter makes others.
 func (f *File) FetchAdd(ctx context.Context, delta int64) (int64, error) {
-	if err := f.check("fetchadd", 0); err != nil {
-		return 0, err
-	}
-	cp, err := f.current(ctx)
-	if err != nil {
-		return 0, err
-	}
-	var v proto.Int
-	err = f.c.meta.control(ctx, proto.OpFetchAdd, &proto.FetchAddReq{Handle: f.attr.Handle, Cap: cp, Delta: delta}, &v)
-	return v.V, wrap("fetchadd", f.attr.Path, err)
+	return f.counter(ctx, &proto.FetchAddReq{Delta: delta})
 }
 
 // SetCounter stores v in the file's shared counter and returns the old value.
 func (f *File) SetCounter(ctx context.Context, v int64) (int64, error) {
+	return f.counter(ctx, &proto.FetchAddReq{Delta: v, Set: true})
+}
+
+// NewCounter makes a shared counter of the file apart from its own,
+// starting at v, and returns its id: MPI-IO's shared file pointer of one
+// collective open, which its ranks share and no other open does. Any
+// client given the id uses it through CounterAdd and CounterSet until
+// DropCounter; removing the file removes it too. Ids are random, so two
+// made at once do not meet.
+func (f *File) NewCounter(ctx context.Context, v int64) (uint64, error) {
+	var id uint64
+	for id == 0 {
+		id = rand.Uint64()
+	}
+	_, err := f.counter(ctx, &proto.FetchAddReq{Counter: id, Delta: v, Set: true})
+	return id, err
+}
+
+// CounterAdd is FetchAdd on counter id (0: the file's own); ENOENT for
+// a counter that was never made or was dropped.
+func (f *File) CounterAdd(ctx context.Context, id uint64, delta int64) (int64, error) {
+	return f.counter(ctx, &proto.FetchAddReq{Counter: id, Delta: delta})
+}
+
+// CounterSet is SetCounter on counter id (0: the file's own).
+func (f *File) CounterSet(ctx context.Context, id uint64, v int64) (int64, error) {
+	if id != 0 { // a set would make it: only one that exists is set
+		if _, err := f.CounterAdd(ctx, id, 0); err != nil {
+			return 0, err
+		}
+	}
+	return f.counter(ctx, &proto.FetchAddReq{Counter: id, Delta: v, Set: true})
+}
+
+// DropCounter removes counter id, which NewCounter made.
+func (f *File) DropCounter(ctx context.Context, id uint64) error {
+	if id == 0 {
+		return &Error{Op: "fetchadd", Path: f.attr.Path, Server: -1, Err: fmt.Errorf("the file's own counter is not dropped: %w", syscall.EINVAL)}
+	}
+	_, err := f.counter(ctx, &proto.FetchAddReq{Counter: id, Drop: true})
+	return err
+}
+
+// counter sends r for the file and returns the counter's old value.
+func (f *File) counter(ctx context.Context, r *proto.FetchAddReq) (int64, error) {
 	if err := f.check("fetchadd", 0); err != nil {
 		return 0, err
 	}
@@ -566,7 +604,8 @@ func (f *File) SetCounter(ctx context.Context, v int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	r.Handle, r.Cap = f.attr.Handle, cp
 	var old proto.Int
-	err = f.c.meta.control(ctx, proto.OpFetchAdd, &proto.FetchAddReq{Handle: f.attr.Handle, Cap: cp, Delta: v, Set: true}, &old)
+	err = f.c.meta.control(ctx, proto.OpFetchAdd, r, &old)
 	return old.V, wrap("fetchadd", f.attr.Path, err)
 }

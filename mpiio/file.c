@@ -92,6 +92,23 @@ int fy_all_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info in
     if (fd >= 0) ferry_close(fd);
     return fy_fail_errno(NULL, worst, op, filename);
   }
+  /* The shared file pointer is this open's own counter: another open of
+   * the file (other ranks, or these with MPI_COMM_SELF) has its own, as
+   * ROMIO's per-open hidden file gives. It starts at the end with
+   * MPI_MODE_APPEND, else at 0. */
+  int64_t size = 0;
+  if (amode & MPI_MODE_APPEND) ferry_get_size(fd, &size);
+  int64_t made[2] = {0, 0}; /* rc, id */
+  if (rank == 0) {
+    uint64_t id = 0;
+    made[0] = ferry_counter_new(fd, size, &id);
+    made[1] = (int64_t)id;
+  }
+  MPI_Bcast(made, 2, MPI_INT64_T, 0, comm);
+  if (made[0] < 0) {
+    ferry_close(fd);
+    return fy_fail_errno(NULL, (int)made[0], op, filename);
+  }
   fy_file *f = calloc(1, sizeof *f);
   if (!f || !(f->path = strdup(filename))) {
     free(f);
@@ -113,10 +130,8 @@ int fy_all_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info in
   if (info != MPI_INFO_NULL) MPI_Info_dup(info, &f->info);
   else f->info = MPI_INFO_NULL;
   fy_view_set(f, 0, MPI_BYTE, MPI_BYTE);
-  int64_t size = 0;
-  if (amode & MPI_MODE_APPEND) ferry_get_size(fd, &size);
   f->pos = size;
-  if (rank == 0) ferry_set_counter(fd, size, NULL);
+  f->shfp = (uint64_t)made[1];
   struct ferry_stat st;
   if (ferry_fstat(fd, &st) == 0) {
     f->h.strip_size = st.strip_size;
@@ -125,6 +140,7 @@ int fy_all_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info in
   int hr = fy_hints_apply(f), hall; /* collective; ends with the ranks in step */
   MPI_Allreduce(&hr, &hall, 1, MPI_INT, MPI_MIN, f->comm);
   if (hall < 0 || fy_registry_add(f)) {
+    if (rank == 0) ferry_counter_free(fd, f->shfp);
     fy_lock_free(f);
     fy_hints_free(f);
     ferry_close(fd);
@@ -140,6 +156,9 @@ int fy_all_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info in
 int fy_File_close(MPI_File *fh) {
   fy_file *f = FY(*fh);
   MPI_Barrier(f->comm);
+  /* every rank is done with the shared file pointer; a counter that
+   * cannot be freed now goes with the file */
+  if (f->rank == 0) ferry_counter_free(f->fd, f->shfp);
   int r = ferry_close(f->fd), rc = MPI_SUCCESS;
   if (f->amode & MPI_MODE_DELETE_ON_CLOSE) {
     MPI_Barrier(f->comm);

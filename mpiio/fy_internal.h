@@ -138,6 +138,7 @@ typedef struct fy_file {
   MPI_Info info;   /* hints given at open / set_info */
   MPI_Errhandler eh;
   int atomic;
+  uint64_t shfp; /* the shared file pointer: this open's own counter (ferry_counter_new) */
   MPI_Fint fint;
   /* view */
   MPI_Offset disp;

@@ -114,7 +114,7 @@ int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void
     start = f->pos;
   } else {
     int64_t old;
-    int r = ferry_fetch_add(f->fd, nbytes / f->esize, &old);
+    int r = ferry_counter_add(f->fd, f->shfp, nbytes / f->esize, &old);
     if (r < 0) return fy_fail_errno(f, r, op, NULL);
     start = old;
   }
@@ -168,7 +168,7 @@ int fy_do_ordered(MPI_File fh, const char *op, int wr, const void *buf, MPI_Coun
   long long base[2] = {0, 0}; /* value, error */
   if (f->rank == 0) {
     int64_t old = 0;
-    int r = ferry_fetch_add(f->fd, total, &old);
+    int r = ferry_counter_add(f->fd, f->shfp, total, &old);
     base[0] = old;
     base[1] = r;
   }

@@ -130,7 +130,7 @@ int fy_File_set_view(MPI_File fh, MPI_Offset disp, MPI_Datatype etype, MPI_Datat
   f->pos = 0;
   fy_info_merge(f, info);
   if (fy_hints_apply(f)) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "out of memory");
-  if (f->rank == 0) ferry_set_counter(f->fd, 0, NULL);
+  if (f->rank == 0) ferry_counter_set(f->fd, f->shfp, 0, NULL);
   MPI_Barrier(f->comm);
   return MPI_SUCCESS;
 }
@@ -203,11 +203,11 @@ int fy_File_seek_shared(MPI_File fh, MPI_Offset offset, int whence) {
   MPI_Barrier(f->comm);
   if (f->rank == 0) {
     int64_t cur = 0;
-    int r = ferry_fetch_add(f->fd, 0, &cur);
+    int r = ferry_counter_add(f->fd, f->shfp, 0, &cur);
     MPI_Offset p = 0;
     if (r < 0) rc = fy_fail_errno(f, r, "MPI_File_seek_shared", NULL);
     else rc = seek_target(f, cur, offset, whence, &p, "MPI_File_seek_shared");
-    if (rc == MPI_SUCCESS && (r = ferry_set_counter(f->fd, p, NULL)) < 0)
+    if (rc == MPI_SUCCESS && (r = ferry_counter_set(f->fd, f->shfp, p, NULL)) < 0)
       rc = fy_fail_errno(f, r, "MPI_File_seek_shared", NULL);
   }
   MPI_Bcast(&rc, 1, MPI_INT, 0, f->comm);
@@ -216,7 +216,7 @@ int fy_File_seek_shared(MPI_File fh, MPI_Offset offset, int whence) {
 
 int fy_File_get_position_shared(MPI_File fh, MPI_Offset *offset) {
   int64_t cur;
-  int r = ferry_fetch_add(FY(fh)->fd, 0, &cur);
+  int r = ferry_counter_add(FY(fh)->fd, FY(fh)->shfp, 0, &cur);
   if (r < 0) return fy_fail_errno(FY(fh), r, "MPI_File_get_position_shared", NULL);
   *offset = cur;
   return MPI_SUCCESS;

@@ -572,25 +572,37 @@ func (m *ReaddirResp) decode(d *Decoder) {
 	m.More = d.bool("more")
 }
 
-// FetchAddReq adds Delta to the file's shared counter.
+// FetchAddReq adds Delta to one of the file's shared counters: Counter 0
+// is the file's own, which every client shares; others are made by the
+// first Set of them (MPI-IO's shared file pointer of one collective
+// open) and removed by Drop or with the file.
 type FetchAddReq struct {
-	Handle string
-	Cap    Cap // with RightRead or RightWrite
-	Delta  int64
-	Set    bool // store Delta instead of adding it
+	Handle  string
+	Cap     Cap // with RightRead or RightWrite
+	Counter uint64
+	Delta   int64
+	Set     bool // store Delta instead of adding it
+	Drop    bool // remove the counter (not 0), answering its last value
 }
 
 func (m *FetchAddReq) encode(e *Encoder) {
 	e.str(m.Handle)
 	m.Cap.encode(e)
+	e.u64(m.Counter)
 	e.i64(m.Delta)
 	e.bool(m.Set)
+	e.bool(m.Drop)
 }
 func (m *FetchAddReq) decode(d *Decoder) {
 	m.Handle = decodeHandle(d)
 	m.Cap.decode(d)
+	m.Counter = d.u64("counter")
 	m.Delta = d.i64("delta")
 	m.Set = d.bool("set")
+	m.Drop = d.bool("drop")
+	if d.err == nil && m.Drop && (m.Set || m.Counter == 0) {
+		d.fail("drop of counter %d (set %v): only a made counter is dropped, and not set at once", m.Counter, m.Set)
+	}
 }
 
 // Int carries one integer.

@@ -525,7 +525,8 @@ int ferry_get_size(int fh, int64_t *size);
  *
  * Every file has one 64-bit counter on the metadata server, shared by all
  * clients and handles of the file; it is 0 for a new file and lives as
- * long as the file. MPI-IO uses it as the shared file pointer.
+ * long as the file. ferry_counter_new makes others, shared only by those
+ * given their id (MPI-IO's shared file pointers).
  *
  * delta: added to the counter (may be negative or 0, to read it).
  * old:   out, caller-owned: the value before the addition. May be NULL.
@@ -549,6 +550,49 @@ int ferry_fetch_add(int fh, int64_t delta, int64_t *old);
  * Returns 0, -EBADF, -EINVAL (value < 0), or -EIO ...
  */
 int ferry_set_counter(int fh, int64_t value, int64_t *old);
+
+/*
+ * ferry_counter_new - make a shared counter of the file apart from its
+ * own (see ferry_fetch_add).
+ *
+ * The file's own counter is one for every client and handle of the file.
+ * A made counter is shared only by those given its id: MPI-IO makes one
+ * per collective open, as its shared file pointer, so that two opens of
+ * one file do not move each other's. It lives until ferry_counter_free
+ * or until the file is removed. Ids are random 64-bit numbers, never 0;
+ * pass them between processes as they are.
+ *
+ * value: the counter's first value (>= 0).
+ * id:    out, caller-owned: the new counter's id; set only on success.
+ *
+ * Returns 0, -EBADF, -EFAULT (id is NULL), -EINVAL (value < 0), or
+ * -EIO ...
+ */
+int ferry_counter_new(int fh, int64_t value, uint64_t *id);
+
+/*
+ * ferry_counter_add - ferry_fetch_add on counter id (0: the file's own).
+ *
+ * Returns what ferry_fetch_add returns, and -ENOENT for an id that was
+ * never made or was freed.
+ */
+int ferry_counter_add(int fh, uint64_t id, int64_t delta, int64_t *old);
+
+/*
+ * ferry_counter_set - ferry_set_counter on counter id (0: the file's own).
+ *
+ * Returns what ferry_set_counter returns, and -ENOENT for an id that was
+ * never made or was freed.
+ */
+int ferry_counter_set(int fh, uint64_t id, int64_t value, int64_t *old);
+
+/*
+ * ferry_counter_free - remove counter id, which ferry_counter_new made.
+ *
+ * Returns 0, -EBADF, -EINVAL (id is 0: the file's own counter stays),
+ * -ENOENT (no such counter), or -EIO ...
+ */
+int ferry_counter_free(int fh, uint64_t id);
 
 /* ------------------------------------------------------------------------
  * Attributes

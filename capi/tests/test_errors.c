@@ -26,6 +26,11 @@ static void all_fail(int fh, int err) {
   CHECK_ERR(ferry_get_size(fh, &v), err);
   CHECK_ERR(ferry_fetch_add(fh, 1, &v), err);
   CHECK_ERR(ferry_set_counter(fh, 1, &v), err);
+  uint64_t id;
+  CHECK_ERR(ferry_counter_new(fh, 0, &id), err);
+  CHECK_ERR(ferry_counter_add(fh, 1, 1, &v), err);
+  CHECK_ERR(ferry_counter_set(fh, 1, 1, &v), err);
+  CHECK_ERR(ferry_counter_free(fh, 1), err);
   CHECK_ERR(ferry_fstat(fh, &st), err);
   CHECK_ERR(ferry_close(fh), err);
 }

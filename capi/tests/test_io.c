@@ -249,6 +249,28 @@ static void test_counter(void) {
   CHECK_ERR(ferry_fetch_add(b, 1, NULL), EOVERFLOW);
   CHECK_OK(ferry_fetch_add(a, 0, &old));
   CHECK_EQ(old, INT64_MAX);
+
+  /* Made counters: apart from the file's own and from each other,
+   * shared by the handles given the id, gone once freed. */
+  uint64_t x = 0, y = 0;
+  CHECK_OK(ferry_counter_new(a, 7, &x));
+  CHECK_OK(ferry_counter_new(b, 0, &y));
+  CHECK(x != 0 && y != 0 && x != y);
+  CHECK_OK(ferry_counter_add(b, x, 3, &old)); /* another handle, same id */
+  CHECK_EQ(old, 7);
+  CHECK_OK(ferry_counter_add(a, y, 1, &old));
+  CHECK_EQ(old, 0);
+  CHECK_OK(ferry_counter_set(a, x, 50, &old));
+  CHECK_EQ(old, 10);
+  CHECK_OK(ferry_counter_add(a, 0, 0, &old)); /* id 0: the file's own, untouched */
+  CHECK_EQ(old, INT64_MAX);
+  CHECK_ERR(ferry_counter_new(a, -1, &x), EINVAL);
+  CHECK_ERR(ferry_counter_new(a, 0, NULL), EFAULT);
+  CHECK_OK(ferry_counter_free(a, x));
+  CHECK_ERR(ferry_counter_add(a, x, 1, NULL), ENOENT);
+  CHECK_ERR(ferry_counter_set(a, x, 1, NULL), ENOENT);
+  CHECK_ERR(ferry_counter_free(a, x), ENOENT);
+  CHECK_ERR(ferry_counter_free(a, 0), EINVAL);
   CHECK_OK(ferry_close(a));
   CHECK_OK(ferry_close(b));
 }

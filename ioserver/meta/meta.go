@@ -142,12 +142,27 @@ func (m *Store) Live(handle string) bool {
 	return live
 }
 
-// forget drops a removed file's handle and shared counter.
+// forget drops a removed file's handle and shared counters.
 func forget(tx *bolt.Tx, handle string) error {
 	if err := tx.Bucket(bucketHandles).Delete([]byte(handle)); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketCounters).Delete([]byte(handle))
+	b := tx.Bucket(bucketCounters)
+	if err := b.Delete([]byte(handle)); err != nil {
+		return err
+	}
+	var made [][]byte
+	prefix := []byte(handle + "#")
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		made = append(made, bytes.Clone(k))
+	}
+	for _, k := range made {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close closes the store.
@@ -608,21 +623,31 @@ func (m *Store) SetAttr(c Caller, r *proto.SetAttrReq) (*proto.Attr, error) {
 	return out, err
 }
 
-// FetchAdd adds delta to (or, with set, stores delta in) the file's shared
-// counter and returns the old value: MPI-IO's shared file pointer. Only
+// FetchAdd adds delta to (or, with set, stores delta in) one of the
+// file's shared counters and returns the old value: MPI-IO's shared file
+// pointer. Counter 0 is the file's own, 0 until first changed; any other
+// is made by its first set (a counter of one collective open), ENOENT
+// until then and after drop removes it (answering its last value). Only
 // files in the namespace have counters (ESTALE for a removed one), so a
 // counter cannot outlive its file or be made for a made-up handle. A
 // counter never goes negative (EINVAL) or wraps (EOVERFLOW); it is then
 // left as it was.
-func (m *Store) FetchAdd(handle string, delta int64, set bool) (int64, error) {
+func (m *Store) FetchAdd(handle string, counter uint64, delta int64, set, drop bool) (int64, error) {
 	var old int64
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketHandles).Get([]byte(handle)) == nil {
 			return fmt.Errorf("shared counter of %s: no such file: %w", handle, unix.ESTALE)
 		}
 		b := tx.Bucket(bucketCounters)
-		if v := b.Get([]byte(handle)); len(v) == 8 {
+		k := counterKey(handle, counter)
+		v := b.Get(k)
+		if len(v) == 8 {
 			old = int64(binary.LittleEndian.Uint64(v))
+		} else if counter != 0 && !set {
+			return fmt.Errorf("shared counter %d of %s: no such counter: %w", counter, handle, unix.ENOENT)
+		}
+		if drop {
+			return b.Delete(k)
 		}
 		nv := old + delta
 		switch {
@@ -634,9 +659,19 @@ func (m *Store) FetchAdd(handle string, delta int64, set bool) (int64, error) {
 		if nv < 0 {
 			return fmt.Errorf("shared counter of %s would go negative (%d): %w", handle, nv, unix.EINVAL)
 		}
-		return b.Put([]byte(handle), binary.LittleEndian.AppendUint64(nil, uint64(nv)))
+		return b.Put(k, binary.LittleEndian.AppendUint64(nil, uint64(nv)))
 	})
 	return old, err
+}
+
+// counterKey is where counter c of handle's file is kept: the handle for
+// the file's own, the handle, '#' and c for the others, so a file's
+// counters are one key range.
+func counterKey(handle string, c uint64) []byte {
+	if c == 0 {
+		return []byte(handle)
+	}
+	return binary.BigEndian.AppendUint64([]byte(handle+"#"), c)
 }
 
 // FileList returns up to max files of the whole namespace whose entries

@@ -495,6 +495,58 @@ static void wronly_sieve(const char *path) {
   MPI_Barrier(MPI_COMM_WORLD);
 }
 
+/* shared_pointers: each open has its own shared file pointer: another
+ * open of the file (rank 0 alone, with MPI_COMM_SELF) neither resets
+ * nor moves the first one's, and ranks that each open the file with
+ * MPI_COMM_SELF each read from the start. */
+static void shared_pointers(const char *path) {
+  MPI_File fh, self;
+  CHECK_MPI(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh));
+  char c = (char)('A' + rank);
+  CHECK_MPI(MPI_File_write_ordered(fh, &c, 1, MPI_CHAR, MPI_STATUS_IGNORE));
+  if (rank == 0) {
+    CHECK_MPI(MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_RDWR, MPI_INFO_NULL, &self));
+    char x = 'x';
+    CHECK_MPI(MPI_File_write_shared(self, &x, 1, MPI_CHAR, MPI_STATUS_IGNORE)); /* its own pointer: byte 0 */
+    CHECK_MPI(MPI_File_close(&self));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  MPI_Offset pos = -1;
+  CHECK_MPI(MPI_File_get_position_shared(fh, &pos));
+  CHECK(pos == np);
+  c = (char)('a' + rank);
+  CHECK_MPI(MPI_File_write_ordered(fh, &c, 1, MPI_CHAR, MPI_STATUS_IGNORE));
+  CHECK_MPI(MPI_File_close(&fh));
+  if (rank == 0) {
+    char got[64] = {0}, want[64] = {0};
+    for (int r = 0; r < np; r++) {
+      want[r] = (char)('A' + r);
+      want[np + r] = (char)('a' + r);
+    }
+    want[0] = 'x';
+    CHECK_MPI(MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &self));
+    MPI_Offset size = 0;
+    CHECK_MPI(MPI_File_get_size(self, &size));
+    CHECK(size == 2 * np);
+    CHECK_MPI(MPI_File_read_at(self, 0, got, 2 * np, MPI_CHAR, MPI_STATUS_IGNORE));
+    CHECK_MPI(MPI_File_close(&self));
+    if (memcmp(got, want, (size_t)(2 * np))) fprintf(stderr, "shared pointers: file %.*s, want %.*s\n", 2 * np, got, 2 * np, want);
+    CHECK(!memcmp(got, want, (size_t)(2 * np)));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  /* every rank alone: read_shared starts at 0 for each */
+  CHECK_MPI(MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &self));
+  char two[2];
+  for (int k = 0; k < 2; k++) {
+    MPI_Offset at = -1;
+    CHECK_MPI(MPI_File_get_position_shared(self, &at));
+    CHECK(at == k * 2);
+    CHECK_MPI(MPI_File_read_shared(self, two, 2, MPI_CHAR, MPI_STATUS_IGNORE));
+  }
+  CHECK_MPI(MPI_File_close(&self));
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -532,6 +584,11 @@ int main(int argc, char **argv) {
   snprintf(ftyp, sizeof ftyp, "ferry:/mpiio-%s.types", argv[1]);
   snprintf(ltyp, sizeof ltyp, "%s/mpiio-%s.types", argv[2], argv[1]);
   types(ftyp, ltyp);
+  char fsp[512];
+  snprintf(fsp, sizeof fsp, "ferry:/mpiio-%s.shfp", argv[1]);
+  remove_file(fsp);
+  shared_pointers(fsp);
+  remove_file(fsp);
   char fat[512], fws[512];
   snprintf(fat, sizeof fat, "ferry:/mpiio-%s.atomic", argv[1]);
   snprintf(fws, sizeof fws, "ferry:/mpiio-%s.wronly", argv[1]);
