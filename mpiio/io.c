@@ -93,7 +93,8 @@ int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void
                MPI_Count count, MPI_Datatype dt, int coll, MPI_Count *moved) {
   *moved = 0;
   int acc = f->amode & (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR);
-  int cls = MPI_SUCCESS, tsize = 0;
+  int cls = MPI_SUCCESS;
+  MPI_Count tsize = 0; /* _x: a datatype may hold more than 2 GiB */
   const char *why = NULL;
   if (wr && acc == MPI_MODE_RDONLY) cls = MPI_ERR_READ_ONLY, why = "file opened MPI_MODE_RDONLY";
   else if (!wr && acc == MPI_MODE_WRONLY) cls = MPI_ERR_ACCESS, why = "file opened MPI_MODE_WRONLY";
@@ -102,7 +103,7 @@ int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void
   else if (how == POS_EXPLICIT && off < 0) cls = MPI_ERR_ARG, why = "negative offset";
   else if (how == POS_EXPLICIT && (f->amode & MPI_MODE_SEQUENTIAL))
     cls = MPI_ERR_UNSUPPORTED_OPERATION, why = "explicit offsets on a MPI_MODE_SEQUENTIAL file";
-  if (!cls) MPI_Type_size(dt, &tsize);
+  if (!cls) MPI_Type_size_x(dt, &tsize);
   int64_t nbytes = (int64_t)count * tsize;
   if (!cls && nbytes % f->esize) cls = MPI_ERR_TYPE, why = "data is not a whole number of etypes";
   int64_t start = 0;
@@ -159,8 +160,8 @@ static int do_rw(MPI_File fh, const char *op, int wr, int how, MPI_Offset off, c
 int fy_do_ordered(MPI_File fh, const char *op, int wr, const void *buf, MPI_Count count,
                   MPI_Datatype dt, MPI_Status *st) {
   fy_file *f = FY(fh);
-  int tsize;
-  MPI_Type_size(dt, &tsize);
+  MPI_Count tsize;
+  MPI_Type_size_x(dt, &tsize);
   long long mine = (long long)count * tsize / f->esize, before = 0, total = 0;
   MPI_Exscan(&mine, &before, 1, MPI_LONG_LONG, MPI_SUM, f->comm);
   if (f->rank == 0) before = 0;

@@ -22,10 +22,10 @@ void fy_view_free(fy_file *f) {
 }
 
 int fy_view_set(fy_file *f, MPI_Offset disp, MPI_Datatype etype, MPI_Datatype ftype) {
-  int esize, fsize;
+  MPI_Count esize, fsize; /* _x: a filetype may span more than 2 GiB */
   MPI_Aint lb, ext;
-  MPI_Type_size(etype, &esize);
-  MPI_Type_size(ftype, &fsize);
+  MPI_Type_size_x(etype, &esize);
+  MPI_Type_size_x(ftype, &fsize);
   MPI_Type_get_extent(ftype, &lb, &ext);
   if (esize <= 0 || fsize <= 0 || fsize % esize) return MPI_ERR_TYPE;
   fy_runs rs = {0};

@@ -547,6 +547,35 @@ static void shared_pointers(const char *path) {
   MPI_Barrier(MPI_COMM_WORLD);
 }
 
+/* big_view: a filetype of 3 GiB (three 1 GiB blocks, 2 GiB apart) is a
+ * view like any other: sizes past 2^31 are counted in 64 bits. */
+static void big_view(const char *path) {
+  if (rank == 0) {
+    MPI_File fh;
+    MPI_Datatype gib, ft;
+    MPI_Type_contiguous(1 << 30, MPI_BYTE, &gib);
+    MPI_Type_create_hvector(3, 1, (MPI_Aint)2 << 30, gib, &ft);
+    MPI_Type_commit(&ft);
+    CHECK_MPI(MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh));
+    CHECK_MPI(MPI_File_set_view(fh, 0, MPI_BYTE, ft, "native", MPI_INFO_NULL));
+    char w[10] = "big views", r[10] = {0};
+    /* view offset 1 GiB + 5 is the second block's byte 5: file offset 2 GiB + 5 */
+    MPI_Offset at = ((MPI_Offset)1 << 30) + 5;
+    CHECK_MPI(MPI_File_write_at(fh, at, w, 10, MPI_CHAR, MPI_STATUS_IGNORE));
+    CHECK_MPI(MPI_File_read_at(fh, at, r, 10, MPI_CHAR, MPI_STATUS_IGNORE));
+    CHECK(!memcmp(w, r, 10));
+    MPI_Offset size = 0, byte = 0;
+    CHECK_MPI(MPI_File_get_size(fh, &size));
+    CHECK(size == ((MPI_Offset)2 << 30) + 15);
+    CHECK_MPI(MPI_File_get_byte_offset(fh, at, &byte));
+    CHECK(byte == ((MPI_Offset)2 << 30) + 5);
+    CHECK_MPI(MPI_File_close(&fh));
+    MPI_Type_free(&ft);
+    MPI_Type_free(&gib);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -584,6 +613,11 @@ int main(int argc, char **argv) {
   snprintf(ftyp, sizeof ftyp, "ferry:/mpiio-%s.types", argv[1]);
   snprintf(ltyp, sizeof ltyp, "%s/mpiio-%s.types", argv[2], argv[1]);
   types(ftyp, ltyp);
+  char fbig[512];
+  snprintf(fbig, sizeof fbig, "ferry:/mpiio-%s.big", argv[1]);
+  remove_file(fbig);
+  big_view(fbig);
+  remove_file(fbig);
   char fsp[512];
   snprintf(fsp, sizeof fsp, "ferry:/mpiio-%s.shfp", argv[1]);
   remove_file(fsp);
