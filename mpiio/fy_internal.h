@@ -238,8 +238,10 @@ int fy_view_segments(const fy_file *f, int64_t v, int64_t n, fy_scratch *s) FY_H
 /* ---- data access (io.c, requests.c, split.c) ----------------------------- */
 
 /* Where an access starts: an explicit offset, the individual file
- * pointer, the shared file pointer. */
-enum { POS_EXPLICIT, POS_INDIVIDUAL, POS_SHARED };
+ * pointer, the shared file pointer. POS_ORDERED: an ordered access's
+ * offset, which the shared file pointer gave: explicit, yet allowed on
+ * MPI_MODE_SEQUENTIAL files. */
+enum { POS_EXPLICIT, POS_INDIVIDUAL, POS_SHARED, POS_ORDERED };
 
 /* fy_set_status: st (unless MPI_STATUS_IGNORE) says nbytes moved. */
 void fy_set_status(MPI_Status *st, MPI_Count nbytes) FY_HIDDEN;

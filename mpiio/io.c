@@ -109,7 +109,7 @@ int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void
   int64_t start = 0;
   if (cls) {
     nbytes = 0; /* a collective call still takes part, with nothing */
-  } else if (how == POS_EXPLICIT) {
+  } else if (how == POS_EXPLICIT || how == POS_ORDERED) {
     start = off;
   } else if (how == POS_INDIVIDUAL) {
     start = f->pos;
@@ -160,6 +160,10 @@ static int do_rw(MPI_File fh, const char *op, int wr, int how, MPI_Offset off, c
 int fy_do_ordered(MPI_File fh, const char *op, int wr, const void *buf, MPI_Count count,
                   MPI_Datatype dt, MPI_Status *st) {
   fy_file *f = FY(fh);
+  /* the access mode is every rank's: refuse before the pointer moves */
+  int acc = f->amode & (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR);
+  if (wr && acc == MPI_MODE_RDONLY) return fy_fail(f, MPI_ERR_READ_ONLY, op, NULL, "file opened MPI_MODE_RDONLY");
+  if (!wr && acc == MPI_MODE_WRONLY) return fy_fail(f, MPI_ERR_ACCESS, op, NULL, "file opened MPI_MODE_WRONLY");
   MPI_Count tsize;
   MPI_Type_size_x(dt, &tsize);
   long long mine = (long long)count * tsize / f->esize, before = 0, total = 0;
@@ -175,7 +179,7 @@ int fy_do_ordered(MPI_File fh, const char *op, int wr, const void *buf, MPI_Coun
   }
   MPI_Bcast(base, 2, MPI_LONG_LONG, 0, f->comm);
   if (base[1] < 0) return fy_fail_errno(f, (int)base[1], op, NULL);
-  return do_rw(fh, op, wr, POS_EXPLICIT, base[0] + before, buf, count, dt, st, 1);
+  return do_rw(fh, op, wr, POS_ORDERED, base[0] + before, buf, count, dt, st, 1);
 }
 
 /* CT: the count type; S: the name suffix ("" or "_c"). */

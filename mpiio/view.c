@@ -122,7 +122,24 @@ int fy_File_set_view(MPI_File fh, MPI_Offset disp, MPI_Datatype etype, MPI_Datat
   const char *op = "MPI_File_set_view";
   if (!datarep || strcmp(datarep, "native"))
     return fy_fail(f, MPI_ERR_UNSUPPORTED_DATAREP, op, NULL, "only the \"native\" data representation");
-  if (disp < 0) return fy_fail(f, MPI_ERR_ARG, op, NULL, "negative or MPI_DISPLACEMENT_CURRENT displacement");
+  if (disp == MPI_DISPLACEMENT_CURRENT) {
+    /* sequential files only: the shared file pointer's place in the file */
+    if (!(f->amode & MPI_MODE_SEQUENTIAL))
+      return fy_fail(f, MPI_ERR_ARG, op, NULL, "MPI_DISPLACEMENT_CURRENT on a file not opened MPI_MODE_SEQUENTIAL");
+    MPI_Barrier(f->comm); /* shared-pointer accesses before it are done */
+    int64_t at[2] = {0, 0}; /* byte offset, error */
+    if (f->rank == 0) {
+      int64_t cur = 0;
+      int r = ferry_counter_add(f->fd, f->shfp, 0, &cur);
+      int64_t avail;
+      at[0] = r < 0 ? 0 : fy_view_map(f, cur * f->esize, &avail);
+      at[1] = r;
+    }
+    MPI_Bcast(at, 2, MPI_INT64_T, 0, f->comm);
+    if (at[1] < 0) return fy_fail_errno(f, (int)at[1], op, NULL);
+    disp = at[0];
+  }
+  if (disp < 0) return fy_fail(f, MPI_ERR_ARG, op, NULL, "negative displacement");
   if (etype == MPI_DATATYPE_NULL || filetype == MPI_DATATYPE_NULL)
     return fy_fail(f, MPI_ERR_TYPE, op, NULL, "MPI_DATATYPE_NULL");
   int rc = fy_view_set(f, disp, etype, filetype);
@@ -154,7 +171,9 @@ static int seek_target(fy_file *f, MPI_Offset cur, MPI_Offset offset, int whence
     int64_t s;
     int r = ferry_get_size(f->fd, &s);
     if (r < 0) return fy_fail_errno(f, r, op, NULL);
-    base = view_bytes_below(f, s) / f->esize;
+    /* an etype the end cuts counts (as ROMIO): a write from the end
+     * then starts past every byte of the file */
+    base = (view_bytes_below(f, s) + f->esize - 1) / f->esize;
   } else return fy_fail(f, MPI_ERR_ARG, op, NULL, "unknown whence");
   if (base + offset < 0) return fy_fail(f, MPI_ERR_ARG, op, NULL, "position would be negative");
   *out = base + offset;

@@ -547,6 +547,24 @@ static void shared_pointers(const char *path) {
   MPI_Barrier(MPI_COMM_WORLD);
 }
 
+/* seek_end_partial: the end of a 10-byte file with 4-byte etypes is
+ * etype 3 (the cut one counts, as ROMIO), so writing there keeps every
+ * byte. */
+static void seek_end_partial(const char *path) {
+  if (rank == 0) {
+    MPI_File fh;
+    CHECK_MPI(MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh));
+    CHECK_MPI(MPI_File_write_at(fh, 0, "0123456789", 10, MPI_CHAR, MPI_STATUS_IGNORE));
+    CHECK_MPI(MPI_File_set_view(fh, 0, MPI_INT, MPI_INT, "native", MPI_INFO_NULL));
+    CHECK_MPI(MPI_File_seek(fh, 0, MPI_SEEK_END));
+    MPI_Offset pos = -1;
+    CHECK_MPI(MPI_File_get_position(fh, &pos));
+    CHECK(pos == 3);
+    CHECK_MPI(MPI_File_close(&fh));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
 /* big_view: a filetype of 3 GiB (three 1 GiB blocks, 2 GiB apart) is a
  * view like any other: sizes past 2^31 are counted in 64 bits. */
 static void big_view(const char *path) {
@@ -572,6 +590,47 @@ static void big_view(const char *path) {
     CHECK_MPI(MPI_File_close(&fh));
     MPI_Type_free(&ft);
     MPI_Type_free(&gib);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+/* sequential: on an MPI_MODE_SEQUENTIAL file, ordered access works and
+ * MPI_DISPLACEMENT_CURRENT puts the view where the shared file pointer
+ * is; explicit offsets stay refused, and MPI_DISPLACEMENT_CURRENT on
+ * another file is MPI_ERR_ARG. */
+static void sequential(const char *path) {
+  MPI_File fh;
+  CHECK_MPI(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_WRONLY | MPI_MODE_SEQUENTIAL,
+                          MPI_INFO_NULL, &fh));
+  char c = (char)('A' + rank);
+  CHECK_MPI(MPI_File_write_ordered(fh, &c, 1, MPI_CHAR, MPI_STATUS_IGNORE));
+  c = (char)('a' + rank);
+  CHECK_MPI(MPI_File_write_ordered_begin(fh, &c, 1, MPI_CHAR));
+  CHECK_MPI(MPI_File_write_ordered_end(fh, &c, MPI_STATUS_IGNORE));
+  CHECK_CLASS(MPI_File_write_at(fh, 0, &c, 1, MPI_CHAR, MPI_STATUS_IGNORE), MPI_ERR_UNSUPPORTED_OPERATION);
+  CHECK_MPI(MPI_File_set_view(fh, MPI_DISPLACEMENT_CURRENT, MPI_CHAR, MPI_CHAR, "native", MPI_INFO_NULL));
+  MPI_Offset disp = -1;
+  MPI_Datatype et, ft;
+  char rep[MPI_MAX_DATAREP_STRING];
+  CHECK_MPI(MPI_File_get_view(fh, &disp, &et, &ft, rep));
+  CHECK(disp == 2 * np);
+  c = (char)('0' + rank);
+  CHECK_MPI(MPI_File_write_ordered(fh, &c, 1, MPI_CHAR, MPI_STATUS_IGNORE));
+  CHECK_MPI(MPI_File_close(&fh));
+  if (rank == 0) {
+    char got[64] = {0}, want[64] = {0};
+    for (int r = 0; r < np; r++) {
+      want[r] = (char)('A' + r);
+      want[np + r] = (char)('a' + r);
+      want[2 * np + r] = (char)('0' + r);
+    }
+    CHECK_MPI(MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh));
+    CHECK_CLASS(MPI_File_set_view(fh, MPI_DISPLACEMENT_CURRENT, MPI_CHAR, MPI_CHAR, "native", MPI_INFO_NULL),
+                MPI_ERR_ARG);
+    CHECK_MPI(MPI_File_read_at(fh, 0, got, 3 * np, MPI_CHAR, MPI_STATUS_IGNORE));
+    CHECK_MPI(MPI_File_close(&fh));
+    if (memcmp(got, want, (size_t)(3 * np))) fprintf(stderr, "sequential: file %.*s, want %.*s\n", 3 * np, got, 3 * np, want);
+    CHECK(!memcmp(got, want, (size_t)(3 * np)));
   }
   MPI_Barrier(MPI_COMM_WORLD);
 }
@@ -613,6 +672,16 @@ int main(int argc, char **argv) {
   snprintf(ftyp, sizeof ftyp, "ferry:/mpiio-%s.types", argv[1]);
   snprintf(ltyp, sizeof ltyp, "%s/mpiio-%s.types", argv[2], argv[1]);
   types(ftyp, ltyp);
+  char fend[512];
+  snprintf(fend, sizeof fend, "ferry:/mpiio-%s.end", argv[1]);
+  remove_file(fend);
+  seek_end_partial(fend);
+  remove_file(fend);
+  char fseq[512];
+  snprintf(fseq, sizeof fseq, "ferry:/mpiio-%s.seq", argv[1]);
+  remove_file(fseq);
+  sequential(fseq);
+  remove_file(fseq);
   char fbig[512];
   snprintf(fbig, sizeof fbig, "ferry:/mpiio-%s.big", argv[1]);
   remove_file(fbig);
