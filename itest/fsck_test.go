@@ -62,6 +62,9 @@ func TestUnlinkWithServerDownThenFsck(t *testing.T) {
 
 	down := (c.MetaServer() + 1) % 4
 	cl.Kill(down)
+	if code, out, errs := ferryCLI(t, "fsck", "--config", cfg); code != 3 || !strings.Contains(errs, "server "+itoa(down)) {
+		t.Fatalf("fsck with server %d down: exit %d, want 3 (could not check) naming it\n%s%s", down, code, out, errs)
+	}
 	code, out, errs := ferryCLI(t, "rm", "--config", cfg, "/victim")
 	if code != 0 || !strings.Contains(errs, "fsck") {
 		t.Fatalf("rm with server %d down: exit %d, want 0 with a warning naming fsck\n%s%s", down, code, out, errs)

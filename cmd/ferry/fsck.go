@@ -19,7 +19,8 @@ func newFsckCmd(e *env) *cobra.Command {
 		"Checks every server's datafiles against the namespace and reports orphans (datafiles no\n"+
 			"name refers to), missing datafiles (a file's size says a server holds bytes it has no datafile for)\n"+
 			"and datafiles that do not fit their layout. Read-only unless --repair, which removes orphans and\n"+
-			"datafiles on servers their layout does not span. Exits 1 when problems remain. Every server must be up.",
+			"datafiles on servers their layout does not span. Every server must be up, and the caller root.\n"+
+			"Exits 0 when the file system is clean, 1 when problems remain, 3 when it could not be checked.",
 		0, 0, func(*cobra.Command, []string) error { return runFsck(e, &cf, repair) })
 	cf.add(cmd.Flags())
 	cmd.Flags().BoolVar(&repair, "repair", false, "remove orphans and datafiles on servers their layout does not span")
@@ -29,12 +30,12 @@ func newFsckCmd(e *env) *cobra.Command {
 func runFsck(e *env, cf *clientFlags, repair bool) error {
 	c, err := cf.mount(context.Background())
 	if err != nil {
-		return err
+		return exitWith{3, err}
 	}
 	defer c.Close()
 	rep, err := fsck.Check(context.Background(), c, fsck.Options{Repair: repair})
 	if err != nil {
-		return err
+		return exitWith{3, err} // not "problems found": nothing was checked
 	}
 	removed := map[fsck.Datafile]bool{}
 	for _, d := range rep.Removed {

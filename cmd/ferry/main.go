@@ -50,6 +50,15 @@ type exitCode int
 
 func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
 
+// exitWith ends the command with err's message and status code.
+type exitWith struct {
+	code int
+	err  error
+}
+
+func (e exitWith) Error() string { return e.err.Error() }
+func (e exitWith) Unwrap() error { return e.err }
+
 func main() {
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, isTerminal: isTerminal(os.Stderr)}
 	os.Exit(runMain(e, os.Args[1:]))
@@ -115,6 +124,10 @@ func runMain(e *env, args []string) int {
 	if errors.As(err, &ue) {
 		fmt.Fprintf(e.stderr, "Run '%s --help' for usage.\n", name)
 		return 2
+	}
+	var ew exitWith
+	if errors.As(err, &ew) {
+		return ew.code
 	}
 	return 1
 }
