@@ -266,6 +266,11 @@ func (c *conn) replySocket(h proto.Header) error {
 
 func (c *conn) replyErr(h proto.Header, err error) {
 	if errors.Is(err, data.ErrPeerDropped) {
+		if c.s.closing.Load() { // the server's own shutdown dropped the peer
+			c.s.log.Debug("transfer ended by the shutdown", "peer", c.nc.RemoteAddr().String(), "err", err)
+			c.close()
+			return
+		}
 		// The client stopped completing transfers and left the address
 		// vector; it gets no more of the server's time on this
 		// connection, and reconnects (with a new hello) if it is alive.

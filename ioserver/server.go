@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -59,7 +60,8 @@ type Server struct {
 	ports    verbs.PortRange // where networked fabrics listen
 	started  time.Time
 
-	storageLock *os.File // held while the server runs (lockStorage)
+	storageLock *os.File    // held while the server runs (lockStorage)
+	closing     atomic.Bool // Close has begun: dropped transfers are its doing
 
 	mu        sync.Mutex
 	ln        net.Listener
@@ -419,6 +421,7 @@ func (s *Server) longestIdleLocked(host string) *conn {
 // Close stops accepting, closes every connection, waits for handlers and
 // closes the stores and fabrics.
 func (s *Server) Close() error {
+	s.closing.Store(true)
 	s.mu.Lock()
 	if s.ln != nil {
 		s.ln.Close()
