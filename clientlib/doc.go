@@ -5,5 +5,13 @@
 //
 // A File implements io.ReaderAt, io.WriterAt and io.Closer. Errors are
 // *Error values naming the operation, the path and the server, and unwrap
-// to syscall errnos, so errors.Is(err, fs.ErrNotExist) works.
+// to syscall errnos, so errors.Is(err, fs.ErrNotExist) works; use after
+// Close is fs.ErrClosed (EBADF at the C boundary).
+//
+// Contexts stop requests not yet sent: a call whose context is done
+// returns its error at once, before anything goes to a server. A request
+// already sent is waited for until its reply or the mount's Timeout,
+// whatever its context says, data and namespace calls alike: a data
+// reply may be writing into the caller's buffer, and replies on a
+// connection are read in turn by the calls waiting on it.
 package clientlib
