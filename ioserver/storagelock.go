@@ -1,11 +1,14 @@
 package ioserver
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,7 +29,19 @@ func lockStorage(dir string, id int) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: lock: %w", dir, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	// A holder that is exiting (killed, its main thread a zombie while
+	// the others still close its files) lets go within moments: a
+	// restart right after a kill waits for it rather than failing.
+	for deadline := time.Now().Add(lockExitWait); errors.Is(err, unix.EWOULDBLOCK) && time.Now().Before(deadline); {
+		holder, _ := os.ReadFile(path)
+		if !exiting(holder) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
@@ -42,4 +57,24 @@ func lockStorage(dir string, id int) (*os.File, error) {
 		fmt.Fprintf(f, "ferryd server %d, pid %d\n", id, os.Getpid())
 	}
 	return f, nil
+}
+
+// lockExitWait bounds the wait for a storage lock whose holder is exiting.
+const lockExitWait = 10 * time.Second
+
+// exiting says whether the process the lock file names (holder, as
+// lockStorage writes it) is gone or a zombie: its lock goes with its
+// last thread.
+func exiting(holder []byte) bool {
+	var id, pid int
+	if _, err := fmt.Sscanf(string(holder), "ferryd server %d, pid %d", &id, &pid); err != nil || pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
 }
