@@ -68,10 +68,7 @@ func ferry_go_open(path *C.char, flags C.int, mode C.mode_t, hints *C.struct_fer
 		o.StripSize = int64(hints.strip_size)
 		o.Count = int(hints.server_count)
 	}
-	p := C.GoString(path)
-	if flags&C.O_CREAT != 0 && namesDir(p) {
-		return neg(syscall.EISDIR) // as Linux: O_CREAT makes files, not directories
-	}
+	p := C.GoString(path) // a trailing "/": EISDIR with O_CREAT, else ENOTDIR on a file (clientlib)
 	var err error
 	if flags&C.O_CREAT != 0 {
 		o.Mode = fileMode(mode)
@@ -82,10 +79,6 @@ func ferry_go_open(path *C.char, flags C.int, mode C.mode_t, hints *C.struct_fer
 	}
 	if err != nil {
 		return neg(clientlib.Errno(err))
-	}
-	if namesDir(p) { // a file: a directory would have been EISDIR
-		h.f.Close()
-		return neg(syscall.ENOTDIR)
 	}
 	// The servers would refuse the data calls anyway; refusing the open
 	// is what POSIX callers expect.

@@ -9,7 +9,6 @@ import "C"
 
 import (
 	"io/fs"
-	"strings"
 	"syscall"
 	"unsafe"
 
@@ -28,26 +27,6 @@ func pathArg(path *C.char) (*clientlib.Client, string, syscall.Errno) {
 	return c, C.GoString(path), 0
 }
 
-// namesDir says whether path ends in "/" (the root aside): as in POSIX,
-// it then names a directory, and a file found there is ENOTDIR.
-func namesDir(path string) bool {
-	path = strings.TrimPrefix(path, "ferry:")
-	return len(path) > 1 && strings.HasSuffix(path, "/")
-}
-
-// notDir is ENOTDIR when path ends in "/" and names something other than
-// a directory; 0 otherwise, a missing name included (the call that
-// follows reports that).
-func notDir(c *clientlib.Client, path string) syscall.Errno {
-	if !namesDir(path) {
-		return 0
-	}
-	if fi, err := c.Stat(bg, path); err == nil && !fi.IsDir() {
-		return syscall.ENOTDIR
-	}
-	return 0
-}
-
 //export ferry_go_stat
 func ferry_go_stat(path *C.char, st *C.struct_ferry_stat) C.int {
 	c, p, e := pathArg(path)
@@ -57,12 +36,9 @@ func ferry_go_stat(path *C.char, st *C.struct_ferry_stat) C.int {
 	if e != 0 {
 		return neg(e)
 	}
-	fi, err := c.Stat(bg, p)
+	fi, err := c.Stat(bg, p) // a trailing "/" on a file: ENOTDIR
 	if err != nil {
 		return neg(clientlib.Errno(err))
-	}
-	if namesDir(p) && !fi.IsDir() {
-		return neg(syscall.ENOTDIR)
 	}
 	fillStat(st, fi)
 	return 0
@@ -81,7 +57,7 @@ func removeKind(path *C.char, dir bool) C.int {
 		return neg(clientlib.Errno(err))
 	}
 	switch {
-	case (dir || namesDir(p)) && !fi.IsDir():
+	case dir && !fi.IsDir():
 		return neg(syscall.ENOTDIR)
 	case !dir && fi.IsDir():
 		return neg(syscall.EISDIR)
@@ -134,9 +110,6 @@ func ferry_go_chmod(path *C.char, mode C.mode_t) C.int {
 	if mode&^0o7777 != 0 {
 		return neg(syscall.EINVAL)
 	}
-	if e := notDir(c, p); e != 0 {
-		return neg(e)
-	}
 	if err := c.Chmod(bg, p, fileMode(mode)); err != nil {
 		return neg(clientlib.Errno(err))
 	}
@@ -155,9 +128,6 @@ func ferry_go_chown(path *C.char, uid C.uid_t, gid C.gid_t) C.int {
 		}
 		return int(v)
 	}
-	if e := notDir(c, p); e != 0 {
-		return neg(e)
-	}
 	if err := c.Chown(bg, p, id(uint32(uid)), id(uint32(gid))); err != nil {
 		return neg(clientlib.Errno(err))
 	}
@@ -174,17 +144,6 @@ func ferry_go_rename(oldpath, newpath *C.char) C.int {
 		return neg(e)
 	}
 	np := C.GoString(newpath)
-	if namesDir(op) || namesDir(np) {
-		// A trailing "/" on either name asks for a directory: renaming
-		// a file that way is ENOTDIR, as is a file in the new name's
-		// place.
-		if fi, err := c.Stat(bg, op); err == nil && !fi.IsDir() {
-			return neg(syscall.ENOTDIR)
-		}
-		if e := notDir(c, np); e != 0 {
-			return neg(e)
-		}
-	}
 	if err := c.Rename(bg, op, np); err != nil {
 		return neg(clientlib.Errno(err))
 	}

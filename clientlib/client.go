@@ -423,10 +423,34 @@ func (c *Client) lookup(ctx context.Context, op, path string) (*proto.OpenResp, 
 	if err := c.meta.control(ctx, proto.OpLookup, &proto.PathReq{Path: p}, &r); err != nil {
 		return nil, wrap(op, p, err)
 	}
+	if namesDir(path) && r.Attr.Type != proto.TypeDir {
+		return nil, &Error{Op: op, Path: path, Server: -1, Err: syscall.ENOTDIR}
+	}
 	if err := c.checkLayout(op, &r.Attr); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// namesDir says whether path ends in "/" (the root aside): as in POSIX,
+// it then names a directory, and a file found there is ENOTDIR. clean
+// drops the slash, so calls look at the path they were given.
+func namesDir(path string) bool {
+	path = strings.TrimPrefix(path, "ferry:")
+	return len(path) > 1 && strings.HasSuffix(path, "/")
+}
+
+// dirOnly is ENOTDIR when path ends in "/" and names something other
+// than a directory; nil otherwise, a missing name included (the call
+// that follows reports that). Only such a path costs a lookup.
+func (c *Client) dirOnly(ctx context.Context, op, path string) error {
+	if !namesDir(path) {
+		return nil
+	}
+	if _, err := c.lookup(ctx, op, path); errors.Is(err, syscall.ENOTDIR) {
+		return err
+	}
+	return nil
 }
 
 // Mkdir makes a directory owned by the calling process's user and group.
@@ -562,6 +586,17 @@ func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 	if err != nil {
 		return err
 	}
+	if namesDir(oldpath) || namesDir(newpath) {
+		// A trailing "/" on either name asks for a directory: renaming
+		// a file that way is ENOTDIR, as is a file in the new name's
+		// place.
+		if err := c.dirOnly(ctx, "rename", op+"/"); err != nil {
+			return err
+		}
+		if err := c.dirOnly(ctx, "rename", newpath); err != nil {
+			return err
+		}
+	}
 	var r proto.RenameResp
 	if err := c.metaCall(ctx, proto.OpRename, op, &proto.RenameReq{Old: op, New: np}, &r); err != nil {
 		return err
@@ -578,6 +613,9 @@ func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 func (c *Client) Chown(ctx context.Context, path string, uid, gid int) error {
 	p, err := clean("chown", path)
 	if err != nil {
+		return err
+	}
+	if err := c.dirOnly(ctx, "chown", path); err != nil {
 		return err
 	}
 	req := &proto.SetAttrReq{Path: p}
@@ -605,6 +643,9 @@ func (c *Client) Chown(ctx context.Context, path string, uid, gid int) error {
 func (c *Client) Chmod(ctx context.Context, path string, mode fs.FileMode) error {
 	p, err := clean("chmod", path)
 	if err != nil {
+		return err
+	}
+	if err := c.dirOnly(ctx, "chmod", path); err != nil {
 		return err
 	}
 	return c.metaCall(ctx, proto.OpSetAttr, p, &proto.SetAttrReq{Path: p, Mask: proto.SetMode, Mode: modeBits(mode)}, &proto.OpenResp{})

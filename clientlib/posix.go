@@ -45,6 +45,9 @@ func (c *Client) CreateAs(ctx context.Context, path string, o CreateOptions, own
 	if err != nil {
 		return nil, err
 	}
+	if namesDir(path) { // as Linux's O_CREAT: files are made, not directories
+		return nil, &Error{Op: "create", Path: path, Server: -1, Err: syscall.EISDIR}
+	}
 	if o.Mode == 0 {
 		o.Mode = 0o644
 	}
@@ -97,6 +100,9 @@ func (c *Client) Unlink(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.dirOnly(ctx, "unlink", path); err != nil {
+		return err
+	}
 	var gone proto.OpenResp
 	if err := c.metaCall(ctx, proto.OpUnlink, p, &proto.PathReq{Path: p}, &gone); err != nil {
 		return err
@@ -130,6 +136,9 @@ type AttrChange struct {
 func (c *Client) SetAttr(ctx context.Context, path string, ch AttrChange) (*FileInfo, error) {
 	p, err := clean("setattr", path)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.dirOnly(ctx, "setattr", path); err != nil {
 		return nil, err
 	}
 	req := &proto.SetAttrReq{Path: p}
