@@ -127,6 +127,7 @@ func New(opts Options) (*Server, error) {
 			"(key_file in the config: %d random bytes, mode 0600, the same file on every server): %w", opts.ID, config.KeyBytes, err)
 	}
 	s.key = key
+	fresh := emptyDir(self.Storage)
 	if err := os.MkdirAll(self.Storage, 0o700); err != nil {
 		return nil, fmt.Errorf("server %d: storage %s: %w", opts.ID, self.Storage, err)
 	}
@@ -161,7 +162,25 @@ func New(opts Options) (*Server, error) {
 		return fail(err)
 	}
 	s.data.MeasureEarly(s.fabrics)
+	if fresh {
+		// Right on a first start; on a later one, the storage's file
+		// system did not mount (the server would serve an empty
+		// namespace, or take writes on the wrong disk).
+		log.Warn("storage was missing or empty: this server starts with new, empty storage; "+
+			"if it should hold data, check that its file system is mounted", "storage", self.Storage)
+	}
 	return s, nil
+}
+
+// emptyDir says whether dir is missing or holds nothing.
+func emptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return os.IsNotExist(err)
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
 }
 
 // Listen makes the server's Unix socket (if it can), then binds the

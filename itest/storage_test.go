@@ -65,4 +65,17 @@ func TestStorageInUse(t *testing.T) {
 	if _, err := os.Stat(cfg.Servers[1].Socket); !os.IsNotExist(err) {
 		t.Errorf("the refused server left its socket: %v", err)
 	}
+
+	// The first start made new storage and said so; a restart on the
+	// storage it holds now does not.
+	const fresh = "storage was missing or empty"
+	cl.Stop(0)
+	cl.StartServer(0)
+	logs, err := os.ReadFile(cl.LogPath(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(logs), fresh); n != 1 {
+		t.Errorf("%q logged %d times over a first start and a restart, want once:\n%s", fresh, n, logs)
+	}
 }
