@@ -392,7 +392,7 @@ func TestJunkFabricAddressesRefused(t *testing.T) {
 // connect by TCP and authenticate by the auth mode.
 func noSocket(cfg *config.Config) {
 	for i := range cfg.Servers {
-		cfg.Servers[i].Socket = "/nonexistent/ferry.sock"
+		cfg.Servers[i].Socket = fmt.Sprintf("/nonexistent/ferry%d.sock", i) // one per server, as the config asks
 	}
 }
 

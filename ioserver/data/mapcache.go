@@ -124,27 +124,39 @@ func (c *mapCache) release(m *mapping) {
 	}
 }
 
-// invalidate drops handle's mapping (truncate, remove).
+// invalidate drops handle's mapping (truncate, remove). One no request
+// uses is unmapped before it returns: the mapping holds the file, and a
+// removed file's space must be free once its removal is answered (a
+// write right after found the disk still full).
 func (c *mapCache) invalidate(handle string) {
 	c.mu.Lock()
-	if m := c.entries[handle]; m != nil {
-		c.dropLocked(m)
-	}
+	m := c.entries[handle]
+	now := m != nil && c.detachLocked(m)
 	c.mu.Unlock()
+	if now {
+		m.unmap()
+	}
 }
 
 // dropLocked removes m from the cache; it is unmapped now if unused, else
 // by its last release.
 func (c *mapCache) dropLocked(m *mapping) {
+	if c.detachLocked(m) {
+		c.unmaps.Go(m.unmap) // never under the lock: deregistration may block
+	}
+}
+
+// detachLocked takes m out of the cache and reports whether nothing uses
+// it, so the caller unmaps it (outside the lock); otherwise its last
+// release does.
+func (c *mapCache) detachLocked(m *mapping) bool {
 	if m.stale {
-		return
+		return false
 	}
 	m.stale = true
 	delete(c.entries, m.handle)
 	c.lru.Remove(m.elem)
-	if m.refs == 0 {
-		c.unmaps.Go(m.unmap) // never under the lock: deregistration may block
-	}
+	return m.refs == 0
 }
 
 func (c *mapCache) trimLocked() {
