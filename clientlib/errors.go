@@ -43,8 +43,14 @@ func (e *RemoteError) Error() string { return e.Msg }
 func (e *RemoteError) Unwrap() error { return e.Errno }
 
 // Errno returns the errno an error maps to at the C boundary: the errno
-// it wraps, else the one Ferry gives its kind (internal/errno), else EIO.
-func Errno(err error) syscall.Errno { return errno.Of(err) }
+// it wraps, else the one Ferry gives its kind (internal/errno), else EIO;
+// 0 for nil.
+func Errno(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	return errno.Of(err)
+}
 
 func wrap(op, path string, err error) error {
 	if err == nil {

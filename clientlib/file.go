@@ -397,6 +397,10 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if off > layout.MaxFileSize-int64(len(p)) { // as pwrite(2) and Truncate past the limit
+		return 0, &Error{Op: "write", Path: f.attr.Path, Server: -1,
+			Err: fmt.Errorf("%d bytes at %d end past the %d-byte file size limit: %w", len(p), off, int64(layout.MaxFileSize), syscall.EFBIG)}
+	}
 	reqs, err := f.plan(off, int64(len(p)))
 	if err != nil {
 		return 0, &Error{Op: "write", Path: f.attr.Path, Server: -1, Err: err}

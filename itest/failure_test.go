@@ -210,8 +210,14 @@ func TestBadClientInput(t *testing.T) {
 	if _, err := f.WriteAt(make([]byte, 1), -5); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("negative offset write: %v", err)
 	}
-	if _, err := f.WriteAt(make([]byte, 1), layout.MaxFileSize); !errors.Is(err, syscall.EINVAL) {
-		t.Errorf("write past the size limit: %v", err)
+	if _, err := f.WriteAt(make([]byte, 1), layout.MaxFileSize); !errors.Is(err, syscall.EFBIG) {
+		t.Errorf("write past the size limit: %v, want EFBIG", err)
+	}
+	if _, err := f.WriteAt(make([]byte, 10), layout.MaxFileSize-5); !errors.Is(err, syscall.EFBIG) {
+		t.Errorf("write across the size limit: %v, want EFBIG", err)
+	}
+	if clientlib.Errno(nil) != 0 {
+		t.Errorf("Errno(nil) = %v, want 0", clientlib.Errno(nil))
 	}
 	if _, err := c.Open(ctx, "/missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("open missing: %v", err)

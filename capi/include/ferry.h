@@ -364,8 +364,9 @@ ssize_t ferry_pread(int fh, void *buf, size_t count, off_t offset);
  * Returns count once every server holds its part, or:
  *   -EBADF    fh is not open, or was opened O_RDONLY.
  *   -EFAULT   buf is NULL and count > 0.
- *   -EINVAL   offset < 0, count > SSIZE_MAX, or the range passes Ferry's
- *             largest file offset (-EFBIG is possible too).
+ *   -EINVAL   offset < 0, or count > SSIZE_MAX.
+ *   -EFBIG    the range ends past Ferry's largest file size (1 PiB);
+ *             nothing is written.
  *   -EIO ...  a server failed; some of the range may have been written.
  */
 ssize_t ferry_pwrite(int fh, const void *buf, size_t count, off_t offset);

@@ -164,6 +164,7 @@ int main(void) {
   CHECK_ERR(ferry_pread(fh, buf, (size_t)SSIZE_MAX + 1, 0), EINVAL);
   CHECK_ERR(ferry_ftruncate(fh, -1), EINVAL);
   CHECK_ERR(ferry_ftruncate(fh, (off_t)1 << 62), EFBIG);
+  CHECK_ERR(ferry_pwrite(fh, buf, 10, ((off_t)1 << 50) - 5), EFBIG); /* ends past 1 PiB */
   CHECK_ERR(ferry_lseek(fh, 0, 42), EINVAL);
   CHECK_ERR(ferry_lseek(fh, -1, SEEK_SET), EINVAL);
   CHECK_EQ(ferry_lseek(fh, 10, SEEK_SET), 10);
