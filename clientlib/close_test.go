@@ -99,3 +99,20 @@ func TestMkdirAllOverFile(t *testing.T) {
 		t.Errorf("MkdirAll of an existing directory: %v", err)
 	}
 }
+
+// TestErrorsNameTheCall: an error names the call that failed (stat,
+// remove, open), not the request under it (a lookup).
+func TestErrorsNameTheCall(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1})
+	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	for op, call := range map[string]func() error{
+		"stat":   func() error { _, err := c.Stat(ctx, "/nope"); return err },
+		"remove": func() error { return c.Remove(ctx, "/nope") },
+		"open":   func() error { _, err := c.Open(ctx, "/nope"); return err },
+	} {
+		var ce *clientlib.Error
+		if err := call(); !errors.As(err, &ce) || ce.Op != op || !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s of a missing name: %v, want an error of op %q wrapping ENOENT", op, err, op)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func wrap(op, path string, err error) error {
 		if fe.Path == "" {
 			fe.Path = path
 		}
-		if fe.Op == "" {
+		if op != "" { // the caller's call, not the request that failed under it
 			fe.Op = op
 		}
 		return fe
