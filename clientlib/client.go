@@ -589,9 +589,13 @@ func (c *Client) Rename(ctx context.Context, oldpath, newpath string) error {
 	if namesDir(oldpath) || namesDir(newpath) {
 		// A trailing "/" on either name asks for a directory: renaming
 		// a file that way is ENOTDIR, as is a file in the new name's
-		// place.
-		if err := c.dirOnly(ctx, "rename", op+"/"); err != nil {
+		// place; a missing source is ENOENT first, as in Linux.
+		r, err := c.lookup(ctx, "rename", oldpath)
+		if err != nil {
 			return err
+		}
+		if r.Attr.Type != proto.TypeDir {
+			return &Error{Op: "rename", Path: oldpath, Server: -1, Err: syscall.ENOTDIR}
 		}
 		if err := c.dirOnly(ctx, "rename", newpath); err != nil {
 			return err

@@ -397,7 +397,9 @@ func (f *File) WriteAtContext(ctx context.Context, p []byte, off int64) (int, er
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if off > layout.MaxFileSize-int64(len(p)) { // as pwrite(2) and Truncate past the limit
+	// Refused whole, as Truncate past the limit (pwrite(2) would write
+	// up to a file size limit and return the short count).
+	if off > layout.MaxFileSize-int64(len(p)) {
 		return 0, &Error{Op: "write", Path: f.attr.Path, Server: -1,
 			Err: fmt.Errorf("%d bytes at %d end past the %d-byte file size limit: %w", len(p), off, int64(layout.MaxFileSize), syscall.EFBIG)}
 	}

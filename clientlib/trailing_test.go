@@ -48,6 +48,7 @@ func TestTrailingSlash(t *testing.T) {
 	is("Rename(/file/, /x)", c.Rename(ctx, "/file/", "/x"), syscall.ENOTDIR)
 	is("Rename(/file, /x/)", c.Rename(ctx, "/file", "/x/"), syscall.ENOTDIR)
 	is("Rename(/dir, /file/)", c.Rename(ctx, "/dir", "/file/"), syscall.ENOTDIR)
+	is("Rename(/missing, /file/)", c.Rename(ctx, "/missing", "/file/"), syscall.ENOENT)
 
 	fi, err := c.Stat(ctx, "/file")
 	if err != nil || fi.IsDir() || fi.Mode().Perm() != 0o644 {

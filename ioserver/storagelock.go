@@ -63,8 +63,9 @@ func lockStorage(dir string, id int) (*os.File, error) {
 const lockExitWait = 10 * time.Second
 
 // exiting says whether the process the lock file names (holder, as
-// lockStorage writes it) is gone or a zombie: its lock goes with its
-// last thread.
+// lockStorage writes it) is gone, a zombie or on its way out (the
+// kernel's PF_EXITING: still unmapping, closing): its lock goes with
+// its last thread.
 func exiting(holder []byte) bool {
 	var id, pid int
 	if _, err := fmt.Sscanf(string(holder), "ferryd server %d, pid %d", &id, &pid); err != nil || pid <= 0 {
@@ -72,9 +73,22 @@ func exiting(holder []byte) bool {
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
+		return os.IsNotExist(err)
+	}
+	// "pid (comm) S ppid pgrp session tty tpgid flags ...": the state
+	// follows the last ')', the flags are the seventh field after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	if f[0] == "Z" || f[0] == "X" {
 		return true
 	}
-	// "pid (comm) S ...": the state follows the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
+	const pfExiting = 0x4
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfExiting != 0
 }

@@ -164,9 +164,12 @@ int fy_do_ordered(MPI_File fh, const char *op, int wr, const void *buf, MPI_Coun
   int acc = f->amode & (MPI_MODE_RDONLY | MPI_MODE_WRONLY | MPI_MODE_RDWR);
   if (wr && acc == MPI_MODE_RDONLY) return fy_fail(f, MPI_ERR_READ_ONLY, op, NULL, "file opened MPI_MODE_RDONLY");
   if (!wr && acc == MPI_MODE_WRONLY) return fy_fail(f, MPI_ERR_ACCESS, op, NULL, "file opened MPI_MODE_WRONLY");
-  MPI_Count tsize;
-  MPI_Type_size_x(dt, &tsize);
-  long long mine = (long long)count * tsize / f->esize, before = 0, total = 0;
+  /* a rank whose arguments its access will refuse moves the pointer by
+   * nothing; it still takes part */
+  MPI_Count tsize = 0;
+  if (dt != MPI_DATATYPE_NULL) MPI_Type_size_x(dt, &tsize);
+  long long mine = 0, before = 0, total = 0;
+  if (count > 0 && tsize > 0 && ((long long)count * tsize) % f->esize == 0) mine = (long long)count * tsize / f->esize;
   MPI_Exscan(&mine, &before, 1, MPI_LONG_LONG, MPI_SUM, f->comm);
   if (f->rank == 0) before = 0;
   MPI_Allreduce(&mine, &total, 1, MPI_LONG_LONG, MPI_SUM, f->comm);

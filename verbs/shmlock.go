@@ -60,6 +60,11 @@ const (
 	lockStuckAfter = 2 * time.Second
 	lockIdleLook   = time.Second           // while every lock is free
 	lockBusyLook   = 10 * time.Millisecond // while one is held
+	lockLastLook   = 20 * time.Millisecond // loads without a pause before a lock is freed
+	// formerKeep is how long a lane's replaced peer stays a candidate
+	// holder: until the watchdog's next look has seen the lock, which
+	// then keeps it with the hold it watches.
+	formerKeep = 3 * lockIdleLook
 )
 
 // laneLock is the lock word of one lane's region, as the watchdog sees it.
@@ -133,12 +138,32 @@ func (l *laneLock) look(now time.Time, peers func(*laneLock) []int32) (freed boo
 	case now.Sub(l.heldSince) < lockStuckAfter || !anyGone(l.heldBy):
 		return false, 0
 	}
+	// A last, close look: a lock that live peers take in turn, back to
+	// back (several servers' copies into one lane), can be held at every
+	// look 10 ms apart, but not for a whole burst of loads.
+	if l.seenFree(lockLastLook) {
+		l.heldSince = time.Time{}
+		return false, 0
+	}
 	// Free it, unless a waiter moved the word since (the next look will).
 	if !atomic.CompareAndSwapInt32(l.word, v, l.unlocked) {
 		return false, 0
 	}
 	heldFor, l.heldSince = now.Sub(l.heldSince), time.Time{}
 	return true, heldFor
+}
+
+// seenFree loads the lock word for d and reports whether it was free at
+// any load.
+func (l *laneLock) seenFree(d time.Duration) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		for range 1000 {
+			if atomic.LoadInt32(l.word) == l.unlocked {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func anyGone(pids []int32) bool {
@@ -274,7 +299,7 @@ func (e *Endpoint) stopLockWatch() {
 const peerGoneKeep = 10 * time.Second
 
 // lockCandidates are the processes that may hold l: the lane's peer when
-// it is known, with the peers it replaced in the last peerGoneKeep (a
+// it is known, with the peers it replaced in the last formerKeep (a
 // client that reconnected to a restarted server before the watchdog's
 // look saw only the new, live one, and left the dead one's hold for
 // good), else the address vector's peers and those that left it in the
@@ -286,7 +311,7 @@ func (e *Endpoint) lockCandidates(l *laneLock) []int32 {
 		l.formerMu.Lock()
 		defer l.formerMu.Unlock()
 		for pid, left := range l.formers {
-			if now.Sub(left) < peerGoneKeep && pid != p {
+			if now.Sub(left) < formerKeep && pid != p {
 				pids = append(pids, pid)
 			} else {
 				delete(l.formers, pid)

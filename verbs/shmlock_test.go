@@ -369,3 +369,39 @@ func TestHeldLaneSkipped(t *testing.T) {
 		t.Fatal("first contact on lane 1: data differ")
 	}
 }
+
+// TestSeenFreeCatchesShortGaps: the watchdog's last look before freeing
+// a lock sees the moments between live holders' turns, however short,
+// and never sees a lock that stays held.
+func TestSeenFreeCatchesShortGaps(t *testing.T) {
+	var word int32 = 1 // held; 0 is free
+	l := &laneLock{word: &word, unlocked: 0}
+	if l.seenFree(lockLastLook) {
+		t.Fatal("a lock held all along seen free")
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // holders in turn: held about 1 ms, free for a few loads
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			atomic.StoreInt32(&word, 0)
+			atomic.StoreInt32(&word, 1)
+			for end := time.Now().Add(time.Millisecond); time.Now().Before(end); {
+			}
+		}
+	}()
+	seen := false // a loaded machine may not run the holders during one burst
+	for i := 0; i < 5 && !seen; i++ {
+		seen = l.seenFree(lockLastLook)
+	}
+	close(stop)
+	<-done
+	if !seen {
+		t.Fatal("a lock taken in turn by live holders never seen free in the last look")
+	}
+}

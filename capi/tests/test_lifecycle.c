@@ -29,6 +29,11 @@ static void all_enxio(int fh) {
   CHECK_ERR(ferry_get_size(fh, &v), ENXIO);
   CHECK_ERR(ferry_fetch_add(fh, 1, &v), ENXIO);
   CHECK_ERR(ferry_set_counter(fh, 1, &v), ENXIO);
+  uint64_t id;
+  CHECK_ERR(ferry_counter_new(fh, 0, &id), ENXIO);
+  CHECK_ERR(ferry_counter_add(fh, 1, 1, &v), ENXIO);
+  CHECK_ERR(ferry_counter_set(fh, 1, 1, &v), ENXIO);
+  CHECK_ERR(ferry_counter_free(fh, 1), ENXIO);
   CHECK_ERR(ferry_fstat(fh, &st), ENXIO);
   CHECK_ERR(ferry_stat("/", &st), ENXIO);
   CHECK_ERR(ferry_unlink("/x"), ENXIO);

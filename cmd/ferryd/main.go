@@ -6,7 +6,8 @@
 // against the config's server addresses, else from the launcher's rank
 // (srun, mpiexec), so one command line starts every server of a file
 // system. Under systemd (Type=notify) it reports readiness once it
-// accepts connections. It serves until SIGTERM, SIGINT or SIGHUP, then closes its
+// accepts connections. It serves until SIGTERM, SIGINT or SIGHUP (unless
+// started with SIGHUP ignored, as nohup does), then closes its
 // connections, fabrics and stores and exits 0.
 package main
 
@@ -86,7 +87,13 @@ func run(args []string) error {
 	// asked for meanwhile must not be lost. SIGHUP (the terminal of a
 	// server run by hand went away) stops it cleanly too: ferryd has no
 	// config to reload, and dying of it left its fabrics' regions behind.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// Unless it was started with SIGHUP ignored (nohup): catching it
+	// would undo that.
+	stopOn := []os.Signal{syscall.SIGTERM, syscall.SIGINT}
+	if !signal.Ignored(syscall.SIGHUP) {
+		stopOn = append(stopOn, syscall.SIGHUP)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), stopOn...)
 	defer stop()
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

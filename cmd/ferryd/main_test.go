@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/internal/localcluster"
 	"github.com/ferry-hpc/ferry/internal/testcluster"
 )
 
@@ -51,5 +55,71 @@ func TestStopsOnSIGTERM(t *testing.T) {
 				t.Fatalf("log (%v):\n%s", err, logs)
 			}
 		})
+	}
+}
+
+// Started with SIGHUP ignored (nohup), ferryd keeps it ignored: a hangup
+// does not stop it, and SIGTERM still does, cleanly.
+func TestNohupKeepsRunning(t *testing.T) {
+	nohup, err := exec.LookPath("nohup")
+	if err != nil {
+		t.Skip("no nohup")
+	}
+	dir := t.TempDir()
+	lc, err := localcluster.Create(dir, localcluster.Options{Servers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nohup, testcluster.Binary(t, "ferryd"), "--config", lc.ConfigPath, "--id", "0")
+	cmd.Dir = dir // nohup.out, if any, goes here
+	logf, err := os.Create(filepath.Join(dir, "ferryd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	answer := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := clientlib.Dial(ctx, lc.Config.Servers[0].Address, clientlib.Options{Provider: "none", Timeout: 2 * time.Second})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for start := time.Now(); answer() != nil; time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > time.Minute {
+			t.Fatal("ferryd under nohup never answered")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case err := <-done:
+		done <- err
+		t.Fatalf("ferryd under nohup exited on SIGHUP: %v", err)
+	default:
+	}
+	if err := answer(); err != nil {
+		t.Fatalf("ferryd under nohup after SIGHUP: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		done <- err
+		if err != nil {
+			t.Fatalf("ferryd after SIGTERM: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("ferryd did not stop on SIGTERM")
 	}
 }
