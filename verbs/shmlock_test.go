@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -381,7 +382,7 @@ func TestSeenFreeCatchesShortGaps(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go func() { // holders in turn: held about 1 ms, free for a few loads
+	go func() { // holders in turn: each holds it about 1 ms, the next takes it about 1 µs later
 		defer close(done)
 		for {
 			select {
@@ -390,14 +391,20 @@ func TestSeenFreeCatchesShortGaps(t *testing.T) {
 			default:
 			}
 			atomic.StoreInt32(&word, 0)
+			for end := time.Now().Add(time.Microsecond); time.Now().Before(end); {
+			}
 			atomic.StoreInt32(&word, 1)
 			for end := time.Now().Add(time.Millisecond); time.Now().Before(end); {
 			}
 		}
 	}()
-	seen := false // a loaded machine may not run the holders during one burst
-	for i := 0; i < 5 && !seen; i++ {
+	// A loaded machine may not run the holders during a burst at all (as
+	// a descheduled live holder would keep the lock through one): some
+	// burst within a second must see them.
+	seen := false
+	for i := 0; i < 50 && !seen; i++ {
 		seen = l.seenFree(lockLastLook)
+		runtime.Gosched()
 	}
 	close(stop)
 	<-done
