@@ -187,9 +187,12 @@
 //     in the middle leaves it held: the owner, and any other peer's RMA
 //     into the lane, then spin forever, and Close with them (a soak run
 //     hung on it). The lock watchdog (shmlock.go) frees a lane's lock
-//     that stayed held for 2 s while a process that could hold it when
-//     the hold began is gone: the lane's peer that SetLanePeer named (a
-//     client learns its servers' pids on their Unix sockets), else the
+//     that stayed held for 2 s (at every look 10 ms apart, then through
+//     a last 20 ms burst of loads, which sees the moments between live
+//     holders' turns) while a process that could hold it when the hold
+//     began is gone: the lane's peer that SetLanePeer named (a client
+//     learns its servers' pids on their Unix sockets) and the peers it
+//     replaced in the last 3 s (a server killed and restarted), else the
 //     peers in the address vector and those that left it in the last
 //     10 s (a server's clients, whose shm addresses carry their pids). It
 //     checks the region's layout (libfabric 1.17's) at open and stays off
