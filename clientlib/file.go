@@ -572,7 +572,7 @@ func (f *File) NewCounter(ctx context.Context, v int64) (uint64, error) {
 	for id == 0 {
 		id = rand.Uint64()
 	}
-	_, err := f.counter(ctx, &proto.FetchAddReq{Counter: id, Delta: v, Set: true})
+	_, err := f.counter(ctx, &proto.FetchAddReq{Counter: id, Delta: v, Set: true, Make: true})
 	return id, err
 }
 
@@ -582,13 +582,9 @@ func (f *File) CounterAdd(ctx context.Context, id uint64, delta int64) (int64, e
 	return f.counter(ctx, &proto.FetchAddReq{Counter: id, Delta: delta})
 }
 
-// CounterSet is SetCounter on counter id (0: the file's own).
+// CounterSet is SetCounter on counter id (0: the file's own); ENOENT for
+// a counter that was never made or was dropped.
 func (f *File) CounterSet(ctx context.Context, id uint64, v int64) (int64, error) {
-	if id != 0 { // a set would make it: only one that exists is set
-		if _, err := f.CounterAdd(ctx, id, 0); err != nil {
-			return 0, err
-		}
-	}
 	return f.counter(ctx, &proto.FetchAddReq{Counter: id, Delta: v, Set: true})
 }
 

@@ -220,7 +220,7 @@ var handlers = map[proto.Op]handler{
 		if err := c.s.check(c.caller(), r.Handle, &r.Cap, proto.RightRead|proto.RightWrite); err != nil {
 			return nil, err
 		}
-		old, err := m.FetchAdd(r.Handle, r.Counter, r.Delta, r.Set, r.Drop)
+		old, err := m.FetchAdd(r.Handle, r.Counter, r.Delta, r.Set, r.Make, r.Drop)
 		return &proto.Int{V: old}, err
 	}),
 	proto.OpRenew: onMeta(func(c *conn, m *meta.Store, r *proto.RenewReq) (proto.Message, error) {

@@ -573,15 +573,16 @@ func (m *ReaddirResp) decode(d *Decoder) {
 }
 
 // FetchAddReq adds Delta to one of the file's shared counters: Counter 0
-// is the file's own, which every client shares; others are made by the
-// first Set of them (MPI-IO's shared file pointer of one collective
-// open) and removed by Drop or with the file.
+// is the file's own, which every client shares; others are made by Make
+// (MPI-IO's shared file pointer of one collective open) and removed by
+// Drop or with the file.
 type FetchAddReq struct {
 	Handle  string
 	Cap     Cap // with RightRead or RightWrite
 	Counter uint64
 	Delta   int64
 	Set     bool // store Delta instead of adding it
+	Make    bool // with Set: make the counter (not 0) if it does not exist
 	Drop    bool // remove the counter (not 0), answering its last value
 }
 
@@ -591,6 +592,7 @@ func (m *FetchAddReq) encode(e *Encoder) {
 	e.u64(m.Counter)
 	e.i64(m.Delta)
 	e.bool(m.Set)
+	e.bool(m.Make)
 	e.bool(m.Drop)
 }
 func (m *FetchAddReq) decode(d *Decoder) {
@@ -599,9 +601,14 @@ func (m *FetchAddReq) decode(d *Decoder) {
 	m.Counter = d.u64("counter")
 	m.Delta = d.i64("delta")
 	m.Set = d.bool("set")
+	m.Make = d.bool("make")
 	m.Drop = d.bool("drop")
-	if d.err == nil && m.Drop && (m.Set || m.Counter == 0) {
-		d.fail("drop of counter %d (set %v): only a made counter is dropped, and not set at once", m.Counter, m.Set)
+	switch {
+	case d.err != nil:
+	case m.Drop && (m.Set || m.Make || m.Counter == 0):
+		d.fail("drop of counter %d: only a made counter is dropped, and not set or made at once", m.Counter)
+	case m.Make && (!m.Set || m.Counter == 0):
+		d.fail("make of counter %d: a made counter is not 0, and is made by a set", m.Counter)
 	}
 }
 

@@ -47,7 +47,7 @@ func sampleMessages() []Message {
 		&ReaddirReq{Path: "/", After: "m", Max: 100},
 		&ReaddirResp{Entries: []Dirent{{Name: "a", Type: TypeFile}, {Name: "b", Type: TypeDir}}, More: true},
 		&FetchAddReq{Handle: testHandle, Delta: -5},
-		&FetchAddReq{Handle: testHandle, Counter: 1 << 63, Delta: 7, Set: true},
+		&FetchAddReq{Handle: testHandle, Counter: 1 << 63, Delta: 7, Set: true, Make: true},
 		&FetchAddReq{Handle: testHandle, Counter: 9, Drop: true},
 		&Int{V: 42},
 		&IOReq{Handle: testHandle, Layout: testLayout, Transport: RDMA, Provider: "shm", Budget: 1500 * time.Millisecond, Deadline: 1764547200e9, Remote: RemoteBuf{Addr: 4096, Key: 7, Len: 1 << 20},

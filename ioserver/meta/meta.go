@@ -626,13 +626,13 @@ func (m *Store) SetAttr(c Caller, r *proto.SetAttrReq) (*proto.Attr, error) {
 // FetchAdd adds delta to (or, with set, stores delta in) one of the
 // file's shared counters and returns the old value: MPI-IO's shared file
 // pointer. Counter 0 is the file's own, 0 until first changed; any other
-// is made by its first set (a counter of one collective open), ENOENT
+// is made by a set with create (a counter of one collective open), ENOENT
 // until then and after drop removes it (answering its last value). Only
 // files in the namespace have counters (ESTALE for a removed one), so a
 // counter cannot outlive its file or be made for a made-up handle. A
 // counter never goes negative (EINVAL) or wraps (EOVERFLOW); it is then
 // left as it was.
-func (m *Store) FetchAdd(handle string, counter uint64, delta int64, set, drop bool) (int64, error) {
+func (m *Store) FetchAdd(handle string, counter uint64, delta int64, set, create, drop bool) (int64, error) {
 	var old int64
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketHandles).Get([]byte(handle)) == nil {
@@ -643,7 +643,7 @@ func (m *Store) FetchAdd(handle string, counter uint64, delta int64, set, drop b
 		v := b.Get(k)
 		if len(v) == 8 {
 			old = int64(binary.LittleEndian.Uint64(v))
-		} else if counter != 0 && !set {
+		} else if counter != 0 && !(set && create) {
 			return fmt.Errorf("shared counter %d of %s: no such counter: %w", counter, handle, unix.ENOENT)
 		}
 		if drop {

@@ -58,24 +58,24 @@ func TestNamespace(t *testing.T) {
 	if err != nil || len(ls.Entries) != 1 || ls.Entries[0].Name != "f" {
 		t.Fatalf("readdir: %+v, %v", ls, err)
 	}
-	if old, err := m.FetchAdd(f.Handle, 0, 5, false, false); old != 0 || err != nil {
+	if old, err := m.FetchAdd(f.Handle, 0, 5, false, false, false); old != 0 || err != nil {
 		t.Fatalf("fetch-add: %d, %v", old, err)
 	}
-	if old, _ := m.FetchAdd(f.Handle, 0, 1, false, false); old != 5 {
+	if old, _ := m.FetchAdd(f.Handle, 0, 1, false, false, false); old != 5 {
 		t.Fatalf("second fetch-add saw %d", old)
 	}
 	// Neither below 0 nor past the largest int64: an error, and the
 	// counter stays as it was.
-	if _, err := m.FetchAdd(f.Handle, 0, -7, false, false); !errors.Is(err, syscall.EINVAL) {
+	if _, err := m.FetchAdd(f.Handle, 0, -7, false, false, false); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("fetch-add below 0: %v, want EINVAL", err)
 	}
-	if _, err := m.FetchAdd(f.Handle, 0, math.MaxInt64, true, false); err != nil {
+	if _, err := m.FetchAdd(f.Handle, 0, math.MaxInt64, true, false, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.FetchAdd(f.Handle, 0, 1, false, false); !errors.Is(err, syscall.EOVERFLOW) {
+	if _, err := m.FetchAdd(f.Handle, 0, 1, false, false, false); !errors.Is(err, syscall.EOVERFLOW) {
 		t.Fatalf("fetch-add past MaxInt64: %v, want EOVERFLOW", err)
 	}
-	if old, err := m.FetchAdd(f.Handle, 0, 0, false, false); old != math.MaxInt64 || err != nil {
+	if old, err := m.FetchAdd(f.Handle, 0, 0, false, false, false); old != math.MaxInt64 || err != nil {
 		t.Fatalf("counter after the refused additions: %d, %v", old, err)
 	}
 	if _, err := m.Unlink(Root, "/e/f"); err != nil {
@@ -277,27 +277,33 @@ func TestMadeCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := f.Handle
-	if _, err := m.FetchAdd(h, 7, 1, false, false); !errors.Is(err, syscall.ENOENT) {
+	if _, err := m.FetchAdd(h, 7, 1, false, false, false); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("add to a counter never made: %v, want ENOENT", err)
 	}
+	if _, err := m.FetchAdd(h, 7, 100, true, false, false); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("set of a counter never made, without create: %v, want ENOENT", err)
+	}
 	for c, v := range map[uint64]int64{7: 100, 1 << 63: 5} {
-		if _, err := m.FetchAdd(h, c, v, true, false); err != nil {
+		if _, err := m.FetchAdd(h, c, v, true, true, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := m.FetchAdd(h, 0, 40, false, false); err != nil {
+	if _, err := m.FetchAdd(h, 0, 40, false, false, false); err != nil {
 		t.Fatal(err)
 	}
 	for c, want := range map[uint64]int64{0: 40, 7: 100, 1 << 63: 5} {
-		if old, err := m.FetchAdd(h, c, 1, false, false); old != want || err != nil {
+		if old, err := m.FetchAdd(h, c, 1, false, false, false); old != want || err != nil {
 			t.Errorf("counter %d: %d, %v; want %d", c, old, err, want)
 		}
 	}
-	if old, err := m.FetchAdd(h, 7, 0, false, true); old != 101 || err != nil {
+	if old, err := m.FetchAdd(h, 7, 0, false, false, true); old != 101 || err != nil {
 		t.Fatalf("drop: %d, %v; want its last value 101", old, err)
 	}
-	if _, err := m.FetchAdd(h, 7, 0, false, false); !errors.Is(err, syscall.ENOENT) {
+	if _, err := m.FetchAdd(h, 7, 0, false, false, false); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("dropped counter: %v, want ENOENT", err)
+	}
+	if _, err := m.FetchAdd(h, 7, 1, true, false, false); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("set of a dropped counter: %v, want ENOENT (it is not made again)", err)
 	}
 	if _, err := m.Unlink(Root, "/f"); err != nil {
 		t.Fatal(err)

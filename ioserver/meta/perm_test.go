@@ -144,6 +144,6 @@ func TestPermissions(t *testing.T) {
 	if m.Live(f.Handle) {
 		t.Error("removed file still in the handle index")
 	}
-	_, err = m.FetchAdd(f.Handle, 0, 1, false, false)
+	_, err = m.FetchAdd(f.Handle, 0, 1, false, false, false)
 	want("fetch-add on a removed file", err, syscall.ESTALE)
 }
