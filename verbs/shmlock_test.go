@@ -192,35 +192,30 @@ func stuckWrite(t *testing.T, e *Endpoint, addr []byte, seed int64) (wait func()
 // lane spins on that lock inside its owner (as a restarted server's
 // would; without the watchdog it never returns, whatever its context
 // says): it completes, with the right bytes, and both endpoints close.
-func TestDeadPeersLockFreed(t *testing.T) {
-	e := openLanes(t, 2)
-	holder, _ := lockHolder(t, e, 1)
-	e.SetLanePeer(1, holder.Process.Pid)
-	stopExpect := e.Expect()
-	wait := stuckWrite(t, e, e.LaneAddress(1), 7)
-	holder.Process.Kill()
-	holder.Wait()
-	wait()
-	if n := e.LocksFreed(); n != 1 {
-		t.Fatalf("LocksFreed = %d, want 1", n)
-	}
-	stopExpect()
-	closeWithin(t, e, 10*time.Second)
-}
+func TestDeadPeersLockFreed(t *testing.T) { deadHolderFreed(t, 7, nil) }
 
 // TestReplacedPeersLockFreed: a lane's peer killed while it holds the
 // lane's lock and replaced at once by a live one (a client reconnected to
 // the restarted server before the watchdog looked) still has its lock
 // freed: the replaced peer stays a candidate holder.
 func TestReplacedPeersLockFreed(t *testing.T) {
+	deadHolderFreed(t, 8, func(e *Endpoint) { e.SetLanePeer(1, os.Getpid()) }) // the new peer: alive
+}
+
+// deadHolderFreed kills the peer holding lane 1's lock while another
+// peer's RMA spins on it, runs afterKill (if any), and checks that the
+// watchdog frees the lock once, the RMA completes and e closes.
+func deadHolderFreed(t *testing.T, seed int64, afterKill func(*Endpoint)) {
 	e := openLanes(t, 2)
 	holder, _ := lockHolder(t, e, 1)
 	e.SetLanePeer(1, holder.Process.Pid)
 	stopExpect := e.Expect()
-	wait := stuckWrite(t, e, e.LaneAddress(1), 8)
+	wait := stuckWrite(t, e, e.LaneAddress(1), seed)
 	holder.Process.Kill()
 	holder.Wait()
-	e.SetLanePeer(1, os.Getpid()) // the new peer: alive
+	if afterKill != nil {
+		afterKill(e)
+	}
 	wait()
 	if n := e.LocksFreed(); n != 1 {
 		t.Fatalf("LocksFreed = %d, want 1", n)

@@ -83,6 +83,17 @@ func (c *fileLocks) backWrite(handle string, f *os.File, xs []proto.Extent, end 
 		return err
 	}
 	fd := int(f.Fd())
+	// One lseek for the whole span in the common case (an overwrite of
+	// written data), not one per extent of a list write.
+	lo, hi := end, int64(0)
+	for _, x := range xs {
+		if x.Len > 0 {
+			lo, hi = min(lo, x.Local), max(hi, x.Local+x.Len)
+		}
+	}
+	if hi <= fi.Size() && (lo >= hi || !hasHole(fd, lo, hi-lo)) {
+		return nil // within the file (end <= hi), no hole: nothing to allocate or grow
+	}
 	for _, x := range xs {
 		if x.Len <= 0 || (x.Local+x.Len <= fi.Size() && !hasHole(fd, x.Local, x.Len)) {
 			continue

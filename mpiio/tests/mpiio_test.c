@@ -495,6 +495,18 @@ static void wronly_sieve(const char *path) {
   MPI_Barrier(MPI_COMM_WORLD);
 }
 
+/* expect_chars: the first n bytes of the file at path are want's. */
+static void expect_chars(const char *what, const char *path, const char *want, int n) {
+  MPI_File fh;
+  char got[64] = {0};
+  CHECK(n <= (int)sizeof got);
+  CHECK_MPI(MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh));
+  CHECK_MPI(MPI_File_read_at(fh, 0, got, n, MPI_CHAR, MPI_STATUS_IGNORE));
+  CHECK_MPI(MPI_File_close(&fh));
+  if (memcmp(got, want, (size_t)n)) fprintf(stderr, "%s: file %.*s, want %.*s\n", what, n, got, n, want);
+  CHECK(!memcmp(got, want, (size_t)n));
+}
+
 /* shared_pointers: each open has its own shared file pointer: another
  * open of the file (rank 0 alone, with MPI_COMM_SELF) neither resets
  * nor moves the first one's, and ranks that each open the file with
@@ -518,7 +530,7 @@ static void shared_pointers(const char *path) {
   CHECK_MPI(MPI_File_write_ordered(fh, &c, 1, MPI_CHAR, MPI_STATUS_IGNORE));
   CHECK_MPI(MPI_File_close(&fh));
   if (rank == 0) {
-    char got[64] = {0}, want[64] = {0};
+    char want[64] = {0};
     for (int r = 0; r < np; r++) {
       want[r] = (char)('A' + r);
       want[np + r] = (char)('a' + r);
@@ -528,10 +540,8 @@ static void shared_pointers(const char *path) {
     MPI_Offset size = 0;
     CHECK_MPI(MPI_File_get_size(self, &size));
     CHECK(size == 2 * np);
-    CHECK_MPI(MPI_File_read_at(self, 0, got, 2 * np, MPI_CHAR, MPI_STATUS_IGNORE));
     CHECK_MPI(MPI_File_close(&self));
-    if (memcmp(got, want, (size_t)(2 * np))) fprintf(stderr, "shared pointers: file %.*s, want %.*s\n", 2 * np, got, 2 * np, want);
-    CHECK(!memcmp(got, want, (size_t)(2 * np)));
+    expect_chars("shared pointers", path, want, 2 * np);
   }
   MPI_Barrier(MPI_COMM_WORLD);
   /* every rank alone: read_shared starts at 0 for each */
@@ -618,7 +628,7 @@ static void sequential(const char *path) {
   CHECK_MPI(MPI_File_write_ordered(fh, &c, 1, MPI_CHAR, MPI_STATUS_IGNORE));
   CHECK_MPI(MPI_File_close(&fh));
   if (rank == 0) {
-    char got[64] = {0}, want[64] = {0};
+    char want[64] = {0};
     for (int r = 0; r < np; r++) {
       want[r] = (char)('A' + r);
       want[np + r] = (char)('a' + r);
@@ -627,10 +637,8 @@ static void sequential(const char *path) {
     CHECK_MPI(MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh));
     CHECK_CLASS(MPI_File_set_view(fh, MPI_DISPLACEMENT_CURRENT, MPI_CHAR, MPI_CHAR, "native", MPI_INFO_NULL),
                 MPI_ERR_ARG);
-    CHECK_MPI(MPI_File_read_at(fh, 0, got, 3 * np, MPI_CHAR, MPI_STATUS_IGNORE));
     CHECK_MPI(MPI_File_close(&fh));
-    if (memcmp(got, want, (size_t)(3 * np))) fprintf(stderr, "sequential: file %.*s, want %.*s\n", 3 * np, got, 3 * np, want);
-    CHECK(!memcmp(got, want, (size_t)(3 * np)));
+    expect_chars("sequential", path, want, 3 * np);
   }
   MPI_Barrier(MPI_COMM_WORLD);
 }
