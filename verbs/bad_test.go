@@ -161,20 +161,24 @@ func TestBadInput(t *testing.T) {
 				t.Logf("%s does not check keys or windows at the target (%s): forged-window and wrong-key cases skipped",
 					prov, a.Info().DeliveryMode)
 				_ = recon
-				// An address that is not mapped in the target is an
-				// error, not a hang.
-				hole := mmapBuf(t, 1<<20)
-				hb := RemoteBuffer{Addr: uint64(uintptr(unsafe.Pointer(&hole[0]))), Key: rb.Key, Len: 1 << 20}
-				if err := syscall.Munmap(hole); err != nil {
+				// An address the target cannot access is an error, not a
+				// hang. The range stays reserved (PROT_NONE) rather than
+				// unmapped: the target is this process, and an unmapped
+				// range can be mapped again by the runtime before the
+				// read, which then succeeds.
+				hole, err := syscall.Mmap(-1, 0, 1<<20, syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+				if err != nil {
 					t.Fatal(err)
 				}
+				t.Cleanup(func() { syscall.Munmap(hole) })
+				hb := RemoteBuffer{Addr: uint64(uintptr(unsafe.Pointer(&hole[0]))), Key: rb.Key, Len: 1 << 20}
 				if err := a.Do(ctx, RMA{Kind: Write, Peer: peer, Local: One(ms, 0, 64), Remote: hb, Off: 0}); err == nil {
-					t.Errorf("write to unmapped memory succeeded")
+					t.Errorf("write to inaccessible memory succeeded")
 				} else {
-					t.Logf("unmapped target: %v", err)
+					t.Logf("inaccessible target: %v", err)
 				}
 				if err := a.Do(ctx, RMA{Kind: Read, Peer: peer, Local: One(ms, 0, 64), Remote: hb, Off: 0}); err == nil {
-					t.Errorf("read from unmapped memory succeeded")
+					t.Errorf("read from inaccessible memory succeeded")
 				}
 			}
 
