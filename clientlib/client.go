@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,11 +75,20 @@ type Options struct {
 	// MungeSocket is munged's socket, for servers in auth mode munge
 	// (Mount: the config's munge_socket; default: MUNGE's own).
 	MungeSocket string
+	// LocalReads is whether the client reads the datafiles of servers on
+	// its own host itself, through read-only descriptors they pass, rather
+	// than by requests: "on" (the default; only with strategy auto) or
+	// LocalReadsOff. Servers may refuse (their local_reads setting).
+	LocalReads string
 	// Logger gets the client's warnings: things that went wrong without
 	// failing the call, such as datafiles an unlink had to leave for
 	// fsck (default slog.Default()).
 	Logger *slog.Logger
 }
+
+// LocalReadsOff is Options.LocalReads's value that sends every read to
+// the servers.
+const LocalReadsOff = "off"
 
 const (
 	defaultMaxRequest = 4 << 20
@@ -94,6 +104,10 @@ type Client struct {
 	fab       *clientFabric // nil: sockets only
 	fabErr    error         // why there is no fabric, when auto fell back
 	closeOnce sync.Once
+	closed    atomic.Bool  // Close ran
+	localOpen atomic.Int64 // datafile descriptors files hold (localread.go)
+	localMu   sync.Mutex
+	withLocal map[*File]struct{} // files holding datafile descriptors, closed by Close
 }
 
 // Mount connects to the file system a config file describes: a client
@@ -176,6 +190,9 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	}
 	opts.Provider = prov
 	if err := proto.CheckStrategy(opts.Strategy); err != nil {
+		return nil, &Error{Op: "mount", Server: -1, Err: err}
+	}
+	if err := CheckLocalReads(opts.LocalReads); err != nil {
 		return nil, &Error{Op: "mount", Server: -1, Err: err}
 	}
 	mode, err := regcache.ParseMode(opts.RegCache)
@@ -316,6 +333,14 @@ func (c *Client) DataPath(id int) string {
 // Close drops every connection. Files of the client become unusable.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		c.localMu.Lock()
+		files := c.withLocal
+		c.withLocal = nil
+		c.localMu.Unlock()
+		for f := range files {
+			f.closeLocal()
+		}
 		for _, s := range c.servers {
 			s.close()
 		}

@@ -67,6 +67,11 @@ type serverConn struct {
 	pending map[uint64]*call
 	nextID  uint64
 	wmu     sync.Mutex
+
+	// noLocal: this connection's server passes no datafile descriptors
+	// (localread.go); reset by a new connection.
+	noLocal atomic.Bool
+	fdmu    sync.Mutex // one OpLocalFile at a time: its descriptor is the next message
 }
 
 // replies is the reading side of one connection. No goroutine of its own
@@ -109,6 +114,9 @@ type call struct {
 	// straight into the caller's buffer.
 	sink func(h proto.Header, r io.Reader) error
 	err  error
+	// out is the request socket the call went on, where one is apart
+	// from the replies' (OpLocalFile's descriptor comes back on it).
+	out *rawio.Writer
 }
 
 func (sc *serverConn) errorf(op string, err error) error {
@@ -150,6 +158,7 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 		nc, out = in, w
 	}
 	sc.nc, sc.out = nc, out
+	sc.noLocal.Store(false)
 	if sc.lane != nil {
 		sc.lane(false)
 	}
@@ -446,6 +455,7 @@ func (sc *serverConn) roundTrip(ctx context.Context, op proto.Op, m proto.Messag
 		return nil, sc.errorf(op.String(), fmt.Errorf("connection lost: %w", syscall.ECONNRESET))
 	}
 	rd, out := sc.rd, sc.out
+	c.out = out
 	sc.nextID++
 	id := sc.nextID
 	sc.pending[id] = c

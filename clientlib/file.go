@@ -22,6 +22,7 @@ type File struct {
 	attr   proto.Attr
 	capab  capability
 	closed atomic.Bool
+	local  localFiles // descriptors of datafiles on this host (localread.go)
 }
 
 func (c *Client) newFile(a proto.Attr, cp proto.Cap) *File {
@@ -45,6 +46,7 @@ func (f *File) Close() error {
 	if f.closed.Swap(true) {
 		return &Error{Op: "close", Path: f.attr.Path, Server: -1, Err: closedError{"file"}}
 	}
+	f.closeLocal()
 	return nil
 }
 
@@ -257,34 +259,27 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	reg := &lazyReg{c: f.c, p: p, access: verbs.AccessRemoteWrite}
 	defer func() { reg.release(err != nil) }()
 	err = f.run(ctx, reqs, func(ctx context.Context, r request) error {
-		req := f.ioReq(r, off)
 		var resp proto.ReadResp
-		sc := f.c.servers[r.server]
-		useRDMA, err := f.rdmaFor(ctx, r)
+		local := false
+		d, err := f.localFor(ctx, r.server, f.capForIO())
 		if err != nil {
 			return err
 		}
-		if useRDMA {
-			rg, err := reg.get()
+		if d != nil {
+			pieces := make([]localPiece, len(r.extents))
+			for i, e := range r.extents {
+				pieces[i] = localPiece{local: e.Local, dst: p[e.Logical-off : e.Logical-off+e.Len]}
+			}
+			lens, end, ok, err := f.readLocal(d, r.server, pieces)
 			if err != nil {
-				return &Error{Op: "read", Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
+				return f.c.servers[r.server].errorf("read", err)
 			}
-			f.withRDMA(req, rg)
-			c, err := sc.roundTrip(ctx, proto.OpRead, req, nil, nil)
-			if err != nil {
-				return err
+			if ok {
+				resp, local = proto.ReadResp{Lens: lens, LogicalEnd: end}, true
 			}
-			if err := proto.Unmarshal(c.body, &resp); err != nil {
-				return sc.errorf("read", err)
-			}
-			if err := checkLens(req, &resp); err != nil {
-				return sc.errorf("read", err)
-			}
-		} else {
-			sink := func(h proto.Header, body io.Reader) error {
-				return readInline(h, body, req, &resp, p)
-			}
-			if _, err := sc.roundTrip(ctx, proto.OpRead, req, nil, sink); err != nil {
+		}
+		if !local {
+			if err := f.readRemote(ctx, r, p, off, reg, &resp); err != nil {
 				return err
 			}
 		}
@@ -330,6 +325,41 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 		return int(n), io.EOF
 	}
 	return int(n), nil
+}
+
+// readRemote reads request r's extents into p (whose byte 0 is file
+// offset off) by a request to the server, inline or by RMA into the
+// buffer reg registers; resp gets the server's answer.
+func (f *File) readRemote(ctx context.Context, r request, p []byte, off int64, reg *lazyReg, resp *proto.ReadResp) error {
+	req := f.ioReq(r, off)
+	sc := f.c.servers[r.server]
+	useRDMA, err := f.rdmaFor(ctx, r)
+	if err != nil {
+		return err
+	}
+	if !useRDMA {
+		sink := func(h proto.Header, body io.Reader) error {
+			return readInline(h, body, req, resp, p)
+		}
+		_, err := sc.roundTrip(ctx, proto.OpRead, req, nil, sink)
+		return err
+	}
+	rg, err := reg.get()
+	if err != nil {
+		return &Error{Op: "read", Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
+	}
+	f.withRDMA(req, rg)
+	c, err := sc.roundTrip(ctx, proto.OpRead, req, nil, nil)
+	if err != nil {
+		return err
+	}
+	if err := proto.Unmarshal(c.body, resp); err != nil {
+		return sc.errorf("read", err)
+	}
+	if err := checkLens(req, resp); err != nil {
+		return sc.errorf("read", err)
+	}
+	return nil
 }
 
 // readInline reads an inline read reply straight into p.

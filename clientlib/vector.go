@@ -374,41 +374,27 @@ func (f *File) ReadAtv(ctx context.Context, mem [][]byte, file []Segment) (int64
 	)
 	err = runPerServer(ctx, f.c.opts.Depth, p.reqs, func(r *vreq) int { return r.server }, func(ctx context.Context, r *vreq) error {
 		sc := f.c.servers[r.server]
-		w, err := f.window(ctx, p, r)
+		var resp proto.ReadResp
+		local := false
+		d, err := f.localFor(ctx, r.server, f.capForIO())
 		if err != nil {
 			return err
 		}
-		req := f.vioReq(r, w)
-		var resp proto.ReadResp
-		if w != nil {
-			reg, err := w.get(f.c, verbs.AccessRemoteWrite)
-			if err != nil {
-				return &Error{Op: op, Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
+		if d != nil {
+			pieces := make([]localPiece, len(r.exts))
+			for i, x := range r.exts {
+				pieces[i] = localPiece{local: x.local, dst: x.mem[:x.n]}
 			}
-			f.withRDMA(req, reg)
-			c, err := sc.roundTrip(ctx, proto.OpRead, req, nil, nil)
+			lens, end, ok, err := f.readLocal(d, r.server, pieces)
 			if err != nil {
-				return err
-			}
-			if err := proto.Unmarshal(c.body, &resp); err != nil {
 				return sc.errorf(op, err)
 			}
-			if err := checkLens(req, &resp); err != nil {
-				return sc.errorf(op, err)
+			if ok {
+				resp, local = proto.ReadResp{Lens: lens, LogicalEnd: end}, true
 			}
-		} else {
-			sink := func(h proto.Header, body io.Reader) error {
-				if err := readInlineControl(h, body, req, &resp); err != nil {
-					return err
-				}
-				for i, x := range r.exts {
-					if _, err := io.ReadFull(body, x.mem[:resp.Lens[i]]); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			if _, err := sc.roundTrip(ctx, proto.OpRead, req, nil, sink); err != nil {
+		}
+		if !local {
+			if err := f.readvRemote(ctx, op, p, r, &resp); err != nil {
 				return err
 			}
 		}
@@ -458,6 +444,48 @@ func (f *File) ReadAtv(ctx context.Context, mem [][]byte, file []Segment) (int64
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// readvRemote reads list request r by a request to its server, inline or
+// by RMA into the request's window; resp gets the server's answer.
+func (f *File) readvRemote(ctx context.Context, op string, p *vplan, r *vreq, resp *proto.ReadResp) error {
+	sc := f.c.servers[r.server]
+	w, err := f.window(ctx, p, r)
+	if err != nil {
+		return err
+	}
+	req := f.vioReq(r, w)
+	if w == nil {
+		sink := func(h proto.Header, body io.Reader) error {
+			if err := readInlineControl(h, body, req, resp); err != nil {
+				return err
+			}
+			for i, x := range r.exts {
+				if _, err := io.ReadFull(body, x.mem[:resp.Lens[i]]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		_, err := sc.roundTrip(ctx, proto.OpRead, req, nil, sink)
+		return err
+	}
+	reg, err := w.get(f.c, verbs.AccessRemoteWrite)
+	if err != nil {
+		return &Error{Op: op, Server: -1, Err: fmt.Errorf("register buffer: %w", err)}
+	}
+	f.withRDMA(req, reg)
+	c, err := sc.roundTrip(ctx, proto.OpRead, req, nil, nil)
+	if err != nil {
+		return err
+	}
+	if err := proto.Unmarshal(c.body, resp); err != nil {
+		return sc.errorf(op, err)
+	}
+	if err := checkLens(req, resp); err != nil {
+		return sc.errorf(op, err)
+	}
+	return nil
 }
 
 // WriteAtv writes the memory pieces mem, in order, to the file segments

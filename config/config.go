@@ -129,7 +129,16 @@ type Server struct {
 	// requests one after another to this server): 0 is the default,
 	// 20µs; a negative duration never polls.
 	SpinWait Duration `toml:"spin_wait,omitempty"`
+	// LocalReads lets a client on this host read the datafiles of files
+	// it may read by itself, through read-only descriptors the server
+	// passes on the Unix socket (default true): such a read is one copy
+	// from the page cache in the client, with no request to the server.
+	// false serves every read through the server.
+	LocalReads *bool `toml:"local_reads,omitempty"`
 }
+
+// LocalReadsAllowed is LocalReads with its default.
+func (s Server) LocalReadsAllowed() bool { return s.LocalReads == nil || *s.LocalReads }
 
 // SocketPath is the server's Unix socket: Socket, else ferryd.sock in its
 // storage directory.

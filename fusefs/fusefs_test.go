@@ -441,7 +441,7 @@ func opCounts(t *testing.T, m *mounted) map[string]int64 {
 // among them, inline.)
 func TestRegistrationReuse(t *testing.T) {
 	cl := cluster(t)
-	m := mountWith(t, cl, clientlib.Options{Name: "fusefs-test", EagerThreshold: 1}, fusefs.Options{})
+	m := mountWith(t, cl, clientlib.Options{Name: "fusefs-test", EagerThreshold: 1, LocalReads: clientlib.LocalReadsOff}, fusefs.Options{})
 	if path := m.c.DataPath(0); !strings.HasPrefix(path, "rdma:") {
 		t.Skipf("no fabric here (%s): the mount reads and writes on sockets", path)
 	}

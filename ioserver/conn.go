@@ -41,6 +41,7 @@ type conn struct {
 	// it without (a reply may hold wmu while it waits for room).
 	out      atomic.Pointer[rawio.Writer]
 	outAsked atomic.Bool // the client asked for its reply socket (once)
+	fdmu     sync.Mutex  // one datafile descriptor at a time on nc (passDatafile)
 
 	cred  *unix.Ucred // the peer process, for Unix socket connections
 	amu   sync.Mutex

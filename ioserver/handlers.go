@@ -38,6 +38,12 @@ var handlers = map[proto.Op]handler{
 	proto.OpReplySocket: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.Empty) (proto.Message, error) {
 		return nil, c.replySocket(h)
 	}),
+	proto.OpLocalFile: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.DataReq) (proto.Message, error) {
+		if err := c.passDatafile(h, r); err != nil {
+			return nil, err
+		}
+		return &proto.Empty{}, nil
+	}),
 	proto.OpStats: on(func(ctx context.Context, c *conn, h proto.Header, r *proto.Empty) (proto.Message, error) {
 		return c.s.statsSnapshot(), nil
 	}),

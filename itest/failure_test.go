@@ -81,7 +81,9 @@ func TestKilledServerGivesErrorNamingIt(t *testing.T) {
 func TestKilledMidReadRecovers(t *testing.T) {
 	needProvider(t, "shm")
 	cl := testcluster.Start(t, testcluster.Options{Servers: 4})
-	c, err := clientlib.Mount(ctx, cl.ConfigPath, clientlib.Options{Provider: "shm", Timeout: 3 * time.Second})
+	// Reads by RMA: with local reads the client would read the killed
+	// server's datafile itself, and never fail.
+	c, err := clientlib.Mount(ctx, cl.ConfigPath, clientlib.Options{Provider: "shm", Timeout: 3 * time.Second, LocalReads: clientlib.LocalReadsOff})
 	if err != nil {
 		t.Fatal(err)
 	}

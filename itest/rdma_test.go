@@ -58,7 +58,7 @@ func TestRDMAStrategies(t *testing.T) {
 			needProvider(t, prov)
 			for _, st := range rdmaStrategies {
 				t.Run(st, func(t *testing.T) {
-					c := cl.Mount(t, clientlib.Options{Provider: prov, Strategy: st, EagerThreshold: 1})
+					c := cl.Mount(t, clientlib.Options{Provider: prov, Strategy: st, EagerThreshold: 1, LocalReads: clientlib.LocalReadsOff})
 					if got := c.DataPath(0); got != "rdma:"+prov {
 						t.Fatalf("data path %q, want rdma:%s", got, prov)
 					}
@@ -317,7 +317,7 @@ func TestAutoChoice(t *testing.T) {
 		cl := testcluster.Start(t, testcluster.Options{Servers: 1, Edit: func(c *config.Config) {
 			c.Servers[0].AutoSendfile = fixed
 		}})
-		c := cl.Mount(t, clientlib.Options{Provider: "shm", Strategy: "auto"})
+		c := cl.Mount(t, clientlib.Options{Provider: "shm", Strategy: "auto", LocalReads: clientlib.LocalReadsOff})
 		f, err := c.Create(ctx, "/auto", clientlib.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -428,7 +428,7 @@ func TestPeersLeaveAddressVector(t *testing.T) {
 	needProvider(t, "shm")
 	cl := testcluster.Start(t, testcluster.Options{Servers: 2})
 	for i := 0; i < 12; i++ {
-		c := cl.Mount(t, clientlib.Options{Provider: "shm", EagerThreshold: 1})
+		c := cl.Mount(t, clientlib.Options{Provider: "shm", EagerThreshold: 1, LocalReads: clientlib.LocalReadsOff})
 		checkAgainstReference(t, c, fmt.Sprintf("/peers-%d", i), 64<<10, int64(i))
 		c.Close()
 	}
@@ -486,7 +486,7 @@ func TestEagerThresholdDefaults(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			needProvider(t, tc.prov)
-			c := cl.Mount(t, clientlib.Options{Provider: tc.prov, EagerThreshold: tc.eager})
+			c := cl.Mount(t, clientlib.Options{Provider: tc.prov, EagerThreshold: tc.eager, LocalReads: clientlib.LocalReadsOff})
 			f, err := c.Create(ctx, "/eager-"+strings.NewReplacer(" ", "-", ",", "", ";", "-").Replace(tc.name), clientlib.CreateOptions{})
 			if err != nil {
 				t.Fatal(err)

@@ -18,7 +18,7 @@ func TestClientUsesRegCache(t *testing.T) {
 	want := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
 	for _, mode := range []string{"on", "off"} {
 		t.Run(mode, func(t *testing.T) {
-			c := cl.Mount(t, clientlib.Options{Provider: "shm", RegCache: mode, EagerThreshold: 1}) // every request by RMA
+			c := cl.Mount(t, clientlib.Options{Provider: "shm", RegCache: mode, EagerThreshold: 1, LocalReads: clientlib.LocalReadsOff}) // every request by RMA
 			f, err := c.Create(ctx, "/rc-"+mode, clientlib.CreateOptions{})
 			if err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ferry-hpc/ferry/clientlib"
 	"github.com/ferry-hpc/ferry/internal/testcluster"
 	"github.com/ferry-hpc/ferry/proto"
 )
@@ -118,5 +119,89 @@ func TestServerPassesReplySocket(t *testing.T) {
 	rc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if n, err := rc.Read(buf); n != 0 || err == nil || os.IsTimeout(err) {
 		t.Fatalf("reply socket after the connection closed: %d bytes, %v; want end of stream", n, err)
+	}
+}
+
+// A server passes datafile descriptors (OpLocalFile) only on a Unix
+// socket connection that has its reply socket, and only for a capability
+// that verifies: on TCP, before the split, and for a forged capability it
+// answers with an error and sends no descriptor.
+func TestLocalFileRefusals(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 1})
+	c := cl.Mount(t, clientlib.Options{Provider: "none", LocalReads: clientlib.LocalReadsOff})
+	f, err := c.Create(ctx, "/refused", clientlib.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := f.Capability()
+	forged.MAC[0] ^= 1
+	ask := proto.Frame(proto.Header{Op: proto.OpLocalFile, ID: 3},
+		&proto.DataReq{Handle: f.Handle(), Cap: forged, Layout: f.Layout()})
+	status := func(h proto.Header) syscall.Errno {
+		if h.Op != proto.OpLocalFile || !h.IsReply() {
+			t.Fatalf("unexpected frame %s", h.Op)
+		}
+		return syscall.Errno(h.Status)
+	}
+
+	tc, err := net.DialTimeout("tcp", cl.Config.Servers[0].Address, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	tc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := tc.Write(ask); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(readFrame(t, tc)); st != syscall.EINVAL {
+		t.Errorf("datafile descriptor on TCP: %v, want EINVAL", st)
+	}
+
+	nc, err := net.DialTimeout("unix", cl.Config.Servers[0].SocketPath(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc := nc.(*net.UnixConn)
+	defer uc.Close()
+	uc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := uc.Write(ask); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(readFrame(t, uc)); st != syscall.EINVAL {
+		t.Errorf("datafile descriptor before the reply socket: %v, want EINVAL", st)
+	}
+
+	if _, err := uc.Write(proto.Frame(proto.Header{Op: proto.OpReplySocket, ID: 1}, &proto.Empty{})); err != nil {
+		t.Fatal(err)
+	}
+	buf, oob := make([]byte, proto.HeaderSize), make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+	if len(msgs) != 1 {
+		t.Fatalf("reply socket answer carries %d control messages", len(msgs))
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("reply socket answer carries %d descriptors (%v)", len(fds), err)
+	}
+	rf := os.NewFile(uintptr(fds[0]), "reply")
+	rc, err := net.FileConn(rf)
+	rf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := uc.Write(ask); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(readFrame(t, rc)); st != syscall.EACCES {
+		t.Errorf("datafile descriptor for a forged capability: %v, want EACCES", st)
+	}
+	uc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob); n > 0 || oobn > 0 || !os.IsTimeout(err) {
+		t.Fatalf("the connection carried %d bytes and %d of control data for a refused request (%v)", n, oobn, err)
 	}
 }

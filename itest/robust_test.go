@@ -636,7 +636,7 @@ func TestFirstContactOncePerPeer(t *testing.T) {
 			t.Fatal("read back other bytes than written")
 		}
 	}
-	a := cl.Mount(t, clientlib.Options{Provider: "shm", EagerThreshold: 1})
+	a := cl.Mount(t, clientlib.Options{Provider: "shm", EagerThreshold: 1, LocalReads: clientlib.LocalReadsOff})
 	if n := contacts(a); n != 0 {
 		t.Fatalf("%d first contacts before any transfer", n)
 	}
@@ -651,13 +651,13 @@ func TestFirstContactOncePerPeer(t *testing.T) {
 	if n := contacts(a); n != per {
 		t.Fatalf("first contacts went from %d to %d over the same client's later requests", per, n)
 	}
-	b := cl.Mount(t, clientlib.Options{Provider: "shm", EagerThreshold: 1})
+	b := cl.Mount(t, clientlib.Options{Provider: "shm", EagerThreshold: 1, LocalReads: clientlib.LocalReadsOff})
 	roundTrip(b, false)
 	if n := contacts(a); n != 2*per {
 		t.Fatalf("%d first contacts after a second client, want %d", n, 2*per)
 	}
 	b.Close()
-	c := cl.Mount(t, clientlib.Options{Provider: "shm", EagerThreshold: 1})
+	c := cl.Mount(t, clientlib.Options{Provider: "shm", EagerThreshold: 1, LocalReads: clientlib.LocalReadsOff})
 	roundTrip(c, false)
 	if n := contacts(a); n != 3*per {
 		t.Fatalf("%d first contacts after a third client, want %d", n, 3*per)

@@ -63,3 +63,23 @@ func controlLen(b []byte, bodyLen uint32) (int, error) {
 	}
 	return int(n), nil
 }
+
+// A datafile descriptor that answers OpLocalFile travels (SCM_RIGHTS) on
+// the connection's request socket, whose server-to-client direction
+// carries nothing else, in a message of its own: the request's ID,
+// LocalFileTagSize bytes, so that the client matches the descriptor to
+// its request. The reply (on the reply socket) comes after it.
+const LocalFileTagSize = 8
+
+// AppendLocalFileTag appends the message for request id's descriptor.
+func AppendLocalFileTag(b []byte, id uint64) []byte {
+	return binary.LittleEndian.AppendUint64(b, id)
+}
+
+// ParseLocalFileTag returns the request ID a descriptor message names.
+func ParseLocalFileTag(b []byte) (uint64, error) {
+	if len(b) != LocalFileTagSize {
+		return 0, fmt.Errorf("%w: descriptor message of %d bytes, want %d", ErrMalformed, len(b), LocalFileTagSize)
+	}
+	return binary.LittleEndian.Uint64(b), nil
+}

@@ -76,3 +76,22 @@ func FuzzCap(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLocalFileTag: a descriptor message the client parses is exactly
+// the tag of one request ID, or an error.
+func FuzzLocalFileTag(f *testing.F) {
+	f.Add(AppendLocalFileTag(nil, 7))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, err := ParseLocalFileTag(b)
+		if err != nil {
+			if len(b) == LocalFileTagSize {
+				t.Fatalf("refused a tag of the right size: %v", err)
+			}
+			return
+		}
+		if got := AppendLocalFileTag(nil, id); string(got) != string(b) {
+			t.Fatalf("re-encode: %x != %x", got, b)
+		}
+	})
+}

@@ -43,12 +43,13 @@ const (
 	OpFileList                  // metadata: list every file of the namespace, paged (fsck)
 	OpKnown                     // metadata: which of these handles a name refers to, in one snapshot (fsck)
 	OpReplySocket               // a socket for this connection's replies, passed with the reply (Unix socket connections only)
+	OpLocalFile                 // data: a read-only descriptor of this server's datafile, passed on the connection (Unix socket connections with a reply socket only)
 	opEnd
 )
 
 var opNames = [...]string{"", "hello", "lookup", "create", "mkdir", "rmdir", "unlink", "rename",
 	"readdir", "fetchadd", "setattr", "read", "write", "size", "truncate", "fsync", "remove", "stats",
-	"readdirplus", "sizes", "statfs", "setmtime", "challenge", "renew", "datalist", "filelist", "known", "replysocket"}
+	"readdirplus", "sizes", "statfs", "setmtime", "challenge", "renew", "datalist", "filelist", "known", "replysocket", "localfile"}
 
 func (o Op) String() string {
 	if o.Valid() {

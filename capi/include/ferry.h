@@ -185,10 +185,16 @@ const char *ferry_version(void);
  * touched yet come as huge pages, which RDMA moves faster; "off": page
  * sizes are left alone), FERRY_SPIN_WAIT (how long a small
  * read or write polls for its reply before the thread sleeps: a duration
- * such as "100us", the default, or "off" where ranks outnumber cores) and
+ * such as "100us", the default, or "off" where ranks outnumber cores),
  * FERRY_EAGER_THRESHOLD (requests to one server smaller than this size,
  * such as "64k", travel on the control connection instead of by RDMA;
- * default 1 MiB on shm, 16 KiB on networked providers; "1": none).
+ * default 1 MiB on shm, 16 KiB on networked providers; "1": none) and
+ * FERRY_LOCAL_READS ("on", the default with strategy auto: a read of data
+ * held by a server on this host is made by the calling thread itself from
+ * the page cache, through a read-only descriptor of the server's datafile
+ * that the server passes once per file; "off": every read is a request
+ * to the servers). The library then holds up to 1024 such descriptors;
+ * ferry_close releases a file's.
  *
  * libfabric is loaded when the first fabric is opened, not when libferry
  * is. Before it, unless they are in the process already, stand-ins for

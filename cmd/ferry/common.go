@@ -57,7 +57,7 @@ func (c *clientFlags) add(fs *pflag.FlagSet) {
 func (c *clientFlags) addData(fs *pflag.FlagSet) {
 	c.add(fs)
 	fs.StringVar(&c.provider, "provider", "", "fabric `provider`: auto, none (sockets), shm, tcp, verbs, efa, cxi, ... (default $"+clientenv.Provider+", else auto)")
-	fs.StringVar(&c.strategy, "strategy", "", "serving `strategy`: "+strings.Join(proto.StrategyNames(), ", ")+" (default $"+clientenv.Strategy+", else the servers')")
+	fs.StringVar(&c.strategy, "strategy", "", "serving `strategy`: "+strings.Join(proto.StrategyNames(), ", ")+" (default $"+clientenv.Strategy+", else the servers'); one other than auto also turns off local reads ($"+clientenv.LocalReads+")")
 }
 
 // mount mounts the file system with the flags, then the environment.

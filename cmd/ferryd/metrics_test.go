@@ -84,7 +84,9 @@ func TestMetrics(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	// Reads by request (a client on the servers' host reads their
+	// datafiles itself otherwise), so that the servers count them.
+	c := cl.Mount(t, clientlib.Options{Provider: "none", LocalReads: clientlib.LocalReadsOff})
 	f, err := c.Create(ctx, "/m", clientlib.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ const (
 	HugePages            = "FERRY_HUGE_PAGES"              // on (the default), off: RegCacheSmallPages
 	SpinWait             = "FERRY_SPIN_WAIT"               // a duration (100us), or off (0 too)
 	EagerThreshold       = "FERRY_EAGER_THRESHOLD"         // N > 0, suffixes k, m, g: requests below N go inline (1: none)
+	LocalReads           = "FERRY_LOCAL_READS"             // on (the default), off: every read goes to the servers
 )
 
 // Options returns base with every field the caller left at its zero value
@@ -117,6 +118,13 @@ func Options(base clientlib.Options, getenv func(string) string) (clientlib.Opti
 			bad(EagerThreshold, v, errors.New("want a positive size, suffixes k, m, g allowed (1: no request inline)"))
 		}
 		o.EagerThreshold = n
+	}
+	if v := getenv(LocalReads); v != "" && o.LocalReads == "" {
+		v = strings.TrimSpace(v)
+		if err := clientlib.CheckLocalReads(v); err != nil {
+			bad(LocalReads, v, errors.New("want on or off"))
+		}
+		o.LocalReads = v
 	}
 	if err := errors.Join(errs...); err != nil {
 		return base, err

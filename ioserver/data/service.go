@@ -254,6 +254,18 @@ func (s *Service) Remove(handle string) error {
 	return s.store.remove(handle)
 }
 
+// OpenReadOnly opens handle's datafile for reading only, for a client on
+// this host to read by itself (OpLocalFile): a missing datafile is made
+// empty, a removed handle is ESTALE.
+func (s *Service) OpenReadOnly(handle string) (*os.File, error) {
+	var f *os.File
+	err := s.removed.creating(handle, func() (err error) {
+		f, err = s.store.openReadOnly(handle)
+		return err
+	})
+	return f, err
+}
+
 // Removed reports whether handle's datafile was removed here.
 func (s *Service) Removed(handle string) bool { return s.removed.has(handle) }
 

@@ -65,6 +65,22 @@ func (s *store) open(handle string, create bool) (*os.File, error) {
 	return os.NewFile(uintptr(fd), p), nil
 }
 
+// openReadOnly opens a datafile for reading only (close-on-exec),
+// creating it empty if missing: a descriptor passed to a client must see
+// the bytes later writes put in the file, and a datafile made after it
+// was opened would be another file.
+func (s *store) openReadOnly(handle string) (*os.File, error) {
+	p, err := s.path(handle)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open datafile %s: %w", handle, &fs.PathError{Op: "open", Path: p, Err: err})
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
 // acquire is open through the cache of open datafiles: the file stays
 // open for later requests. Call release when done with f (also when f is
 // nil).

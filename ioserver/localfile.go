@@ -1,0 +1,68 @@
+package ioserver
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferry-hpc/ferry/proto"
+)
+
+// passDatafile answers OpLocalFile: it passes the client a read-only
+// descriptor of the file's datafile, so that a client on this host reads
+// the page cache itself, one copy and no request, where a read through
+// the server costs a round trip and a copy into the client by CMA (which
+// also pins the client's pages). The descriptor goes (SCM_RIGHTS) on the
+// connection's request socket, tagged with the request's ID, before the
+// reply goes on the reply socket; the client reads it once the reply
+// says it is there.
+//
+// What the client can do with it: read this one datafile, as its
+// capability lets it (RightRead, checked here). It cannot open the
+// datafile again for writing through /proc/self/fd: that checks the
+// datafile's own mode (0600, the server's user). It keeps its access
+// while it holds the descriptor, as a process that opened a local file
+// does; the client drops it when its capability is renewed (so a mode
+// change reaches it as it reaches its requests) and reads a removed
+// datafile no longer (its link count is 0).
+func (c *conn) passDatafile(h proto.Header, r *proto.DataReq) error {
+	s := c.s
+	if !s.self.LocalReadsAllowed() {
+		return fmt.Errorf("server %d serves every read itself (local_reads = false): %w", s.id, unix.EOPNOTSUPP)
+	}
+	uc, ok := c.nc.(*net.UnixConn)
+	if c.cred == nil || !ok {
+		return fmt.Errorf("datafile descriptors are passed on Unix socket connections only: %w", unix.EINVAL)
+	}
+	if c.out.Load() == nil {
+		return fmt.Errorf("datafile descriptors are passed on connections with a reply socket only: %w", unix.EINVAL)
+	}
+	if _, err := s.fileServer(r.Handle, r.Layout); err != nil {
+		return err
+	}
+	if err := s.check(c.caller(), r.Handle, &r.Cap, proto.RightRead); err != nil {
+		return err
+	}
+	f, err := s.data.OpenReadOnly(r.Handle)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tag := proto.AppendLocalFileTag(nil, h.ID)
+	c.fdmu.Lock()
+	defer c.fdmu.Unlock()
+	uc.SetWriteDeadline(time.Now().Add(s.timeout))
+	n, _, err := uc.WriteMsgUnix(tag, unix.UnixRights(int(f.Fd())), nil)
+	if err == nil && n < len(tag) {
+		_, err = uc.Write(tag[n:])
+	}
+	if err != nil {
+		// A tag half written leaves the socket's stream unusable.
+		c.close()
+		return fmt.Errorf("pass datafile %s: %w", r.Handle, err)
+	}
+	s.stats.Add("conn.local_file", 1)
+	return nil
+}
