@@ -53,10 +53,11 @@ type benchClient struct {
 
 func openBenchClient(ctx context.Context, cfgPath string, s clientSpec, buf []byte) (*benchClient, error) {
 	// The sweep measures each strategy's RDMA path from 16 KiB up, so its
-	// clients keep the networked providers' eager threshold on shm too.
+	// clients keep the networked providers' eager threshold on shm too,
+	// and read by requests (auto's too), not from the datafiles.
 	opts, err := clientenv.Options(clientlib.Options{
 		Name: fmt.Sprintf("ferry bench client %d", s.Index), Provider: s.Provider, Strategy: s.Strategy, RegCache: s.RegCache,
-		EagerThreshold: clientlib.DefaultEagerThreshold,
+		EagerThreshold: clientlib.DefaultEagerThreshold, LocalReads: clientlib.LocalReadsOff,
 	}, os.Getenv)
 	if err != nil {
 		return nil, err

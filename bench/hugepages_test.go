@@ -31,7 +31,7 @@ func BenchmarkHugePages(b *testing.B) {
 	src := make([]byte, fileSize)
 	rand.Read(src)
 	mount := func(small bool) *clientlib.File {
-		c, err := clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Timeout: time.Minute, RegCacheSmallPages: small})
+		c, err := clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Timeout: time.Minute, RegCacheSmallPages: small, LocalReads: clientlib.LocalReadsOff})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func BenchmarkHugePages(b *testing.B) {
 		return f
 	}
 	{
-		c, err := clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Timeout: time.Minute})
+		c, err := clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Timeout: time.Minute, LocalReads: clientlib.LocalReadsOff})
 		if err != nil {
 			b.Fatal(err)
 		}

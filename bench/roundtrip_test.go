@@ -27,7 +27,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		name  string
 		eager int64
 	}{{"inline", 0}, {"rdma", 1}} {
-		c, err := clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Provider: "shm", EagerThreshold: mode.eager, Timeout: time.Minute})
+		c, err := clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Provider: "shm", EagerThreshold: mode.eager, Timeout: time.Minute, LocalReads: clientlib.LocalReadsOff})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 
 // BenchmarkStriped times one client moving a 256 MiB file striped over 4
 // real ferryd servers on this host (strip 1 MiB) in one call, with the
-// default settings (shm, auto), with the sendfile and pipeline strategies
+// default settings (shm, auto; reads by request, local reads off), with the sendfile and pipeline strategies
 // (shm) and with the sockets strategy: reads and writes back to back, and
 // writes over pages the servers have written back since (the file synced
 // before each one, untimed, as IOR's -e does between its iterations), and
@@ -26,7 +26,7 @@ func BenchmarkStriped(b *testing.B) {
 	buf := make([]byte, fileSize)
 	rand.Read(buf)
 	for _, strategy := range []string{"auto", "sendfile", "pipeline", "sockets"} {
-		c, err := clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Strategy: strategy, Timeout: time.Minute})
+		c, err := clientlib.Mount(ctx, cl.cfgPath, clientlib.Options{Strategy: strategy, Timeout: time.Minute, LocalReads: clientlib.LocalReadsOff})
 		if err != nil {
 			b.Fatal(err)
 		}
