@@ -77,8 +77,9 @@ type Options struct {
 	MungeSocket string
 	// LocalReads is whether the client reads the datafiles of servers on
 	// its own host itself, through read-only descriptors they pass, rather
-	// than by requests: "on" (the default; only with strategy auto) or
-	// LocalReadsOff. Servers may refuse (their local_reads setting).
+	// than by requests: "on" (the default) or LocalReadsOff. A Strategy
+	// other than auto turns it off too (that strategy serves every read);
+	// servers may refuse (their local_reads setting).
 	LocalReads string
 	// Logger gets the client's warnings: things that went wrong without
 	// failing the call, such as datafiles an unlink had to leave for
@@ -106,8 +107,9 @@ type Client struct {
 	closeOnce sync.Once
 	closed    atomic.Bool  // Close ran
 	localOpen atomic.Int64 // datafile descriptors files hold (localread.go)
+	localMax  int64        // the most of them (localLimit)
 	localMu   sync.Mutex
-	withLocal map[*File]struct{} // files holding datafile descriptors, closed by Close
+	withLocal map[*localFiles]struct{} // files' descriptors, closed by Close
 }
 
 // Mount connects to the file system a config file describes: a client
@@ -213,7 +215,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, wrap("mount", "", err)
 	}
-	c := &Client{opts: opts, hello: hello}
+	c := &Client{opts: opts, hello: hello, localMax: localLimit()}
 	if err := c.setupFabric(localAddr, rc); err != nil {
 		return nil, &Error{Op: "mount", Server: -1, Err: err}
 	}
@@ -334,15 +336,17 @@ func (c *Client) DataPath(id int) string {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		for _, s := range c.servers {
+			s.close()
+		}
+		// Then the files' datafile descriptors (an ask in flight has
+		// failed with its connection by now).
 		c.localMu.Lock()
 		files := c.withLocal
 		c.withLocal = nil
 		c.localMu.Unlock()
-		for f := range files {
-			f.closeLocal()
-		}
-		for _, s := range c.servers {
-			s.close()
+		for l := range files {
+			l.close()
 		}
 		if c.fab != nil {
 			c.fab.close()

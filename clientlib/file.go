@@ -22,11 +22,11 @@ type File struct {
 	attr   proto.Attr
 	capab  capability
 	closed atomic.Bool
-	local  localFiles // descriptors of datafiles on this host (localread.go)
+	local  *localFiles // descriptors of datafiles on this host (localread.go)
 }
 
 func (c *Client) newFile(a proto.Attr, cp proto.Cap) *File {
-	f := &File{c: c, attr: a}
+	f := &File{c: c, attr: a, local: &localFiles{c: c}}
 	f.capab.cap = cp
 	return f
 }
@@ -46,7 +46,7 @@ func (f *File) Close() error {
 	if f.closed.Swap(true) {
 		return &Error{Op: "close", Path: f.attr.Path, Server: -1, Err: closedError{"file"}}
 	}
-	f.closeLocal()
+	f.local.close()
 	return nil
 }
 

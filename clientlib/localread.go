@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -25,10 +27,21 @@ import (
 // stayed under 0.65 of a local read of the page cache however the server
 // was tuned (2026-12-07b). Writes still go through the servers, which
 // order them against truncation and removal.
+//
+// Whatever goes wrong on this path alone (the client or the server out of
+// descriptors, a descriptor the kernel dropped, a server with no datafile
+// yet) sends the read by request instead; only what a request would also
+// get (a refused capability, a removed file, a server that does not
+// answer) is the read's error.
 
-// maxLocalFiles bounds the datafile descriptors a client holds at once;
-// past it, reads of further files go through the servers.
+// maxLocalFiles bounds the datafile descriptors a client holds at once
+// (a quarter of RLIMIT_NOFILE where that is less); past it, reads of
+// further files go through the servers.
 const maxLocalFiles = 1024
+
+// absentRetry is how long a server that holds no datafile of a file yet
+// is read by request before the client asks for a descriptor again.
+const absentRetry = time.Second
 
 // CheckLocalReads returns an error wrapping EINVAL when v is not a value
 // of Options.LocalReads ("", "on", "off").
@@ -39,15 +52,34 @@ func CheckLocalReads(v string) error {
 	return fmt.Errorf("local reads %q: want on or off: %w", v, syscall.EINVAL)
 }
 
-// localFiles are a File's descriptors of its datafiles, by server.
-type localFiles struct {
-	mu    sync.Mutex
-	files map[int]*localFile
+// localLimit is maxLocalFiles, or a quarter of the descriptors the process
+// may open where that is less.
+func localLimit() int64 {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Cur/4 < maxLocalFiles {
+		return int64(rl.Cur / 4)
+	}
+	return maxLocalFiles
 }
 
+// localFiles are a File's descriptors of its datafiles, by server. It is
+// apart from the File (which points to it), so that a File dropped
+// without Close can be collected and its descriptors closed
+// (runtime.AddCleanup).
+type localFiles struct {
+	c       *Client
+	mu      sync.Mutex
+	files   map[int]*localFile
+	done    bool // closed: no more descriptors
+	tracked bool // in c.withLocal, with a cleanup on its File
+}
+
+// localFile is one server's entry: a descriptor, an ask in flight, or a
+// server that holds no datafile yet.
 type localFile struct {
-	f      *os.File
-	expiry int64 // of the capability the descriptor was passed under
+	f           *os.File
+	asking      chan struct{} // closed when the ask in flight ends
+	absentUntil time.Time
 }
 
 // localReads reports whether the client reads the datafiles of servers on
@@ -61,84 +93,147 @@ func (c *Client) localReads() bool {
 }
 
 // localFor returns the descriptor of server's datafile to read from, or
-// nil when the read goes through the server: local reads are off, the
-// server is not on this host or passes none, the client or file is
-// closed (the request path says so), or the client holds maxLocalFiles.
-// An error is the server's answer (a capability it refuses, a removed
-// file), which a request would get too, or a server that does not answer.
+// nil when the read goes by request: local reads are off, the server is
+// not on this host or passes none, the client or file is closed (the
+// request path says so), the capability lacks the read right (the server
+// says so), the client holds its most descriptors, or the server failed
+// to pass one. An error is what a read request would get too: the
+// server's refusal of the capability, a removed file, or a server that
+// does not answer.
 func (f *File) localFor(ctx context.Context, server int, cp proto.Cap) (*os.File, error) {
 	c := f.c
-	if !c.localReads() || c.closed.Load() {
+	if !c.localReads() || c.closed.Load() || f.closed.Load() {
+		return nil, nil
+	}
+	l := f.local
+	if cp.Rights&proto.RightRead == 0 {
+		// A capability renewed without the read right (the file opened
+		// again by name after it expired, as its mode is now): what was
+		// passed under the old one goes too.
+		l.dropAll()
 		return nil, nil
 	}
 	sc := c.servers[server]
 	if sc.noLocal.Load() {
 		return nil, nil
 	}
-	f.local.mu.Lock()
-	defer f.local.mu.Unlock()
-	if f.closed.Load() {
-		return nil, nil
-	}
-	if lf := f.local.files[server]; lf != nil {
-		if lf.expiry == cp.Expiry {
-			return lf.f, nil
-		}
-		// A renewed capability: ask again, so that rights the file's mode
-		// no longer grants end here as they do for requests.
-		f.dropLocalLocked(server)
-	}
-	if c.localOpen.Add(1) > maxLocalFiles {
-		c.localOpen.Add(-1)
-		return nil, nil
-	}
-	lf, err := sc.localFile(ctx, &proto.DataReq{Handle: f.attr.Handle, Cap: cp, Layout: f.attr.Layout})
-	if err != nil || lf == nil {
-		c.localOpen.Add(-1)
-		return nil, err
-	}
-	if f.local.files == nil {
-		f.local.files = make(map[int]*localFile)
-		// The client closes them when it closes: a storage directory
-		// cannot be unmounted while a process holds a file open in it.
-		c.localMu.Lock()
-		if c.closed.Load() {
-			c.localMu.Unlock()
-			lf.Close()
-			c.localOpen.Add(-1)
+	for {
+		l.mu.Lock()
+		if l.done {
+			l.mu.Unlock()
 			return nil, nil
 		}
-		if c.withLocal == nil {
-			c.withLocal = make(map[*File]struct{})
+		e := l.files[server]
+		switch {
+		case e != nil && e.f != nil:
+			l.mu.Unlock()
+			return e.f, nil
+		case e != nil && e.asking != nil:
+			ch := e.asking
+			l.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, nil // the request path reports ctx
+			}
+		case e != nil && time.Now().Before(e.absentUntil):
+			l.mu.Unlock()
+			return nil, nil
 		}
-		c.withLocal[f] = struct{}{}
-		c.localMu.Unlock()
+		if c.localOpen.Add(1) > c.localMax {
+			c.localOpen.Add(-1)
+			l.mu.Unlock()
+			return nil, nil
+		}
+		ch := make(chan struct{})
+		if l.files == nil {
+			l.files = make(map[int]*localFile)
+		}
+		l.files[server] = &localFile{asking: ch}
+		l.mu.Unlock()
+
+		d, absent, err := sc.localFile(ctx, &proto.DataReq{Handle: f.attr.Handle, Cap: cp, Layout: f.attr.Layout})
+
+		l.mu.Lock()
+		delete(l.files, server)
+		switch {
+		case d != nil && !l.done:
+			l.files[server] = &localFile{f: d}
+			if !l.tracked && !l.track(f) {
+				delete(l.files, server)
+				d.Close()
+				c.localOpen.Add(-1)
+				d = nil
+			}
+		case d != nil:
+			d.Close()
+			c.localOpen.Add(-1)
+			d = nil
+		default:
+			c.localOpen.Add(-1)
+			if absent {
+				l.files[server] = &localFile{absentUntil: time.Now().Add(absentRetry)}
+			}
+		}
+		close(ch)
+		l.mu.Unlock()
+		return d, err
 	}
-	f.local.files[server] = &localFile{f: lf, expiry: cp.Expiry}
-	return lf, nil
 }
 
-// dropLocalLocked closes server's descriptor, under f.local.mu. A read
-// still using it fails with os.ErrClosed (os.File counts its users).
-func (f *File) dropLocalLocked(server int) {
-	if lf := f.local.files[server]; lf != nil {
-		lf.f.Close()
-		delete(f.local.files, server)
-		f.c.localOpen.Add(-1)
-	}
-}
-
-// closeLocal closes every descriptor of the file's datafiles.
-func (f *File) closeLocal() {
-	f.local.mu.Lock()
-	for server := range f.local.files {
-		f.dropLocalLocked(server)
-	}
-	f.local.files = nil
-	f.local.mu.Unlock()
-	c := f.c
+// track puts l in its client's set, which Client.Close closes (a storage
+// directory cannot be unmounted while a process holds a file open in
+// it), and closes l's descriptors once f is unreachable, for callers that
+// drop files without Close. Under l.mu; false when the client closed.
+func (l *localFiles) track(f *File) bool {
+	c := l.c
 	c.localMu.Lock()
-	delete(c.withLocal, f)
+	defer c.localMu.Unlock()
+	if c.closed.Load() {
+		return false
+	}
+	if c.withLocal == nil {
+		c.withLocal = make(map[*localFiles]struct{})
+	}
+	c.withLocal[l] = struct{}{}
+	l.tracked = true
+	runtime.AddCleanup(f, func(l *localFiles) { l.close() }, l)
+	return true
+}
+
+// dropLocked closes server's descriptor d, if it is still the one held,
+// under l.mu. A read still using it fails with os.ErrClosed and goes by
+// request (os.File counts its users, so the number is not reused under
+// it).
+func (l *localFiles) dropLocked(server int, d *os.File) {
+	if e := l.files[server]; e != nil && e.f != nil && (d == nil || e.f == d) {
+		e.f.Close()
+		delete(l.files, server)
+		l.c.localOpen.Add(-1)
+	}
+}
+
+// dropAll closes every descriptor held; asks in flight go on.
+func (l *localFiles) dropAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for server := range l.files {
+		l.dropLocked(server, nil)
+	}
+}
+
+// close closes every descriptor, and no more are taken.
+func (l *localFiles) close() {
+	l.mu.Lock()
+	l.done = true
+	for server := range l.files {
+		l.dropLocked(server, nil)
+	}
+	l.mu.Unlock()
+	c := l.c
+	c.localMu.Lock()
+	delete(c.withLocal, l)
 	c.localMu.Unlock()
 }
 
@@ -152,28 +247,35 @@ type localPiece struct {
 // readLocal reads pieces of server's datafile d, as the server would
 // serve a read request of those extents: lens say how many bytes of each
 // lie before the datafile's end (holes read as zeros), and end is the
-// file's logical end that datafile implies. ok is false when the datafile
-// was removed: the read then goes through the server, which reports it.
+// file's logical end that datafile implies. ok is false when the read
+// must go by request instead: the datafile was removed (the server then
+// says so) or its descriptor was dropped meanwhile (a capability without
+// the read right).
 func (f *File) readLocal(d *os.File, server int, pieces []localPiece) (lens []int64, end int64, ok bool, err error) {
+	closed := func(err error) (bool, error) {
+		switch {
+		case f.closed.Load():
+			return true, closedError{"file"}
+		case f.c.closed.Load():
+			return true, closedError{"client"}
+		case errors.Is(err, os.ErrClosed):
+			return false, nil
+		}
+		return true, err
+	}
 	// d.Stat, not a fstat of d.Fd(): the os.File holds the descriptor
 	// through the call, where a Close racing a number taken from Fd
 	// could leave it naming another file.
 	fi, err := d.Stat()
 	if err != nil {
-		if errors.Is(err, os.ErrClosed) {
-			err = closedError{"file"}
+		if ok, err := closed(err); !ok || err != nil {
+			return nil, 0, ok, wrapLocal("stat", err)
 		}
-		return nil, 0, true, fmt.Errorf("stat local datafile: %w", err)
 	}
 	st, _ := fi.Sys().(*syscall.Stat_t)
-	if st == nil {
-		return nil, 0, false, nil
-	}
-	if st.Nlink == 0 {
+	if st == nil || st.Nlink == 0 {
 		f.local.mu.Lock()
-		if lf := f.local.files[server]; lf != nil && lf.f == d {
-			f.dropLocalLocked(server)
-		}
+		f.local.dropLocked(server, d)
 		f.local.mu.Unlock()
 		return nil, 0, false, nil
 	}
@@ -185,10 +287,8 @@ func (f *File) readLocal(d *os.File, server int, pieces []localPiece) (lens []in
 		}
 		n, err := d.ReadAt(x.dst[:want], x.local)
 		if err != nil && !errors.Is(err, io.EOF) { // EOF: cut meanwhile
-			if errors.Is(err, os.ErrClosed) {
-				err = closedError{"file"}
-			}
-			return nil, 0, true, fmt.Errorf("read local datafile: %w", err)
+			ok, err := closed(err)
+			return nil, 0, ok, wrapLocal("read", err)
 		}
 		lens[i] = int64(n)
 	}
@@ -196,78 +296,120 @@ func (f *File) readLocal(d *os.File, server int, pieces []localPiece) (lens []in
 	return lens, f.attr.Layout.LogicalEnd(j, st.Size), true, nil
 }
 
+func wrapLocal(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s local datafile: %w", op, err)
+}
+
 // localFile asks the server for a read-only descriptor of a datafile
-// (OpLocalFile). nil, nil: this server passes none (not on this host,
-// its connection has no reply socket, or local_reads is off there), and
-// is not asked again until the client reconnects.
-func (sc *serverConn) localFile(ctx context.Context, req *proto.DataReq) (*os.File, error) {
+// (OpLocalFile). nil, false, nil: read by request, because this server
+// passes none (not on this host, local_reads off there: not asked again
+// until the client reconnects) or failed to pass this one. absent: the
+// server holds no datafile of the file yet. An error is one a read
+// request would get too.
+func (sc *serverConn) localFile(ctx context.Context, req *proto.DataReq) (d *os.File, absent bool, err error) {
 	if _, err := sc.conn(ctx); err != nil {
-		return nil, err
+		return nil, false, sc.errorf("localfile", err)
 	}
 	sc.mu.Lock()
 	split := sc.out != nil
 	sc.mu.Unlock()
-	if !split { // a TCP connection, or an older server's Unix one
+	if !split { // a TCP connection: another host, or a server without a Unix socket
 		sc.noLocal.Store(true)
-		return nil, nil
+		return nil, false, nil
 	}
 	sc.fdmu.Lock() // one descriptor in flight: its message is the next
 	defer sc.fdmu.Unlock()
 	c, err := sc.roundTrip(ctx, proto.OpLocalFile, req, nil, nil)
-	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EINVAL) {
+	var re *RemoteError
+	switch {
+	case err == nil:
+	case !errors.As(err, &re):
+		return nil, false, err // the connection failed: a request would too
+	case re.Errno == syscall.EOPNOTSUPP:
 		sc.noLocal.Store(true)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
+		return nil, false, nil
+	case re.Errno == syscall.ENODATA:
+		return nil, true, nil
+	case re.Errno == syscall.EACCES || re.Errno == syscall.ESTALE || re.Errno == syscall.EINVAL:
+		return nil, false, err
+	default: // the server's own trouble (out of descriptors): by request
+		slog.Debug("ferry: reading by request", "server", sc.id, "why", err)
+		return nil, false, nil
 	}
 	if c.out == nil {
-		return nil, sc.errorf("localfile", fmt.Errorf("%w: descriptor answered on a connection without a reply socket", proto.ErrMalformed))
+		sc.failOut(c.out, fmt.Errorf("%w: descriptor answered on a connection without a reply socket", proto.ErrMalformed))
+		return nil, false, nil
 	}
-	d, err := recvDatafile(c.out, c.hdr.ID, sc.timeout)
-	if err != nil {
-		return nil, sc.errorf("localfile", err)
+	d, err = recvDatafile(c.out, c.hdr.ID)
+	switch {
+	case errors.Is(err, errDescriptorDropped):
+		slog.Debug("ferry: reading by request", "server", sc.id, "why", err)
+		return nil, false, nil
+	case err != nil:
+		// The request socket's stream is not what the protocol says:
+		// a new connection starts it afresh.
+		sc.failOut(c.out, sc.errorf("localfile", err))
+		return nil, false, nil
 	}
-	return d, nil
+	return d, false, nil
 }
 
+// failOut drops the connection whose request socket is out, if it is
+// still the current one.
+func (sc *serverConn) failOut(out *rawio.Writer, err error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.nc != nil && sc.out == out {
+		sc.dropLocked(sc.nc, err)
+	}
+}
+
+// errDescriptorDropped: the tag came without its descriptor, which the
+// kernel drops when the receiving process is out of descriptors.
+var errDescriptorDropped = errors.New("datafile descriptor dropped (is the process out of descriptors?)")
+
 // recvDatafile takes request id's descriptor from out, the request
-// socket its reply came on, where the server put it before the reply.
-// Messages of other requests (whose callers left on a timeout, which
-// drops the connection, so there should be none) are closed and skipped.
-func recvDatafile(out *rawio.Writer, id uint64, timeout time.Duration) (*os.File, error) {
+// socket its reply came on, where the server put it before the reply: it
+// is there already, so it does not wait. Messages of other requests
+// (whose callers left on a timeout, which drops the connection, so there
+// should be none) are closed and skipped.
+func recvDatafile(out *rawio.Writer, id uint64) (*os.File, error) {
 	rc, _ := out.SyscallConn()
-	deadline := time.Now().Add(timeout)
-	wait := 50 * time.Microsecond
 	var (
-		tag [proto.LocalFileTagSize]byte
-		got int
-		fds []int
+		tag     [proto.LocalFileTagSize]byte
+		got     int
+		fds     []int
+		dropped bool
 	)
-	defer func() {
+	closeAll := func() {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-	}()
+		fds = nil
+	}
+	defer closeAll()
 	for {
 		var (
-			n, oobn int
-			rerr    error
-			oob     = make([]byte, unix.CmsgSpace(4*4))
+			n, oobn, flags int
+			rerr           error
+			oob            = make([]byte, unix.CmsgSpace(4*4))
 		)
 		if err := rc.Control(func(fd uintptr) {
-			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), tag[got:], oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+			for {
+				n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), tag[got:], oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+				if rerr != unix.EINTR {
+					return
+				}
+			}
 		}); err != nil {
 			return nil, fmt.Errorf("receive datafile descriptor: %w", err)
 		}
 		switch {
-		case rerr == unix.EAGAIN || rerr == unix.EINTR:
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("receive datafile descriptor: none came: %w", os.ErrDeadlineExceeded)
-			}
-			time.Sleep(wait)
-			wait = min(2*wait, 10*time.Millisecond)
-			continue
+		case rerr == unix.EAGAIN:
+			return nil, fmt.Errorf("receive datafile descriptor: %w: none came before the reply", proto.ErrMalformed)
 		case rerr != nil:
 			return nil, fmt.Errorf("receive datafile descriptor: %w", rerr)
 		case n == 0:
@@ -278,6 +420,7 @@ func recvDatafile(out *rawio.Writer, id uint64, timeout time.Duration) (*os.File
 		if err != nil {
 			return nil, fmt.Errorf("receive datafile descriptor: %w", err)
 		}
+		dropped = dropped || flags&unix.MSG_CTRUNC != 0
 		if got += n; got < len(tag) {
 			continue
 		}
@@ -286,15 +429,16 @@ func recvDatafile(out *rawio.Writer, id uint64, timeout time.Duration) (*os.File
 		if err != nil {
 			return nil, err
 		}
-		if tid != id || len(fds) != 1 {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			fds = nil
-			if tid != id {
-				continue // another request's
-			}
-			return nil, fmt.Errorf("%w: datafile message carries no descriptor or several", proto.ErrMalformed)
+		if tid != id {
+			closeAll() // another request's
+			dropped = false
+			continue
+		}
+		switch {
+		case len(fds) == 0 && dropped:
+			return nil, errDescriptorDropped
+		case len(fds) != 1:
+			return nil, fmt.Errorf("%w: datafile message carries %d descriptors", proto.ErrMalformed, len(fds))
 		}
 		fd := fds[0]
 		fds = nil

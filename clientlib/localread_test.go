@@ -57,6 +57,10 @@ func datafileFDs(t *testing.T, handle string) int {
 // closes its descriptors.
 func TestLocalReads(t *testing.T) {
 	cl := testcluster.Start(t, testcluster.Options{Servers: 3})
+	key, err := config.ReadKey(cl.Config.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, prov := range []string{"none", "auto"} {
 		t.Run(prov, func(t *testing.T) {
 			c := cl.Mount(t, clientlib.Options{Provider: prov})
@@ -76,13 +80,13 @@ func TestLocalReads(t *testing.T) {
 			if _, err := f.WriteAt(want[400<<10:], 400<<10); err != nil {
 				t.Fatal(err)
 			}
-			reads := serverCounts(t, c, "op.read")
+			reads, passed0 := serverCounts(t, c, "op.read"), serverCounts(t, c, "conn.local_file")
 			got := make([]byte, len(want)+4096)
 			n, err := f.ReadAt(got, 0)
 			if n != len(want) || err != io.EOF || !bytes.Equal(got[:n], want) {
 				t.Fatalf("read: %d, %v; equal %v", n, err, bytes.Equal(got[:n], want))
 			}
-			if passed := serverCounts(t, c, "conn.local_file"); passed < 3 {
+			if passed := serverCounts(t, c, "conn.local_file") - passed0; passed != 3 {
 				t.Errorf("servers passed %d descriptors, want one each", passed)
 			}
 			if r := serverCounts(t, c, "op.read") - reads; r != 0 {
@@ -133,18 +137,39 @@ func TestLocalReads(t *testing.T) {
 				t.Fatalf("read after truncation: %d, %v", n, err)
 			}
 
-			// A capability the servers refuse: the descriptors go with
-			// the old capability, and the refusal is the read's error.
+			// A renewed capability keeps the descriptors; one without
+			// the read right (a file opened again by name after its
+			// capability expired, its mode changed meanwhile) drops them,
+			// and the read by request gets the servers' refusal.
 			kept := f.Capability()
-			forged := kept
-			forged.Expiry++
-			clientlib.SetCapability(f, forged)
+			resign := func(rights proto.Rights) {
+				cp := kept
+				cp.Rights = rights
+				cp.Expiry = time.Now().Add(proto.CapLifetime).UnixNano()
+				cp.MAC = proto.CapMAC(key, f.Handle(), &cp)
+				clientlib.SetCapability(f, cp)
+			}
+			passed := serverCounts(t, c, "conn.local_file")
+			resign(kept.Rights)
+			if _, err := f.ReadAt(got[:300<<10], 0); err != nil {
+				t.Errorf("read with a renewed capability: %v", err)
+			}
+			if p := serverCounts(t, c, "conn.local_file") - passed; p != 0 {
+				t.Errorf("%d descriptors passed again after a renewal", p)
+			}
+			resign(kept.Rights &^ proto.RightRead)
 			if _, err := f.ReadAt(got[:10], 0); !errors.Is(err, syscall.EACCES) {
-				t.Errorf("read with a forged capability: %v, want EACCES", err)
+				t.Errorf("read with a capability without the read right: %v, want EACCES", err)
+			}
+			if n := datafileFDs(t, f.Handle()); n != 0 {
+				t.Errorf("%d datafile descriptors kept under a capability without the read right", n)
 			}
 			clientlib.SetCapability(f, kept)
-			if _, err := f.ReadAt(got[:10], 0); err != nil {
+			if _, err := f.ReadAt(got[:300<<10], 0); err != nil {
 				t.Errorf("read with the capability back: %v", err)
+			}
+			if p := serverCounts(t, c, "conn.local_file") - passed; p != 3 {
+				t.Errorf("%d descriptors passed for the capability back, want 3", p)
 			}
 
 			// A second open of the file has descriptors of its own, and
@@ -291,5 +316,70 @@ func TestLocalReadsConcurrent(t *testing.T) {
 	}
 	if n := datafileFDs(t, f.Handle()); n != 0 {
 		t.Errorf("%d datafile descriptors open after Close", n)
+	}
+}
+
+// TestLocalReadsSmallFile: a file on fewer servers than its layout names
+// (no datafile on the others yet): a read leaves the file's mtime as it
+// was, reads the servers without a datafile by request, and sees a
+// datafile another client makes there. Client.Close closes the
+// descriptors of files still open.
+func TestLocalReadsSmallFile(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 3})
+	c, err := clientlib.Mount(ctx, cl.ConfigPath, clientlib.Options{Provider: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	other := cl.Mount(t, clientlib.Options{Provider: "none", LocalReads: clientlib.LocalReadsOff})
+	f, err := c.Create(ctx, "/small", clientlib.CreateOptions{StripSize: 64 << 10, Count: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("first strip"), 0); err != nil {
+		t.Fatal(err)
+	}
+	before, err := f.Stat(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	got := make([]byte, 200<<10) // over all three servers
+	if n, err := f.ReadAt(got, 0); n != 11 || err != io.EOF || string(got[:n]) != "first strip" {
+		t.Fatalf("read: %d %q, %v", n, got[:n], err)
+	}
+	after, err := f.Stat(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("a read moved the mtime from %v to %v", before.ModTime(), after.ModTime())
+	}
+	if n := datafileFDs(t, f.Handle()); n != 1 {
+		t.Errorf("%d datafile descriptors, want 1 (the only datafile)", n)
+	}
+
+	g, err := other.Open(ctx, "/small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.WriteAt([]byte("second"), 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.ReadAt(got, 0)
+	if n != 64<<10+6 || err != io.EOF || string(got[64<<10:n]) != "second" || string(got[:11]) != "first strip" {
+		t.Fatalf("read after another client wrote to the second server: %d, %v", n, err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past absentRetry: the client asks again
+	if _, err := f.ReadAt(got, 0); err != io.EOF {
+		t.Fatal(err)
+	}
+	if n := datafileFDs(t, f.Handle()); n != 2 {
+		t.Errorf("%d datafile descriptors once the second server has one, want 2", n)
+	}
+
+	c.Close()
+	if n := datafileFDs(t, f.Handle()); n != 0 {
+		t.Errorf("%d datafile descriptors after the client closed with the file open", n)
 	}
 }

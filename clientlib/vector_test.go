@@ -18,7 +18,7 @@ var ctx = context.Background()
 
 // dataPaths are the ways bytes can move; each list I/O test runs on all.
 // Reads are requests to the servers except on "local", where the client
-// reads the datafiles itself (writes go on its fabric, shm).
+// reads the datafiles itself.
 var dataPaths = []struct {
 	name string
 	opts clientlib.Options
@@ -28,7 +28,7 @@ var dataPaths = []struct {
 	{"shm-rdma", clientlib.Options{Provider: "shm", EagerThreshold: 1, LocalReads: clientlib.LocalReadsOff}, "shm"},
 	{"shm-eager", clientlib.Options{Provider: "shm", LocalReads: clientlib.LocalReadsOff}, "shm"},
 	{"tcp-rdma", clientlib.Options{Provider: "tcp;ofi_rxm", EagerThreshold: 1, LocalReads: clientlib.LocalReadsOff}, "tcp;ofi_rxm"},
-	{"local", clientlib.Options{Provider: "shm", EagerThreshold: 1}, "shm"},
+	{"local", clientlib.Options{Provider: "none"}, ""},
 }
 
 func needProvider(t *testing.T, provider string) {

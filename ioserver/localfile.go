@@ -24,9 +24,8 @@ import (
 // datafile again for writing through /proc/self/fd: that checks the
 // datafile's own mode (0600, the server's user). It keeps its access
 // while it holds the descriptor, as a process that opened a local file
-// does; the client drops it when its capability is renewed (so a mode
-// change reaches it as it reaches its requests) and reads a removed
-// datafile no longer (its link count is 0).
+// does (Ferry's client drops it when the file closes, when a capability
+// comes without the read right, and when the datafile has no links).
 func (c *conn) passDatafile(h proto.Header, r *proto.DataReq) error {
 	s := c.s
 	if !s.self.LocalReadsAllowed() {
@@ -34,10 +33,10 @@ func (c *conn) passDatafile(h proto.Header, r *proto.DataReq) error {
 	}
 	uc, ok := c.nc.(*net.UnixConn)
 	if c.cred == nil || !ok {
-		return fmt.Errorf("datafile descriptors are passed on Unix socket connections only: %w", unix.EINVAL)
+		return fmt.Errorf("datafile descriptors are passed on Unix socket connections only: %w", unix.EOPNOTSUPP)
 	}
 	if c.out.Load() == nil {
-		return fmt.Errorf("datafile descriptors are passed on connections with a reply socket only: %w", unix.EINVAL)
+		return fmt.Errorf("datafile descriptors are passed on connections with a reply socket only: %w", unix.EOPNOTSUPP)
 	}
 	if _, err := s.fileServer(r.Handle, r.Layout); err != nil {
 		return err
@@ -56,11 +55,17 @@ func (c *conn) passDatafile(h proto.Header, r *proto.DataReq) error {
 	uc.SetWriteDeadline(time.Now().Add(s.timeout))
 	n, _, err := uc.WriteMsgUnix(tag, unix.UnixRights(int(f.Fd())), nil)
 	if err == nil && n < len(tag) {
-		_, err = uc.Write(tag[n:])
+		var m int
+		m, err = uc.Write(tag[n:])
+		n += m
 	}
 	if err != nil {
-		// A tag half written leaves the socket's stream unusable.
-		c.close()
+		if n > 0 {
+			// A tag half written leaves the socket's stream unusable.
+			c.close()
+		}
+		// Nothing written (the client reads no more, or it is out of
+		// room for descriptors in flight): it reads by request.
 		return fmt.Errorf("pass datafile %s: %w", r.Handle, err)
 	}
 	s.stats.Add("conn.local_file", 1)

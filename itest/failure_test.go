@@ -131,6 +131,47 @@ func TestKilledMidReadRecovers(t *testing.T) {
 	within(t, 30*time.Second, func() error { return c.Close() })
 }
 
+// With local reads (the default on the servers' host), a file already
+// open reads on while its server is down: the bytes the server wrote are
+// in its datafile, which the client holds open. A file opened after the
+// kill cannot get that server's descriptor: its read fails, naming the
+// server, as writes do, and nothing hangs.
+func TestLocalReadsServerKilled(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2})
+	c := cl.Mount(t, clientlib.Options{Provider: "none", Timeout: 3 * time.Second})
+	want := bytes.Repeat([]byte("local reads! "), 20000) // 260 KB: both servers' strips
+	f, err := c.Create(ctx, "/killed", clientlib.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(want, 0); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want))
+	if _, err := f.ReadAt(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	victim := 1 - c.MetaServer()
+	cl.Kill(victim)
+	clear(got)
+	if n, err := f.ReadAt(got, 0); n != len(want) || err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read of an open file with its server down: %d, %v", n, err)
+	}
+	g, err := c.Open(ctx, "/killed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce *clientlib.Error
+	err = within(t, 30*time.Second, func() error { _, err := g.ReadAt(got, 0); return err })
+	if !errors.As(err, &ce) || ce.Server != victim {
+		t.Errorf("read of a file opened after the kill: %v, want an error from server %d", err, victim)
+	}
+	err = within(t, 30*time.Second, func() error { _, err := f.WriteAt(want, 0); return err })
+	if !errors.As(err, &ce) || ce.Server != victim {
+		t.Errorf("write with the server down: %v, want an error from server %d", err, victim)
+	}
+}
+
 // A server that stops answering (SIGSTOP) gives a timeout error, not a hang.
 func TestHungServerTimesOut(t *testing.T) {
 	cl := testcluster.Start(t, testcluster.Options{Servers: 2})

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/config"
 	"github.com/ferry-hpc/ferry/internal/testcluster"
 	"github.com/ferry-hpc/ferry/proto"
 )
@@ -123,20 +124,36 @@ func TestServerPassesReplySocket(t *testing.T) {
 }
 
 // A server passes datafile descriptors (OpLocalFile) only on a Unix
-// socket connection that has its reply socket, and only for a capability
-// that verifies: on TCP, before the split, and for a forged capability it
-// answers with an error and sends no descriptor.
+// socket connection that has its reply socket, only for a capability
+// that verifies and grants the read right, and only for a datafile it
+// has: otherwise it answers with an error and sends no descriptor. The
+// descriptor it passes comes before the reply, tagged with the request.
 func TestLocalFileRefusals(t *testing.T) {
 	cl := testcluster.Start(t, testcluster.Options{Servers: 1})
+	key, err := config.ReadKey(cl.Config.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := cl.Mount(t, clientlib.Options{Provider: "none", LocalReads: clientlib.LocalReadsOff})
 	f, err := c.Create(ctx, "/refused", clientlib.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.WriteAt([]byte("some bytes"), 0); err != nil {
+		t.Fatal(err)
+	}
+	empty, err := c.Create(ctx, "/empty", clientlib.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(id uint64, f *clientlib.File, cp proto.Cap) []byte {
+		return proto.Frame(proto.Header{Op: proto.OpLocalFile, ID: id}, &proto.DataReq{Handle: f.Handle(), Cap: cp, Layout: f.Layout()})
+	}
 	forged := f.Capability()
 	forged.MAC[0] ^= 1
-	ask := proto.Frame(proto.Header{Op: proto.OpLocalFile, ID: 3},
-		&proto.DataReq{Handle: f.Handle(), Cap: forged, Layout: f.Layout()})
+	writeOnly := f.Capability()
+	writeOnly.Rights = proto.RightWrite
+	writeOnly.MAC = proto.CapMAC(key, f.Handle(), &writeOnly)
 	status := func(h proto.Header) syscall.Errno {
 		if h.Op != proto.OpLocalFile || !h.IsReply() {
 			t.Fatalf("unexpected frame %s", h.Op)
@@ -150,11 +167,11 @@ func TestLocalFileRefusals(t *testing.T) {
 	}
 	defer tc.Close()
 	tc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if _, err := tc.Write(ask); err != nil {
+	if _, err := tc.Write(ask(3, f, f.Capability())); err != nil {
 		t.Fatal(err)
 	}
-	if st := status(readFrame(t, tc)); st != syscall.EINVAL {
-		t.Errorf("datafile descriptor on TCP: %v, want EINVAL", st)
+	if st := status(readFrame(t, tc)); st != syscall.EOPNOTSUPP {
+		t.Errorf("datafile descriptor on TCP: %v, want EOPNOTSUPP", st)
 	}
 
 	nc, err := net.DialTimeout("unix", cl.Config.Servers[0].SocketPath(), 10*time.Second)
@@ -164,11 +181,11 @@ func TestLocalFileRefusals(t *testing.T) {
 	uc := nc.(*net.UnixConn)
 	defer uc.Close()
 	uc.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := uc.Write(ask); err != nil {
+	if _, err := uc.Write(ask(3, f, f.Capability())); err != nil {
 		t.Fatal(err)
 	}
-	if st := status(readFrame(t, uc)); st != syscall.EINVAL {
-		t.Errorf("datafile descriptor before the reply socket: %v, want EINVAL", st)
+	if st := status(readFrame(t, uc)); st != syscall.EOPNOTSUPP {
+		t.Errorf("datafile descriptor before the reply socket: %v, want EOPNOTSUPP", st)
 	}
 
 	if _, err := uc.Write(proto.Frame(proto.Header{Op: proto.OpReplySocket, ID: 1}, &proto.Empty{})); err != nil {
@@ -194,14 +211,70 @@ func TestLocalFileRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	if _, err := uc.Write(ask); err != nil {
+	// The hello: this process's own credentials (root's).
+	if _, err := uc.Write(proto.Frame(proto.Header{Op: proto.OpHello, ID: 2}, &proto.HelloReq{Client: "local file test"})); err != nil {
 		t.Fatal(err)
 	}
-	if st := status(readFrame(t, rc)); st != syscall.EACCES {
-		t.Errorf("datafile descriptor for a forged capability: %v, want EACCES", st)
+	if h := readFrame(t, rc); h.Op != proto.OpHello || h.Status != 0 {
+		t.Fatalf("hello: %s status %d", h.Op, h.Status)
 	}
-	uc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-	if n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob); n > 0 || oobn > 0 || !os.IsTimeout(err) {
-		t.Fatalf("the connection carried %d bytes and %d of control data for a refused request (%v)", n, oobn, err)
+	noDescriptor := func(what string) {
+		t.Helper()
+		uc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob); n > 0 || oobn > 0 || !os.IsTimeout(err) {
+			t.Fatalf("%s: the connection carried %d bytes and %d of control data (%v)", what, n, oobn, err)
+		}
+	}
+	for _, tc := range []struct {
+		what string
+		file *clientlib.File
+		cp   proto.Cap
+		want syscall.Errno
+	}{
+		{"a forged capability", f, forged, syscall.EACCES},
+		{"a capability without the read right", f, writeOnly, syscall.EACCES},
+		{"a file the server holds no bytes of", empty, empty.Capability(), syscall.ENODATA},
+	} {
+		if _, err := uc.Write(ask(4, tc.file, tc.cp)); err != nil {
+			t.Fatal(err)
+		}
+		if st := status(readFrame(t, rc)); st != tc.want {
+			t.Errorf("datafile descriptor for %s: %v, want %v", tc.what, st, tc.want)
+		}
+		noDescriptor(tc.what)
+	}
+
+	// Granted: the tagged descriptor first, then the reply.
+	if _, err := uc.Write(ask(5, f, f.Capability())); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(readFrame(t, rc)); st != 0 {
+		t.Fatalf("datafile descriptor for a good capability: %v", st)
+	}
+	uc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	tag := make([]byte, proto.LocalFileTagSize)
+	n, oobn, _, _, err := uc.ReadMsgUnix(tag, oob)
+	if err != nil || n != len(tag) {
+		t.Fatalf("descriptor message: %d bytes, %v", n, err)
+	}
+	if id, _ := proto.ParseLocalFileTag(tag); id != 5 {
+		t.Errorf("descriptor tagged %d, want 5", id)
+	}
+	msgs, _ = unix.ParseSocketControlMessage(oob[:oobn])
+	if len(msgs) != 1 {
+		t.Fatalf("descriptor message carries %d control messages", len(msgs))
+	}
+	fds, err = unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("descriptor message carries %d descriptors (%v)", len(fds), err)
+	}
+	df := os.NewFile(uintptr(fds[0]), "datafile")
+	defer df.Close()
+	got := make([]byte, 10)
+	if n, _ := df.ReadAt(got, 0); string(got[:n]) != "some bytes" {
+		t.Errorf("passed datafile holds %q", got[:n])
+	}
+	if _, err := df.WriteAt([]byte("x"), 0); err == nil {
+		t.Errorf("the passed descriptor writes")
 	}
 }

@@ -189,12 +189,14 @@ const char *ferry_version(void);
  * FERRY_EAGER_THRESHOLD (requests to one server smaller than this size,
  * such as "64k", travel on the control connection instead of by RDMA;
  * default 1 MiB on shm, 16 KiB on networked providers; "1": none) and
- * FERRY_LOCAL_READS ("on", the default with strategy auto: a read of data
- * held by a server on this host is made by the calling thread itself from
- * the page cache, through a read-only descriptor of the server's datafile
- * that the server passes once per file; "off": every read is a request
- * to the servers). The library then holds up to 1024 such descriptors;
- * ferry_close releases a file's.
+ * FERRY_LOCAL_READS ("on", the default unless FERRY_STRATEGY names a
+ * strategy other than auto: a read of data held by a server on this host
+ * is made by the calling thread itself from the page cache, through a
+ * read-only descriptor of the server's datafile that the server passes
+ * once per open file; "off": every read is a request to the servers). The
+ * library then holds up to 1024 such descriptors (a quarter of
+ * RLIMIT_NOFILE where that is less; reads of further files are requests);
+ * ferry_close releases a file's, ferry_finalize every one.
  *
  * libfabric is loaded when the first fabric is opened, not when libferry
  * is. Before it, unless they are in the process already, stand-ins for

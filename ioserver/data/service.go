@@ -255,15 +255,15 @@ func (s *Service) Remove(handle string) error {
 }
 
 // OpenReadOnly opens handle's datafile for reading only, for a client on
-// this host to read by itself (OpLocalFile): a missing datafile is made
-// empty, a removed handle is ESTALE.
+// this host to read by itself (OpLocalFile): a missing datafile is
+// ENODATA (the client reads this server by request until it asks again),
+// a removed handle ESTALE. A datafile removed once it is open has no
+// links, which the client checks before each read.
 func (s *Service) OpenReadOnly(handle string) (*os.File, error) {
-	var f *os.File
-	err := s.removed.creating(handle, func() (err error) {
-		f, err = s.store.openReadOnly(handle)
-		return err
-	})
-	return f, err
+	if s.removed.has(handle) {
+		return nil, fmt.Errorf("file %s was removed: %w", handle, unix.ESTALE)
+	}
+	return s.store.openReadOnly(handle)
 }
 
 // Removed reports whether handle's datafile was removed here.

@@ -65,16 +65,18 @@ func (s *store) open(handle string, create bool) (*os.File, error) {
 	return os.NewFile(uintptr(fd), p), nil
 }
 
-// openReadOnly opens a datafile for reading only (close-on-exec),
-// creating it empty if missing: a descriptor passed to a client must see
-// the bytes later writes put in the file, and a datafile made after it
-// was opened would be another file.
+// openReadOnly opens a datafile for reading only (close-on-exec); a
+// missing one is ENODATA. It makes none: an empty datafile would move the
+// file's mtime (the newest of its datafiles') on a read.
 func (s *store) openReadOnly(handle string) (*os.File, error) {
 	p, err := s.path(handle)
 	if err != nil {
 		return nil, err
 	}
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("server holds no bytes of %s yet: %w", handle, unix.ENODATA)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open datafile %s: %w", handle, &fs.PathError{Op: "open", Path: p, Err: err})
 	}
