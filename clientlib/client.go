@@ -228,7 +228,8 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	}
 	for i, a := range hello.Servers {
 		sc := &serverConn{id: i, addr: a, timeout: opts.Timeout, name: opts.Name, spin: opts.SpinWait,
-			auth: authConfig{Mode: hello.Auth, KeyFile: opts.KeyFile, MungeSocket: opts.MungeSocket}}
+			auth:   authConfig{Mode: hello.Auth, KeyFile: opts.KeyFile, MungeSocket: opts.MungeSocket},
+			fdSlot: make(chan struct{}, 1)}
 		if i < len(hello.Sockets) {
 			sc.socket = hello.Sockets[i]
 		}
@@ -339,8 +340,8 @@ func (c *Client) Close() error {
 		for _, s := range c.servers {
 			s.close()
 		}
-		// Then the files' datafile descriptors (an ask in flight has
-		// failed with its connection by now).
+		// Then the files' datafile descriptors (one an ask brings in
+		// after this is closed by the asker: the client is closed).
 		c.localMu.Lock()
 		files := c.withLocal
 		c.withLocal = nil

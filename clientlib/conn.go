@@ -71,7 +71,9 @@ type serverConn struct {
 	// noLocal: this connection's server passes no datafile descriptors
 	// (localread.go); reset by a new connection.
 	noLocal atomic.Bool
-	fdmu    sync.Mutex // one OpLocalFile at a time: its descriptor is the next message
+	// fdSlot: one OpLocalFile at a time, so that its descriptor is the
+	// next message; a channel, so that a caller's context ends its wait.
+	fdSlot chan struct{}
 }
 
 // replies is the reading side of one connection. No goroutine of its own

@@ -39,9 +39,11 @@ import (
 // further files go through the servers.
 const maxLocalFiles = 1024
 
-// absentRetry is how long a server that holds no datafile of a file yet
-// is read by request before the client asks for a descriptor again.
-const absentRetry = time.Second
+// retryAfter is how long a server that passed no descriptor of a file (it
+// holds no datafile of it yet, or failed to pass one) is read by request
+// before the client asks again: a read does not pay for a refused ask
+// each time.
+const retryAfter = time.Second
 
 // CheckLocalReads returns an error wrapping EINVAL when v is not a value
 // of Options.LocalReads ("", "on", "off").
@@ -75,11 +77,11 @@ type localFiles struct {
 }
 
 // localFile is one server's entry: a descriptor, an ask in flight, or a
-// server that holds no datafile yet.
+// server read by request until retryAt.
 type localFile struct {
-	f           *os.File
-	asking      chan struct{} // closed when the ask in flight ends
-	absentUntil time.Time
+	f       *os.File
+	asking  chan struct{} // closed when the ask in flight ends
+	retryAt time.Time
 }
 
 // localReads reports whether the client reads the datafiles of servers on
@@ -117,69 +119,68 @@ func (f *File) localFor(ctx context.Context, server int, cp proto.Cap) (*os.File
 	if sc.noLocal.Load() {
 		return nil, nil
 	}
-	for {
-		l.mu.Lock()
-		if l.done {
-			l.mu.Unlock()
-			return nil, nil
-		}
-		e := l.files[server]
-		switch {
-		case e != nil && e.f != nil:
-			l.mu.Unlock()
-			return e.f, nil
-		case e != nil && e.asking != nil:
-			ch := e.asking
-			l.mu.Unlock()
-			select {
-			case <-ch:
-				continue
-			case <-ctx.Done():
-				return nil, nil // the request path reports ctx
-			}
-		case e != nil && time.Now().Before(e.absentUntil):
-			l.mu.Unlock()
-			return nil, nil
-		}
-		if c.localOpen.Add(1) > c.localMax {
-			c.localOpen.Add(-1)
-			l.mu.Unlock()
-			return nil, nil
-		}
-		ch := make(chan struct{})
-		if l.files == nil {
-			l.files = make(map[int]*localFile)
-		}
-		l.files[server] = &localFile{asking: ch}
+	l.mu.Lock()
+	if l.done {
 		l.mu.Unlock()
-
-		d, absent, err := sc.localFile(ctx, &proto.DataReq{Handle: f.attr.Handle, Cap: cp, Layout: f.attr.Layout})
-
-		l.mu.Lock()
-		delete(l.files, server)
-		switch {
-		case d != nil && !l.done:
-			l.files[server] = &localFile{f: d}
-			if !l.tracked && !l.track(f) {
-				delete(l.files, server)
-				d.Close()
-				c.localOpen.Add(-1)
-				d = nil
-			}
-		case d != nil:
-			d.Close()
-			c.localOpen.Add(-1)
-			d = nil
-		default:
-			c.localOpen.Add(-1)
-			if absent {
-				l.files[server] = &localFile{absentUntil: time.Now().Add(absentRetry)}
-			}
-		}
-		close(ch)
-		l.mu.Unlock()
-		return d, err
+		return nil, nil
 	}
+	e := l.files[server]
+	switch {
+	case e != nil && e.f != nil:
+		l.mu.Unlock()
+		return e.f, nil
+	case e != nil && e.asking != nil:
+		// Another read is asking: take what it got, else go by request
+		// (a failed ask is not repeated by every waiter in turn).
+		ch := e.asking
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, nil // the request path reports ctx
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if e := l.files[server]; e != nil && e.f != nil && !l.done {
+			return e.f, nil
+		}
+		return nil, nil
+	case e != nil && time.Now().Before(e.retryAt):
+		l.mu.Unlock()
+		return nil, nil
+	}
+	if c.localOpen.Add(1) > c.localMax {
+		c.localOpen.Add(-1)
+		l.mu.Unlock()
+		return nil, nil
+	}
+	ch := make(chan struct{})
+	if l.files == nil {
+		l.files = make(map[int]*localFile)
+	}
+	l.files[server] = &localFile{asking: ch}
+	l.mu.Unlock()
+
+	d, err := sc.localFile(ctx, &proto.DataReq{Handle: f.attr.Handle, Cap: cp, Layout: f.attr.Layout})
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	defer close(ch)
+	delete(l.files, server)
+	if d != nil && !l.done && (l.tracked || l.track(f)) {
+		l.files[server] = &localFile{f: d}
+		return d, nil
+	}
+	if d != nil {
+		d.Close()
+	}
+	c.localOpen.Add(-1)
+	if !l.done {
+		// No descriptor: this server's reads go by request for a while,
+		// rather than each paying for a refused ask.
+		l.files[server] = &localFile{retryAt: time.Now().Add(retryAfter)}
+	}
+	return nil, err
 }
 
 // track puts l in its client's set, which Client.Close closes (a storage
@@ -268,9 +269,8 @@ func (f *File) readLocal(d *os.File, server int, pieces []localPiece) (lens []in
 	// could leave it naming another file.
 	fi, err := d.Stat()
 	if err != nil {
-		if ok, err := closed(err); !ok || err != nil {
-			return nil, 0, ok, wrapLocal("stat", err)
-		}
+		ok, err := closed(err)
+		return nil, 0, ok, wrapLocal("stat", err)
 	}
 	st, _ := fi.Sys().(*syscall.Stat_t)
 	if st == nil || st.Nlink == 0 {
@@ -304,57 +304,62 @@ func wrapLocal(op string, err error) error {
 }
 
 // localFile asks the server for a read-only descriptor of a datafile
-// (OpLocalFile). nil, false, nil: read by request, because this server
-// passes none (not on this host, local_reads off there: not asked again
-// until the client reconnects) or failed to pass this one. absent: the
-// server holds no datafile of the file yet. An error is one a read
-// request would get too.
-func (sc *serverConn) localFile(ctx context.Context, req *proto.DataReq) (d *os.File, absent bool, err error) {
+// (OpLocalFile). Without one and without an error the read goes by
+// request: the server holds no datafile of the file yet, failed to pass
+// it, or passes none at all (not on this host, or local_reads off there:
+// it is not asked again until the client reconnects). An error is one a
+// read request would get too.
+func (sc *serverConn) localFile(ctx context.Context, req *proto.DataReq) (*os.File, error) {
 	if _, err := sc.conn(ctx); err != nil {
-		return nil, false, sc.errorf("localfile", err)
+		return nil, sc.errorf("localfile", err)
 	}
 	sc.mu.Lock()
 	split := sc.out != nil
 	sc.mu.Unlock()
 	if !split { // a TCP connection: another host, or a server without a Unix socket
 		sc.noLocal.Store(true)
-		return nil, false, nil
+		return nil, nil
 	}
-	sc.fdmu.Lock() // one descriptor in flight: its message is the next
-	defer sc.fdmu.Unlock()
+	select { // one descriptor in flight: its message is the next
+	case sc.fdSlot <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil // the request path reports ctx
+	}
+	defer func() { <-sc.fdSlot }()
+	if sc.noLocal.Load() { // learnt while this ask waited
+		return nil, nil
+	}
 	c, err := sc.roundTrip(ctx, proto.OpLocalFile, req, nil, nil)
 	var re *RemoteError
 	switch {
 	case err == nil:
 	case !errors.As(err, &re):
-		return nil, false, err // the connection failed: a request would too
+		return nil, err // the connection failed: a request would too
 	case re.Errno == syscall.EOPNOTSUPP:
 		sc.noLocal.Store(true)
-		return nil, false, nil
-	case re.Errno == syscall.ENODATA:
-		return nil, true, nil
+		return nil, nil
 	case re.Errno == syscall.EACCES || re.Errno == syscall.ESTALE || re.Errno == syscall.EINVAL:
-		return nil, false, err
-	default: // the server's own trouble (out of descriptors): by request
+		return nil, err
+	default: // ENODATA (no datafile yet), or the server's own trouble
 		slog.Debug("ferry: reading by request", "server", sc.id, "why", err)
-		return nil, false, nil
+		return nil, nil
 	}
-	if c.out == nil {
-		sc.failOut(c.out, fmt.Errorf("%w: descriptor answered on a connection without a reply socket", proto.ErrMalformed))
-		return nil, false, nil
+	if c.out == nil { // the connection changed since the look above
+		return nil, nil
 	}
-	d, err = recvDatafile(c.out, c.hdr.ID)
+	d, err := recvDatafile(c.out, c.hdr.ID)
 	switch {
-	case errors.Is(err, errDescriptorDropped):
+	case errors.Is(err, errDescriptorDropped) || errors.Is(err, syscall.EPROTO):
+		// The message was whole: the stream is still in step.
 		slog.Debug("ferry: reading by request", "server", sc.id, "why", err)
-		return nil, false, nil
+		return nil, nil
 	case err != nil:
 		// The request socket's stream is not what the protocol says:
 		// a new connection starts it afresh.
 		sc.failOut(c.out, sc.errorf("localfile", err))
-		return nil, false, nil
+		return nil, nil
 	}
-	return d, false, nil
+	return d, nil
 }
 
 // failOut drops the connection whose request socket is out, if it is

@@ -370,7 +370,7 @@ func TestLocalReadsSmallFile(t *testing.T) {
 	if n != 64<<10+6 || err != io.EOF || string(got[64<<10:n]) != "second" || string(got[:11]) != "first strip" {
 		t.Fatalf("read after another client wrote to the second server: %d, %v", n, err)
 	}
-	time.Sleep(1100 * time.Millisecond) // past absentRetry: the client asks again
+	time.Sleep(1100 * time.Millisecond) // past retryAfter: the client asks again
 	if _, err := f.ReadAt(got, 0); err != io.EOF {
 		t.Fatal(err)
 	}

@@ -52,6 +52,14 @@ func (c *conn) passDatafile(h proto.Header, r *proto.DataReq) error {
 	tag := proto.AppendLocalFileTag(nil, h.ID)
 	c.fdmu.Lock()
 	defer c.fdmu.Unlock()
+	// One descriptor in flight per connection: the client takes each
+	// before it asks again. One that asks and never takes them would
+	// otherwise pile descriptors up in flight, which the kernel charges
+	// to the server's user; past its RLIMIT_NOFILE every SCM_RIGHTS send
+	// fails, reply sockets too (for a server without CAP_SYS_RESOURCE).
+	if queued, err := unsentBytes(uc); err != nil || queued > 0 {
+		return fmt.Errorf("the last datafile descriptor is not taken yet (%d bytes queued, %v): %w", queued, err, unix.EAGAIN)
+	}
 	uc.SetWriteDeadline(time.Now().Add(s.timeout))
 	n, _, err := uc.WriteMsgUnix(tag, unix.UnixRights(int(f.Fd())), nil)
 	if err == nil && n < len(tag) {
@@ -70,4 +78,18 @@ func (c *conn) passDatafile(h proto.Header, r *proto.DataReq) error {
 	}
 	s.stats.Add("conn.local_file", 1)
 	return nil
+}
+
+// unsentBytes is what the peer has not yet read of what was written on
+// uc (SIOCOUTQ: on a Unix socket, the bytes still queued at the peer).
+func unsentBytes(uc *net.UnixConn) (int, error) {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	n, ierr := 0, error(nil)
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }); err != nil {
+		return 0, err
+	}
+	return n, ierr
 }

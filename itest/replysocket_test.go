@@ -245,30 +245,50 @@ func TestLocalFileRefusals(t *testing.T) {
 	}
 
 	// Granted: the tagged descriptor first, then the reply.
+	take := func(id uint64) *os.File {
+		t.Helper()
+		uc.SetReadDeadline(time.Now().Add(30 * time.Second))
+		tag := make([]byte, proto.LocalFileTagSize)
+		n, oobn, _, _, err := uc.ReadMsgUnix(tag, oob)
+		if err != nil || n != len(tag) {
+			t.Fatalf("descriptor message: %d bytes, %v", n, err)
+		}
+		if got, _ := proto.ParseLocalFileTag(tag); got != id {
+			t.Errorf("descriptor tagged %d, want %d", got, id)
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) != 1 {
+			t.Fatalf("descriptor message carries %d control messages", len(msgs))
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			t.Fatalf("descriptor message carries %d descriptors (%v)", len(fds), err)
+		}
+		return os.NewFile(uintptr(fds[0]), "datafile")
+	}
 	if _, err := uc.Write(ask(5, f, f.Capability())); err != nil {
 		t.Fatal(err)
 	}
 	if st := status(readFrame(t, rc)); st != 0 {
 		t.Fatalf("datafile descriptor for a good capability: %v", st)
 	}
-	uc.SetReadDeadline(time.Now().Add(30 * time.Second))
-	tag := make([]byte, proto.LocalFileTagSize)
-	n, oobn, _, _, err := uc.ReadMsgUnix(tag, oob)
-	if err != nil || n != len(tag) {
-		t.Fatalf("descriptor message: %d bytes, %v", n, err)
+	// One descriptor in flight per connection: until the client takes
+	// it, another ask is EAGAIN (descriptors in flight are charged to the
+	// server's user).
+	if _, err := uc.Write(ask(6, f, f.Capability())); err != nil {
+		t.Fatal(err)
 	}
-	if id, _ := proto.ParseLocalFileTag(tag); id != 5 {
-		t.Errorf("descriptor tagged %d, want 5", id)
+	if st := status(readFrame(t, rc)); st != syscall.EAGAIN {
+		t.Errorf("a second descriptor before the first was taken: %v, want EAGAIN", st)
 	}
-	msgs, _ = unix.ParseSocketControlMessage(oob[:oobn])
-	if len(msgs) != 1 {
-		t.Fatalf("descriptor message carries %d control messages", len(msgs))
+	take(5).Close()
+	if _, err := uc.Write(ask(7, f, f.Capability())); err != nil {
+		t.Fatal(err)
 	}
-	fds, err = unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		t.Fatalf("descriptor message carries %d descriptors (%v)", len(fds), err)
+	if st := status(readFrame(t, rc)); st != 0 {
+		t.Fatalf("datafile descriptor once the first was taken: %v", st)
 	}
-	df := os.NewFile(uintptr(fds[0]), "datafile")
+	df := take(7)
 	defer df.Close()
 	got := make([]byte, 10)
 	if n, _ := df.ReadAt(got, 0); string(got[:n]) != "some bytes" {

@@ -192,11 +192,14 @@ const char *ferry_version(void);
  * FERRY_LOCAL_READS ("on", the default unless FERRY_STRATEGY names a
  * strategy other than auto: a read of data held by a server on this host
  * is made by the calling thread itself from the page cache, through a
- * read-only descriptor of the server's datafile that the server passes
- * once per open file; "off": every read is a request to the servers). The
- * library then holds up to 1024 such descriptors (a quarter of
- * RLIMIT_NOFILE where that is less; reads of further files are requests);
- * ferry_close releases a file's, ferry_finalize every one.
+ * read-only descriptor of the server's datafile that the server passes at
+ * the file's first read; "off": every read is a request to the servers).
+ * The library then holds up to 1024 such descriptors, one per server on
+ * this host per open file (a quarter of RLIMIT_NOFILE where that is less;
+ * past it reads are requests); ferry_close releases a file's,
+ * ferry_finalize every one. A program that passes descriptors to select(2)
+ * and opens many files may want "off": the library's descriptors can push
+ * its own past FD_SETSIZE.
  *
  * libfabric is loaded when the first fabric is opened, not when libferry
  * is. Before it, unless they are in the process already, stand-ins for
