@@ -69,8 +69,11 @@ type serverConn struct {
 	wmu     sync.Mutex
 
 	// noLocal: this connection's server passes no datafile descriptors
-	// (localread.go); reset by a new connection.
+	// (localread.go): it says so in the hello (passes), the connection
+	// has no reply socket (TCP), or it refused; set anew by a new
+	// connection.
 	noLocal atomic.Bool
+	passes  bool // the last hello's LocalReads
 	// fdSlot: one OpLocalFile at a time, so that its descriptor is the
 	// next message; a channel, so that a caller's context ends its wait.
 	fdSlot chan struct{}
@@ -160,7 +163,7 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 		nc, out = in, w
 	}
 	sc.nc, sc.out = nc, out
-	sc.noLocal.Store(false)
+	sc.noLocal.Store(out == nil || !sc.passes)
 	if sc.lane != nil {
 		sc.lane(false)
 	}
@@ -224,6 +227,7 @@ func (sc *serverConn) hello(nc net.Conn) error {
 			}
 		}
 	}
+	sc.passes = r.LocalReads
 	sc.refused = ""
 	if sc.rdma && r.Refused != "" {
 		// The bytes then travel on this connection: slower, never wrong.

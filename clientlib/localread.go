@@ -473,3 +473,33 @@ func rightsIn(oob []byte) ([]int, error) {
 	}
 	return fds, nil
 }
+
+// ReadPath says how this client reads server id's strips, as far as its
+// connection to that server tells (made by the first call to it, such as
+// Ping): "local" (it reads the server's datafiles itself, see
+// Options.LocalReads), else "by request" and why.
+func (c *Client) ReadPath(id int) string {
+	switch {
+	case c.opts.LocalReads == LocalReadsOff:
+		return "by request (local reads off)"
+	case !c.localReads():
+		return "by request (strategy " + c.opts.Strategy + ")"
+	case id < 0 || id >= len(c.servers):
+		return "by request"
+	}
+	sc := c.servers[id]
+	sc.mu.Lock()
+	connected, split, passes := sc.nc != nil, sc.out != nil, sc.passes
+	sc.mu.Unlock()
+	switch {
+	case !connected:
+		return "not known yet (not connected)"
+	case !split:
+		return "by request (not on this host's Unix socket)"
+	case !passes:
+		return "by request (the server's local_reads is false)"
+	case sc.noLocal.Load():
+		return "by request (the server passes no descriptors)"
+	}
+	return "local"
+}

@@ -467,7 +467,7 @@ func (s *Server) Close() error {
 // defaults, and this server's fabrics.
 func (s *Server) hello() *proto.HelloResp {
 	r := &proto.HelloResp{ServerID: s.id, MetaServer: s.cfg.MetadataServer, DefaultStrip: s.cfg.StripSize,
-		DefaultCount: s.cfg.StripCount, Strategy: s.strategy, Auth: s.auth}
+		DefaultCount: s.cfg.StripCount, Strategy: s.strategy, Auth: s.auth, LocalReads: s.self.LocalReadsAllowed()}
 	for _, sv := range s.cfg.Servers {
 		r.Servers = append(r.Servers, sv.Address)
 		r.Sockets = append(r.Sockets, sv.SocketPath())

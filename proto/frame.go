@@ -22,7 +22,7 @@ import (
 
 const (
 	Magic      uint32 = 0x31595246 // "FRY1" on the wire
-	Version    uint8  = 7          // 2: OpDirPlus, OpSizes, OpStatfs, OpSetMtime; SetAttrReq carries owner and atime; 3: hello credentials, OpChallenge, capabilities on data requests, OpRenew, IOReq carries the client's time budget; 4: OpDataList, OpFileList, OpKnown; 5: OpReplySocket; 6: FetchAddReq names a counter of the file and may drop it; 7: OpLocalFile
+	Version    uint8  = 7          // 2: OpDirPlus, OpSizes, OpStatfs, OpSetMtime; SetAttrReq carries owner and atime; 3: hello credentials, OpChallenge, capabilities on data requests, OpRenew, IOReq carries the client's time budget; 4: OpDataList, OpFileList, OpKnown; 5: OpReplySocket; 6: FetchAddReq names a counter of the file and may drop it; 7: OpLocalFile, HelloResp.LocalReads
 	HeaderSize        = 24
 
 	// MaxControlBody caps the body of every frame that is not bulk data.

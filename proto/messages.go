@@ -335,6 +335,9 @@ type HelloResp struct {
 	// ("" when they all were, or none were sent): the client then moves
 	// bytes on the control connection.
 	Refused string
+	// LocalReads: the server passes datafile descriptors (OpLocalFile)
+	// to clients on its Unix socket (its local_reads setting).
+	LocalReads bool
 }
 
 func (m *HelloResp) encode(e *Encoder) {
@@ -354,6 +357,7 @@ func (m *HelloResp) encode(e *Encoder) {
 	}
 	e.str(m.Auth)
 	e.str(m.Refused)
+	e.bool(m.LocalReads)
 }
 
 func (m *HelloResp) decode(d *Decoder) {
@@ -383,6 +387,7 @@ func (m *HelloResp) decode(d *Decoder) {
 	}
 	m.Auth = d.str("auth")
 	m.Refused = d.str("refused")
+	m.LocalReads = d.bool("local reads")
 	if d.err == nil && (m.ServerID >= n || m.MetaServer >= n) {
 		d.fail("server id %d or metadata server %d outside the %d-server list", m.ServerID, m.MetaServer, n)
 	}

@@ -28,7 +28,7 @@ func sampleMessages() []Message {
 		&RenewReq{Handle: testHandle, Cap: Cap{UID: 1, Rights: RightRemove, Expiry: -1}},
 		&HelloResp{ServerID: 1, MetaServer: 0, Servers: []string{"a:1", "b:2"}, DefaultStrip: 1 << 20, Strategy: "auto",
 			Fabrics: []Fabric{{Provider: "shm", Addr: []byte{1, 2, 3}}}},
-		&HelloResp{ServerID: 0, MetaServer: 0, Servers: []string{"a:1"}, Sockets: []string{"/run/ferry/0.sock"}, Refused: "why"},
+		&HelloResp{ServerID: 0, MetaServer: 0, Servers: []string{"a:1"}, Sockets: []string{"/run/ferry/0.sock"}, Refused: "why", LocalReads: true},
 		&Challenge{Nonce: []byte{7, 7}},
 		&PathReq{Path: "/a/b"},
 		&Attr{Path: "/f", Type: TypeFile, Handle: testHandle, Mode: 0o644, UID: 1, GID: 2, Atime: 3, Mtime: 4, Ctime: 5, Layout: testLayout},

@@ -30,13 +30,13 @@ func runPing(e *env, cf *clientFlags) error {
 	defer c.Close()
 	ctx := context.Background()
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVER\tADDRESS\tRTT\tROLE\tSTRATEGY\tDATA PATH\tFABRICS OFFERED")
+	fmt.Fprintln(tw, "SERVER\tADDRESS\tRTT\tROLE\tSTRATEGY\tDATA PATH\tREADS\tFABRICS OFFERED")
 	var failed int
 	for i, addr := range c.Servers() {
 		h, rtt, err := c.Ping(ctx, i)
 		if err != nil {
 			failed++
-			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\tDOWN: %s\t-\n", i, addr, strings.TrimPrefix(err.Error(), "ferry: "))
+			fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\tDOWN: %s\t-\t-\n", i, addr, strings.TrimPrefix(err.Error(), "ferry: "))
 			continue
 		}
 		role := "data"
@@ -51,8 +51,8 @@ func runPing(e *env, cf *clientFlags) error {
 				offers = append(offers, f.Provider+"@"+verbs.AddressString(f.Provider, f.Addr))
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%s\t%s\t%s\n", i, addr, rtt.Round(1000), role, h.Strategy,
-			c.DataPath(i), strings.Join(offers, ","))
+		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%s\t%s\t%s\t%s\n", i, addr, rtt.Round(1000), role, h.Strategy,
+			c.DataPath(i), c.ReadPath(i), strings.Join(offers, ","))
 	}
 	tw.Flush()
 	if info := c.FabricInfo(); info != "" {

@@ -17,6 +17,13 @@ func TestPing(t *testing.T) {
 	// Provider auto reaches servers on this host by shm, where it opens,
 	// and moves requests from shm's eager threshold on by RMA.
 	rdma, first := strings.Count(out, " rdma:shm ") == 3 && strings.Contains(out, " rma_from=1MiB"), out
+	// The client is on the servers' host: it reads their datafiles.
+	if strings.Count(out, " local ") != 3 {
+		t.Errorf("ping: reads not local:\n%s", out)
+	}
+	if out := mustRun(t, "ping", "--config", cl.ConfigPath, "--strategy", "pipeline"); strings.Count(out, "by request (strategy pipeline)") != 3 {
+		t.Errorf("ping --strategy pipeline: reads not by request:\n%s", out)
+	}
 	// Without a fabric, the data path says sockets and why.
 	out = mustRun(t, "ping", "--config", cl.ConfigPath, "--provider", "none")
 	if !strings.Contains(out, "sockets (provider none)") {

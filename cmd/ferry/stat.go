@@ -92,6 +92,18 @@ func runStat(e *env, cf *clientFlags, server *int, args []string) error {
 	for _, p := range order {
 		fmt.Fprintf(e.stdout, "  data: %s (servers %s)\n", p, strings.Join(paths[p], " "))
 	}
+	reads := map[string][]string{}
+	order = order[:0]
+	for j := 0; j < l.Count; j++ {
+		p := c.ReadPath(l.Server(j))
+		if reads[p] == nil {
+			order = append(order, p)
+		}
+		reads[p] = append(reads[p], fmt.Sprint(l.Server(j)))
+	}
+	for _, p := range order {
+		fmt.Fprintf(e.stdout, " reads: %s (servers %s)\n", p, strings.Join(reads[p], " "))
+	}
 	// What each server holds: the length of its datafile.
 	f, err := c.Open(ctx, fi.Path())
 	if err != nil {

@@ -20,7 +20,7 @@ func TestOptions(t *testing.T) {
 	e := env(map[string]string{
 		Provider: "tcp", Strategy: "pipeline", RegCache: "fast", FabricInterface: "lo",
 		RegCacheMaxEntries: "17", RegCacheMaxBytes: "3m", RegCacheUserModeOnly: "1", SpinWait: "250us",
-		EagerThreshold: "64k", HugePages: "off",
+		EagerThreshold: "64k", HugePages: "off", LocalReads: "off",
 	})
 	o, err := Options(clientlib.Options{Name: "x"}, e)
 	if err != nil {
@@ -28,7 +28,7 @@ func TestOptions(t *testing.T) {
 	}
 	want := clientlib.Options{Name: "x", Provider: "tcp", Strategy: "pipeline", RegCache: "fast", FabricInterface: "lo",
 		RegCacheMaxEntries: 17, RegCacheMaxBytes: 3 << 20, RegCacheUserModeOnly: true, SpinWait: 250 * time.Microsecond,
-		EagerThreshold: 64 << 10, RegCacheSmallPages: true}
+		EagerThreshold: 64 << 10, RegCacheSmallPages: true, LocalReads: clientlib.LocalReadsOff}
 	if o != want {
 		t.Fatalf("got %+v\nwant %+v", o, want)
 	}
@@ -63,7 +63,7 @@ func TestOptionsRejects(t *testing.T) {
 	for name, v := range map[string]string{
 		Provider: "infiniband", Strategy: "fastest", RegCache: "maybe",
 		RegCacheMaxEntries: "-1", RegCacheMaxBytes: "lots", RegCacheUserModeOnly: "perhaps", SpinWait: "fast",
-		EagerThreshold: "0", HugePages: "2m",
+		EagerThreshold: "0", HugePages: "2m", LocalReads: "sometimes",
 	} {
 		_, err := Options(clientlib.Options{}, env(map[string]string{name: v}))
 		if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), name) {
