@@ -313,11 +313,7 @@ func (sc *serverConn) localFile(ctx context.Context, req *proto.DataReq) (*os.Fi
 	if _, err := sc.conn(ctx); err != nil {
 		return nil, sc.errorf("localfile", err)
 	}
-	sc.mu.Lock()
-	split := sc.out != nil
-	sc.mu.Unlock()
-	if !split { // a TCP connection: another host, or a server without a Unix socket
-		sc.noLocal.Store(true)
+	if sc.noLocal.Load() { // set by the connection: TCP, or the server's hello said no
 		return nil, nil
 	}
 	select { // one descriptor in flight: its message is the next
@@ -396,11 +392,11 @@ func recvDatafile(out *rawio.Writer, id uint64) (*os.File, error) {
 		fds = nil
 	}
 	defer closeAll()
+	oob := make([]byte, unix.CmsgSpace(4*4))
 	for {
 		var (
 			n, oobn, flags int
 			rerr           error
-			oob            = make([]byte, unix.CmsgSpace(4*4))
 		)
 		if err := rc.Control(func(fd uintptr) {
 			for {

@@ -29,6 +29,40 @@ func readFrame(t *testing.T, c net.Conn) proto.Header {
 	return h
 }
 
+// recvOne reads one message from uc into buf and returns its length and
+// the one descriptor it carries (what names the message in failures).
+func recvOne(t *testing.T, uc *net.UnixConn, buf []byte, what string) (int, int) {
+	t.Helper()
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+	if err != nil {
+		t.Fatalf("%s: %d bytes (%v)", what, n, err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("%s carries %d control messages (%v)", what, len(msgs), err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("%s carries %d descriptors (%v)", what, len(fds), err)
+	}
+	return n, fds[0]
+}
+
+// socketConn makes a passed socket descriptor a net.Conn, closed when the
+// test ends.
+func socketConn(t *testing.T, fd int) net.Conn {
+	t.Helper()
+	f := os.NewFile(uintptr(fd), "reply")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // A real server passes a reply socket on its Unix socket, once per
 // connection, and on no TCP connection; after it, every reply comes on
 // that socket and none on the connection, and the server closes the
@@ -73,26 +107,12 @@ func TestServerPassesReplySocket(t *testing.T) {
 	if _, err := uc.Write(ask); err != nil {
 		t.Fatal(err)
 	}
-	buf, oob := make([]byte, proto.HeaderSize), make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
-	if err != nil || n != proto.HeaderSize {
-		t.Fatalf("reply socket answer: %d bytes (%v)", n, err)
+	buf := make([]byte, proto.HeaderSize)
+	n, fd := recvOne(t, uc, buf, "reply socket answer")
+	if n != proto.HeaderSize {
+		t.Fatalf("reply socket answer: %d bytes", n)
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("reply socket answer carries %d control messages (%v)", len(msgs), err)
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		t.Fatalf("reply socket answer carries %d descriptors (%v)", len(fds), err)
-	}
-	f := os.NewFile(uintptr(fds[0]), "reply")
-	rc, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
+	rc := socketConn(t, fd)
 
 	if _, err := uc.Write(append(stats, ask...)); err != nil {
 		t.Fatal(err)
@@ -192,25 +212,8 @@ func TestLocalFileRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf, oob := make([]byte, proto.HeaderSize), make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-	if len(msgs) != 1 {
-		t.Fatalf("reply socket answer carries %d control messages", len(msgs))
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		t.Fatalf("reply socket answer carries %d descriptors (%v)", len(fds), err)
-	}
-	rf := os.NewFile(uintptr(fds[0]), "reply")
-	rc, err := net.FileConn(rf)
-	rf.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
+	_, fd := recvOne(t, uc, buf, "reply socket answer")
+	rc := socketConn(t, fd)
 	// The hello: this process's own credentials (root's).
 	if _, err := uc.Write(proto.Frame(proto.Header{Op: proto.OpHello, ID: 2}, &proto.HelloReq{Client: "local file test"})); err != nil {
 		t.Fatal(err)
@@ -249,22 +252,14 @@ func TestLocalFileRefusals(t *testing.T) {
 		t.Helper()
 		uc.SetReadDeadline(time.Now().Add(30 * time.Second))
 		tag := make([]byte, proto.LocalFileTagSize)
-		n, oobn, _, _, err := uc.ReadMsgUnix(tag, oob)
-		if err != nil || n != len(tag) {
-			t.Fatalf("descriptor message: %d bytes, %v", n, err)
+		n, fd := recvOne(t, uc, tag, "descriptor message")
+		if n != len(tag) {
+			t.Fatalf("descriptor message: %d bytes", n)
 		}
 		if got, _ := proto.ParseLocalFileTag(tag); got != id {
 			t.Errorf("descriptor tagged %d, want %d", got, id)
 		}
-		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-		if len(msgs) != 1 {
-			t.Fatalf("descriptor message carries %d control messages", len(msgs))
-		}
-		fds, err := unix.ParseUnixRights(&msgs[0])
-		if err != nil || len(fds) != 1 {
-			t.Fatalf("descriptor message carries %d descriptors (%v)", len(fds), err)
-		}
-		return os.NewFile(uintptr(fds[0]), "datafile")
+		return os.NewFile(uintptr(fd), "datafile")
 	}
 	if _, err := uc.Write(ask(5, f, f.Capability())); err != nil {
 		t.Fatal(err)

@@ -80,30 +80,23 @@ func runStat(e *env, cf *clientFlags, server *int, args []string) error {
 		fmt.Fprintf(e.stdout, " %d", l.Server(j))
 	}
 	fmt.Fprintln(e.stdout)
-	paths := map[string][]string{}
-	var order []string
-	for j := 0; j < l.Count; j++ {
-		p := c.DataPath(l.Server(j))
-		if paths[p] == nil {
-			order = append(order, p)
+	// The file's servers grouped by how bytes move to and from each.
+	byPath := func(label string, path func(id int) string) {
+		servers := map[string][]string{}
+		var order []string
+		for j := 0; j < l.Count; j++ {
+			p := path(l.Server(j))
+			if servers[p] == nil {
+				order = append(order, p)
+			}
+			servers[p] = append(servers[p], fmt.Sprint(l.Server(j)))
 		}
-		paths[p] = append(paths[p], fmt.Sprint(l.Server(j)))
-	}
-	for _, p := range order {
-		fmt.Fprintf(e.stdout, "  data: %s (servers %s)\n", p, strings.Join(paths[p], " "))
-	}
-	reads := map[string][]string{}
-	order = order[:0]
-	for j := 0; j < l.Count; j++ {
-		p := c.ReadPath(l.Server(j))
-		if reads[p] == nil {
-			order = append(order, p)
+		for _, p := range order {
+			fmt.Fprintf(e.stdout, "%6s: %s (servers %s)\n", label, p, strings.Join(servers[p], " "))
 		}
-		reads[p] = append(reads[p], fmt.Sprint(l.Server(j)))
 	}
-	for _, p := range order {
-		fmt.Fprintf(e.stdout, " reads: %s (servers %s)\n", p, strings.Join(reads[p], " "))
-	}
+	byPath("data", c.DataPath)
+	byPath("reads", c.ReadPath)
 	// What each server holds: the length of its datafile.
 	f, err := c.Open(ctx, fi.Path())
 	if err != nil {
