@@ -16,12 +16,25 @@
 static MPI_Errhandler fy_default_eh = MPI_ERRORS_RETURN; /* set on MPI_FILE_NULL */
 static int fy_default_eh_set;
 
-/* User error handler functions, recorded at MPI_File_create_errhandler. */
+/* User error handler functions, recorded at MPI_File_create_errhandler,
+ * with the references Ferry files hold that the MPI library does not
+ * count (fy_eh_hold). An entry whose handle the library hands out again
+ * after freeing it is reused: by then held is 0 (see
+ * MPI_Errhandler_free below). */
 static struct {
   MPI_Errhandler eh;
   MPI_File_errhandler_function *fn;
+  int held;
 } fy_ehfns[256];
 static int fy_n_ehfns;
+
+/* eh_find_locked: eh's entry, or -1. */
+static int eh_find_locked(MPI_Errhandler eh) {
+  if (eh == MPI_ERRHANDLER_NULL) return -1;
+  for (int i = 0; i < fy_n_ehfns; i++)
+    if (fy_ehfns[i].eh == eh) return i;
+  return -1;
+}
 
 MPI_Errhandler fy_default_errhandler(void) { return fy_default_eh; }
 
@@ -100,8 +113,8 @@ int fy_raise(fy_file *f, int code) {
   }
   MPI_File_errhandler_function *fn = NULL;
   pthread_mutex_lock(&fy_lock);
-  for (int i = 0; i < fy_n_ehfns; i++)
-    if (fy_ehfns[i].eh == eh) fn = fy_ehfns[i].fn;
+  int i = eh_find_locked(eh);
+  if (i >= 0) fn = fy_ehfns[i].fn;
   pthread_mutex_unlock(&fy_lock);
   if (fn) {
     MPI_File h = f ? (MPI_File)(void *)f : MPI_FILE_NULL;
@@ -161,19 +174,90 @@ int fy_all_File_create_errhandler(MPI_File_errhandler_function *fn, MPI_Errhandl
   int rc = fy_pmpi_File_create_errhandler(fn, errhandler);
   if (rc == MPI_SUCCESS) {
     pthread_mutex_lock(&fy_lock);
-    if (fy_n_ehfns < (int)(sizeof fy_ehfns / sizeof fy_ehfns[0])) {
-      fy_ehfns[fy_n_ehfns].eh = *errhandler;
-      fy_ehfns[fy_n_ehfns].fn = fn;
-      fy_n_ehfns++;
+    int i = eh_find_locked(*errhandler);
+    if (i < 0 && fy_n_ehfns < (int)(sizeof fy_ehfns / sizeof fy_ehfns[0])) i = fy_n_ehfns++;
+    if (i >= 0) {
+      fy_ehfns[i].eh = *errhandler;
+      fy_ehfns[i].fn = fn;
+      fy_ehfns[i].held = 0;
     }
     pthread_mutex_unlock(&fy_lock);
   }
   return rc;
 }
 
+static int predefined(MPI_Errhandler eh) {
+  return eh == MPI_ERRORS_RETURN || eh == MPI_ERRORS_ARE_FATAL
+#ifdef MPI_ERRORS_ABORT
+         || eh == MPI_ERRORS_ABORT
+#endif
+      ;
+}
+
+void fy_eh_hold(MPI_Errhandler eh) {
+  pthread_mutex_lock(&fy_lock);
+  int i = eh_find_locked(eh);
+  /* Predefined handlers are counted too: Open MPI counts references to
+   * them, and a free of one that MPI_File_get_errhandler handed out
+   * would take one the library holds (it crashes in MPI_Finalize). */
+  if (i < 0 && predefined(eh) && fy_n_ehfns < (int)(sizeof fy_ehfns / sizeof fy_ehfns[0])) {
+    i = fy_n_ehfns++;
+    fy_ehfns[i].eh = eh;
+    fy_ehfns[i].fn = NULL;
+    fy_ehfns[i].held = 0;
+  }
+  if (i >= 0) fy_ehfns[i].held++;
+  pthread_mutex_unlock(&fy_lock);
+}
+
+typedef int errhandler_free_fn(MPI_Errhandler *);
+
+static errhandler_free_fn *real_errhandler_free(void) {
+  static errhandler_free_fn *fn;
+  if (!fn) fn = (errhandler_free_fn *)fy_resolve("PMPI_Errhandler_free");
+  return fn;
+}
+
+void fy_eh_release(MPI_Errhandler eh) {
+  pthread_mutex_lock(&fy_lock);
+  int i = eh_find_locked(eh), held = i >= 0 && fy_ehfns[i].held > 0;
+  if (held) fy_ehfns[i].held--;
+  pthread_mutex_unlock(&fy_lock);
+  /* the last reference Ferry counted is gone while the user's own frees
+   * were absorbed: this one is the library's (a predefined handler never
+   * goes, and Ferry's references to it were never the library's) */
+  if (i >= 0 && !held && !predefined(eh)) real_errhandler_free()(&eh);
+}
+
+/* MPI_Errhandler_free: a free of a handler Ferry files still refer to
+ * drops one of those references instead, and the handler lives on (the
+ * library's own count would reach zero, or below, while a Ferry file
+ * holds it: MPICH asserts, Open MPI crashes). Every other handle is the
+ * library's business. */
+static int errhandler_free(MPI_Errhandler *errhandler) {
+  if (errhandler) {
+    pthread_mutex_lock(&fy_lock);
+    int i = eh_find_locked(*errhandler), held = i >= 0 && fy_ehfns[i].held > 0;
+    if (held) fy_ehfns[i].held--;
+    pthread_mutex_unlock(&fy_lock);
+    if (held) {
+      *errhandler = MPI_ERRHANDLER_NULL;
+      return MPI_SUCCESS;
+    }
+  }
+  return real_errhandler_free()(errhandler);
+}
+
+FY_EXPORT int MPI_Errhandler_free(MPI_Errhandler *errhandler) { return errhandler_free(errhandler); }
+FY_EXPORT int PMPI_Errhandler_free(MPI_Errhandler *errhandler) { return errhandler_free(errhandler); }
+
 int fy_all_File_set_errhandler(MPI_File file, MPI_Errhandler errhandler) {
   if (fy_is_ferry(file)) {
-    FY(file)->eh = errhandler;
+    fy_file *f = FY(file);
+    fy_eh_hold(errhandler);
+    MPI_Errhandler old = f->eh;
+    f->eh = errhandler;
+    fy_eh_release(old);
     return MPI_SUCCESS;
   }
   int rc = fy_pmpi_File_set_errhandler(file, errhandler);
@@ -186,6 +270,7 @@ int fy_all_File_set_errhandler(MPI_File file, MPI_Errhandler errhandler) {
 
 int fy_File_get_errhandler(MPI_File file, MPI_Errhandler *errhandler) {
   *errhandler = FY(file)->eh;
+  fy_eh_hold(*errhandler);
   return MPI_SUCCESS;
 }
 

@@ -149,6 +149,7 @@ int fy_all_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info in
     free(f);
     return fy_fail(NULL, MPI_ERR_NO_MEM, op, filename, "too many open files");
   }
+  fy_eh_hold(f->eh);
   *fh = (MPI_File)(void *)f;
   return MPI_SUCCESS;
 }
@@ -176,6 +177,7 @@ int fy_File_close(MPI_File *fh) {
   MPI_Comm_free(&f->comm);
   if (f->info != MPI_INFO_NULL) MPI_Info_free(&f->info);
   free(f->path);
+  fy_eh_release(f->eh);
   f->magic = 0;
   free(f);
   *fh = MPI_FILE_NULL;

@@ -202,6 +202,15 @@ extern const char *const fy_file_function_names[] FY_HIDDEN;
  * files start with (MPI_ERRORS_RETURN until the program sets one). */
 MPI_Errhandler fy_default_errhandler(void) FY_HIDDEN;
 
+/* fy_eh_hold, fy_eh_release: a reference to a user file error handler
+ * that a Ferry file holds (attached to it, or handed out by
+ * MPI_File_get_errhandler), which the MPI library does not count since
+ * Ferry files are not its files. MPI_Errhandler_free takes these first,
+ * so a handler lives while anything refers to it. No-ops for the
+ * predefined handlers. */
+void fy_eh_hold(MPI_Errhandler eh) FY_HIDDEN;
+void fy_eh_release(MPI_Errhandler eh) FY_HIDDEN;
+
 /* fy_raise: pass code through f's error handler (or the default file
  * one when f is NULL) and return it. */
 int fy_raise(fy_file *f, int code) FY_HIDDEN;

@@ -258,6 +258,41 @@ static void count_errors(MPI_File *fh, int *code, ...) {
   eh_last = *code;
 }
 
+/* errhandler_refs: a handler lives while a file or a handle refers to it,
+ * whoever frees first (a library's save-set-restore pattern); the same
+ * calls on a Ferry file and on the MPI library's own. */
+static void errhandler_refs(const char *path) {
+  MPI_File fh;
+  MPI_Status st;
+  int x = 0;
+  CHECK_MPI(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &fh));
+  MPI_Errhandler eh, saved, got;
+  CHECK_MPI(MPI_File_create_errhandler(count_errors, &eh));
+  CHECK_MPI(MPI_File_set_errhandler(fh, eh));
+  CHECK_MPI(MPI_Errhandler_free(&eh));
+  CHECK(eh == MPI_ERRHANDLER_NULL);
+  CHECK_MPI(MPI_File_get_errhandler(fh, &got));
+  CHECK_MPI(MPI_Errhandler_free(&got));
+  eh_calls = 0;
+  CHECK_CLASS(MPI_File_read_at(fh, 0, &x, 1, MPI_INT, &st), MPI_ERR_ACCESS);
+  CHECK(eh_calls == 1);
+  /* save, set a predefined one, hand that out and free it, restore */
+  CHECK_MPI(MPI_File_get_errhandler(fh, &saved));
+  CHECK_MPI(MPI_File_set_errhandler(fh, MPI_ERRORS_RETURN));
+  CHECK_MPI(MPI_File_get_errhandler(fh, &got));
+  CHECK(got == MPI_ERRORS_RETURN);
+  CHECK_MPI(MPI_Errhandler_free(&got));
+  CHECK_CLASS(MPI_File_read_at(fh, 0, &x, 1, MPI_INT, &st), MPI_ERR_ACCESS);
+  CHECK(eh_calls == 1);
+  CHECK_MPI(MPI_File_set_errhandler(fh, saved));
+  CHECK_MPI(MPI_Errhandler_free(&saved));
+  CHECK_CLASS(MPI_File_read_at(fh, 0, &x, 1, MPI_INT, &st), MPI_ERR_ACCESS);
+  CHECK(eh_calls == 2);
+  /* the file's reference is the last: it goes with the file */
+  CHECK_MPI(MPI_File_close(&fh));
+  eh_calls = 0;
+}
+
 static void errors(const char *path, const char *missing) {
   MPI_File fh;
   MPI_Status st;
@@ -676,6 +711,8 @@ int main(int argc, char **argv) {
   extras(lord, 0);
   compare(ford, lord);
   errors(fer, missing);
+  errhandler_refs(fer);
+  errhandler_refs(loc);
   char ftyp[512], ltyp[512];
   snprintf(ftyp, sizeof ftyp, "ferry:/mpiio-%s.types", argv[1]);
   snprintf(ltyp, sizeof ltyp, "%s/mpiio-%s.types", argv[2], argv[1]);
