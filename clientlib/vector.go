@@ -29,6 +29,7 @@ package clientlib
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -110,6 +111,11 @@ func (p *vplan) release(failed bool) {
 
 func addrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
 
+// errPastLimit: a file segment of a list call ends past
+// layout.MaxFileSize. planFor makes it EFBIG for a write, as pwrite's
+// limit is, and EINVAL for a read.
+var errPastLimit = errors.New("past the file size limit")
+
 // planVector cuts a list I/O call into requests. A server whose bytes are
 // below inlineBelow gets requests that ignore windows (they go inline).
 func planVector(l layout.Layout, mem [][]byte, file []Segment, maxReq, inlineBelow int64) (*vplan, error) {
@@ -119,8 +125,11 @@ func planVector(l layout.Layout, mem [][]byte, file []Segment, maxReq, inlineBel
 		memTotal += int64(len(b))
 	}
 	for _, s := range file {
-		if s.Off < 0 || s.Len < 0 || s.Off > layout.MaxFileSize || s.Len > layout.MaxFileSize-s.Off {
-			return nil, fmt.Errorf("file segment [%d, +%d) is negative or past the file size limit: %w", s.Off, s.Len, syscall.EINVAL)
+		if s.Off < 0 || s.Len < 0 {
+			return nil, fmt.Errorf("file segment [%d, +%d) is negative: %w", s.Off, s.Len, syscall.EINVAL)
+		}
+		if s.Off > layout.MaxFileSize || s.Len > layout.MaxFileSize-s.Off {
+			return nil, fmt.Errorf("file segment [%d, +%d) ends past the %d-byte file size limit: %w", s.Off, s.Len, int64(layout.MaxFileSize), errPastLimit)
 		}
 		p.total += s.Len
 		if s.Len > 0 {
@@ -296,8 +305,8 @@ func (c *Client) registerRange(p unsafe.Pointer, n int, access verbs.Access) (*r
 	return &registration{remote: proto.RemoteBuf{Addr: rb.Addr, Key: rb.Key, Len: rb.Len}, done: done, revoke: revoke}, nil
 }
 
-// planFor plans a list I/O call on f.
-func (f *File) planFor(op string, mem [][]byte, file []Segment) (*vplan, error) {
+// planFor plans a list I/O call on f, a write when write is set.
+func (f *File) planFor(op string, write bool, mem [][]byte, file []Segment) (*vplan, error) {
 	if err := f.check(op, 0); err != nil {
 		return nil, err
 	}
@@ -310,6 +319,13 @@ func (f *File) planFor(op string, mem [][]byte, file []Segment) (*vplan, error) 
 		}
 	}
 	p, err := planVector(f.attr.Layout, mem, file, c.opts.MaxRequest, inlineBelow)
+	if errors.Is(err, errPastLimit) {
+		errno := syscall.EINVAL
+		if write {
+			errno = syscall.EFBIG
+		}
+		err = fmt.Errorf("%w: %w", err, errno)
+	}
 	if err != nil {
 		return nil, &Error{Op: op, Path: f.attr.Path, Server: -1, Err: err}
 	}
@@ -354,7 +370,7 @@ func (f *File) window(ctx context.Context, p *vplan, r *vreq) (*vwindow, error) 
 // segments are allowed.
 func (f *File) ReadAtv(ctx context.Context, mem [][]byte, file []Segment) (int64, error) {
 	const op = "readv"
-	p, err := f.planFor(op, mem, file)
+	p, err := f.planFor(op, false, mem, file)
 	if err != nil || p.total == 0 {
 		return 0, err
 	}
@@ -494,7 +510,7 @@ func (f *File) readvRemote(ctx context.Context, op string, p *vplan, r *vreq, re
 // Where segments overlap, the overlap holds bytes of either.
 func (f *File) WriteAtv(ctx context.Context, mem [][]byte, file []Segment) (int64, error) {
 	const op = "writev"
-	p, err := f.planFor(op, mem, file)
+	p, err := f.planFor(op, true, mem, file)
 	if err != nil || p.total == 0 {
 		return 0, err
 	}

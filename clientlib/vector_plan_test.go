@@ -198,10 +198,14 @@ func TestPlanVectorInvalid(t *testing.T) {
 		{[][]byte{buf[:10]}, []Segment{{0, 11}}},
 		{[][]byte{buf[:10]}, []Segment{{-1, 10}}},
 		{[][]byte{buf[:10]}, []Segment{{0, -10}, {0, 20}}},
-		{[][]byte{buf[:10]}, []Segment{{layout.MaxFileSize - 5, 10}}},
 	} {
 		if _, err := planVector(testLayout, c.mem, c.segs, 4<<20, 0); !errors.Is(err, syscall.EINVAL) {
 			t.Errorf("%v: %v, want EINVAL", c.segs, err)
+		}
+	}
+	for _, segs := range [][]Segment{{{layout.MaxFileSize - 5, 10}}, {{layout.MaxFileSize + 1, 0}, {0, 10}}} {
+		if _, err := planVector(testLayout, [][]byte{buf[:10]}, segs, 4<<20, 0); !errors.Is(err, errPastLimit) {
+			t.Errorf("%v: %v, want errPastLimit", segs, err)
 		}
 	}
 	p, err := planVector(testLayout, nil, []Segment{{5, 0}}, 4<<20, 0)

@@ -454,8 +454,11 @@ ssize_t ferry_preadv(int fh, const struct iovec *iov, int iovcnt,
  * part, or:
  *   -EBADF    fh is not open, or was opened O_RDONLY.
  *   -EFAULT   as ferry_preadv.
- *   -EINVAL   as ferry_preadv, and on an O_APPEND handle (a list of
- *             offsets has no meaning where every write goes to the end).
+ *   -EINVAL   as ferry_preadv, except for a segment past Ferry's largest
+ *             file offset, and on an O_APPEND handle (a list of offsets
+ *             has no meaning where every write goes to the end).
+ *   -EFBIG    a segment ends past Ferry's largest file size (1 PiB), as
+ *             for ferry_pwrite; nothing is written.
  *   -EIO ...  a server failed; some of the segments may have been
  *             written.
  *

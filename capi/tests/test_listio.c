@@ -143,6 +143,8 @@ static void test_errors(void) {
   struct ferry_segment seg = {0, sizeof buf}, longer = {0, sizeof buf + 1}, neg = {-1, sizeof buf};
   CHECK_ERR(ferry_pwritev(fh, &iov, 1, &longer, 1), EINVAL);
   CHECK_ERR(ferry_pwritev(fh, &iov, 1, &neg, 1), EINVAL);
+  struct ferry_segment past_limit = {((off_t)1 << 50) - 5, sizeof buf}; /* ends past 1 PiB */
+  CHECK_ERR(ferry_pwritev(fh, &iov, 1, &past_limit, 1), EFBIG);
   CHECK_ERR(ferry_pwritev(fh, &iov, -1, &seg, 1), EINVAL);
   CHECK_ERR(ferry_pwritev(fh, NULL, 1, &seg, 1), EFAULT);
   CHECK_ERR(ferry_pwritev(fh, &iov, 1, NULL, 1), EFAULT);
