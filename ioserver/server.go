@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -62,6 +63,11 @@ type Server struct {
 
 	storageLock *os.File    // held while the server runs (lockStorage)
 	closing     atomic.Bool // Close has begun: dropped transfers are its doing
+
+	// The storage was empty (fresh) or missing (made) at New: a server
+	// that never serves takes back what it made there (takeBackStorage).
+	freshStorage, madeStorage bool
+	served                    atomic.Bool
 
 	mu        sync.Mutex
 	ln        net.Listener
@@ -128,10 +134,13 @@ func New(opts Options) (*Server, error) {
 	}
 	s.key = key
 	fresh := emptyDir(self.Storage)
+	_, statErr := os.Stat(self.Storage)
 	if err := os.MkdirAll(self.Storage, 0o700); err != nil {
 		return nil, fmt.Errorf("server %d: storage %s: %w", opts.ID, self.Storage, err)
 	}
+	s.freshStorage, s.madeStorage = fresh, errors.Is(statErr, fs.ErrNotExist)
 	if s.storageLock, err = lockStorage(self.Storage, opts.ID); err != nil {
+		s.takeBackStorage()
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
 	fail := func(err error) (*Server, error) {
@@ -143,6 +152,7 @@ func New(opts Options) (*Server, error) {
 			s.meta.Close()
 		}
 		s.storageLock.Close()
+		s.takeBackStorage()
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
 	if opts.ID == cfg.MetadataServer {
@@ -170,6 +180,37 @@ func New(opts Options) (*Server, error) {
 			"if it should hold data, check that its file system is mounted", "storage", self.Storage)
 	}
 	return s, nil
+}
+
+// takeBackStorage removes what New made in storage that was missing or
+// empty, for a server that never served: otherwise the next start would
+// find it not empty and not warn, though the storage's file system may
+// still be unmounted (a failed bind was enough). A directory that was
+// there stays, empty.
+func (s *Server) takeBackStorage() {
+	if !s.freshStorage || s.served.Load() {
+		return
+	}
+	dir := s.self.Storage
+	var err error
+	if s.madeStorage {
+		err = os.RemoveAll(dir)
+	} else {
+		var names []string
+		f, oerr := os.Open(dir)
+		if oerr == nil {
+			names, err = f.Readdirnames(-1)
+			f.Close()
+		} else {
+			err = oerr
+		}
+		for _, n := range names {
+			err = errors.Join(err, os.RemoveAll(filepath.Join(dir, n)))
+		}
+	}
+	if err != nil {
+		s.log.Warn("could not remove the storage this start made", "storage", dir, "err", err)
+	}
 }
 
 // emptyDir says whether dir is missing or holds nothing.
@@ -230,6 +271,7 @@ func (s *Server) makeUnix() *net.UnixListener {
 // Serve accepts connections until ctx is done or Close is called, on ln
 // and on the server's Unix socket (which it makes, if it can).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.served.Store(true)
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
@@ -440,6 +482,17 @@ func (s *Server) longestIdleLocked(host string) *conn {
 // Close stops accepting, closes every connection, waits for handlers and
 // closes the stores and fabrics.
 func (s *Server) Close() error {
+	return s.close(false)
+}
+
+// CloseUnserved closes a server whose Serve was never called (its
+// listener failed), and takes back the storage New made if the storage
+// was missing or empty (see takeBackStorage).
+func (s *Server) CloseUnserved() error {
+	return s.close(true)
+}
+
+func (s *Server) close(takeBack bool) error {
 	s.closing.Store(true)
 	s.mu.Lock()
 	if s.ln != nil {
@@ -460,6 +513,9 @@ func (s *Server) Close() error {
 		err = s.meta.Close()
 	}
 	s.storageLock.Close() // last: the storage is no longer in use
+	if takeBack {
+		s.takeBackStorage()
+	}
 	return err
 }
 

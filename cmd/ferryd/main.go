@@ -110,7 +110,7 @@ func run(args []string) error {
 	}
 	ln, err := srv.Listen()
 	if err != nil {
-		srv.Close()
+		srv.CloseUnserved()
 		return err
 	}
 	maddr := *metrics
@@ -121,7 +121,7 @@ func run(args []string) error {
 		stopMetrics, err := serveMetrics(maddr, srv, log)
 		if err != nil {
 			ln.Close()
-			srv.Close()
+			srv.CloseUnserved()
 			return err
 		}
 		defer stopMetrics()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,5 +122,61 @@ func TestNohupKeepsRunning(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("ferryd did not stop on SIGTERM")
+	}
+}
+
+// A server that cannot listen takes back the storage it made: the next
+// start finds it missing or empty again and says so (the warning that an
+// unmounted storage file system depends on). Storage that held something
+// keeps it.
+func TestFailedListenTakesBackStorage(t *testing.T) {
+	dir := t.TempDir()
+	lc, err := localcluster.Create(dir, localcluster.Options{Servers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", lc.Config.Servers[0].Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	storage := lc.Config.Servers[0].Storage
+	start := func() string {
+		t.Helper()
+		out, err := exec.Command(testcluster.Binary(t, "ferryd"), "--config", lc.ConfigPath, "--id", "0").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "address already in use") {
+			t.Fatalf("ferryd on a taken port: %v, want a failure naming the bind error\n%s", err, out)
+		}
+		return string(out)
+	}
+	const fresh = "storage was missing or empty"
+	for i := range 2 {
+		if out := start(); !strings.Contains(out, fresh) {
+			t.Fatalf("start %d on missing storage did not warn:\n%s", i, out)
+		}
+		if _, err := os.Stat(storage); !os.IsNotExist(err) {
+			t.Fatalf("start %d: storage %s left behind: %v", i, storage, err)
+		}
+	}
+	if err := os.Mkdir(storage, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if out := start(); !strings.Contains(out, fresh) {
+			t.Fatalf("start %d on empty storage did not warn:\n%s", i, out)
+		}
+		if names, err := os.ReadDir(storage); err != nil || len(names) != 0 {
+			t.Fatalf("start %d: empty storage now holds %v (%v)", i, names, err)
+		}
+	}
+	kept := filepath.Join(storage, "kept")
+	if err := os.WriteFile(kept, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := start(); strings.Contains(out, fresh) {
+		t.Fatalf("start on storage with a file warned it was empty:\n%s", out)
+	}
+	if b, err := os.ReadFile(kept); err != nil || string(b) != "x" {
+		t.Fatalf("a file in the storage after a failed start: %q, %v", b, err)
 	}
 }
