@@ -149,7 +149,12 @@ int fy_all_File_open(MPI_Comm comm, const char *filename, int amode, MPI_Info in
     free(f);
     return fy_fail(NULL, MPI_ERR_NO_MEM, op, filename, "too many open files");
   }
-  fy_eh_hold(f->eh);
+  /* the handler set on MPI_FILE_NULL, with a reference the library
+   * counts, as its own files take one (the program may set another
+   * there and free this one while the file lives) */
+  MPI_Errhandler eh;
+  if (fy_pmpi_File_get_errhandler(MPI_FILE_NULL, &eh) == MPI_SUCCESS) f->eh = eh;
+  else fy_eh_hold(f->eh);
   *fh = (MPI_File)(void *)f;
   return MPI_SUCCESS;
 }
