@@ -418,7 +418,8 @@ func (c *Client) metaCall(ctx context.Context, op proto.Op, path string, req, re
 
 // CreateOptions are the attributes of a new file.
 type CreateOptions struct {
-	Mode      fs.FileMode // permission bits (default 0644)
+	Mode      fs.FileMode // permission bits; 0 means 0644 unless ExactMode
+	ExactMode bool        // Mode as given, 0 included (as open(2)'s mode)
 	StripSize int64       // 0: the file system's default
 	Count     int         // servers to stripe over; 0: the default
 	Exclusive bool        // fail with fs.ErrExist if the name exists
@@ -427,7 +428,7 @@ type CreateOptions struct {
 // Create makes a file (or opens the existing one unless Exclusive),
 // owned by the calling process's user and group.
 func (c *Client) Create(ctx context.Context, path string, o CreateOptions) (*File, error) {
-	return c.CreateAs(ctx, path, o, processOwner())
+	return c.CreateAs(ctx, path, o, ProcessOwner())
 }
 
 // Open opens an existing file.
@@ -483,9 +484,13 @@ func (c *Client) dirOnly(ctx context.Context, op, path string) error {
 	return nil
 }
 
-// Mkdir makes a directory owned by the calling process's user and group.
+// Mkdir makes a directory owned by the calling process's user and group;
+// a mode of 0 means 0755 (MkdirAs takes any mode as given).
 func (c *Client) Mkdir(ctx context.Context, path string, mode fs.FileMode) error {
-	_, err := c.MkdirAs(ctx, path, mode, processOwner())
+	if mode == 0 {
+		mode = 0o755
+	}
+	_, err := c.MkdirAs(ctx, path, mode, ProcessOwner())
 	return err
 }
 

@@ -21,7 +21,8 @@ import (
 // Owner is the user and group a new file or directory belongs to.
 type Owner struct{ UID, GID uint32 }
 
-func processOwner() Owner { return Owner{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())} }
+// ProcessOwner is the calling process's user and group.
+func ProcessOwner() Owner { return Owner{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())} }
 
 // modeBits is m's permission bits with setuid, setgid and sticky, as
 // POSIX numbers them (07777).
@@ -48,7 +49,7 @@ func (c *Client) CreateAs(ctx context.Context, path string, o CreateOptions, own
 	if namesDir(path) { // as Linux's O_CREAT: files are made, not directories
 		return nil, &Error{Op: "create", Path: path, Server: -1, Err: syscall.EISDIR}
 	}
-	if o.Mode == 0 {
+	if o.Mode == 0 && !o.ExactMode {
 		o.Mode = 0o644
 	}
 	if o.Count < 0 || o.Count > len(c.servers) {
@@ -73,14 +74,12 @@ func (c *Client) CreateAs(ctx context.Context, path string, o CreateOptions, own
 	return c.newFile(r.Attr, r.Cap), nil
 }
 
-// MkdirAs makes a directory owned by owner and returns its attributes.
+// MkdirAs makes a directory owned by owner, with mode as given (0
+// included), and returns its attributes.
 func (c *Client) MkdirAs(ctx context.Context, path string, mode fs.FileMode, owner Owner) (*FileInfo, error) {
 	p, err := clean("mkdir", path)
 	if err != nil {
 		return nil, err
-	}
-	if mode == 0 {
-		mode = 0o755
 	}
 	var a proto.Attr
 	req := &proto.CreateReq{Path: p, Mode: modeBits(mode), UID: owner.UID, GID: owner.GID}

@@ -679,3 +679,43 @@ func TestMPIIO(t *testing.T) {
 		t.Fatalf("written through the mount, read by MPI-IO: %d bytes, %v; want %d equal bytes", len(got), err, len(data))
 	}
 }
+
+// Mode 0 through the mount: a file created with it and a directory made
+// with it have no permission bits, and O_CREAT with mode 0 on a file
+// that exists leaves the file's mode alone.
+func TestModeZero(t *testing.T) {
+	cl := cluster(t)
+	m := mount(t, cl, fusefs.Options{})
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	f, err := os.OpenFile(filepath.Join(m.dir, "none"), os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("still writable by its creator")); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Mkdir(filepath.Join(m.dir, "nonedir"), 0); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(m.dir, "kept")
+	if err := os.WriteFile(kept, []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.OpenFile(kept, os.O_CREATE|os.O_WRONLY, 0); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Close()
+	}
+	for name, want := range map[string]fs.FileMode{"none": 0, "nonedir": 0, "kept": 0o640} {
+		// the servers' view, not the kernel's cached attributes
+		fi, err := m.c.Stat(context.Background(), "/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode().Perm(), want)
+		}
+	}
+}

@@ -336,9 +336,6 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	}
 	bits := mode & 0o7777
 	fi, err := n.fsys.c.MkdirAs(ctx, p, fileMode(bits), caller(ctx))
-	if err == nil && bits == 0 {
-		fi, err = n.fsys.c.SetAttr(ctx, p, clientlib.AttrChange{Mode: &bits})
-	}
 	if err != nil {
 		return nil, n.fsys.errno("mkdir", p, err)
 	}
@@ -406,17 +403,12 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, e
 	}
 	bits := mode & 0o7777
-	o := clientlib.CreateOptions{Mode: fileMode(bits), Exclusive: flags&syscall.O_EXCL != 0}
+	o := clientlib.CreateOptions{Mode: fileMode(bits), ExactMode: true, Exclusive: flags&syscall.O_EXCL != 0}
 	f, err := n.fsys.c.CreateAs(ctx, p, o, caller(ctx))
 	if err != nil {
 		return nil, nil, 0, n.fsys.errno("create", p, err)
 	}
-	var fi *clientlib.FileInfo
-	if bits == 0 {
-		fi, err = n.fsys.c.SetAttr(ctx, p, clientlib.AttrChange{Mode: &bits})
-	} else {
-		fi, err = f.Stat(ctx)
-	}
+	fi, err := f.Stat(ctx)
 	if err != nil {
 		f.Close()
 		if o.Exclusive {

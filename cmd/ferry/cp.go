@@ -208,7 +208,7 @@ func (cp *copier) copy(src, dst cpSide, top bool) error {
 func (cp *copier) mkdir(d cpSide, perm fs.FileMode) error {
 	var err error
 	if d.ferry {
-		err = cp.c.Mkdir(cp.ctx, d.path, perm)
+		_, err = cp.c.MkdirAs(cp.ctx, d.path, perm, clientlib.ProcessOwner())
 	} else {
 		err = os.Mkdir(d.path, perm)
 	}
@@ -289,7 +289,7 @@ func (cp *copier) open(s cpSide) (io.ReaderAt, func() error, error) {
 // first error either brings.
 func (cp *copier) create(d cpSide, perm fs.FileMode) (io.WriterAt, func() error, error) {
 	if d.ferry {
-		f, err := cp.c.Create(cp.ctx, d.path, clientlib.CreateOptions{Mode: perm, StripSize: cp.o.strip, Count: cp.o.count})
+		f, err := cp.c.Create(cp.ctx, d.path, clientlib.CreateOptions{Mode: perm, ExactMode: true, StripSize: cp.o.strip, Count: cp.o.count})
 		if err != nil {
 			return nil, nil, err
 		}

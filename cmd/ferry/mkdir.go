@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ferry-hpc/ferry/clientlib"
 )
 
 func init() { addCommand(newMkdirCmd) }
@@ -35,6 +37,7 @@ func runMkdir(e *env, cf *clientFlags, parents bool, modeArg string, args []stri
 		if parents {
 			return c.MkdirAll(ctx, p, mode)
 		}
-		return c.Mkdir(ctx, p, mode)
+		_, err := c.MkdirAs(ctx, p, mode, clientlib.ProcessOwner())
+		return err
 	})
 }
