@@ -113,6 +113,11 @@ func (f *filesys) errno(op, path string, err error) syscall.Errno {
 // ino numbers: a file's comes from its handle, so it stays while the file
 // is renamed; a directory's from its path (directories have no handle).
 // Both stay below 2^63, where go-fuse's own numbers start.
+// FileIno is the inode number the mount gives the file with this
+// handle: ferry cp compares it with a local path's to know a file on a
+// mount for the Ferry file it copies to or from.
+func FileIno(handle string) uint64 { return inoOf(&proto.Attr{Type: proto.TypeFile, Handle: handle}) }
+
 func inoOf(a *proto.Attr) uint64 {
 	h := fnv.New64a()
 	if a.Type == proto.TypeFile {

@@ -15,8 +15,10 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/ferry-hpc/ferry/clientlib"
+	"github.com/ferry-hpc/ferry/fusefs"
 	"github.com/ferry-hpc/ferry/internal/units"
 	"github.com/ferry-hpc/ferry/proto"
 )
@@ -62,6 +64,14 @@ type cpSide struct {
 }
 
 func (s cpSide) std() bool { return !s.ferry && s.path == "-" }
+
+// String is the side as the command line names it.
+func (s cpSide) String() string {
+	if s.ferry {
+		return "ferry:" + s.path
+	}
+	return s.path
+}
 
 func parseSide(s string) cpSide {
 	p, ok := ferryPath(s)
@@ -327,14 +337,24 @@ func (cp *copier) create(d cpSide, perm fs.FileMode) (io.WriterAt, func() error,
 }
 
 func (cp *copier) copyFile(src, dst cpSide, in info) error {
-	if src.ferry && dst.ferry {
-		// The destination is truncated before the source is read: a
-		// file copied onto itself would be emptied.
-		if same, err := cp.sameFile(src.path, dst.path); err != nil {
-			return err
-		} else if same {
-			return fmt.Errorf("%s and %s are the same file", src.path, dst.path)
-		}
+	// The destination is truncated before the source is read: a file
+	// copied onto itself would be emptied. So would one copied between
+	// its Ferry name and its name on a mount.
+	var same bool
+	var err error
+	switch {
+	case src.ferry && dst.ferry:
+		same, err = cp.sameFile(src.path, dst.path)
+	case src.ferry && !dst.std():
+		same, err = cp.sameOnMount(dst.path, src.path)
+	case dst.ferry && !src.std():
+		same, err = cp.sameOnMount(src.path, dst.path)
+	}
+	if err != nil {
+		return err
+	}
+	if same {
+		return fmt.Errorf("%s and %s are the same file", src, dst)
 	}
 	r, closeR, err := cp.open(src)
 	if err != nil {
@@ -381,6 +401,33 @@ func (cp *copier) sameFile(a, b string) (bool, error) {
 	ha, okA := fa.Sys().(*proto.Attr)
 	hb, okB := fb.Sys().(*proto.Attr)
 	return okA && okB && ha.Handle != "" && ha.Handle == hb.Handle, nil
+}
+
+// sameOnMount says whether local is the Ferry file ferryPath seen through
+// a mount (ferry mount): a FUSE file whose inode number is the one the
+// mount gives that file's handle. A local path that does not exist, or
+// not on FUSE, is not.
+func (cp *copier) sameOnMount(local, ferryPath string) (bool, error) {
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(local, &sfs); err != nil || sfs.Type != unix.FUSE_SUPER_MAGIC {
+		return false, nil
+	}
+	li, err := os.Stat(local)
+	if err != nil {
+		return false, nil
+	}
+	st, ok := li.Sys().(*syscall.Stat_t)
+	if !ok || !li.Mode().IsRegular() {
+		return false, nil
+	}
+	fi, err := cp.c.Stat(cp.ctx, ferryPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return fi.Handle() != "" && fusefs.FileIno(fi.Handle()) == st.Ino, nil
 }
 
 // copyTail copies what r holds from off to its end (io.EOF), sequentially,

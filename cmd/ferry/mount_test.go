@@ -93,6 +93,20 @@ func TestMountDaemon(t *testing.T) {
 	if got := mustRun(t, "cat", "--config", cl.ConfigPath, "/x"); got != "through the mount" {
 		t.Fatalf("ferry cat of a file written through the mount: %q", got)
 	}
+	// A file copied between its Ferry name and its name on the mount is
+	// refused, both ways, not emptied; another file copies.
+	for _, args := range [][]string{{"ferry:/x", filepath.Join(dir, "x")}, {filepath.Join(dir, "x"), "ferry:/x"}} {
+		code, _, errs := run(t, append([]string{"cp", "--config", cl.ConfigPath}, args...)...)
+		if code != 1 || !strings.Contains(errs, "same file") {
+			t.Errorf("cp %v: exit %d %q, want a same-file error", args, code, errs)
+		}
+	}
+	mustRun(t, "cp", "--config", cl.ConfigPath, "ferry:/x", filepath.Join(dir, "y"))
+	for _, p := range []string{"/x", "/y"} {
+		if got := mustRun(t, "cat", "--config", cl.ConfigPath, p); got != "through the mount" {
+			t.Fatalf("%s after the copies: %q", p, got)
+		}
+	}
 	mustRun(t, "umount", dir)
 	waitFor(t, "the mount process to exit", func() bool { return !alive(pid) && !isMounted(dir) })
 	if log, _ := os.ReadFile(logf); !bytes.Contains(log, []byte("unmounted")) {
