@@ -690,6 +690,25 @@ func (c *Client) Chmod(ctx context.Context, path string, mode fs.FileMode) error
 	return c.metaCall(ctx, proto.OpSetAttr, p, &proto.SetAttrReq{Path: p, Mask: proto.SetMode, Mode: modeBits(mode)}, &proto.OpenResp{})
 }
 
+// StatNames is Stat from the metadata server alone, for callers that
+// need a name's type, mode, owner or handle but not a file's size: no
+// data server is asked, so one that is down or hung costs nothing. A
+// file's Size is 0 and its SizeErr ErrSizeNotAsked.
+func (c *Client) StatNames(ctx context.Context, path string) (*FileInfo, error) {
+	r, err := c.lookup(ctx, "stat", path)
+	if err != nil {
+		return nil, err
+	}
+	fi := &FileInfo{attr: r.Attr}
+	if r.Attr.Type == proto.TypeFile {
+		fi.sizeErr = ErrSizeNotAsked
+	}
+	return fi, nil
+}
+
+// ErrSizeNotAsked is the SizeErr of a file's FileInfo from StatNames.
+var ErrSizeNotAsked = errors.New("size not asked of the data servers")
+
 // Stat returns a path's attributes; a file's size comes from its datafiles.
 func (c *Client) Stat(ctx context.Context, path string) (*FileInfo, error) {
 	r, err := c.lookup(ctx, "stat", path)

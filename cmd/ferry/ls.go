@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"os/user"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +29,9 @@ func newLsCmd(e *env) *cobra.Command {
 	cmd := newCommand("ls [flags] [PATH]", "list a directory (default /)",
 		`Lists a directory of Ferry's namespace, or names a file; -l adds mode,
 owner, group, size and modification time, -h sizes in KiB, MiB, GiB.
-A PATH without a leading / is taken from the root.`,
+A PATH without a leading / is taken from the root. Without -l only the
+metadata server is asked. A name holding a control character or bytes
+that are not UTF-8 is printed quoted, with escapes ("a\nb").`,
 		0, 1, func(_ *cobra.Command, args []string) error { return runLs(e, &o, args) })
 	fl := cmd.Flags()
 	o.cf.add(fl)
@@ -48,6 +53,9 @@ func runLs(e *env, o *lsOptions, args []string) error {
 		return err
 	}
 	defer c.Close()
+	if !o.long {
+		return lsNames(ctx, e, c, p)
+	}
 	fi, err := c.Stat(ctx, p)
 	if err != nil {
 		return err
@@ -65,18 +73,12 @@ func runLs(e *env, o *lsOptions, args []string) error {
 	}
 	name := func(x *clientlib.FileInfo) string {
 		if !fi.IsDir() {
-			return x.Path() // a file is named as asked, like ls(1)
+			return lsName(x.Path()) // a file is named as asked, like ls(1)
 		}
 		if x.IsDir() {
-			return x.Name() + "/"
+			return lsName(x.Name()) + "/"
 		}
-		return x.Name()
-	}
-	if !o.long {
-		for _, x := range infos {
-			fmt.Fprintln(e.stdout, name(x))
-		}
-		return nil
+		return lsName(x.Name())
 	}
 	// Columns as ls -l: owner and group left-aligned, size right-aligned,
 	// the name last and unpadded.
@@ -104,6 +106,42 @@ func runLs(e *env, o *lsOptions, args []string) error {
 		return fmt.Errorf("sizes of %d of %d entries unknown (shown as ?): %w", unknown, len(infos), why)
 	}
 	return nil
+}
+
+// lsNames lists p's names (a file: p itself) from the metadata server
+// alone: a data server that is down or hung does not hold up a listing
+// that shows no sizes.
+func lsNames(ctx context.Context, e *env, c *clientlib.Client, p string) error {
+	fi, err := c.StatNames(ctx, p)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		fmt.Fprintln(e.stdout, lsName(fi.Path()))
+		return nil
+	}
+	ents, err := c.ReadDir(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, d := range ents {
+		n := lsName(d.Name)
+		if d.IsDir {
+			n += "/"
+		}
+		fmt.Fprintln(e.stdout, n)
+	}
+	return nil
+}
+
+// lsName is a name as ls prints it: as it is, or quoted with escapes
+// when it holds a control character (a newline would forge a line of the
+// listing, an escape sequence drive the terminal) or is not UTF-8.
+func lsName(n string) string {
+	if !utf8.ValidString(n) || strings.IndexFunc(n, unicode.IsControl) >= 0 {
+		return strconv.Quote(n)
+	}
+	return n
 }
 
 var userNames, groupNames = map[uint32]string{}, map[uint32]string{}

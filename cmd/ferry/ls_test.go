@@ -65,6 +65,36 @@ func TestLsLongServerDown(t *testing.T) {
 	if lines["wide"] != "?" || lines["single"] != "300000" || lines["dir/"] == "" {
 		t.Fatalf("ls -l with server %d down: %q, want wide with ?, single with 300000, dir/", victim, out)
 	}
+	// Without -l only the metadata server is asked: no warning, exit 0.
+	if out := mustRun(t, "ls", "--config", cfg, "/"); out != "dir/\nsingle\nwide\n" {
+		t.Fatalf("ls / with server %d down: %q", victim, out)
+	}
+	if out := mustRun(t, "ls", "--config", cfg, "/wide"); out != "/wide\n" {
+		t.Fatalf("ls /wide with server %d down: %q", victim, out)
+	}
+}
+
+// Names with control characters are printed quoted: a newline in a name
+// cannot forge a line of the listing, nor an escape drive the terminal.
+func TestLsQuotesNames(t *testing.T) {
+	cl := startCluster(t, 1)
+	cfg := cl.ConfigPath
+	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	for _, n := range []string{"/fake\n-rw-r--r-- root root 1 2026-01-01 00:00 evil", "/esc\x1b[31m", "/plain"} {
+		f, err := c.Create(context.Background(), n, clientlib.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	want := `"esc\x1b[31m"` + "\n" + `"fake\n-rw-r--r-- root root 1 2026-01-01 00:00 evil"` + "\nplain\n"
+	if out := mustRun(t, "ls", "--config", cfg, "/"); out != want {
+		t.Fatalf("ls /:\n%s\nwant\n%s", out, want)
+	}
+	out := mustRun(t, "ls", "--config", cfg, "-l", "/")
+	if n := strings.Count(out, "\n"); n != 3 || !strings.Contains(out, `"fake\n-rw`) {
+		t.Fatalf("ls -l / (%d lines):\n%s", n, out)
+	}
 }
 
 // lsMode writes special bits as ls -l does, in the x columns.
