@@ -147,6 +147,10 @@ int fy_File_set_view(MPI_File fh, MPI_Offset disp, MPI_Datatype etype, MPI_Datat
   f->pos = 0;
   fy_info_merge(f, info);
   if (fy_hints_apply(f)) return fy_fail(f, MPI_ERR_NO_MEM, op, NULL, "out of memory");
+  /* the shared pointer goes to 0 after every rank's shared-pointer
+   * accesses before the call (fy_hints_apply's broadcast does not wait
+   * for them), and before any after it */
+  MPI_Barrier(f->comm);
   if (f->rank == 0) ferry_counter_set(f->fd, f->shfp, 0, NULL);
   MPI_Barrier(f->comm);
   return MPI_SUCCESS;

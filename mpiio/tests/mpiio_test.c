@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int rank, np;
 
@@ -256,6 +257,23 @@ static void count_errors(MPI_File *fh, int *code, ...) {
   (void)fh;
   eh_calls++;
   eh_last = *code;
+}
+
+/* shared_after_view: MPI_File_set_view puts the shared file pointer at 0
+ * after every rank's shared-pointer access before it, however late. */
+static void shared_after_view(const char *path) {
+  MPI_File fh;
+  MPI_Offset at = -1;
+  char buf[100] = {0};
+  CHECK_MPI(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_RDWR, MPI_INFO_NULL, &fh));
+  if (rank == np - 1) {
+    usleep(200000);
+    CHECK_MPI(MPI_File_write_shared(fh, buf, (int)sizeof buf, MPI_BYTE, MPI_STATUS_IGNORE));
+  }
+  CHECK_MPI(MPI_File_set_view(fh, 0, MPI_BYTE, MPI_BYTE, "native", MPI_INFO_NULL));
+  CHECK_MPI(MPI_File_get_position_shared(fh, &at));
+  CHECK(at == 0);
+  CHECK_MPI(MPI_File_close(&fh));
 }
 
 /* errhandler_refs: a handler lives while a file or a handle refers to it,
@@ -734,6 +752,8 @@ int main(int argc, char **argv) {
   errors(fer, missing);
   errhandler_refs(fer, 1);
   errhandler_refs(loc, 0);
+  shared_after_view(fer);
+  shared_after_view(loc);
   char ftyp[512], ltyp[512];
   snprintf(ftyp, sizeof ftyp, "ferry:/mpiio-%s.types", argv[1]);
   snprintf(ltyp, sizeof ltyp, "%s/mpiio-%s.types", argv[2], argv[1]);
