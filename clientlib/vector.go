@@ -113,7 +113,7 @@ func addrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b
 
 // errPastLimit: a file segment of a list call ends past
 // layout.MaxFileSize. planFor makes it EFBIG for a write, as pwrite's
-// limit is, and EINVAL for a read.
+// limit is (ReadAtv cuts a read list there first; EINVAL if not).
 var errPastLimit = errors.New("past the file size limit")
 
 // planVector cuts a list I/O call into requests. A server whose bytes are
@@ -367,8 +367,60 @@ func (f *File) window(ctx context.Context, p *vplan, r *vreq) (*vwindow, error) 
 // of the list that come before the first byte at or past the end of the
 // file, and io.EOF when that is fewer than all; holes read as zeros, and
 // memory for bytes past the end is left as it is or zeroed. Overlapping
-// segments are allowed.
+// segments are allowed. Bytes past layout.MaxFileSize are past the end
+// of any file, as for ReadAt.
 func (f *File) ReadAtv(ctx context.Context, mem [][]byte, file []Segment) (int64, error) {
+	mem, file, cut := belowLimit(mem, file)
+	n, err := f.readAtv(ctx, mem, file)
+	if err == nil && cut {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// belowLimit cuts a read list at layout.MaxFileSize, and says whether it
+// did: no file reaches past it, so what lies past it is past the file's
+// end. A list planVector refuses anyway (a negative segment, lists of
+// different sizes) is left whole.
+func belowLimit(mem [][]byte, file []Segment) ([][]byte, []Segment, bool) {
+	var memTotal, fileTotal int64
+	for _, b := range mem {
+		memTotal += int64(len(b))
+	}
+	at := -1
+	for i, s := range file {
+		if s.Off < 0 || s.Len < 0 || s.Len > memTotal-fileTotal {
+			return mem, file, false
+		}
+		fileTotal += s.Len
+		if at < 0 && (s.Off > layout.MaxFileSize || s.Len > layout.MaxFileSize-s.Off) {
+			at = i
+		}
+	}
+	if at < 0 || fileTotal != memTotal {
+		return mem, file, false
+	}
+	kept := slices.Clone(file[:at])
+	if s := file[at]; s.Off < layout.MaxFileSize {
+		kept = append(kept, Segment{Off: s.Off, Len: layout.MaxFileSize - s.Off})
+	}
+	var keep int64
+	for _, s := range kept {
+		keep += s.Len
+	}
+	var cutMem [][]byte
+	for _, b := range mem {
+		if keep == 0 {
+			break
+		}
+		b = b[:min(int64(len(b)), keep)]
+		cutMem = append(cutMem, b)
+		keep -= int64(len(b))
+	}
+	return cutMem, kept, true
+}
+
+func (f *File) readAtv(ctx context.Context, mem [][]byte, file []Segment) (int64, error) {
 	const op = "readv"
 	p, err := f.planFor(op, false, mem, file)
 	if err != nil || p.total == 0 {

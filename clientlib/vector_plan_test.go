@@ -189,6 +189,26 @@ func TestPlanVectorMergesNeighbours(t *testing.T) {
 	}
 }
 
+// A read list is cut where no file reaches: at layout.MaxFileSize, in
+// file and memory alike; lists planVector refuses are left whole.
+func TestBelowLimit(t *testing.T) {
+	buf := make([]byte, 100)
+	const max = layout.MaxFileSize
+	mem, segs, cut := belowLimit([][]byte{buf[:30], buf[30:100]}, []Segment{{0, 40}, {max - 20, 50}, {5, 10}})
+	if !cut || len(segs) != 2 || segs[1] != (Segment{max - 20, 20}) || len(mem) != 2 || len(mem[0]) != 30 || len(mem[1]) != 30 {
+		t.Errorf("a list across the limit: %v %d pieces, %v", segs, len(mem), cut)
+	}
+	mem, segs, cut = belowLimit([][]byte{buf[:10]}, []Segment{{max, 10}})
+	if !cut || len(segs) != 0 || len(mem) != 0 {
+		t.Errorf("a list past the limit: %v %d pieces, %v", segs, len(mem), cut)
+	}
+	for _, segs := range [][]Segment{{{0, 10}}, {{-1, 10}}, {{max, 11}}, {{max, 5}}} {
+		if _, got, cut := belowLimit([][]byte{buf[:10]}, segs); cut || len(got) != len(segs) {
+			t.Errorf("%v: cut to %v, want it whole", segs, got)
+		}
+	}
+}
+
 func TestPlanVectorInvalid(t *testing.T) {
 	buf := make([]byte, 100)
 	for _, c := range []struct {

@@ -426,8 +426,9 @@ struct ferry_segment {
  *   -EFAULT   iov or segs is NULL with a count > 0, or an iov_base is NULL
  *             with an iov_len > 0.
  *   -EINVAL   iovcnt or nsegs < 0; a segment with a negative offset or
- *             length, or past Ferry's largest file offset; the lists hold
- *             different numbers of bytes, or more than SSIZE_MAX.
+ *             length; the lists hold different numbers of bytes, or more
+ *             than SSIZE_MAX. (What lies past Ferry's largest file size,
+ *             1 PiB, is past the end of any file, as for ferry_pread.)
  *   -EIO ...  a server failed; the contents of the buffers are then
  *             undefined.
  *
@@ -454,9 +455,8 @@ ssize_t ferry_preadv(int fh, const struct iovec *iov, int iovcnt,
  * part, or:
  *   -EBADF    fh is not open, or was opened O_RDONLY.
  *   -EFAULT   as ferry_preadv.
- *   -EINVAL   as ferry_preadv, except for a segment past Ferry's largest
- *             file offset, and on an O_APPEND handle (a list of offsets
- *             has no meaning where every write goes to the end).
+ *   -EINVAL   as ferry_preadv, and on an O_APPEND handle (a list of
+ *             offsets has no meaning where every write goes to the end).
  *   -EFBIG    a segment ends past Ferry's largest file size (1 PiB), as
  *             for ferry_pwrite; nothing is written.
  *   -EIO ...  a server failed; some of the segments may have been

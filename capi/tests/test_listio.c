@@ -129,6 +129,13 @@ static void test_end_of_file(void) {
   for (int i = 0; i < 50; i++) CHECK_EQ(b[i], 7);
   struct ferry_segment past = {400000, 200};
   CHECK_EQ(ferry_preadv(fh, iov + 1, 1, &past, 1), 0);
+  /* past the largest file size is past the end too, as for ferry_pread */
+  struct ferry_segment beyond[2] = {{300000, 100}, {((off_t)1 << 50) - 100, 100}};
+  CHECK_EQ(ferry_preadv(fh, iov + 1, 1, beyond, 2), 100);
+  beyond[1].offset = (off_t)1 << 50;
+  CHECK_EQ(ferry_preadv(fh, iov + 1, 1, beyond, 2), 100);
+  struct iovec half = {b, 100};
+  CHECK_EQ(ferry_preadv(fh, &half, 1, beyond + 1, 1), 0);
   CHECK_EQ(ferry_preadv(fh, NULL, 0, NULL, 0), 0);
   CHECK_OK(ferry_close(fh));
 }
