@@ -126,6 +126,22 @@ func TestPermissionsByCLI(t *testing.T) {
 		t.Errorf("root's file in the sticky directory now holds %q", out)
 	}
 
+	// A source it may not read is refused before the destination is
+	// touched: an existing local file keeps its bytes.
+	kept := filepath.Join(pub, "kept")
+	if err := os.WriteFile(kept, []byte("keep"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(kept, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := nobody("cp", "ferry:/secret", kept); ok || !strings.Contains(out, "permission denied") {
+		t.Errorf("as nobody, cp of a file it may not read: %v %q", ok, out)
+	}
+	if b, err := os.ReadFile(kept); err != nil || string(b) != "keep" {
+		t.Errorf("the destination of a refused cp holds %q (%v)", b, err)
+	}
+
 	// Given the file, nobody reads it; stat names the new owner.
 	mustRun(t, "chown", "--config", cfg, "nobody", "/secret")
 	if out := mustRun(t, "stat", "--config", cfg, "/secret"); !strings.Contains(out, "owner: nobody (65534)") {

@@ -285,6 +285,12 @@ func (cp *copier) open(s cpSide) (io.ReaderAt, func() error, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		// Refused now, before the destination is made or truncated,
+		// not at the first read: open(2) would refuse it.
+		if f.Rights()&proto.RightRead == 0 {
+			f.Close()
+			return nil, nil, fmt.Errorf("open %s: %w", s, fs.ErrPermission)
+		}
 		return f, f.Close, nil
 	}
 	f, err := os.Open(s.path)
