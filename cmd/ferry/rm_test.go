@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/ferry-hpc/ferry/clientlib"
 )
 
 func TestRm(t *testing.T) {
@@ -38,5 +41,33 @@ func TestRm(t *testing.T) {
 	}
 	if out := mustRun(t, "ls", "--config", cfg, "/keep"); out != "sub/\n" {
 		t.Fatalf("/keep after the refusals: %q", out)
+	}
+}
+
+// rm -r with a data server down removes the tree: it asks no file's
+// size, and the datafiles the server holds are left for fsck.
+func TestRmTreeServerDown(t *testing.T) {
+	cl := startCluster(t, 3)
+	cfg := cl.ConfigPath
+	c := cl.Mount(t, clientlib.Options{Provider: "none"})
+	ctx := context.Background()
+	mustRun(t, "mkdir", "--config", cfg, "-p", "/t/sub")
+	for _, p := range []string{"/t/a", "/t/sub/b"} {
+		f, err := c.Create(ctx, p, clientlib.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(make([]byte, 300000), 0); err != nil { // every server's strips
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	victim := (c.MetaServer() + 1) % 3
+	cl.Kill(victim)
+	if code, _, errs := run(t, "rm", "--config", cfg, "-r", "/t"); code != 0 {
+		t.Fatalf("rm -r with server %d down: exit %d\n%s", victim, code, errs)
+	}
+	if out := mustRun(t, "ls", "--config", cfg); out != "" {
+		t.Fatalf("after rm -r with a server down: %q", out)
 	}
 }
