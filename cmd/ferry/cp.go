@@ -40,9 +40,12 @@ func newCpCmd(e *env) *cobra.Command {
 root). A local SRC of - is standard input, a local DST of - standard
 output. A DST that is a directory gets SRC's base name. A new file gets
 SRC's permission bits; -p also keeps its modification and access times.
--r copies directories and everything in them. Every file written is
-fsynced before cp reports success (--no-fsync skips that). Shows a
-progress bar on a terminal.`,
+-r copies directories and everything in them; inside a tree, symbolic
+links and special files are not copied, and an entry that fails is
+reported while the rest goes on (exit 1). --strip-size and --count lay
+out new files: a Ferry DST that exists with another layout is an error.
+Every file written is fsynced before cp reports success (--no-fsync
+skips that). Shows a progress bar on a terminal.`,
 		2, 2, func(_ *cobra.Command, args []string) error { return runCp(e, &o, args) })
 	fl := cmd.Flags()
 	o.cf.addData(fl)
@@ -85,6 +88,9 @@ type copier struct {
 	ctx   context.Context
 	c     *clientlib.Client
 	bytes int64
+	// entries of a tree that failed (-r), each reported as it failed:
+	// the rest of the tree goes on, as with cp(1), and cp exits 1
+	failed int
 }
 
 func runCp(e *env, o *cpOptions, args []string) error {
@@ -114,6 +120,9 @@ func runCp(e *env, o *cpOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	if cp.failed > 0 {
+		return fmt.Errorf("%d entries of the tree were not copied (each said above)", cp.failed)
+	}
 	if o.stats || e.isTerminal {
 		el := time.Since(start)
 		out := e.stdout
@@ -133,7 +142,10 @@ type info struct {
 	atime, mtime time.Time
 }
 
-func (cp *copier) stat(s cpSide) (info, error) {
+// stat describes s. A local path inside a tree (top false) is not
+// followed if it is a symbolic link: Ferry has none to copy it to, and
+// following it could copy a tree into itself without end.
+func (cp *copier) stat(s cpSide, top bool) (info, error) {
 	if s.ferry {
 		fi, err := cp.c.Stat(cp.ctx, s.path)
 		if err != nil {
@@ -141,9 +153,16 @@ func (cp *copier) stat(s cpSide) (info, error) {
 		}
 		return info{dir: fi.IsDir(), size: fi.Size(), perm: fi.Mode().Perm(), atime: fi.Atime(), mtime: fi.ModTime()}, nil
 	}
-	fi, err := os.Stat(s.path)
+	stat := os.Stat
+	if !top {
+		stat = os.Lstat
+	}
+	fi, err := stat(s.path)
 	if err != nil {
 		return info{}, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return info{}, fmt.Errorf("%s is a symbolic link, not copied: Ferry has none", s.path)
 	}
 	in := info{dir: fi.IsDir(), size: fi.Size(), perm: fi.Mode().Perm(), mtime: fi.ModTime(), atime: fi.ModTime()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -172,12 +191,12 @@ func (s cpSide) base() string {
 // copy copies src (a file, or with -r a tree) to dst. At the top level a
 // dst that is a directory gets src's base name, as cp(1) does.
 func (cp *copier) copy(src, dst cpSide, top bool) error {
-	in, err := cp.stat(src)
+	in, err := cp.stat(src, top)
 	if err != nil {
 		return err
 	}
 	if top {
-		d, err := cp.stat(dst)
+		d, err := cp.stat(dst, true)
 		switch {
 		case err == nil && d.dir:
 			dst = dst.join(src.base())
@@ -208,7 +227,8 @@ func (cp *copier) copy(src, dst cpSide, top bool) error {
 	}
 	for _, n := range names {
 		if err := cp.copy(src.join(n), dst.join(n), false); err != nil {
-			return err
+			fmt.Fprintf(cp.e.stderr, "ferry cp: %s\n", strings.TrimPrefix(err.Error(), "ferry: "))
+			cp.failed++
 		}
 	}
 	// The directory's own mode and times last: adding entries changed them.
@@ -223,7 +243,7 @@ func (cp *copier) mkdir(d cpSide, perm fs.FileMode) error {
 		err = os.Mkdir(d.path, perm)
 	}
 	if errors.Is(err, fs.ErrExist) {
-		if in, serr := cp.stat(d); serr == nil && in.dir {
+		if in, serr := cp.stat(d, true); serr == nil && in.dir {
 			return nil
 		}
 	}
@@ -308,6 +328,12 @@ func (cp *copier) create(d cpSide, perm fs.FileMode) (io.WriterAt, func() error,
 		f, err := cp.c.Create(cp.ctx, d.path, clientlib.CreateOptions{Mode: perm, ExactMode: true, StripSize: cp.o.strip, Count: cp.o.count})
 		if err != nil {
 			return nil, nil, err
+		}
+		// A file that exists keeps its layout: a layout asked for and
+		// not had is an error, not a copy laid out otherwise.
+		if l := f.Layout(); cp.o.strip != 0 && l.StripSize != cp.o.strip || cp.o.count != 0 && l.Count != cp.o.count {
+			f.Close()
+			return nil, nil, fmt.Errorf("%s exists with %d-byte strips over %d servers; --strip-size and --count lay out new files only (remove it first)", d, l.StripSize, l.Count)
 		}
 		if err := f.Truncate(cp.ctx, 0); err != nil {
 			f.Close()
@@ -477,7 +503,7 @@ func (cp *copier) bar(name string, size int64) func(int64) {
 
 // fromStdin copies standard input, read to its end, into a Ferry file.
 func (cp *copier) fromStdin(dst cpSide) error {
-	if d, err := cp.stat(dst); err == nil && d.dir {
+	if d, err := cp.stat(dst, true); err == nil && d.dir {
 		return fmt.Errorf("%s is a directory: name the file to write standard input to", dst.path)
 	}
 	w, finish, err := cp.create(dst, 0o644)
@@ -511,7 +537,7 @@ func (cp *copier) fromStdin(dst cpSide) error {
 
 // toStdout writes a Ferry file to standard output.
 func (cp *copier) toStdout(src cpSide) error {
-	in, err := cp.stat(src)
+	in, err := cp.stat(src, true)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,5 +144,74 @@ func TestLsLong(t *testing.T) {
 	}
 	if code, out, _ := run(t, "ls", "--help"); code != 0 || !strings.Contains(out, "human-readable") {
 		t.Errorf("ls --help: %d %q", code, out)
+	}
+}
+
+// cp -r of a local tree holding what Ferry cannot hold (a symbolic link
+// to a parent, a dangling one, a FIFO) reports each, copies everything
+// else, and exits 1.
+func TestCpTreeSkips(t *testing.T) {
+	cl := startCluster(t, 2)
+	cfg := cl.ConfigPath
+	src := filepath.Join(t.TempDir(), "tree")
+	for _, d := range []string{"s", "z"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"a", "s/b", "z/c"} {
+		if err := os.WriteFile(filepath.Join(src, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, to := range map[string]string{"s/up": "..", "dangling": "nowhere"} {
+		if err := os.Symlink(to, filepath.Join(src, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := run(t, "cp", "-r", src, "ferry:/t", "--config", cfg)
+	if code != 1 || strings.Count(errs, "ferry cp:") != 4 || !strings.Contains(errs, "3 entries") {
+		t.Fatalf("cp -r of a tree with links and a FIFO: exit %d\n%s", code, errs)
+	}
+	for _, f := range []string{"a", "s/b", "z/c"} {
+		if got := mustRun(t, "cat", "--config", cfg, "/t/"+f); got != f {
+			t.Errorf("/t/%s holds %q", f, got)
+		}
+	}
+	if out := mustRun(t, "ls", "--config", cfg, "/t/s"); out != "b\n" {
+		t.Errorf("/t/s holds %q, want only b", out)
+	}
+}
+
+// --strip-size and --count lay out new files: a destination that exists
+// with another layout is refused and keeps its bytes; with its own
+// layout, it is copied over.
+func TestCpLayoutOfExisting(t *testing.T) {
+	cl := startCluster(t, 2)
+	cfg := cl.ConfigPath
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.WriteFile(src, []byte("new bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(t.TempDir(), "old")
+	if err := os.WriteFile(old, []byte("old bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "cp", "--strip-size", "4K", "--count", "2", old, "ferry:/g", "--config", cfg)
+	for _, args := range [][]string{{"--strip-size", "1M"}, {"--count", "1"}} {
+		code, _, errs := run(t, append(append([]string{"cp"}, args...), src, "ferry:/g", "--config", cfg)...)
+		if code != 1 || !strings.Contains(errs, "exists with 4096-byte strips over 2 servers") {
+			t.Errorf("cp %v onto a file laid out otherwise: exit %d %q", args, code, errs)
+		}
+	}
+	if got := mustRun(t, "cat", "/g", "--config", cfg); got != "old bytes" {
+		t.Fatalf("after the refused copies /g holds %q", got)
+	}
+	mustRun(t, "cp", "--strip-size", "4K", src, "ferry:/g", "--config", cfg)
+	if got := mustRun(t, "cat", "/g", "--config", cfg); got != "new bytes" {
+		t.Fatalf("after a copy with its own layout /g holds %q", got)
 	}
 }
