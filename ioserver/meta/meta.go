@@ -610,8 +610,14 @@ func (m *Store) SetAttr(c Caller, r *proto.SetAttrReq) (*proto.Attr, error) {
 		if r.Mask&proto.SetGID != 0 {
 			a.GID = r.GID
 		}
-		if r.Mask&(proto.SetUID|proto.SetGID) != 0 && r.Mask&proto.SetMode == 0 && a.Type == proto.TypeFile && !c.root() {
-			a.Mode &^= unix.S_ISUID | unix.S_ISGID
+		if r.Mask&(proto.SetUID|proto.SetGID) != 0 && r.Mask&proto.SetMode == 0 && a.Type == proto.TypeFile {
+			// As Linux (since 2.2.13), for root too: a new owner or
+			// group drops setuid, and setgid where the group may
+			// execute (without that, setgid means mandatory locking).
+			a.Mode &^= unix.S_ISUID
+			if a.Mode&unix.S_IXGRP != 0 {
+				a.Mode &^= unix.S_ISGID
+			}
 		}
 		if r.Mask&proto.SetMode != 0 && a.Type == proto.TypeFile && !c.root() && !c.inGroup(a.GID) {
 			a.Mode &^= unix.S_ISGID

@@ -102,12 +102,17 @@ func TestPermissions(t *testing.T) {
 	_, err = m.SetAttr(alice, &proto.SetAttrReq{Path: "/tmp/f", Mask: proto.SetGID | proto.SetMode, GID: 50, Mode: 0o4755})
 	want("alice sets her group and mode", err, 0)
 	a, err := m.SetAttr(Root, &proto.SetAttrReq{Path: "/tmp/f", Mask: proto.SetUID, UID: 1001})
-	if err != nil || a.UID != 1001 || a.Mode != 0o4755 {
-		t.Errorf("root chowns: %+v, %v", a, err)
+	if err != nil || a.UID != 1001 || a.Mode != 0o755 {
+		t.Errorf("root chowns a setuid file (Linux drops the bit): %+v, %v", a, err)
 	}
-	a, err = m.SetAttr(bob, &proto.SetAttrReq{Path: "/tmp/f", Mask: proto.SetGID, GID: 1001})
-	if err != nil || a.GID != 1001 || a.Mode != 0o755 {
-		t.Errorf("owner's chgrp keeps setuid: %+v, %v", a, err)
+	for _, c := range []struct{ mode, want uint32 }{{0o6755, 0o755}, {0o2745, 0o2745}} {
+		if _, err := m.SetAttr(Root, &proto.SetAttrReq{Path: "/tmp/f", Mask: proto.SetMode, Mode: c.mode}); err != nil {
+			t.Fatal(err)
+		}
+		a, err = m.SetAttr(bob, &proto.SetAttrReq{Path: "/tmp/f", Mask: proto.SetGID, GID: 1001})
+		if err != nil || a.GID != 1001 || a.Mode != c.want {
+			t.Errorf("owner's chgrp of a %o file: %+v, %v; want mode %o", c.mode, a, err, c.want)
+		}
 	}
 	_, err = m.SetAttr(alice, &proto.SetAttrReq{Path: "/tmp/f", Mask: proto.SetMtime, Mtime: 5})
 	want("alice sets times of bob's 0755 file", err, syscall.EACCES)
