@@ -10,10 +10,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/ferry-hpc/ferry/internal/portrange"
 	"github.com/ferry-hpc/ferry/layout"
 )
 
@@ -257,7 +259,10 @@ func (c *Config) validate() error {
 		if s.ID != i {
 			return fmt.Errorf("server entry %d has id %d: ids must be 0..%d in order", i, s.ID, len(c.Servers)-1)
 		}
-		host, _, err := net.SplitHostPort(s.Address)
+		host, port, err := net.SplitHostPort(s.Address)
+		if err == nil {
+			err = checkPort(port)
+		}
 		if err != nil {
 			return fmt.Errorf("server %d: address %q: %w", i, s.Address, err)
 		}
@@ -265,9 +270,16 @@ func (c *Config) validate() error {
 			return fmt.Errorf("server %d: address %q is not one clients can dial: set address to this host's name or network address and bind = %q", i, s.Address, s.Address)
 		}
 		if s.Bind != "" {
-			if _, _, err := net.SplitHostPort(s.Bind); err != nil {
+			_, port, err := net.SplitHostPort(s.Bind)
+			if err == nil {
+				err = checkPort(port)
+			}
+			if err != nil {
 				return fmt.Errorf("server %d: bind %q: %w", i, s.Bind, err)
 			}
+		}
+		if _, err := portrange.Parse(s.FabricPorts); err != nil {
+			return fmt.Errorf("server %d: fabric_ports: %w", i, err)
 		}
 		if s.Storage == "" {
 			return fmt.Errorf("server %d: no storage directory", i)
@@ -313,6 +325,15 @@ func (c *Config) validate() error {
 	if c.MaxConns < 0 || c.MaxConnsPerHost < 0 || c.IdleTimeout.Duration < 0 {
 		return fmt.Errorf("negative connection limit (max_conns %d, max_conns_per_host %d, idle_timeout %v)",
 			c.MaxConns, c.MaxConnsPerHost, c.IdleTimeout.Duration)
+	}
+	return nil
+}
+
+// checkPort: a port clients can dial and a server can bind, a number in
+// 1..65535 (not 0, which binds anywhere, nor a service name).
+func checkPort(p string) error {
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q: want a number in 1..65535", p)
 	}
 	return nil
 }

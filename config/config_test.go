@@ -32,16 +32,21 @@ func TestGenerateLoadRoundTrip(t *testing.T) {
 
 func TestLoadRejects(t *testing.T) {
 	cases := map[string]string{
-		"no servers":  `strip_size = 65536`,
-		"bad id":      "[[server]]\nid = 1\naddress = \"a:1\"\nstorage = \"/x\"",
-		"bad address": "[[server]]\nid = 0\naddress = \"nope\"\nstorage = \"/x\"",
-		"unknown key": "bogus = 1\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
-		"tiny strip":  "strip_size = 10\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
-		"meta server": "metadata_server = 3\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
-		"bad timeout": "timeout = \"soon\"\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
-		"no storage":  "[[server]]\nid = 0\naddress = \"a:1\"",
-		"strip count": "strip_count = 2\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
-		"long spin":   "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\nspin_wait = \"5ms\"",
+		"no servers":   `strip_size = 65536`,
+		"bad id":       "[[server]]\nid = 1\naddress = \"a:1\"\nstorage = \"/x\"",
+		"bad address":  "[[server]]\nid = 0\naddress = \"nope\"\nstorage = \"/x\"",
+		"unknown key":  "bogus = 1\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
+		"tiny strip":   "strip_size = 10\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
+		"meta server":  "metadata_server = 3\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
+		"bad timeout":  "timeout = \"soon\"\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
+		"no storage":   "[[server]]\nid = 0\naddress = \"a:1\"",
+		"strip count":  "strip_count = 2\n[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"",
+		"long spin":    "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\nspin_wait = \"5ms\"",
+		"port 0":       "[[server]]\nid = 0\naddress = \"a:0\"\nstorage = \"/x\"",
+		"big port":     "[[server]]\nid = 0\naddress = \"a:99999\"\nstorage = \"/x\"",
+		"named port":   "[[server]]\nid = 0\naddress = \"a:http\"\nstorage = \"/x\"",
+		"bind port":    "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\nbind = \"0.0.0.0:0\"",
+		"fabric ports": "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\nfabric_ports = \"9-2\"",
 		"same address": "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\n" +
 			"[[server]]\nid = 1\naddress = \"a:1\"\nstorage = \"/y\"",
 		"same storage": "[[server]]\nid = 0\naddress = \"a:1\"\nstorage = \"/x\"\n" +

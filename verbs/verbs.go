@@ -3,8 +3,9 @@ package verbs
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/ferry-hpc/ferry/internal/portrange"
 )
 
 // ErrNotSupported is wrapped by every error of a provider that cannot be
@@ -64,37 +65,15 @@ type Config struct {
 }
 
 // PortRange is an inclusive range of ports; the zero value means any.
-type PortRange struct{ Lo, Hi int }
+type PortRange = portrange.Range
 
 // ParsePortRange reads "7100" or "7100-7115"; "" is the zero range.
 func ParsePortRange(s string) (PortRange, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return PortRange{}, nil
-	}
-	lo, hi, isRange := strings.Cut(s, "-")
-	var r PortRange
-	var err1, err2 error
-	r.Lo, err1 = strconv.Atoi(strings.TrimSpace(lo))
-	r.Hi = r.Lo
-	if isRange {
-		r.Hi, err2 = strconv.Atoi(strings.TrimSpace(hi))
-	}
-	if err1 != nil || err2 != nil || r.Lo < 1 || r.Hi > 65535 || r.Lo > r.Hi {
-		return PortRange{}, fmt.Errorf("verbs: port range %q: want PORT or LO-HI within 1..65535", s)
+	r, err := portrange.Parse(s)
+	if err != nil {
+		return PortRange{}, fmt.Errorf("verbs: %w", err)
 	}
 	return r, nil
-}
-
-// String writes the range as ParsePortRange reads it.
-func (r PortRange) String() string {
-	switch {
-	case r.Lo == 0:
-		return ""
-	case r.Lo == r.Hi:
-		return strconv.Itoa(r.Lo)
-	}
-	return fmt.Sprintf("%d-%d", r.Lo, r.Hi)
 }
 
 // MaxLanes is the most lanes one endpoint opens.
