@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -157,9 +158,18 @@ func setReadAhead(dir string, kb int) error {
 // where the process may, else by fusermount3 -u as an unprivileged owner
 // would.
 func Unmount(dir string) error {
-	abs, err := filepath.Abs(dir)
+	abs, typ, err := MountType(dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("unmount %s: %w", dir, err)
+	}
+	// Only a ferry mount: ferry umount run as root on another mount
+	// point (a typo, /tmp) would unmount it.
+	switch typ {
+	case "":
+		return fmt.Errorf("unmount %s: not a mount point", abs)
+	case Type:
+	default:
+		return fmt.Errorf("unmount %s: a %s mount, not a ferry mount", abs, typ)
 	}
 	err = unix.Unmount(abs, 0)
 	if err == nil {
@@ -172,6 +182,59 @@ func Unmount(dir string) error {
 		return fmt.Errorf("unmount %s: %w (umount(2): %v)", abs, ferr, err)
 	}
 	return nil
+}
+
+// Type is a ferry mount's file system type in /proc/self/mountinfo.
+const Type = "fuse.ferry"
+
+// MountType resolves dir (absolute, symbolic links followed) and says
+// which file system type is mounted there: the topmost of stacked
+// mounts, or "" where dir is not a mount point.
+func MountType(dir string) (abs, typ string, err error) {
+	if abs, err = filepath.Abs(dir); err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", "", err
+	}
+	// 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 7 || unescapeMountinfo(f[4]) != abs {
+			continue
+		}
+		for i := 6; i < len(f)-1; i++ {
+			if f[i] == "-" {
+				typ = f[i+1]
+				break
+			}
+		}
+	}
+	return abs, typ, nil
+}
+
+// unescapeMountinfo undoes the kernel's octal escapes in a mountinfo
+// path (\040 for a space, \011, \012, \134).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // fusermountUnmount runs fusermount3 -u (or the older fusermount -u).

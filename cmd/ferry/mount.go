@@ -66,9 +66,13 @@ func newMountCmd(e *env) *cobra.Command {
 
 func runMount(e *env, fs *pflag.FlagSet, mo *mountOptions, mountpoint string) error {
 	cf, o := &mo.cf, mo.fuse
-	dir, err := filepath.Abs(mountpoint)
+	dir, typ, err := fusefs.MountType(mountpoint)
 	if err != nil {
 		return err
+	}
+	if typ == fusefs.Type {
+		// The kernel would stack a second one on it, hiding the first.
+		return fmt.Errorf("%s is already a ferry mount (ferry umount %s first)", dir, dir)
 	}
 	cfgPath, err := clientenv.ConfigPath(cf.config, os.Getenv)
 	if err != nil {

@@ -87,6 +87,9 @@ func TestMountDaemon(t *testing.T) {
 	if !isMounted(dir) {
 		t.Fatalf("ferry mount --daemon returned, %s is not mounted", dir)
 	}
+	if out, err := exec.Command(bin, "mount", "--config", cl.ConfigPath, "--daemon", dir).CombinedOutput(); err == nil || !strings.Contains(string(out), "already a ferry mount") {
+		t.Errorf("a second ferry mount on %s: %v %q, want it refused", dir, err, out)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "x"), []byte("through the mount"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -201,5 +204,12 @@ func TestMountErrors(t *testing.T) {
 	code, _, errs := run(t, "umount", missing)
 	if code != 1 || !strings.Contains(errs, missing) {
 		t.Errorf("umount of a missing mount: exit %d, %q", code, errs)
+	}
+	// Only ferry mounts are unmounted: a directory, or the root file
+	// system (which root could otherwise try), is refused and named.
+	for dir, says := range map[string]string{t.TempDir(): "not a mount point", "/": "not a ferry mount"} {
+		if code, _, errs := run(t, "umount", dir); code != 1 || !strings.Contains(errs, says) {
+			t.Errorf("umount %s: exit %d %q, want %q", dir, code, errs, says)
+		}
 	}
 }

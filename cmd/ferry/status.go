@@ -100,6 +100,9 @@ func fsClient(ctx context.Context, cf *clientFlags) (c *clientlib.Client, addrs 
 }
 
 func runStatus(e *env, cf *clientFlags, asJSON bool, timeout time.Duration) error {
+	if timeout <= 0 {
+		return usageError{fmt.Errorf("--timeout %v: want a positive duration", timeout)}
+	}
 	ctx := context.Background()
 	// The bound covers the hellos too, which wait the config's timeout
 	// otherwise (30 s by default) for a server that is stopped.

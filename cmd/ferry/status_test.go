@@ -132,4 +132,10 @@ func TestStatusTimeout(t *testing.T) {
 	if took >= cl.Config.Timeout.Duration {
 		t.Fatalf("status --timeout 1s took %v, the config's whole timeout", took)
 	}
+	// A bound of nothing is a usage error, not every server down.
+	for _, d := range []string{"0", "-1s"} {
+		if code, _, errs := run(t, "status", "--timeout", d, "--config", cl.ConfigPath); code != 2 || !strings.Contains(errs, "positive") {
+			t.Errorf("status --timeout %s: exit %d %q, want 2", d, code, errs)
+		}
+	}
 }
