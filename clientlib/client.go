@@ -604,7 +604,7 @@ func (c *Client) removeData(ctx context.Context, op string, a *proto.Attr, cp pr
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			c.opts.Logger.Warn("name removed, but a datafile was left behind; `ferry fsck --repair` removes it",
+			c.opts.Logger.Warn("name removed, but a server did not remove the file's datafile (if it has one); `ferry fsck --repair` removes it",
 				"op", op, "path", a.Path, "handle", a.Handle, "err", wrap(op, a.Path, err).Error())
 		}
 	}

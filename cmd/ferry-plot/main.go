@@ -29,7 +29,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ferry-plot DIR\n\nReads DIR/results.csv (written by `ferry bench`), writes the PNG plots into DIR\nand prints their file names, one a line.")
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil // asked for: the usage went to stderr, exit 0
+	} else if err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

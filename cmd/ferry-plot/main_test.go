@@ -45,4 +45,8 @@ func TestRun(t *testing.T) {
 	if err := run(nil, &out, &errs); err == nil {
 		t.Error("no arguments accepted")
 	}
+	errs.Reset()
+	if err := run([]string{"--help"}, &out, &errs); err != nil || !strings.Contains(errs.String(), "usage: ferry-plot") {
+		t.Errorf("--help: %v %q, want the usage and no error", err, errs.String())
+	}
 }

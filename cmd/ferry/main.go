@@ -92,6 +92,7 @@ are absolute; cp marks them with a ferry: prefix (ferry:/dir/file).`,
 			return usageError{errors.New(msg)}
 		},
 	}
+	root.SuggestionsMinimumDistance = 2 // SuggestionsFor alone leaves it 0: prefixes only
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetIn(e.stdin)

@@ -44,6 +44,12 @@ func TestUsage(t *testing.T) {
 	if code, _, errs := run(t, "frobnicate"); code != 2 || !strings.Contains(errs, "unknown command") {
 		t.Fatalf("unknown command: %d %q", code, errs)
 	}
+	// Typos get suggestions, not only prefixes.
+	for typo, want := range map[string]string{"lss": "did you mean ls?", "cpp": "cp", "stauts": "status"} {
+		if code, _, errs := run(t, typo); code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("ferry %s: %d %q, want a suggestion with %q", typo, code, errs, want)
+		}
+	}
 	if code, out, _ := run(t); code != 2 || !strings.Contains(out, "Available Commands") {
 		t.Fatalf("no command: %d %q", code, out)
 	}

@@ -47,6 +47,10 @@ func Options(base clientlib.Options, getenv func(string) string) (clientlib.Opti
 	o := base
 	var errs []error
 	bad := func(name, v string, err error) {
+		if errors.Is(err, syscall.EINVAL) { // said once, not twice
+			errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
+			return
+		}
 		errs = append(errs, fmt.Errorf("%s=%q: %v: %w", name, v, err, syscall.EINVAL))
 	}
 	if v := getenv(Provider); v != "" && o.Provider == "" {

@@ -133,7 +133,7 @@ func sticky(c Caller, dir, victim *proto.Attr, op string) error {
 	if dir.Mode&unix.S_ISVTX == 0 || c.root() || c.UID == victim.UID || c.UID == dir.UID {
 		return nil
 	}
-	return fmt.Errorf("%s %s: sticky directory %s belongs to another user: %w", op, victim.Path, dir.Path, unix.EPERM)
+	return fmt.Errorf("%s %s: in sticky directory %s only the owner of the entry or of the directory may remove or rename it: %w", op, victim.Path, dir.Path, unix.EPERM)
 }
 
 // owned fills in the owner, group and mode of a new entry made by c in
