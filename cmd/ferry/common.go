@@ -50,7 +50,8 @@ type clientFlags struct {
 }
 
 func (c *clientFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&c.config, "config", "", "config `FILE` (default $"+clientenv.Config+", then ./"+config.LocalPath+")")
+	fs.StringVar(&c.config, "config", "", "config `FILE` (default $"+clientenv.Config+", then the first that exists of ./"+config.LocalPath+
+		", ~/.config/ferry/ferry.toml and "+config.SystemPath+")")
 }
 
 // addData adds the data-path flags.

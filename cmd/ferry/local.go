@@ -193,5 +193,10 @@ func sortedPids(m map[int]int) []int {
 func localDown(e *env, dir string) error {
 	n, err := localcluster.Down(dir)
 	fmt.Fprintf(e.stdout, "stopped %d servers\n", n)
+	if _, serr := os.Stat(filepath.Join(dir, localcluster.ConfigName)); err == nil && n == 0 && errors.Is(serr, fs.ErrNotExist) {
+		// Nothing to stop is no failure (a script's cleanup), but a
+		// mistyped --dir should not pass for a stopped file system.
+		fmt.Fprintf(e.stderr, "ferry local: %s holds no local file system (no %s)\n", dir, localcluster.ConfigName)
+	}
 	return err
 }

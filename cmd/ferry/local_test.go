@@ -53,6 +53,12 @@ func TestLocalUpDown(t *testing.T) {
 	if out, err := ferry("cat", "--config", cfg, "ferry:/s"); err != nil || out != "survives restarts" {
 		t.Fatalf("cat after restart: %v %q", err, out)
 	}
+	// A directory with no file system in it (a typo): nothing to stop,
+	// exit 0, but said.
+	typo := dir + "-typo"
+	if code, out, errs := run(t, "local", "down", "--dir", typo); code != 0 || out != "stopped 0 servers\n" || !strings.Contains(errs, "holds no local file system") {
+		t.Errorf("down --dir %s: exit %d %q %q", typo, code, out, errs)
+	}
 }
 
 // gone waits until process pid no longer exists (or is a zombie).
