@@ -101,8 +101,9 @@ int fy_data_io(fy_file *f, const char *op, int wr, int how, MPI_Offset off, void
   else if (count < 0) cls = MPI_ERR_COUNT, why = "negative count";
   else if (dt == MPI_DATATYPE_NULL) cls = MPI_ERR_TYPE, why = "MPI_DATATYPE_NULL";
   else if (how == POS_EXPLICIT && off < 0) cls = MPI_ERR_ARG, why = "negative offset";
-  else if (how == POS_EXPLICIT && (f->amode & MPI_MODE_SEQUENTIAL))
-    cls = MPI_ERR_UNSUPPORTED_OPERATION, why = "explicit offsets on a MPI_MODE_SEQUENTIAL file";
+  else if ((how == POS_EXPLICIT || how == POS_INDIVIDUAL) && (f->amode & MPI_MODE_SEQUENTIAL))
+    cls = MPI_ERR_UNSUPPORTED_OPERATION, why = how == POS_EXPLICIT ? "explicit offsets on a MPI_MODE_SEQUENTIAL file"
+                                                                 : "the individual file pointer of a MPI_MODE_SEQUENTIAL file";
   if (!cls) MPI_Type_size_x(dt, &tsize);
   int64_t nbytes = (int64_t)count * tsize;
   if (!cls && nbytes % f->esize) cls = MPI_ERR_TYPE, why = "data is not a whole number of etypes";

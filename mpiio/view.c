@@ -184,8 +184,17 @@ static int seek_target(fy_file *f, MPI_Offset cur, MPI_Offset offset, int whence
   return MPI_SUCCESS;
 }
 
+/* A MPI_MODE_SEQUENTIAL file has no individual file pointer to use
+ * (as ROMIO: MPI_ERR_UNSUPPORTED_OPERATION). */
+static int no_individual_pointer(fy_file *f, const char *op) {
+  if (!(f->amode & MPI_MODE_SEQUENTIAL)) return MPI_SUCCESS;
+  return fy_fail(f, MPI_ERR_UNSUPPORTED_OPERATION, op, NULL, "the individual file pointer of a MPI_MODE_SEQUENTIAL file");
+}
+
 int fy_File_seek(MPI_File fh, MPI_Offset offset, int whence) {
   fy_file *f = FY(fh);
+  int seq = no_individual_pointer(f, "MPI_File_seek");
+  if (seq) return seq;
   MPI_Offset p;
   int rc = seek_target(f, f->pos, offset, whence, &p, "MPI_File_seek");
   if (rc == MPI_SUCCESS) f->pos = p;
@@ -193,6 +202,8 @@ int fy_File_seek(MPI_File fh, MPI_Offset offset, int whence) {
 }
 
 int fy_File_get_position(MPI_File fh, MPI_Offset *offset) {
+  int seq = no_individual_pointer(FY(fh), "MPI_File_get_position");
+  if (seq) return seq;
   *offset = FY(fh)->pos;
   return MPI_SUCCESS;
 }

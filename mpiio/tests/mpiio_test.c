@@ -680,8 +680,8 @@ static void big_view(const char *path) {
 
 /* sequential: on an MPI_MODE_SEQUENTIAL file, ordered access works and
  * MPI_DISPLACEMENT_CURRENT puts the view where the shared file pointer
- * is; explicit offsets stay refused, and MPI_DISPLACEMENT_CURRENT on
- * another file is MPI_ERR_ARG. */
+ * is; explicit offsets and the individual file pointer stay refused,
+ * and MPI_DISPLACEMENT_CURRENT on another file is MPI_ERR_ARG. */
 static void sequential(const char *path) {
   MPI_File fh;
   CHECK_MPI(MPI_File_open(MPI_COMM_WORLD, path, MPI_MODE_CREATE | MPI_MODE_WRONLY | MPI_MODE_SEQUENTIAL,
@@ -692,6 +692,11 @@ static void sequential(const char *path) {
   CHECK_MPI(MPI_File_write_ordered_begin(fh, &c, 1, MPI_CHAR));
   CHECK_MPI(MPI_File_write_ordered_end(fh, &c, MPI_STATUS_IGNORE));
   CHECK_CLASS(MPI_File_write_at(fh, 0, &c, 1, MPI_CHAR, MPI_STATUS_IGNORE), MPI_ERR_UNSUPPORTED_OPERATION);
+  /* nor the individual file pointer (as ROMIO) */
+  MPI_Offset pos;
+  CHECK_CLASS(MPI_File_write(fh, &c, 1, MPI_CHAR, MPI_STATUS_IGNORE), MPI_ERR_UNSUPPORTED_OPERATION);
+  CHECK_CLASS(MPI_File_seek(fh, 0, MPI_SEEK_SET), MPI_ERR_UNSUPPORTED_OPERATION);
+  CHECK_CLASS(MPI_File_get_position(fh, &pos), MPI_ERR_UNSUPPORTED_OPERATION);
   CHECK_MPI(MPI_File_set_view(fh, MPI_DISPLACEMENT_CURRENT, MPI_CHAR, MPI_CHAR, "native", MPI_INFO_NULL));
   MPI_Offset disp = -1;
   MPI_Datatype et, ft;
