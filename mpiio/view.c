@@ -244,8 +244,13 @@ int fy_File_seek_shared(MPI_File fh, MPI_Offset offset, int whence) {
     if (rc == MPI_SUCCESS && (r = ferry_counter_set(f->fd, f->shfp, p, NULL)) < 0)
       rc = fy_fail_errno(f, r, "MPI_File_seek_shared", NULL);
   }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, f->comm);
-  return rc;
+  /* Every rank's error handler sees a failure, each with a code of its
+   * own (rank 0's may be one only rank 0 added). */
+  int cls = MPI_SUCCESS;
+  if (f->rank == 0 && rc != MPI_SUCCESS) MPI_Error_class(rc, &cls);
+  MPI_Bcast(&cls, 1, MPI_INT, 0, f->comm);
+  if (f->rank == 0 || cls == MPI_SUCCESS) return rc;
+  return fy_fail(f, cls, "MPI_File_seek_shared", NULL, "rank 0 could not move the shared file pointer (its error says why)");
 }
 
 int fy_File_get_position_shared(MPI_File fh, MPI_Offset *offset) {
