@@ -397,7 +397,8 @@ func (cp *copier) copyFile(src, dst cpSide, in info) error {
 	if err != nil {
 		return err
 	}
-	bar := cp.bar(src.base(), in.size)
+	bar, barDone := cp.bar(src.base(), in.size)
+	defer barDone()
 	n := in.size
 	err = copyPipelined(r, w, in.size, cp.o.chunk, bar)
 	if err == nil && !src.ferry {
@@ -486,19 +487,16 @@ func copyTail(r io.ReaderAt, w io.WriterAt, off, chunk int64, progress func(int6
 
 // bar returns the progress callback: a bar on a terminal, with sizes in
 // the same IEC units as the summary.
-func (cp *copier) bar(name string, size int64) func(int64) {
+func (cp *copier) bar(name string, size int64) (add func(int64), done func()) {
 	if !cp.e.isTerminal {
-		return func(int64) {}
+		return func(int64) {}, func() {}
 	}
 	b := progressbar.NewOptions64(size, progressbar.OptionSetWriter(cp.e.stderr), progressbar.OptionShowBytes(true),
 		progressbar.OptionUseIECUnits(true), progressbar.OptionSetDescription(name),
 		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-	return func(n int64) {
-		b.Add64(n)
-		if size >= 0 && b.State().CurrentNum >= size {
-			b.Finish()
-		}
-	}
+	// done clears the bar whatever it counted: a size of -1 (standard
+	// input) or one the source outgrew never reaches its end by itself.
+	return func(n int64) { b.Add64(n) }, func() { b.Finish() }
 }
 
 // fromStdin copies standard input, read to its end, into a Ferry file.
@@ -510,7 +508,8 @@ func (cp *copier) fromStdin(dst cpSide) error {
 	if err != nil {
 		return err
 	}
-	bar := cp.bar("stdin", -1)
+	bar, barDone := cp.bar("stdin", -1)
+	defer barDone()
 	buf := make([]byte, cp.o.chunk)
 	var off int64
 	for {
