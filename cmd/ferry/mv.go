@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 	"syscall"
 
@@ -14,7 +15,7 @@ func init() { addCommand(newMvCmd) }
 func newMvCmd(e *env) *cobra.Command {
 	var cf clientFlags
 	cmd := newCommand("mv [flags] OLD NEW", "rename a file or directory",
-		"Renames OLD to NEW within Ferry; a file at NEW is replaced. A trailing slash\non either name says it is a directory: a file there is an error.",
+		"Renames OLD to NEW within Ferry, as mv(1): a NEW that is a directory gets OLD\nunder its own name, a file at NEW is replaced. A trailing slash on OLD, or on a\nNEW that does not exist, says it is a directory: a file there is an error.",
 		2, 2, func(_ *cobra.Command, args []string) error { return runMv(&cf, args) })
 	cf.add(cmd.Flags())
 	return cmd
@@ -34,6 +35,11 @@ func runMv(cf *clientFlags, args []string) error {
 	}
 	oldp := nsPath(args[0])
 	newp := nsPath(args[1])
+	// Into a directory that is there, as mv(1) (rename(2) would replace
+	// an empty one, or fail on a file moved onto it).
+	if fi, err := c.StatNames(ctx, newp); err == nil && fi.IsDir() && path.Clean(newp) != path.Clean(oldp) {
+		newp = path.Join(newp, path.Base(path.Clean(oldp)))
+	}
 	if strings.HasSuffix(oldp, "/") || strings.HasSuffix(newp, "/") {
 		// As rename(2): a trailing slash names a directory, so a file
 		// moved to or from such a name is ENOTDIR (it was renamed to

@@ -31,4 +31,18 @@ func TestMv(t *testing.T) {
 	if code, _, _ := run(t, "mv", "--config", cfg, "", "/c"); code != 1 {
 		t.Fatal("mv of an empty name succeeded")
 	}
+	// Onto a directory that exists, as mv(1): into it, file or directory,
+	// with or without the trailing slash.
+	mustRun(t, "mkdir", "--config", cfg, "/dir", "/sub")
+	mustRun(t, "mv", "--config", cfg, "/b", "/dir")
+	mustRun(t, "mv", "--config", cfg, "/sub", "/dir/")
+	if out := mustRun(t, "ls", "--config", cfg, "/dir"); out != "b\nsub/\n" {
+		t.Fatalf("/dir after moving into it: %q", out)
+	}
+	if out := mustRun(t, "cat", "--config", cfg, "/dir/b"); out != "moved bytes" {
+		t.Fatalf("/dir/b: %q", out)
+	}
+	if code, _, errs := run(t, "mv", "--config", cfg, "/dir", "/dir/sub"); code != 1 {
+		t.Fatalf("mv of a directory into its own subdirectory: %d %q", code, errs)
+	}
 }
