@@ -18,21 +18,20 @@ import (
 // dial connects to the server: by its Unix socket when it is on this host
 // (the server then knows this process, which shm needs), else by TCP. A
 // socket that cannot be used is not an error; unixErr says why.
-func (sc *serverConn) dial(ctx context.Context) (net.Conn, error) {
+func (sc *serverConn) dial(ctx context.Context) (nc net.Conn, unixErr, err error) {
 	d := net.Dialer{Timeout: min(sc.timeout, 10*time.Second), KeepAlive: 15 * time.Second}
-	sc.unixErr = nil
 	if sc.socket != "" && isLocal([]string{sc.addr}) {
 		nc, err := d.DialContext(ctx, "unix", sc.socket)
 		if err == nil {
-			return nc, nil
+			return nc, nil, nil
 		}
-		sc.unixErr = err
+		unixErr = err
 	}
-	nc, err := d.DialContext(ctx, "tcp", sc.addr)
+	nc, err = d.DialContext(ctx, "tcp", sc.addr)
 	if err != nil {
-		return nil, err
+		return nil, unixErr, err
 	}
-	if sc.unixErr != nil {
+	if unixErr != nil {
 		// The server came up between the two dials (a restart): it
 		// makes its socket before it binds its port, so the socket is
 		// there now. On TCP the server cannot know our uid, and the
@@ -40,14 +39,13 @@ func (sc *serverConn) dial(ctx context.Context) (net.Conn, error) {
 		// socket refused (found by the soak).
 		if uc, err := d.DialContext(ctx, "unix", sc.socket); err == nil {
 			nc.Close()
-			sc.unixErr = nil
-			return uc, nil
+			return uc, nil, nil
 		}
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	return nc, nil
+	return nc, unixErr, nil
 }
 
 // helloReq is this client's hello on nc: its fabric addresses, the user it

@@ -51,7 +51,6 @@ type serverConn struct {
 	auth     authConfig
 
 	closed  bool   // Client.Close ran: no more dialing
-	unixErr error  // why the last connection is not on the Unix socket
 	refused string // why the server did not take our fabric address
 
 	rdmaKnown bool // a hello has told whether the server shares our fabric
@@ -59,8 +58,13 @@ type serverConn struct {
 	local     string // local address of the last connection
 
 	mu sync.Mutex
-	nc net.Conn // where replies come from
-	rd *replies // the reading side of nc
+	// dialing is the connection being made, outside mu: callers that
+	// find it wait for its outcome instead of dialing again one after
+	// another (a hung server cost the k-th of them k timeouts), and
+	// close cancels it.
+	dialing *dialAttempt
+	nc      net.Conn // where replies come from
+	rd      *replies // the reading side of nc
 	// out, where the server gave this connection a reply socket (on the
 	// Unix socket: splitReplies), is where requests go instead of nc.
 	out     *rawio.Writer
@@ -128,47 +132,150 @@ func (sc *serverConn) errorf(op string, err error) error {
 	return &Error{Op: op, Server: sc.id, Addr: sc.addr, Err: err}
 }
 
-// conn returns the live connection, dialing if needed.
+// dialAttempt is one connection being made (serverConn.dialing).
+type dialAttempt struct {
+	done   chan struct{} // closed with err set
+	err    error
+	cancel context.CancelFunc
+	// retry: the attempt was cancelled (by its caller, or by close),
+	// which says nothing of the server: a waiter dials again (or finds
+	// the client closed).
+	retry bool
+}
+
+// conn returns the live connection, dialing if needed: one caller dials,
+// without holding mu, and the others wait for it.
 func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if sc.nc != nil && len(sc.pending) == 0 && !sc.rd.alive() {
-		sc.dropLocked(sc.nc, fmt.Errorf("connection closed by server: %w", syscall.ECONNRESET))
-	}
-	if sc.nc != nil {
-		return sc.nc, nil
-	}
-	if sc.closed {
-		return nil, closedError{"client"}
-	}
-	nc, err := sc.dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sc.local = nc.LocalAddr().String()
-	if sc.name != "" {
-		if err := sc.hello(nc); err != nil {
-			nc.Close()
+	for {
+		sc.mu.Lock()
+		if sc.nc != nil && len(sc.pending) == 0 && !sc.rd.alive() {
+			sc.dropLocked(sc.nc, fmt.Errorf("connection closed by server: %w", syscall.ECONNRESET))
+		}
+		if nc := sc.nc; nc != nil {
+			sc.mu.Unlock()
+			return nc, nil
+		}
+		if sc.closed {
+			sc.mu.Unlock()
+			return nil, closedError{"client"}
+		}
+		if d := sc.dialing; d != nil {
+			sc.mu.Unlock()
+			select {
+			case <-d.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if d.err != nil && !d.retry {
+				return nil, d.err
+			}
+			continue
+		}
+		dctx, cancel := context.WithCancel(ctx)
+		d := &dialAttempt{done: make(chan struct{}), cancel: cancel}
+		sc.dialing = d
+		sc.mu.Unlock()
+
+		nc, h, err := sc.connect(dctx)
+		cancelled := errors.Is(dctx.Err(), context.Canceled) // before cancel below
+		cancel()
+
+		sc.mu.Lock()
+		sc.dialing = nil
+		switch {
+		case sc.closed:
+			if err == nil {
+				h.close(nc)
+			}
+			err = closedError{"client"}
+		case err == nil:
+			sc.installLocked(nc, h)
+		}
+		// Cancelled (by its caller, or by close) says nothing of the
+		// server; a deadline does, and is shared: waiters that dialed
+		// again in turn would wait one after another.
+		d.err, d.retry = err, err != nil && cancelled
+		close(d.done)
+		sc.mu.Unlock()
+		if err != nil {
 			return nil, err
 		}
+		return nc, nil
 	}
-	pid := peerPid(nc)
-	var out *rawio.Writer
+}
+
+// connected is what connect learned of a new connection, for
+// installLocked: what its hello said, and its reply socket.
+type connected struct {
+	hello helloInfo
+	out   *rawio.Writer
+	pid   int
+	local string
+}
+
+func (h *connected) close(nc net.Conn) {
+	nc.Close()
+	if h.out != nil {
+		h.out.Close()
+	}
+}
+
+// connect dials the server, says hello and splits off the reply socket,
+// without touching sc's state: a context that ends meanwhile (the
+// caller's, or close's) ends it, the hello too.
+func (sc *serverConn) connect(ctx context.Context) (net.Conn, *connected, error) {
+	nc, unixErr, err := sc.dial(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The hello and the split wait on deadlines, not on ctx: a context
+	// that ends closes the socket under them.
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	h := &connected{local: nc.LocalAddr().String(), pid: peerPid(nc)}
+	fail := func(err error) (net.Conn, *connected, error) {
+		stop()
+		nc.Close()
+		if cerr := ctx.Err(); cerr != nil {
+			err = cerr
+		}
+		return nil, nil, err
+	}
+	if sc.name != "" {
+		if h.hello, err = sc.hello(nc, unixErr); err != nil {
+			return fail(err)
+		}
+	}
 	if uc, ok := nc.(*net.UnixConn); ok && sc.name != "" {
 		in, w, err := sc.splitReplies(uc)
 		if err != nil {
-			nc.Close()
-			return nil, err
+			return fail(err)
 		}
-		nc, out = in, w
+		if w != nil { // uc went into in and w (splitReplies closed it)
+			nc, h.out = in, w
+		}
 	}
-	sc.nc, sc.out = nc, out
-	sc.noLocal.Store(out == nil || !sc.passes)
+	if !stop() {
+		// ctx ended while the hello was done: the socket it closed may
+		// be nc's old self; give up as the context says.
+		h.close(nc)
+		return nil, nil, ctx.Err()
+	}
+	return nc, h, nil
+}
+
+// installLocked makes nc, which connect made, the live connection.
+func (sc *serverConn) installLocked(nc net.Conn, h *connected) {
+	sc.local = h.local
+	if sc.name != "" {
+		sc.rdma, sc.passes, sc.refused, sc.rdmaKnown = h.hello.rdma, h.hello.passes, h.hello.refused, true
+	}
+	sc.nc, sc.out = nc, h.out
+	sc.noLocal.Store(h.out == nil || !sc.passes)
 	if sc.lane != nil {
 		sc.lane(false)
 	}
 	if sc.lanePeer != nil {
-		sc.lanePeer(pid)
+		sc.lanePeer(h.pid)
 	}
 	sc.pending = make(map[uint64]*call)
 	sc.rd = &replies{nc: nc, raw: rawio.New(nc), token: make(chan struct{}, 1)}
@@ -179,7 +286,6 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 	sc.rd.br = bufio.NewReaderSize(src, 256<<10)
 	sc.rd.last.Store(time.Now().UnixNano())
 	sc.rd.token <- struct{}{}
-	return nc, nil
 }
 
 // peerPid is the process at the other end of a Unix socket, as the kernel
@@ -205,41 +311,46 @@ func peerPid(nc net.Conn) int {
 // hello is the first exchange on every connection: it says who we are,
 // gives the server our fabric address, and tells us whether the server
 // shares our fabric and took our address.
-func (sc *serverConn) hello(nc net.Conn) error {
+// helloInfo is what a hello said of the server (installLocked sets it
+// on the serverConn).
+type helloInfo struct {
+	rdma, passes bool
+	refused      string // why the server did not take our fabric address
+}
+
+func (sc *serverConn) hello(nc net.Conn, unixErr error) (helloInfo, error) {
+	var h helloInfo
 	nc.SetDeadline(time.Now().Add(sc.timeout))
 	defer nc.SetDeadline(time.Time{})
 	req, err := sc.helloReq(nc)
 	if err != nil {
-		return fmt.Errorf("hello: %w", sc.versionErr(err))
+		return h, fmt.Errorf("hello: %w", sc.versionErr(err))
 	}
 	var r proto.HelloResp
 	if err := exchange(nc, proto.OpHello, req, &r); err != nil {
-		return fmt.Errorf("hello: %w", err)
+		return h, fmt.Errorf("hello: %w", err)
 	}
 	if r.ServerID != sc.id {
-		return fmt.Errorf("hello: %s answers as server %d, the server list says %d: %w", sc.addr, r.ServerID, sc.id, syscall.EIO)
+		return h, fmt.Errorf("hello: %s answers as server %d, the server list says %d: %w", sc.addr, r.ServerID, sc.id, syscall.EIO)
 	}
-	sc.rdma = false
 	for _, mine := range sc.fabrics {
 		for _, theirs := range r.Fabrics {
 			if mine.Provider == theirs.Provider {
-				sc.rdma = true
+				h.rdma = true
 			}
 		}
 	}
-	sc.passes = r.LocalReads
-	sc.refused = ""
-	if sc.rdma && r.Refused != "" {
+	h.passes = r.LocalReads
+	if h.rdma && r.Refused != "" {
 		// The bytes then travel on this connection: slower, never wrong.
-		sc.rdma = false
-		sc.refused = r.Refused
-		if sc.unixErr != nil {
-			sc.refused += fmt.Sprintf(" (the Unix socket %s: %v)", sc.socket, sc.unixErr)
+		h.rdma = false
+		h.refused = r.Refused
+		if unixErr != nil {
+			h.refused += fmt.Sprintf(" (the Unix socket %s: %v)", sc.socket, unixErr)
 		}
-		slog.Warn("ferry: server refused this client's fabric address; using sockets", "server", sc.id, "why", sc.refused)
+		slog.Warn("ferry: server refused this client's fabric address; using sockets", "server", sc.id, "why", h.refused)
 	}
-	sc.rdmaKnown = true
-	return nil
+	return h, nil
 }
 
 // rdmaState reports whether RMA is usable with this server, and whether
@@ -540,6 +651,9 @@ func (sc *serverConn) close() {
 	sc.mu.Lock()
 	nc := sc.nc
 	sc.closed = true
+	if sc.dialing != nil {
+		sc.dialing.cancel() // its dialer and waiters then find sc closed
+	}
 	sc.mu.Unlock()
 	if nc != nil {
 		sc.fail(nc, net.ErrClosed)

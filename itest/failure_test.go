@@ -193,6 +193,57 @@ func TestHungServerTimesOut(t *testing.T) {
 	}
 }
 
+// Callers that need a hung server at once wait for one connection
+// attempt, not one after another (the k-th waited k timeouts), and a
+// client closed meanwhile ends the attempt. The limits bound a hang;
+// they are not speed figures.
+func TestHungServerConcurrentCallers(t *testing.T) {
+	cl := testcluster.Start(t, testcluster.Options{Servers: 2})
+	w := cl.Mount(t, clientlib.Options{})
+	f, err := w.Create(ctx, "/hung", clientlib.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 256<<10), 0); err != nil { // both servers' strips
+		t.Fatal(err)
+	}
+	victim := 1 - w.MetaServer()
+	cl.Signal(victim, syscall.SIGSTOP)
+	defer cl.Signal(victim, syscall.SIGCONT)
+
+	const timeout, callers = 2 * time.Second, 6
+	c := cl.Mount(t, clientlib.Options{Timeout: timeout, LocalReads: clientlib.LocalReadsOff})
+	errs := make(chan error, callers)
+	for range callers {
+		go func() { _, err := c.Stat(ctx, "/hung"); errs <- err }()
+	}
+	limit := time.After(3 * timeout) // one after another: callers × timeout
+	for i := range callers {
+		select {
+		case err := <-errs:
+			if clientlib.Errno(err) != syscall.ETIMEDOUT {
+				t.Errorf("caller %d: %v, want ETIMEDOUT", i, err)
+			}
+		case <-limit:
+			t.Fatalf("%d of %d callers still waiting after %v: they wait one after another", callers-i, callers, 3*timeout)
+		}
+	}
+
+	c2 := cl.Mount(t, clientlib.Options{Timeout: time.Minute, LocalReads: clientlib.LocalReadsOff})
+	done := make(chan error, 1)
+	go func() { _, err := c2.Stat(ctx, "/hung"); done <- err }()
+	time.Sleep(300 * time.Millisecond) // most likely in the hello by now
+	c2.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a call to a hung server succeeded across Close")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not end a connection attempt to a hung server")
+	}
+}
+
 func TestRestartKeepsSyncedFiles(t *testing.T) {
 	cl := testcluster.Start(t, testcluster.Options{Servers: 4, StripSize: 64 << 10})
 	c := cl.Mount(t, clientlib.Options{})
