@@ -45,24 +45,19 @@ func ferry_go_stat(path *C.char, st *C.struct_ferry_stat) C.int {
 }
 
 // removeKind removes path if it is a directory (dir) or a file (!dir).
-// The check and the removal are two requests: a concurrent change of the
-// name between them is not detected.
 func removeKind(path *C.char, dir bool) C.int {
 	c, p, e := pathArg(path)
 	if e != 0 {
 		return neg(e)
 	}
-	fi, err := c.Stat(bg, p)
-	if err != nil {
-		return neg(clientlib.Errno(err))
+	// The metadata server checks the type with the removal, in one
+	// request: no data server is asked (one that is down leaves only
+	// its datafile, for fsck), and no name swapped in between is removed.
+	remove := c.Unlink
+	if dir {
+		remove = c.Rmdir
 	}
-	switch {
-	case dir && !fi.IsDir():
-		return neg(syscall.ENOTDIR)
-	case !dir && fi.IsDir():
-		return neg(syscall.EISDIR)
-	}
-	if err := c.Remove(bg, p); err != nil {
+	if err := remove(bg, p); err != nil {
 		return neg(clientlib.Errno(err))
 	}
 	return 0

@@ -29,8 +29,10 @@
  *                call (read on O_WRONLY, write on O_RDONLY).
  *     -EFAULT    a required pointer argument is NULL.
  *     -EINVAL    an invalid argument: a path that is not absolute, has "."
- *                or ".." or empty components or a component longer than
- *                255 bytes; a negative offset; unknown flags.
+ *                or ".." or empty components, or is not UTF-8; a negative
+ *                offset; unknown flags.
+ *     -ENAMETOOLONG  a path component longer than 255 bytes, or a path
+ *                longer than 4096.
  *     -EIO       a server failed, or an error with no better errno.
  *     -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET ...  network failures.
  *     -EBADMSG, -E2BIG  a malformed or oversized protocol frame (client
@@ -166,11 +168,14 @@ const char *ferry_version(void);
  *
  * config_path: the TOML config file (as written by `ferry local up`), or
  *   NULL (or "") to use $FERRY_CONFIG (as set when ferry_init is called),
- *   then ./.ferry-local/ferry.toml (relative to the current directory).
+ *   then the first that exists of ./.ferry-local/ferry.toml (relative to
+ *   the current directory), $XDG_CONFIG_HOME/ferry/ferry.toml (default
+ *   ~/.config/ferry/ferry.toml) and /etc/ferry/ferry.toml.
  *   Read during the call only.
  *
- * Connects to the metadata server named in the config and learns the
- * server list. Calls nest: a call while the library is initialized only
+ * Connects to the first server of the config that answers and learns the
+ * server list from it (a metadata server that does not answer shows at
+ * the first call that needs it). Calls nest: a call while the library is initialized only
  * counts one more user (its config_path is ignored) and returns 0; each
  * successful ferry_init must be matched by one ferry_finalize. This lets a
  * program and a library it uses (the MPI-IO layer) both init and finalize.
@@ -225,7 +230,7 @@ const char *ferry_version(void);
  *             has a value that does not parse.
  *   -EISDIR, -EACCES ...  the config file cannot be read (the errno of
  *             reading it).
- *   -ECONNREFUSED, -ETIMEDOUT, -EIO ...  the metadata server is not reachable.
+ *   -ECONNREFUSED, -ETIMEDOUT, -EIO ...  no server of the config answers.
  *
  * Thread-safe; concurrent calls are serialized.
  */
@@ -420,7 +425,8 @@ struct ferry_segment {
  * Returns the bytes of the list that come before its first byte at or
  * past the end of the file: all of them, or fewer (0 if the first
  * segment starts past the end). Holes below the end read as zeros; the
- * buffer bytes of the part past the end are left as they were or zeroed.
+ * buffer bytes of the part past the end are undefined (left as they
+ * were, zeroed, or holding bytes of later segments that are below it).
  * Or:
  *   -EBADF    fh is not open, or was opened O_WRONLY.
  *   -EFAULT   iov or segs is NULL with a count > 0, or an iov_base is NULL
@@ -630,6 +636,9 @@ struct ferry_timespec {
  *               with S_ISUID, S_ISGID, S_ISVTX.
  * uid, gid:     the owner's user and group ids (see ferry_chown).
  * atime, mtime, ctime: last access, data modification and attribute change.
+ *               Reads do not move atime (as on a noatime mount): it is
+ *               set at creation and by a change of times (through the
+ *               mount, or ferry cp -p).
  * strip_size:   bytes per strip (files); 0 for directories.
  * server_count: servers the file spans (files); 0 for directories.
  * reserved:     zero; room for future fields.
@@ -712,8 +721,8 @@ int ferry_chmod(const char *path, mode_t mode);
  *
  * owner, group: user and group ids; (uid_t)-1 or (gid_t)-1 leaves that
  * one as it is. Only root changes the owner; the owner may change the
- * group to one it is a member of. A change by a non-root caller clears a
- * file's S_ISUID and S_ISGID.
+ * group to one it is a member of. As on Linux, any change (root's too)
+ * clears a file's S_ISUID, and its S_ISGID where the group may execute.
  * Returns 0, or -EPERM (not allowed), -ENOENT, -EACCES (search
  * permission), -EINVAL, -EFAULT (path NULL), -ENXIO, -EIO ...
  */
