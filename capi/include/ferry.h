@@ -109,6 +109,15 @@
  *   other call either completes or returns -EBADF. Likewise ferry_finalize
  *   while calls run makes them fail with an error, never crash.
  *
+ * FORK
+ *
+ *   The library cannot be used in a child process after fork(): the Go
+ *   runtime under it does not survive a fork. In the child every call,
+ *   ferry_init too, returns -ENXIO at once (ferry_version the string it
+ *   returned before the fork, if any), and handles inherited from the
+ *   parent are unusable. A child that execs starts afresh. The parent is
+ *   not affected.
+ *
  * CONSISTENCY
  *
  *   A successful ferry_pwrite means every server holds its part of the data

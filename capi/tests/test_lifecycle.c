@@ -5,7 +5,9 @@
  * Needs $FERRY_CONFIG. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "check.h"
 
@@ -120,6 +122,27 @@ int main(void) {
   char buf[8] = {0};
   CHECK_EQ(ferry_pread(fh2, buf, sizeof buf, 0), 3);
   CHECK(memcmp(buf, "abc", 3) == 0);
+
+  /* A forked child gets -ENXIO at once from every call (the Go runtime
+   * does not survive fork: calls used to wait forever); the parent goes on. */
+  const char *ver = ferry_version();
+  pid_t child = fork();
+  CHECK(child >= 0);
+  if (child == 0) {
+    all_enxio(fh2);
+    CHECK_ERR(ferry_init(NULL), ENXIO);
+    CHECK(ferry_version() == ver);
+    _exit(0);
+  }
+  int status = -1;
+  for (int i = 0; i < 600 && waitpid(child, &status, WNOHANG) == 0; i++) usleep(50000);
+  if (waitpid(child, &status, WNOHANG) == 0) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    CHECK(!"the forked child hung in a libferry call");
+  }
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK_EQ(ferry_pread(fh2, buf, sizeof buf, 0), 3);
   CHECK_OK(ferry_close(fh2));
   CHECK_OK(ferry_unlink(p));
   CHECK_OK(ferry_finalize());
