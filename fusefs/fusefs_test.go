@@ -709,7 +709,7 @@ func TestModeZero(t *testing.T) {
 		f.Close()
 	}
 	for name, want := range map[string]fs.FileMode{"none": 0, "nonedir": 0, "kept": 0o640} {
-		// the servers' view, not the kernel's cached attributes
+		// the servers' view, and the kernel's, which it checks access by
 		fi, err := m.c.Stat(context.Background(), "/"+name)
 		if err != nil {
 			t.Fatal(err)
@@ -717,5 +717,15 @@ func TestModeZero(t *testing.T) {
 		if fi.Mode().Perm() != want {
 			t.Errorf("%s: mode %v, want %v", name, fi.Mode().Perm(), want)
 		}
+		if li, err := os.Stat(filepath.Join(m.dir, name)); err != nil || li.Mode().Perm() != want {
+			t.Errorf("%s through the mount: mode %v (%v), want %v", name, li.Mode().Perm(), err, want)
+		}
+	}
+	// chmod 000 through the mount is seen as 000 too
+	if err := os.Chmod(kept, 0); err != nil {
+		t.Fatal(err)
+	}
+	if li, err := os.Stat(kept); err != nil || li.Mode().Perm() != 0 {
+		t.Errorf("kept after chmod 000: %v (%v)", li.Mode().Perm(), err)
 	}
 }

@@ -112,10 +112,13 @@ func Mount(c *clientlib.Client, dir string, o Options) (*Server, error) {
 		mo.ExtraCapabilities |= fuse.CAP_WRITEBACK_CACHE
 	}
 	srv, err := fs.Mount(abs, root, &fs.Options{
-		MountOptions:   mo,
-		EntryTimeout:   &entry,
-		AttrTimeout:    &attr,
-		RootStableAttr: &fs.StableAttr{Ino: 1},
+		MountOptions: mo,
+		EntryTimeout: &entry,
+		AttrTimeout:  &attr,
+		// Mode 0 is mode 0: without this go-fuse reports 0644 (0755)
+		// for it, and the kernel lets everyone read a chmod 000 file.
+		NullPermissions: true,
+		RootStableAttr:  &fs.StableAttr{Ino: 1},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", abs, err)
@@ -187,15 +190,21 @@ func Unmount(dir string) error {
 // Type is a ferry mount's file system type in /proc/self/mountinfo.
 const Type = "fuse.ferry"
 
-// MountType resolves dir (absolute, symbolic links followed) and says
-// which file system type is mounted there: the topmost of stacked
-// mounts, or "" where dir is not a mount point.
+// MountType resolves dir (absolute, symbolic links in its parents
+// followed) and says which file system type is mounted there: the
+// topmost of stacked mounts, or "" where dir is not a mount point. dir
+// itself is not looked at (nor followed if a link): a mount that is hung
+// or whose process died would fail the look, and it is what must be
+// unmounted then.
 func MountType(dir string) (abs, typ string, err error) {
-	if abs, err = filepath.Abs(dir); err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
-	if err != nil {
+	if abs, err = filepath.Abs(dir); err != nil {
 		return "", "", err
+	}
+	if parent := filepath.Dir(abs); parent != abs {
+		if parent, err = filepath.EvalSymlinks(parent); err != nil {
+			return "", "", err
+		}
+		abs = filepath.Join(parent, filepath.Base(abs))
 	}
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {

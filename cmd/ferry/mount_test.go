@@ -117,6 +117,36 @@ func TestMountDaemon(t *testing.T) {
 	}
 }
 
+// ferry umount unmounts a mount whose process died, which cannot be
+// looked at any more ("transport endpoint is not connected").
+func TestUmountDeadMount(t *testing.T) {
+	requireFUSE(t)
+	cl := startCluster(t, 1)
+	bin := testcluster.Binary(t, "ferry")
+	dir := t.TempDir()
+	cleanupMount(t, dir)
+	out, err := exec.Command(bin, "mount", "--config", cl.ConfigPath, "--daemon", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ferry mount --daemon: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`pid (\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no pid in %q", out)
+	}
+	pid, _ := strconv.Atoi(string(m[1]))
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitFor(t, "the mount process to die", func() bool { return !alive(pid) })
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("%s still answers with its process dead", dir)
+	}
+	if code, _, errs := run(t, "umount", dir); code != 0 {
+		t.Fatalf("umount of a dead mount: exit %d %q", code, errs)
+	}
+	if isMounted(dir) {
+		t.Fatalf("%s still mounted after umount", dir)
+	}
+}
+
 // A foreground mount ends cleanly (exit 0) by fusermount3 -u or SIGTERM.
 func TestMountForeground(t *testing.T) {
 	requireFUSE(t)
