@@ -349,8 +349,30 @@ func TestDeadServer(t *testing.T) {
 	}
 	lock.Close()
 
+	// ls lists names without the entries' attributes when a server does
+	// not give their sizes: it looks no entry up one by one (each such
+	// lookup waited a timeout for the stopped server), so it asks the
+	// metadata server no more than with every server up.
+	lookups := func() int64 {
+		st, err := m.c.ServerStats(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st["op.lookup"]
+	}
+	ls := func() int64 {
+		before := lookups()
+		if ls, err := shErr(m.dir, "ls", time.Minute); err != nil || ls != "f\nlock" {
+			t.Fatalf("ls: %v: %q", err, ls)
+		}
+		return lookups() - before
+	}
+	up := ls()
 	cl.Signal(1, syscall.SIGSTOP)
 	defer cl.Signal(1, syscall.SIGCONT)
+	if n := ls(); n > up {
+		t.Errorf("ls with a stopped data server looked up %d entries, %d with every server up", n, up)
+	}
 	out, err = shErr(m.dir, "cat f > /dev/null", time.Minute)
 	if err == nil || !strings.Contains(out, "timed out") {
 		t.Fatalf("cat with a stopped server: %v: %q, want a timeout", err, out)

@@ -82,24 +82,24 @@ var (
 )
 
 func (d *dirHandle) load(ctx context.Context) syscall.Errno {
-	list, err := d.n.fsys.c.ReadDirPlus(ctx, d.path)
+	// A data server that is down or hung fails the sizes, not the names:
+	// entries without their size are listed without attributes (Lookup).
+	list, err := d.n.fsys.c.ReadDirPlusPartial(ctx, d.path)
 	if err != nil {
-		// A data server that is down fails the sizes, not the names:
-		// list the names, and let each entry's lookup fail on its own.
-		names, nerr := d.n.fsys.c.ReadDir(ctx, d.path)
-		if nerr != nil {
-			return d.n.fsys.errno("readdir", d.path, err)
-		}
-		d.n.fsys.errno("readdir (sizes)", d.path, err) // logs it
-		d.fill(names, nil)
-		return 0
+		return d.n.fsys.errno("readdir", d.path, err)
 	}
-	d.fill(nil, list)
+	for _, fi := range list {
+		if serr := fi.SizeErr(); serr != nil {
+			d.n.fsys.errno("readdir (sizes)", d.path, serr) // logs it, once
+			break
+		}
+	}
+	d.fill(list)
 	return 0
 }
 
-// fill sets the listing from names alone or from entries with attributes.
-func (d *dirHandle) fill(names []clientlib.DirEntry, list []*clientlib.FileInfo) {
+// fill sets the listing; entries whose size is unknown have no infos.
+func (d *dirHandle) fill(list []*clientlib.FileInfo) {
 	self := d.n.StableAttr().Ino
 	parent := self
 	if _, p := d.n.Parent(); p != nil {
@@ -112,14 +112,9 @@ func (d *dirHandle) fill(names []clientlib.DirEntry, list []*clientlib.FileInfo)
 	for _, fi := range list {
 		a := fi.Sys().(*proto.Attr)
 		d.entries = append(d.entries, fuse.DirEntry{Name: fi.Name(), Mode: typeBits(a), Ino: inoOf(a)})
-		d.infos[fi.Name()] = fi
-	}
-	for _, e := range names {
-		mode, ino := uint32(syscall.S_IFREG), uint64(fuse.FUSE_UNKNOWN_INO)
-		if e.IsDir {
-			mode = syscall.S_IFDIR
+		if fi.SizeErr() == nil {
+			d.infos[fi.Name()] = fi
 		}
-		d.entries = append(d.entries, fuse.DirEntry{Name: e.Name, Mode: mode, Ino: ino})
 	}
 	for i := range d.entries {
 		d.entries[i].Off = uint64(i + 1)
@@ -154,12 +149,19 @@ func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 	return 0
 }
 
-// Lookup answers the kernel's READDIRPLUS lookups from the listing.
+// Lookup answers the kernel's READDIRPLUS lookups from the listing. An
+// entry the listing has no attributes for (a server did not give its
+// size) goes without them (an error here gives the kernel the name
+// alone): a plain ls then asks nothing more, where a lookup of each
+// such entry waited for the same server, one timeout per entry.
 func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	d.mu.Lock()
-	fi := d.infos[name]
+	fi, loaded := d.infos[name], d.loaded
 	d.mu.Unlock()
 	if fi == nil {
+		if loaded {
+			return nil, syscall.EAGAIN
+		}
 		return d.n.Lookup(ctx, name, out)
 	}
 	return d.n.newChild(ctx, fi, out), 0
