@@ -338,10 +338,17 @@ func TestDeadServer(t *testing.T) {
 		lock.Close()
 		t.Fatal("exclusive create with a dead data server succeeded")
 	}
+	// Nor does a plain one (make must not find an empty target).
+	if made, err := os.OpenFile(filepath.Join(m.dir, "made"), os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		made.Close()
+		t.Fatal("create with a dead data server succeeded")
+	}
 	cl.StartServer(2)
 	check("after the server came back")
-	if _, err := os.Stat(filepath.Join(m.dir, "lock")); !os.IsNotExist(err) {
-		t.Fatalf("the failed exclusive create left its file: %v", err)
+	for _, name := range []string{"lock", "made"} {
+		if _, err := os.Stat(filepath.Join(m.dir, name)); !os.IsNotExist(err) {
+			t.Fatalf("the failed create of %s left its file: %v", name, err)
+		}
 	}
 	lock, err = os.OpenFile(filepath.Join(m.dir, "lock"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {

@@ -408,17 +408,30 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, e
 	}
 	bits := mode & 0o7777
-	o := clientlib.CreateOptions{Mode: fileMode(bits), ExactMode: true, Exclusive: flags&syscall.O_EXCL != 0}
+	// Exclusive first, whatever the flags: then this call knows whether
+	// it made the file, which a failure below must take back (a failed
+	// open(O_CREAT) leaves nothing, and a retry, or make, must not find
+	// an empty file).
+	o := clientlib.CreateOptions{Mode: fileMode(bits), ExactMode: true, Exclusive: true}
 	f, err := n.fsys.c.CreateAs(ctx, p, o, caller(ctx))
+	made := err == nil
+	if errors.Is(err, fs.ErrExist) && flags&syscall.O_EXCL == 0 {
+		// Another client made it since the kernel looked: open it, as
+		// open(2) without O_EXCL does, O_TRUNC included.
+		o.Exclusive = false
+		if f, err = n.fsys.c.CreateAs(ctx, p, o, caller(ctx)); err == nil && flags&syscall.O_TRUNC != 0 {
+			if err = f.Truncate(ctx, 0); err != nil {
+				f.Close()
+			}
+		}
+	}
 	if err != nil {
 		return nil, nil, 0, n.fsys.errno("create", p, err)
 	}
 	fi, err := f.Stat(ctx)
 	if err != nil {
 		f.Close()
-		if o.Exclusive {
-			// This call made the file (O_EXCL): take it back, or a retry
-			// would find it and fail with EEXIST.
+		if made {
 			if rerr := n.fsys.c.Remove(ctx, p); rerr != nil {
 				n.fsys.log.Warn("removing a file whose create failed", "path", p, "err", rerr)
 			}
