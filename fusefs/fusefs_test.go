@@ -758,3 +758,27 @@ func TestModeZero(t *testing.T) {
 		t.Errorf("kept after chmod 000: %v (%v)", li.Mode().Perm(), err)
 	}
 }
+
+// Hard and symbolic links, FIFOs and device files are refused with EPERM,
+// what link(2), symlink(2) and mknod(2) say for a file system without
+// them, and leave nothing behind.
+func TestUnsupportedNodes(t *testing.T) {
+	cl := cluster(t)
+	m := mount(t, cl, fusefs.Options{})
+	f := filepath.Join(m.dir, "f")
+	if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for what, err := range map[string]error{
+		"link":    os.Link(f, filepath.Join(m.dir, "hard")),
+		"symlink": os.Symlink("f", filepath.Join(m.dir, "soft")),
+		"mkfifo":  syscall.Mkfifo(filepath.Join(m.dir, "fifo"), 0o644),
+	} {
+		if !errors.Is(err, syscall.EPERM) {
+			t.Errorf("%s: %v, want EPERM", what, err)
+		}
+	}
+	if names, err := os.ReadDir(m.dir); err != nil || len(names) != 1 {
+		t.Errorf("the mount holds %v (%v), want only f", names, err)
+	}
+}

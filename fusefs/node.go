@@ -52,6 +52,9 @@ var (
 	_ gofs.NodeRenamer        = (*node)(nil)
 	_ gofs.NodeOpener         = (*node)(nil)
 	_ gofs.NodeStatfser       = (*node)(nil)
+	_ gofs.NodeLinker         = (*node)(nil)
+	_ gofs.NodeSymlinker      = (*node)(nil)
+	_ gofs.NodeMknoder        = (*node)(nil)
 )
 
 // path is the node's path in Ferry's namespace; ok is false for a node
@@ -499,4 +502,19 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.Files, out.Ffree = st.Files, st.FilesFree
 	out.NameLen = proto.MaxName
 	return 0
+}
+
+// Link, Symlink and Mknod: the namespace holds files and directories
+// only. EPERM is what link(2), symlink(2) and mknod(2) say for a file
+// system that does not support them (go-fuse's default is ENOTSUP).
+func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
 }
