@@ -3,7 +3,7 @@
 #  1. it compiles alone as strict C99 and C11 (and as C++ if c++ exists);
 #  2. every function it declares is a dynamic symbol of the library, and
 #     every ferry_* function the library exports (but the internal
-#     ferry_go_* bridge) is declared in it;
+#     ferry_go_* bridge) is declared in it, and it exports nothing else;
 #  3. it and cgo's generated header compile together in one unit.
 # (The prototypes themselves are checked when the library is built: ferry.c
 # defines every function with the header in scope.)
@@ -33,6 +33,14 @@ if [ "$declared" != "$exported" ]; then
   exit 1
 fi
 echo "$(echo "$declared" | wc -l) functions declared and exported"
+# Nothing else is exported (capi/exports.map): a program's own symbol of
+# the same name as a cgo helper (fatalf, crosscall2, ...) must not take it.
+others=$(nm -D --defined-only "$lib" | awk '$3 !~ /^ferry_/ {print $3}')
+if [ -n "$others" ]; then
+  echo "exported beside ferry_*:"; echo "$others" | head -20
+  exit 1
+fi
+echo "nothing but ferry_* exported"
 
 printf '#include <ferry.h>\n#include "%s"\nint main(void) { return 0; }\n' "$cgo" >"$tmp/both.c"
 "$cc" -Wall -Werror -I"$inc" -c "$tmp/both.c" -o "$tmp/both.o"
