@@ -494,7 +494,8 @@ func (c *Client) Mkdir(ctx context.Context, path string, mode fs.FileMode) error
 	return err
 }
 
-// MkdirAll makes a directory and any missing parents.
+// MkdirAll makes a directory and any missing parents, each with mode as
+// given (0 included, as MkdirAs).
 func (c *Client) MkdirAll(ctx context.Context, path string, mode fs.FileMode) error {
 	p, err := clean("mkdir", path)
 	if err != nil {
@@ -507,12 +508,12 @@ func (c *Client) MkdirAll(ctx context.Context, path string, mode fs.FileMode) er
 			continue
 		}
 		cur += "/" + part
-		err := c.Mkdir(ctx, cur, mode)
+		_, err := c.MkdirAs(ctx, cur, mode, ProcessOwner())
 		if err != nil && !isExist(err) {
 			return err
 		}
 		if err != nil && cur == p { // there already: as os.MkdirAll, only a directory will do
-			fi, serr := c.Stat(ctx, p)
+			fi, serr := c.StatNames(ctx, p)
 			if serr != nil {
 				return serr
 			}

@@ -137,9 +137,9 @@ type dialAttempt struct {
 	done   chan struct{} // closed with err set
 	err    error
 	cancel context.CancelFunc
-	// retry: the attempt was cancelled (by its caller, or by close),
-	// which says nothing of the server: a waiter dials again (or finds
-	// the client closed).
+	// retry: the attempt's context ended it before a server timeout
+	// (its caller's deadline or cancel, or close), which says nothing of
+	// the server: a waiter dials again (or finds the client closed).
 	retry bool
 }
 
@@ -176,8 +176,12 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 		sc.dialing = d
 		sc.mu.Unlock()
 
+		start := time.Now()
 		nc, h, err := sc.connect(dctx)
-		cancelled := errors.Is(dctx.Err(), context.Canceled) // before cancel below
+		// Before cancel below: the attempt ended by its context (its
+		// caller's, or close's) sooner than a server's timeout, which
+		// says nothing of the server.
+		ownEnd := dctx.Err() != nil && time.Since(start) < sc.timeout
 		cancel()
 
 		sc.mu.Lock()
@@ -191,10 +195,11 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 		case err == nil:
 			sc.installLocked(nc, h)
 		}
-		// Cancelled (by its caller, or by close) says nothing of the
-		// server; a deadline does, and is shared: waiters that dialed
-		// again in turn would wait one after another.
-		d.err, d.retry = err, err != nil && cancelled
+		// A failure of the server's (its own timeouts, or a context that
+		// ran out only after a whole timeout) is shared: waiters that
+		// dialed again in turn would wait one after another. An attempt
+		// its context cut short is not: waiters dial again.
+		d.err, d.retry = err, err != nil && ownEnd
 		close(d.done)
 		sc.mu.Unlock()
 		if err != nil {
@@ -230,7 +235,8 @@ func (sc *serverConn) connect(ctx context.Context) (net.Conn, *connected, error)
 	}
 	// The hello and the split wait on deadlines, not on ctx: a context
 	// that ends closes the socket under them.
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	dialed := nc // nc itself becomes the reply socket below
+	stop := context.AfterFunc(ctx, func() { dialed.Close() })
 	h := &connected{local: nc.LocalAddr().String(), pid: peerPid(nc)}
 	fail := func(err error) (net.Conn, *connected, error) {
 		stop()

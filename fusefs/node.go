@@ -435,7 +435,9 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err != nil {
 		f.Close()
 		if made {
-			if rerr := n.fsys.c.Remove(ctx, p); rerr != nil {
+			// Not with ctx: an interrupted create (Ctrl-C) must still
+			// take its file back. The client's timeout bounds it.
+			if rerr := n.fsys.c.Remove(context.WithoutCancel(ctx), p); rerr != nil {
 				n.fsys.log.Warn("removing a file whose create failed", "path", p, "err", rerr)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -64,9 +65,11 @@ type Server struct {
 	storageLock *os.File    // held while the server runs (lockStorage)
 	closing     atomic.Bool // Close has begun: dropped transfers are its doing
 
-	// The storage was empty (fresh) or missing (made) at New: a server
-	// that never serves takes back what it made there (takeBackStorage).
+	// The storage was empty (fresh) or missing (made) at New, and which
+	// directory it was (storageID): a server that never serves takes
+	// back what it made there (takeBackStorage).
 	freshStorage, madeStorage bool
+	storageID                 [2]uint64 // device, inode
 	served                    atomic.Bool
 
 	mu        sync.Mutex
@@ -139,8 +142,12 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server %d: storage %s: %w", opts.ID, self.Storage, err)
 	}
 	s.freshStorage, s.madeStorage = fresh, errors.Is(statErr, fs.ErrNotExist)
+	var st unix.Stat_t
+	if err := unix.Stat(self.Storage, &st); err == nil {
+		s.storageID = [2]uint64{st.Dev, st.Ino}
+	}
+	// A lock refused leaves the storage alone: it is another server's.
 	if s.storageLock, err = lockStorage(self.Storage, opts.ID); err != nil {
-		s.takeBackStorage()
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
 	fail := func(err error) (*Server, error) {
@@ -151,8 +158,8 @@ func New(opts Options) (*Server, error) {
 		if s.meta != nil {
 			s.meta.Close()
 		}
+		s.takeBackStorage() // under the lock
 		s.storageLock.Close()
-		s.takeBackStorage()
 		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
 	}
 	if opts.ID == cfg.MetadataServer {
@@ -185,27 +192,28 @@ func New(opts Options) (*Server, error) {
 // takeBackStorage removes what New made in storage that was missing or
 // empty, for a server that never served: otherwise the next start would
 // find it not empty and not warn, though the storage's file system may
-// still be unmounted (a failed bind was enough). A directory that was
-// there stays, empty.
+// still be unmounted (a failed bind was enough). It runs under the
+// storage lock, removes only the names New makes (the lock file last),
+// and nothing if another directory is at the path now (a file system
+// mounted there since); a directory that was missing goes if empty.
 func (s *Server) takeBackStorage() {
-	if !s.freshStorage || s.served.Load() {
+	if !s.freshStorage || s.served.Load() || s.storageLock == nil {
 		return
 	}
 	dir := s.self.Storage
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil || [2]uint64{st.Dev, st.Ino} != s.storageID {
+		return
+	}
 	var err error
-	if s.madeStorage {
-		err = os.RemoveAll(dir)
-	} else {
-		var names []string
-		f, oerr := os.Open(dir)
-		if oerr == nil {
-			names, err = f.Readdirnames(-1)
-			f.Close()
-		} else {
-			err = oerr
+	for _, n := range []string{"data", "removed", "meta.db", storageLockName} {
+		if rerr := os.RemoveAll(filepath.Join(dir, n)); rerr != nil {
+			err = errors.Join(err, rerr)
 		}
-		for _, n := range names {
-			err = errors.Join(err, os.RemoveAll(filepath.Join(dir, n)))
+	}
+	if s.madeStorage {
+		if rerr := os.Remove(dir); rerr != nil && !errors.Is(rerr, fs.ErrExist) && !errors.Is(rerr, syscall.ENOTEMPTY) {
+			err = errors.Join(err, rerr)
 		}
 	}
 	if err != nil {
@@ -512,10 +520,10 @@ func (s *Server) close(takeBack bool) error {
 	if s.meta != nil {
 		err = s.meta.Close()
 	}
-	s.storageLock.Close() // last: the storage is no longer in use
 	if takeBack {
-		s.takeBackStorage()
+		s.takeBackStorage() // under the lock
 	}
+	s.storageLock.Close() // last: the storage is no longer in use
 	return err
 }
 

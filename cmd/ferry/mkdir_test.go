@@ -30,7 +30,8 @@ func TestModeZero(t *testing.T) {
 	cl := startCluster(t, 1)
 	cfg := cl.ConfigPath
 	mustRun(t, "mkdir", "--config", cfg, "-m", "0", "/none")
-	paths := []string{"/none"}
+	mustRun(t, "mkdir", "--config", cfg, "-p", "-m", "0", "/p0/q0")
+	paths := []string{"/none", "/p0", "/p0/q0"}
 	if os.Getuid() == 0 { // only root reads a source with no permission bits
 		paths = append(paths, "/secret")
 		copyModeZero(t, cfg)
