@@ -61,6 +61,22 @@ func cleanupMount(t *testing.T, dir string) {
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
+// mountDaemon runs ferry mount --daemon with args and returns the pid of
+// the mount's process, which it prints.
+func mountDaemon(t *testing.T, bin string, args ...string) int {
+	t.Helper()
+	out, err := exec.Command(bin, append([]string{"mount", "--daemon"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ferry mount --daemon: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`pid (\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no pid in %q", out)
+	}
+	pid, _ := strconv.Atoi(string(m[1]))
+	return pid
+}
+
 // ferry mount --daemon returns once the mount is up; ferry umount ends it
 // and its process.
 func TestMountDaemon(t *testing.T) {
@@ -70,15 +86,7 @@ func TestMountDaemon(t *testing.T) {
 	dir := t.TempDir()
 	cleanupMount(t, dir)
 	logf := filepath.Join(t.TempDir(), "mount.log")
-	out, err := exec.Command(bin, "mount", "--config", cl.ConfigPath, "--daemon", "--log", logf, "--attr-timeout", "2s", dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ferry mount --daemon: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`pid (\d+)`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no pid in %q", out)
-	}
-	pid, _ := strconv.Atoi(string(m[1]))
+	pid := mountDaemon(t, bin, "--config", cl.ConfigPath, "--log", logf, "--attr-timeout", "2s", dir)
 	t.Cleanup(func() {
 		if alive(pid) {
 			syscall.Kill(pid, syscall.SIGKILL)
@@ -125,15 +133,7 @@ func TestUmountDeadMount(t *testing.T) {
 	bin := testcluster.Binary(t, "ferry")
 	dir := t.TempDir()
 	cleanupMount(t, dir)
-	out, err := exec.Command(bin, "mount", "--config", cl.ConfigPath, "--daemon", dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ferry mount --daemon: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`pid (\d+)`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no pid in %q", out)
-	}
-	pid, _ := strconv.Atoi(string(m[1]))
+	pid := mountDaemon(t, bin, "--config", cl.ConfigPath, dir)
 	syscall.Kill(pid, syscall.SIGKILL)
 	waitFor(t, "the mount process to die", func() bool { return !alive(pid) })
 	if _, err := os.Stat(dir); err == nil {
