@@ -51,7 +51,7 @@ func (sc *serverConn) dial(ctx context.Context) (nc net.Conn, unixErr, err error
 // helloReq is this client's hello on nc: its fabric addresses, the user it
 // runs as, and on TCP the credential the server's auth mode asks for (on
 // the Unix socket the kernel tells the server who we are).
-func (sc *serverConn) helloReq(nc net.Conn) (*proto.HelloReq, error) {
+func (sc *serverConn) helloReq(ctx context.Context, nc net.Conn) (*proto.HelloReq, error) {
 	req := &proto.HelloReq{Client: sc.name, Fabrics: sc.fabrics,
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
 	if gs, err := os.Getgroups(); err == nil {
@@ -82,7 +82,8 @@ func (sc *serverConn) helloReq(nc net.Conn) (*proto.HelloReq, error) {
 		req.Cred = mac.Sum(nil)
 		return req, nil
 	}
-	cred, err := munge.Encode(context.Background(), sc.auth.MungeSocket, proto.MungePayload(ch.Nonce))
+	// ctx: ended with the connection attempt (Close ends it too).
+	cred, err := munge.Encode(ctx, sc.auth.MungeSocket, proto.MungePayload(ch.Nonce))
 	if err != nil {
 		return nil, fmt.Errorf("auth munge: %w: %w", err, syscall.EACCES)
 	}

@@ -247,7 +247,7 @@ func (sc *serverConn) connect(ctx context.Context) (net.Conn, *connected, error)
 		return nil, nil, err
 	}
 	if sc.name != "" {
-		if h.hello, err = sc.hello(nc, unixErr); err != nil {
+		if h.hello, err = sc.hello(ctx, nc, unixErr); err != nil {
 			return fail(err)
 		}
 	}
@@ -324,11 +324,11 @@ type helloInfo struct {
 	refused      string // why the server did not take our fabric address
 }
 
-func (sc *serverConn) hello(nc net.Conn, unixErr error) (helloInfo, error) {
+func (sc *serverConn) hello(ctx context.Context, nc net.Conn, unixErr error) (helloInfo, error) {
 	var h helloInfo
 	nc.SetDeadline(time.Now().Add(sc.timeout))
 	defer nc.SetDeadline(time.Time{})
-	req, err := sc.helloReq(nc)
+	req, err := sc.helloReq(ctx, nc)
 	if err != nil {
 		return h, fmt.Errorf("hello: %w", sc.versionErr(err))
 	}
