@@ -137,7 +137,7 @@ type dialAttempt struct {
 	done   chan struct{} // closed with err set
 	err    error
 	cancel context.CancelFunc
-	// retry: the attempt's context ended it before a server timeout
+	// retry: the attempt's context ended it well before a server timeout
 	// (its caller's deadline or cancel, or close), which says nothing of
 	// the server: a waiter dials again (or finds the client closed).
 	retry bool
@@ -179,9 +179,11 @@ func (sc *serverConn) conn(ctx context.Context) (net.Conn, error) {
 		start := time.Now()
 		nc, h, err := sc.connect(dctx)
 		// Before cancel below: the attempt ended by its context (its
-		// caller's, or close's) sooner than a server's timeout, which
-		// says nothing of the server.
-		ownEnd := dctx.Err() != nil && time.Since(start) < sc.timeout
+		// caller's, or close's) well before a server's timeout, which
+		// says nothing of the server. (A caller's deadline of about the
+		// timeout, set a moment before the dial, ends it a moment short
+		// of one: that is the server's failure too.)
+		ownEnd := dctx.Err() != nil && time.Since(start) < sc.timeout/2
 		cancel()
 
 		sc.mu.Lock()
