@@ -218,15 +218,23 @@ static errhandler_free_fn *real_errhandler_free(void) {
   return fn;
 }
 
-void fy_eh_release(MPI_Errhandler eh) {
+/* drop_held: takes one of the references Ferry counts on eh, if it has
+ * any, and says whether it did; known: whether eh is in the table. */
+static int drop_held(MPI_Errhandler eh, int *known) {
   pthread_mutex_lock(&fy_lock);
   int i = eh_find_locked(eh), held = i >= 0 && fy_ehfns[i].held > 0;
   if (held) fy_ehfns[i].held--;
   pthread_mutex_unlock(&fy_lock);
+  if (known) *known = i >= 0;
+  return held;
+}
+
+void fy_eh_release(MPI_Errhandler eh) {
+  int known;
   /* the last reference Ferry counted is gone while the user's own frees
    * were absorbed: this one is the library's (a predefined handler never
    * goes, and Ferry's references to it were never the library's) */
-  if (i >= 0 && !held && !predefined(eh)) real_errhandler_free()(&eh);
+  if (!drop_held(eh, &known) && known && !predefined(eh)) real_errhandler_free()(&eh);
 }
 
 /* MPI_Errhandler_free: a free of a handler Ferry files still refer to
@@ -235,15 +243,9 @@ void fy_eh_release(MPI_Errhandler eh) {
  * holds it: MPICH asserts, Open MPI crashes). Every other handle is the
  * library's business. */
 static int errhandler_free(MPI_Errhandler *errhandler) {
-  if (errhandler) {
-    pthread_mutex_lock(&fy_lock);
-    int i = eh_find_locked(*errhandler), held = i >= 0 && fy_ehfns[i].held > 0;
-    if (held) fy_ehfns[i].held--;
-    pthread_mutex_unlock(&fy_lock);
-    if (held) {
-      *errhandler = MPI_ERRHANDLER_NULL;
-      return MPI_SUCCESS;
-    }
+  if (errhandler && drop_held(*errhandler, NULL)) {
+    *errhandler = MPI_ERRHANDLER_NULL;
+    return MPI_SUCCESS;
   }
   return real_errhandler_free()(errhandler);
 }
